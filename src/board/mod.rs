@@ -1,0 +1,26 @@
+//! The board's vocabulary: tickets, statuses, priorities, people and projects.
+//!
+//! Pure domain types with parsing and validation. They know no database, chat or HTTP.
+
+mod status;
+mod ticket;
+mod team;
+
+pub use status::{Priority, Status};
+pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};
+pub use team::{Person, Project, ProjectKind, Role};
+
+/// A value a user typed that the board does not accept.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BoardError {
+    #[error("\"{0}\" is not a status; use one of: {names}", names = Status::names())]
+    UnknownStatus(String),
+    #[error("\"{0}\" is not a priority; use one of: critical, high, medium, low")]
+    UnknownPriority(String),
+    #[error("\"{0}\" is not a ticket key; keys look like WEB-12")]
+    InvalidKey(String),
+    #[error("a ticket needs a title")]
+    EmptyTitle,
+    #[error("a title is at most {max} characters (this one has {len})")]
+    TitleTooLong { len: usize, max: usize },
+}

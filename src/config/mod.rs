@@ -1,0 +1,23 @@
+//! `pmbot.toml` and the environment, read and validated once at start-up.
+//!
+//! A bad file stops start-up with the file, the field path and the reason, e.g.
+//! `pmbot.toml: people[2].timezone: unknown time zone "Mars/Base"`.
+
+mod load;
+mod model;
+mod validate;
+
+pub use load::{data_dir, load, ConfigSource, Loaded, BUILT_IN};
+pub use model::{Config, PersonConfig, ProjectConfig, StandupConfig, TeamConfig};
+
+use std::path::PathBuf;
+
+/// What is wrong with a configuration file, and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {location}: {reason}", file.display())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// A field path (`people[2].timezone`) or a position (`line 4, column 9`).
+    pub location: String,
+    pub reason: String,
+}

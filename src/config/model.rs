@@ -1,0 +1,183 @@
+//! The shape of `pmbot.toml`. Every field has a default; `pmbot.example.toml` documents each.
+
+use crate::board::{Person, Project, ProjectKind, Role};
+use chrono::Weekday;
+use chrono_tz::Tz;
+use serde::{de, Deserialize, Deserializer};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub team: TeamConfig,
+    #[serde(default)]
+    pub standup: StandupConfig,
+    #[serde(default)]
+    pub people: Vec<PersonConfig>,
+    #[serde(default)]
+    pub projects: Vec<ProjectConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamConfig {
+    pub name: String,
+    /// The workspace (tenant) this team's rows belong to.
+    pub workspace: String,
+    #[serde(deserialize_with = "time_zone")]
+    pub timezone: Tz,
+    #[serde(deserialize_with = "weekdays")]
+    pub working_days: Vec<Weekday>,
+    /// Where tickets created from chat go when the channel names no project.
+    pub default_project: Option<String>,
+    /// The name people mention the bot by (`@pmbot`).
+    pub bot_name: String,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        TeamConfig {
+            name: "My team".into(),
+            workspace: "default".into(),
+            timezone: Tz::UTC,
+            working_days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            default_project: None,
+            bot_name: "pmbot".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StandupConfig {
+    /// A cron expression in the team's time zone.
+    pub schedule: String,
+    pub channel: String,
+    /// Open tickets with no activity for more working days than this are called out.
+    pub stale_after_days: u32,
+    /// How many items each section lists before "…and N more".
+    pub top_items: usize,
+}
+
+impl Default for StandupConfig {
+    fn default() -> Self {
+        StandupConfig {
+            schedule: "0 9 * * MON-FRI".into(),
+            channel: "#team".into(),
+            stale_after_days: 3,
+            top_items: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    pub handle: String,
+    pub name: String,
+    #[serde(default = "member")]
+    pub role: Role,
+    #[serde(default, deserialize_with = "optional_time_zone")]
+    pub timezone: Option<Tz>,
+    #[serde(default)]
+    pub slack_id: Option<String>,
+    #[serde(default)]
+    pub discord_id: Option<String>,
+    #[serde(default)]
+    pub tracker_id: Option<String>,
+    #[serde(default)]
+    pub time_tracking_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub key: String,
+    pub name: String,
+    #[serde(rename = "type", default = "internal")]
+    pub kind: ProjectKind,
+    #[serde(default)]
+    pub retainer_hours: Option<f64>,
+    #[serde(default)]
+    pub hourly_rate: Option<f64>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub pm: Option<String>,
+}
+
+impl Config {
+    /// The team as board people, each with a time zone (the team's when not set).
+    pub fn people(&self) -> Vec<Person> {
+        self.people
+            .iter()
+            .map(|p| Person {
+                handle: p.handle.clone(),
+                display_name: p.name.clone(),
+                role: p.role,
+                timezone: p.timezone.unwrap_or(self.team.timezone),
+                slack_id: p.slack_id.clone(),
+                discord_id: p.discord_id.clone(),
+                tracker_id: p.tracker_id.clone(),
+                time_tracking_id: p.time_tracking_id.clone(),
+            })
+            .collect()
+    }
+
+    pub fn projects(&self) -> Vec<Project> {
+        self.projects
+            .iter()
+            .map(|p| Project {
+                key: p.key.clone(),
+                name: p.name.clone(),
+                kind: p.kind,
+                retainer_hours: p.retainer_hours,
+                hourly_rate: p.hourly_rate,
+                channel: p.channel.clone(),
+                pm: p.pm.clone(),
+            })
+            .collect()
+    }
+
+    /// The project for tickets created in `channel`: the project whose channel it is,
+    /// else the team's default project, else the first project.
+    pub fn project_for_channel(&self, channel: &str) -> Option<&ProjectConfig> {
+        let by_channel = self.projects.iter().find(|p| p.channel.as_deref() == Some(channel));
+        let by_default = || {
+            let key = self.team.default_project.as_deref()?;
+            self.projects.iter().find(|p| p.key == key)
+        };
+        by_channel.or_else(by_default).or_else(|| self.projects.first())
+    }
+}
+
+fn member() -> Role {
+    Role::Member
+}
+
+fn internal() -> ProjectKind {
+    ProjectKind::Internal
+}
+
+fn parse_time_zone<E: de::Error>(name: &str) -> Result<Tz, E> {
+    name.parse::<Tz>()
+        .map_err(|_| E::custom(format!("unknown time zone \"{name}\" (use an IANA name such as Europe/Lisbon)")))
+}
+
+fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    parse_time_zone(&String::deserialize(d)?)
+}
+
+fn optional_time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
+    Ok(Some(parse_time_zone(&String::deserialize(d)?)?))
+}
+
+fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|day| {
+            day.parse::<Weekday>()
+                .map_err(|_| de::Error::custom(format!("unknown weekday \"{day}\" (use mon, tue, …, sun)")))
+        })
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! pmbot: a chat-ops bot that takes the chores off a software team's project manager.
+//!
+//! See `docs/ARCHITECTURE.md` for how the modules fit together.
+
+pub mod board;
+pub mod config;
+pub mod store;

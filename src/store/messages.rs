@@ -1,0 +1,56 @@
+//! Chat messages the bot has seen, stored once per platform message.
+
+use super::{on_pool, Result, Store, WorkspaceId};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ChatMessageSeen {
+    pub platform: String,
+    pub channel: String,
+    pub user_id: String,
+    /// The platform's message id (Slack `ts`).
+    pub ts: String,
+    pub thread_ts: Option<String>,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores the message; `false` when it was already stored (a redelivery).
+    pub async fn record_message(&self, ws: &WorkspaceId, m: &ChatMessageSeen) -> Result<bool> {
+        let sql = "INSERT INTO chat_messages (workspace_id, platform, channel, user_id, ts, thread_ts, text, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, platform, channel, ts) DO NOTHING";
+        let done = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(&m.platform)
+            .bind(&m.channel)
+            .bind(&m.user_id)
+            .bind(&m.ts)
+            .bind(&m.thread_ts)
+            .bind(&m.text)
+            .bind(m.created_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// The newest `limit` messages of a channel, oldest first.
+    pub async fn recent_messages(&self, ws: &WorkspaceId, channel: &str, limit: i64) -> Result<Vec<ChatMessageSeen>> {
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+                   WHERE workspace_id = $1 AND channel = $2 ORDER BY created_at DESC, id DESC LIMIT $3";
+        let mut rows: Vec<ChatMessageSeen> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(ws.as_str())
+            .bind(channel)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    pub async fn message_count(&self, ws: &WorkspaceId) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM chat_messages WHERE workspace_id = $1";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_one(pool).await)?)
+    }
+}

@@ -1,0 +1,149 @@
+//! The store: one API over PostgreSQL and SQLite. No SQL lives anywhere else.
+//!
+//! Each method is written once; `on_pool!` expands its body for each backend's pool, so the
+//! SQL (written in the dialect both accept: `$1` placeholders, `RETURNING`, `ON CONFLICT`)
+//! is shared and the types are concrete in each expansion. Every query is scoped by a
+//! `WorkspaceId`.
+
+mod approvals;
+mod connect;
+mod decisions;
+mod messages;
+mod team;
+mod tickets;
+
+pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval, Verdict};
+pub use decisions::{Decision, NewDecision};
+pub use messages::ChatMessageSeen;
+pub use connect::{redact, sqlite_url};
+pub use tickets::TicketFilter;
+
+use crate::board::{BoardError, Status, TicketKey};
+use sqlx::{PgPool, SqlitePool};
+use std::fmt;
+
+/// Expands `$body` once per backend with `$pool` bound to that backend's pool.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Postgres($pool) => $body,
+            $crate::store::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    /// The URL with any password removed, for messages.
+    display_url: String,
+}
+
+/// The tenant every row belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkspaceId(String);
+
+impl WorkspaceId {
+    pub fn new(id: impl Into<String>) -> Self {
+        WorkspaceId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database at {url}: {reason}")]
+    Unavailable { url: String, reason: String },
+    #[error("\"{0}\" is not a database URL pmbot can use; use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    #[error("{0} is not a ticket on this board")]
+    UnknownTicket(TicketKey),
+    #[error("{0} is not a project; add it to pmbot.toml")]
+    UnknownProject(String),
+    #[error("{0} is not a person on this team")]
+    UnknownPerson(String),
+    #[error("{key} is already {}", status.label())]
+    AlreadyInStatus { key: TicketKey, status: Status },
+    #[error("approval #{0} does not exist")]
+    UnknownApproval(i64),
+    #[error("approval #{id} is already {state}; nothing changed")]
+    ApprovalClosed { id: i64, state: ApprovalState },
+    #[error("{decider} has already decided on approval #{id}; nothing changed")]
+    AlreadyDecided { id: i64, decider: String },
+    #[error(transparent)]
+    Board(#[from] BoardError),
+    #[error("the database holds a value pmbot cannot read: {0}")]
+    Corrupt(String),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Errors caused by what a person asked for, safe to show them.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::UnknownTicket(_)
+                | StoreError::UnknownProject(_)
+                | StoreError::UnknownPerson(_)
+                | StoreError::AlreadyInStatus { .. }
+                | StoreError::UnknownApproval(_)
+                | StoreError::ApprovalClosed { .. }
+                | StoreError::AlreadyDecided { .. }
+                | StoreError::Board(_)
+        )
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl Store {
+    /// `postgres` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Postgres(_) => "postgres",
+            Pool::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// Answers when the database answers a trivial query (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Parses a text column written by pmbot back into its type.
+pub(crate) fn decode<T: std::str::FromStr>(column: &str, value: &str) -> Result<T>
+where
+    T::Err: fmt::Display,
+{
+    value.parse().map_err(|err| StoreError::Corrupt(format!("{column} = {value:?}: {err}")))
+}

@@ -1,0 +1,76 @@
+//! Shared by the integration tests: a fresh database per test, on SQLite files and on the
+//! real PostgreSQL server. A PostgreSQL that cannot be reached fails the test; it never skips.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use pmbot::store::Store;
+use sqlx::{Connection, Executor, PgConnection};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The server the tests use; `scripts/test` exports it (starting a throwaway server when
+/// none is running).
+pub fn postgres_admin_url() -> String {
+    std::env::var("PMBOT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Monday 16 November 2026, 14:00 UTC (09:00 in New York).
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 16, 14, 0, 0).unwrap()
+}
+
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A migrated SQLite file in a fresh temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = pmbot::store::sqlite_url(&dir.path().join("pmbot.db"));
+        let store = Store::connect(&url).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDb { store, url, cleanup: Cleanup::Dir(dir) }
+    }
+
+    /// A migrated, freshly created database on the PostgreSQL server.
+    pub async fn postgres() -> TestDb {
+        let (url, admin_url, name) = fresh_postgres_database().await;
+        let store = Store::connect(&url).await.expect("open PostgreSQL");
+        store.migrate().await.expect("migrate PostgreSQL");
+        TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } }
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
+            if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                let _ = admin.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+            }
+        }
+    }
+}
+
+/// Creates an empty database and returns `(its url, the admin url, its name)`.
+pub async fn fresh_postgres_database() -> (String, String, String) {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let admin_url = postgres_admin_url();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
+        panic!(
+            "PostgreSQL is required for this test and is not reachable at {admin_url}: {err}\n\
+             Run the tests with scripts/test (it starts a throwaway server), or set PMBOT_TEST_POSTGRES_URL."
+        )
+    });
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    let name = format!("pmbot_t_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    (format!("{base}/{name}"), admin_url, name)
+}
