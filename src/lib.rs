@@ -5,3 +5,11 @@
 pub mod board;
 pub mod config;
 pub mod store;
+pub mod calendar;
+pub mod chat;
+pub mod dispatch;
+pub mod workflows;
+pub mod app;
+pub mod http;
+pub mod demo;
+pub mod cli;

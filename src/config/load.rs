@@ -65,6 +65,11 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".pmbot"))
 }
 
+/// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +107,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_errors_that_name_the_field() {
         let err = error_of("[team]\nnmae = \"x\"\n");
-        assert!(err.starts_with("pmbot.toml: team: unknown field `nmae`"), "{err}");
+        assert!(err.starts_with("pmbot.toml: team.nmae: unknown field `nmae`, expected one of `name`"), "{err}");
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! A bad file stops start-up with the file, the field path and the reason, e.g.
 //! `pmbot.toml: people[2].timezone: unknown time zone "Mars/Base"`.
 
-mod load;
+pub mod load;
 mod model;
 mod validate;
 
-pub use load::{data_dir, load, ConfigSource, Loaded, BUILT_IN};
+pub use load::{color_allowed, data_dir, load, ConfigSource, Loaded, BUILT_IN};
 pub use model::{Config, PersonConfig, ProjectConfig, StandupConfig, TeamConfig};
 
 use std::path::PathBuf;

@@ -1,0 +1,61 @@
+//! Wiring: configuration + store + templates into a running bot, and the HTTP server.
+
+use crate::chat::Templates;
+use crate::config::{self, Config};
+use crate::dispatch::Bot;
+use crate::store::{Store, StoreError, WorkspaceId};
+use chrono::Utc;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A configured, migrated store with the team synced into it.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub templates: Arc<Templates>,
+}
+
+impl App {
+    /// Opens `database_url` (or the SQLite file in the data directory), migrates it and
+    /// syncs the team's people and projects from the configuration.
+    pub async fn open(config: Config, database_url: Option<&str>) -> Result<App, StoreError> {
+        let store = match database_url.filter(|u| !u.trim().is_empty()) {
+            Some(url) => Store::connect(url).await?,
+            None => Store::open_in_dir(&config::data_dir()).await?,
+        };
+        store.migrate().await?;
+        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()) };
+        app.sync_team().await?;
+        Ok(app)
+    }
+
+    pub fn workspace(&self) -> WorkspaceId {
+        WorkspaceId::new(self.config.team.workspace.clone())
+    }
+
+    pub fn bot(&self) -> Bot {
+        Bot::new(self.store.clone(), self.config.clone(), self.templates.clone())
+    }
+
+    async fn sync_team(&self) -> Result<(), StoreError> {
+        let (ws, now) = (self.workspace(), Utc::now());
+        self.store.ensure_workspace(&ws, &self.config.team.name, now).await?;
+        self.store.sync_people(&ws, &self.config.people(), now).await?;
+        self.store.sync_projects(&ws, &self.config.projects(), now).await
+    }
+
+    /// Binds `listen` (port 0 picks a free port) and serves until `shutdown` completes.
+    /// Returns the bound address and the server's future.
+    pub async fn serve(
+        &self,
+        listen: &str,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let router = crate::http::router(self.store.clone());
+        let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
+        Ok((addr, server))
+    }
+}

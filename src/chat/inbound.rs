@@ -1,0 +1,68 @@
+//! Platform-neutral inbound events: what people did in chat.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    Shell,
+    Slack,
+    Discord,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Shell => "shell",
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an event happened and who did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub platform: Platform,
+    pub channel: String,
+    /// The platform's user id (the handle in the terminal chat).
+    pub user: String,
+    /// The platform's id of the message itself (Slack `ts`).
+    pub ts: String,
+    /// The thread the message is in, if any.
+    pub thread: Option<String>,
+}
+
+/// A message the bot sent, as the platform names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// A message that mentions the bot.
+    Mention { origin: Origin, text: String },
+    /// Any other message the bot can see.
+    Message { origin: Origin, text: String },
+    SlashCommand { origin: Origin, command: String, text: String },
+    /// A button press on one of the bot's messages.
+    Action { origin: Origin, action_id: String, value: String, message: MessageRef },
+}
+
+impl Inbound {
+    pub fn origin(&self) -> &Origin {
+        match self {
+            Inbound::Mention { origin, .. }
+            | Inbound::Message { origin, .. }
+            | Inbound::SlashCommand { origin, .. }
+            | Inbound::Action { origin, .. } => origin,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The chat core: platform-neutral inbound events, outbound messages built from templates,
+//! the command grammar, and the `Chat` trait every platform adapter implements.
+
+pub mod command;
+pub mod inbound;
+pub mod markup;
+pub mod message;
+pub mod shell;
+pub mod templates;
+
+pub use inbound::{Inbound, MessageRef, Origin, Platform};
+pub use message::{Block, Button, ButtonStyle, Field, Message};
+pub use templates::{TemplateError, Templates};
+
+use std::future::Future;
+
+/// What the bot wants said, decided by the dispatcher and performed by an adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    /// In the channel, in the thread when given.
+    Reply { channel: String, thread: Option<String>, message: Message },
+    /// Only `user` sees it.
+    Ephemeral { channel: String, user: String, message: Message },
+    /// Replace a message the bot sent earlier (e.g. to show a button's result).
+    Update { target: MessageRef, message: Message },
+    Dm { user: String, message: Message },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("the bot is not in {0}; invite it first")]
+    NotInChannel(String),
+    #[error("chat platform error: {0}")]
+    Platform(String),
+    #[error("output failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Sending, one implementation per platform.
+pub trait Chat: Send + Sync {
+    fn post(&self, channel: &str, thread: Option<&str>, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+    fn update(&self, target: &MessageRef, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
+    fn ephemeral(&self, channel: &str, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
+    fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+}
+
+/// Performs each outbound action in order.
+pub async fn deliver<C: Chat>(chat: &C, outbound: &[Outbound]) -> Result<(), ChatError> {
+    for action in outbound {
+        match action {
+            Outbound::Reply { channel, thread, message } => {
+                chat.post(channel, thread.as_deref(), message).await?;
+            }
+            Outbound::Ephemeral { channel, user, message } => chat.ephemeral(channel, user, message).await?,
+            Outbound::Update { target, message } => chat.update(target, message).await?,
+            Outbound::Dm { user, message } => {
+                chat.dm(user, message).await?;
+            }
+        }
+    }
+    Ok(())
+}

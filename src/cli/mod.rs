@@ -1,0 +1,249 @@
+//! The command line: parsed by clap in `main.rs`, run here. Errors are sorted into misuse
+//! (exit 2: a bad flag, file, key or status) and failures (exit 1: the database is down…).
+
+mod board;
+
+use crate::app::App;
+use crate::chat::shell::{render::Style, Flow, ShellChat, ShellSession};
+use crate::config::{self, ConfigSource, Loaded};
+use crate::store::StoreError;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "pmbot", version, about = "A chat-ops bot that takes the chores off a software team's PM")]
+pub struct Cli {
+    /// The team's configuration (default ./pmbot.toml; without one, the built-in sample team).
+    #[arg(long, global = true, env = "PMBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// postgres://… or sqlite://… (default: a SQLite file in the data directory).
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scripted conversation with a sample team in a fresh SQLite database.
+    Demo,
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    #[command(flatten)]
+    WithStore(StoreCommand),
+}
+
+/// Commands that open the database.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Chat with the bot in the terminal as a team member.
+    Shell {
+        /// Whose handle to type as.
+        #[arg(long = "as", default_value = "pat")]
+        as_person: String,
+        #[arg(long, default_value = "#team")]
+        channel: String,
+    },
+    /// Run the server: health checks now; Slack, Discord and the job queue as they land.
+    Serve {
+        #[arg(long, env = "PMBOT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Apply database migrations and sync the team from the configuration.
+    Migrate,
+    /// Put the sample team's tickets on an empty board (for trying the shell).
+    Seed {
+        /// Add the samples even if the board has tickets.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The built-in board.
+    Board {
+        #[command(subcommand)]
+        action: board::BoardAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration and print a summary.
+    Check,
+}
+
+/// What went wrong, and which exit code it earns.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Misuse(String),
+    #[error("{0}")]
+    Failure(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Misuse(_) => 2,
+            CliError::Failure(_) => 1,
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable { .. } | StoreError::UnsupportedUrl(_) => {
+                CliError::Failure(format!("{err}. Check DATABASE_URL or --database-url."))
+            }
+            err if err.is_user_error() => CliError::Misuse(err.to_string()),
+            err => CliError::Failure(err.to_string()),
+        }
+    }
+}
+
+impl From<config::ConfigError> for CliError {
+    fn from(err: config::ConfigError) -> Self {
+        CliError::Misuse(err.to_string())
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        CliError::Failure(err.to_string())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Demo => demo().await,
+        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
+        Command::WithStore(command) => {
+            let loaded = load_config(&cli.config)?;
+            let app = App::open(loaded.config, cli.database_url.as_deref()).await?;
+            let result = run_with_app(&app, command).await;
+            app.store.close().await;
+            result
+        }
+    }
+}
+
+async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> {
+    match command {
+        StoreCommand::Shell { as_person, channel } => shell(app, &as_person, &channel).await,
+        StoreCommand::Serve { listen } => serve(app, &listen).await,
+        StoreCommand::Migrate => {
+            println!("Migrated {} ({}); team synced.", app.store.display_url(), app.store.backend());
+            Ok(())
+        }
+        StoreCommand::Seed { force } => {
+            let seeded = crate::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), force)
+                .await
+                .map_err(|e| match e {
+                    crate::demo::seed::SeedError::Store(err) => CliError::from(err),
+                    other => CliError::Misuse(other.to_string()),
+                })?;
+            println!("Seeded {} tickets, {} comments and {} chat messages into {}.", seeded.tickets, seeded.comments, seeded.messages, app.store.display_url());
+            Ok(())
+        }
+        StoreCommand::Board { action } => board::run(app, action).await,
+    }
+}
+
+fn load_config(path: &Option<PathBuf>) -> Result<Loaded, CliError> {
+    let explicit = path.is_some();
+    let path = path.clone().unwrap_or_else(|| PathBuf::from("pmbot.toml"));
+    Ok(config::load(&path, explicit)?)
+}
+
+fn config_check(loaded: &Loaded) -> Result<(), CliError> {
+    let config = &loaded.config;
+    let source = match &loaded.source {
+        ConfigSource::File(path) => path.display().to_string(),
+        ConfigSource::BuiltIn => "no pmbot.toml found: the built-in sample team".into(),
+    };
+    println!("Configuration OK ({source})");
+    println!("  team: {} · workspace {} · {}", config.team.name, config.team.workspace, config.team.timezone.name());
+    println!("  people: {}", config.people.iter().map(|p| format!("{} ({})", p.handle, p.role)).collect::<Vec<_>>().join(", "));
+    println!("  projects: {}", config.projects.iter().map(|p| format!("{} ({})", p.key, p.kind.as_str())).collect::<Vec<_>>().join(", "));
+    println!("  standup: \"{}\" in {} to {}", config.standup.schedule, config.team.timezone.name(), config.standup.channel);
+    println!("  data directory (when DATABASE_URL is unset): {}", config::data_dir().display());
+    Ok(())
+}
+
+async fn demo() -> Result<(), CliError> {
+    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
+    crate::demo::run(Box::new(std::io::stdout()), style).await.map_err(|e| CliError::Failure(e.to_string()))?;
+    Ok(())
+}
+
+async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError> {
+    if !app.config.people.iter().any(|p| p.handle == as_person) {
+        let handles: Vec<&str> = app.config.people.iter().map(|p| p.handle.as_str()).collect();
+        return Err(CliError::Misuse(format!("--as {as_person}: no one has that handle; use one of: {}", handles.join(", "))));
+    }
+    if !channel.starts_with('#') || channel.len() < 2 {
+        return Err(CliError::Misuse(format!("--channel {channel}: name a channel with its #, e.g. #team")));
+    }
+    let interactive = std::io::stdin().is_terminal();
+    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
+    let bot = app.bot();
+    let chat = ShellChat::new(Box::new(std::io::stdout()), style);
+    let mut session = ShellSession::new(&bot, chat, as_person, channel, !interactive);
+    if interactive {
+        let tickets = app.store.tickets(&app.workspace(), &Default::default()).await?.len();
+        let hint = if tickets == 0 { " The board is empty: run `pmbot seed` for sample tickets." } else { "" };
+        println!("pmbot shell — you are {as_person} in {channel}. :help for help, :quit to leave.{hint}");
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            print!("{} › ", session.user);
+            std::io::stdout().flush()?;
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.map_err(|e| CliError::Misuse(format!("cannot read input: {e}")))?;
+        let flow = session.line(&line, chrono::Utc::now()).await.map_err(|e| CliError::Failure(e.to_string()))?;
+        if flow == Flow::Quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
+    let (addr, server) = app
+        .serve(listen, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Failure(format!("cannot listen on {listen}: {e}")))?;
+    tracing::info!(%addr, database = app.store.backend(), "pmbot is listening");
+    println!("pmbot listening on http://{addr}");
+    server.await?;
+    tracing::info!("pmbot stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

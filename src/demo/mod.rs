@@ -1,0 +1,102 @@
+//! `pmbot demo`: a fresh SQLite database, the sample team, and a scripted conversation in
+//! the terminal chat: a standup, a ticket created from chat, a PM's button press, the board.
+
+pub mod seed;
+
+use crate::app::App;
+use crate::chat::shell::{render::Style, ShellChat, ShellSession};
+use crate::config;
+use crate::store::{sqlite_url, TicketFilter};
+use chrono::{Duration, Utc};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot create the demo directory: {0}")]
+    Dir(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    #[error(transparent)]
+    Chat(#[from] crate::chat::ChatError),
+}
+
+/// Runs the demo, printing to `out`; returns the directory holding its database.
+pub async fn run(out: Box<dyn Write + Send>, style: Style) -> Result<PathBuf, DemoError> {
+    let dir = tempfile::Builder::new().prefix("pmbot-demo-").tempdir()?.keep();
+    // The demo always uses the built-in team, whatever ./pmbot.toml says.
+    let config = config::load::parse(Path::new("pmbot.example.toml (built in)"), config::BUILT_IN)?;
+    let database = dir.join("pmbot.db");
+    let app = App::open(config, Some(&sqlite_url(&database))).await?;
+    let ws = app.workspace();
+    let start = Utc::now();
+    let seeded = seed::seed(&app.store, &ws, &app.config, start, false).await?;
+    let bot = app.bot();
+    let chat = ShellChat::new(out, style);
+    chat.note(&banner(&app, &seeded, &database))?;
+    let mut session = ShellSession::new(&bot, chat, "ana", &app.config.standup.channel, true);
+
+    let login = seeded.keys["Login times out after 30 seconds on slow networks"].clone();
+    let next_web = seeded.keys.values().filter(|k| k.project() == "WEB").count() + 1;
+    let script: Vec<(&str, &str, String)> = vec![
+        ("ana", "#team", "/standup".into()),
+        ("ben", "#acme-web", "@pmbot create \"Export invoices as CSV from the account page\"".into()),
+        ("ben", "#acme-web", "!1".into()),
+        ("pat", "#acme-web", "!1".into()),
+        ("pat", "#acme-web", format!("@pmbot assign WEB-{next_web} to ben")),
+        ("ana", "#acme-web", format!("@pmbot move {login} to done — merged and deployed")),
+        ("ben", "#acme-web", "/board @ben".into()),
+    ];
+    for (step, (user, channel, line)) in script.iter().enumerate() {
+        session.user = user.to_string();
+        session.channel = channel.to_string();
+        session.line(line, start + Duration::seconds(step as i64 + 1)).await?;
+    }
+
+    let decisions = app.store.decisions(&ws, None, 1000).await?.len();
+    let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
+    let moves = app.store.transitions_since(&ws, start).await?.len();
+    session.chat.note(&summary(&database, tickets, moves, decisions))?;
+    app.store.close().await;
+    Ok(dir)
+}
+
+fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
+    let people: Vec<String> = app.config.people.iter().map(|p| format!("{} ({})", p.name, p.role)).collect();
+    format!(
+        "pmbot demo — {team}, a sample team in a fresh SQLite database\n\
+         People: {people}\n\
+         Projects: {projects}\n\
+         Seeded {tickets} tickets with their history, {comments} comments and {messages} chat messages.\n\
+         Database: {db}\n\
+         What follows is a scripted conversation in the terminal chat; buttons show as [N] and are pressed with !N.",
+        team = app.config.team.name,
+        people = people.join(", "),
+        projects = app.config.projects.iter().map(|p| format!("{} {}", p.key, p.name)).collect::<Vec<_>>().join(", "),
+        tickets = seeded.tickets,
+        comments = seeded.comments,
+        messages = seeded.messages,
+        db = database.display(),
+    )
+}
+
+fn summary(database: &Path, tickets: usize, moves: usize, decisions: usize) -> String {
+    let url = sqlite_url(database);
+    format!(
+        "\n──── What happened ────\n\
+         • Ana asked for the standup: it read the board's history in the team's time zone.\n\
+         • Ben created a ticket from chat; as a member he could not triage it, and the refusal was logged.\n\
+         • Pat (the PM) pressed \"Accept into to do\": the ticket moved and the card updated in place.\n\
+         • Pat assigned it to Ben; Ana moved her ticket to done by saying so.\n\
+         The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
+         The data lives in {db}. Look around:\n\
+         \x20 pmbot --database-url {url} board list\n\
+         \x20 pmbot --database-url {url} shell --as pat\n\
+         Or start your own team: cp pmbot.example.toml pmbot.toml, edit it, then pmbot seed / pmbot shell.",
+        db = database.display(),
+    )
+}

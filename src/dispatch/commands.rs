@@ -1,0 +1,146 @@
+//! Commands typed by people: `/standup`, `@pmbot create "…"`, `/pm move …`.
+
+use super::views::{self, BoardView, CreatedView, TicketView};
+use super::{ephemeral, reply, Bot, BotError, Outcome};
+use crate::board::{NewTicket, Status, TicketKey};
+use crate::chat::command::{Command, ParseError, PersonRef};
+use crate::chat::{Origin, Outbound};
+use crate::store::{NewDecision, TicketFilter};
+use crate::workflows::standup;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+impl Bot {
+    pub(super) async fn command(&self, origin: &Origin, parsed: Result<Command, ParseError>, in_thread: bool, now: DateTime<Utc>) -> Outcome {
+        let command = match parsed {
+            Ok(command) => command,
+            Err(ParseError::Empty) => Command::Help,
+            Err(err) => return self.unknown(origin, &err),
+        };
+        match command {
+            Command::Help => {
+                let context = json!({ "bot": self.config.team.bot_name, "commands": Bot::help_commands() });
+                Ok(vec![ephemeral(origin, self.templates.render("help", &context)?)])
+            }
+            Command::Standup { who } => self.standup(origin, who.as_ref(), in_thread, now).await,
+            Command::Board { who, status } => self.board(origin, who.as_ref(), status, in_thread).await,
+            Command::Show { key } => Ok(vec![reply(origin, self.card(&key, "").await?, in_thread)]),
+            Command::Create { title } => self.create(origin, &title, in_thread, now).await,
+            Command::Move { key, to, reason } => self.move_command(origin, &key, to, reason.as_deref(), in_thread, now).await,
+            Command::Assign { key, who } => self.assign(origin, &key, who.as_ref(), in_thread, now).await,
+            Command::Comment { key, text } => self.comment(origin, &key, &text, in_thread, now).await,
+            Command::Fix { .. } => Err(BotError::User(
+                "The AI queue is not available yet: it arrives with the job queue and approvals (see the roadmap in README.md).".into(),
+            )),
+        }
+    }
+
+    fn unknown(&self, origin: &Origin, err: &ParseError) -> Outcome {
+        let suggestion = match err {
+            ParseError::Unknown { suggestion, .. } => *suggestion,
+            _ => None,
+        };
+        let context = json!({ "problem": err.to_string(), "suggestion": suggestion, "bot": self.config.team.bot_name });
+        Ok(vec![ephemeral(origin, self.templates.render("unknown_command", &context)?)])
+    }
+
+    async fn standup(&self, origin: &Origin, who: Option<&PersonRef>, in_thread: bool, now: DateTime<Utc>) -> Outcome {
+        let person = who.map(|w| self.resolve(origin, w)).transpose()?;
+        let handle = person.map(|p| p.handle.as_str());
+        let message = standup::build(&self.store, &self.workspace, &self.config, &self.templates, handle, now).await?;
+        Ok(vec![reply(origin, message, in_thread)])
+    }
+
+    async fn board(&self, origin: &Origin, who: Option<&PersonRef>, status: Option<Status>, in_thread: bool) -> Outcome {
+        let person = who.map(|w| self.resolve(origin, w)).transpose()?;
+        let filter = TicketFilter { assignee: person.map(|p| p.handle.clone()), ..Default::default() };
+        let tickets = self.store.tickets(&self.workspace, &filter).await?;
+        let mut title = "Board".to_string();
+        if let Some(p) = person {
+            title.push_str(&format!(" · {}", p.display_name));
+        }
+        if let Some(s) = status {
+            title.push_str(&format!(" · {}", s.label()));
+        }
+        let view: BoardView = views::board(title, &tickets, status, &self.names(), self.config.standup.top_items);
+        Ok(vec![reply(origin, self.templates.render("board", &view)?, in_thread)])
+    }
+
+    /// The ticket card; a non-empty `note` replaces its buttons.
+    pub(super) async fn card(&self, key: &TicketKey, note: &str) -> Result<crate::chat::Message, BotError> {
+        let ticket = self.store.ticket(&self.workspace, key).await?;
+        let comments = self.store.comments(&self.workspace, key).await?;
+        Ok(self.templates.render("ticket", &TicketView::new(&ticket, &comments, &self.names(), note))?)
+    }
+
+    async fn create(&self, origin: &Origin, title: &str, in_thread: bool, now: DateTime<Utc>) -> Outcome {
+        let reporter = self.known_sender(origin)?;
+        let project = self.config.project_for_channel(&origin.channel).ok_or_else(|| {
+            BotError::User("There is no project to put the ticket in: add one to projects in pmbot.toml.".into())
+        })?;
+        let mut new = NewTicket::new(&project.key, title).map_err(|e| BotError::User(e.to_string()))?;
+        new.reporter = Some(reporter.handle.clone());
+        new.description = format!("Requested by {} in {}.", reporter.display_name, origin.channel);
+        let ticket = self.store.create_ticket(&self.workspace, &new, &reporter.handle, now).await?;
+        let decision = NewDecision {
+            kind: "ticket.create".into(),
+            subject: ticket.key.to_string(),
+            inputs: json!({ "command": "create", "title": title, "channel": origin.channel, "platform": origin.platform.as_str() }),
+            rationale: format!("{} asked for it in {}", reporter.display_name, origin.channel),
+            confidence: 1.0,
+            action: "create".into(),
+            actor: reporter.handle.clone(),
+            outcome: format!("created {} in backlog", ticket.key),
+        };
+        self.store.log_decision(&self.workspace, &decision, now).await?;
+        let view = CreatedView {
+            key: ticket.key.to_string(),
+            title: ticket.title.clone(),
+            project: project.name.clone(),
+            reporter: reporter.display_name.clone(),
+            triage: views::TRIAGE,
+        };
+        Ok(vec![reply(origin, self.templates.render("ticket_created", &view)?, in_thread)])
+    }
+
+    async fn move_command(
+        &self,
+        origin: &Origin,
+        key: &TicketKey,
+        to: Status,
+        reason: Option<&str>,
+        in_thread: bool,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let actor = self.known_sender(origin)?;
+        let ticket = self.store.ticket(&self.workspace, key).await?;
+        let moved = self.store.move_ticket(&self.workspace, key, to, &actor.handle, reason, now).await?;
+        let from = moved.from.map_or("nowhere", |s| s.label());
+        let text = format!("{} moved *{key}* {} from {from} to {}", actor.display_name, ticket.title, to.label());
+        let context = reason.map_or_else(|| "Recorded in the ticket's history.".to_string(), |r| format!("Reason: {r}"));
+        Ok(vec![self.changed(origin, &text, &context, in_thread)?])
+    }
+
+    async fn assign(&self, origin: &Origin, key: &TicketKey, who: Option<&PersonRef>, in_thread: bool, now: DateTime<Utc>) -> Outcome {
+        let actor = self.known_sender(origin)?.clone();
+        let assignee = who.map(|w| self.resolve(origin, w)).transpose()?;
+        let ticket = self.store.assign_ticket(&self.workspace, key, assignee.map(|p| p.handle.as_str()), now).await?;
+        let text = match assignee {
+            Some(p) => format!("{} assigned *{key}* {} to {}", actor.display_name, ticket.title, p.display_name),
+            None => format!("{} unassigned *{key}* {}", actor.display_name, ticket.title),
+        };
+        Ok(vec![self.changed(origin, &text, &format!("It is {}.", ticket.status.label()), in_thread)?])
+    }
+
+    async fn comment(&self, origin: &Origin, key: &TicketKey, text: &str, in_thread: bool, now: DateTime<Utc>) -> Outcome {
+        let author = self.known_sender(origin)?;
+        self.store.add_comment(&self.workspace, key, &author.handle, text, now).await?;
+        let said = format!("{} commented on *{key}*", author.display_name);
+        Ok(vec![self.changed(origin, &said, &crate::workflows::views::shorten(text, 200), in_thread)?])
+    }
+
+    pub(super) fn changed(&self, origin: &Origin, text: &str, context: &str, in_thread: bool) -> Result<Outbound, BotError> {
+        let message = self.templates.render("ticket_changed", &json!({ "text": text, "context": context }))?;
+        Ok(reply(origin, message, in_thread))
+    }
+}

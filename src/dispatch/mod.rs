@@ -1,0 +1,169 @@
+//! What the bot does with an inbound event: parse, check who is asking, run the workflow,
+//! and say what should be sent back. Platform-neutral: adapters deliver the `Outbound`s.
+
+mod actions;
+mod commands;
+pub mod views;
+
+use crate::board::Person;
+use crate::chat::command::{PersonRef, COMMANDS};
+use crate::chat::{Inbound, Message, Origin, Outbound, Platform, TemplateError, Templates};
+use crate::config::Config;
+use crate::store::{ChatMessageSeen, Store, StoreError, WorkspaceId};
+use crate::workflows::standup::StandupError;
+use crate::workflows::views::Names;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Everything that can go wrong while handling an event. `User` errors (and the store's
+/// user errors) are shown as they are; the rest are logged and shown with a reference.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("{0}")]
+    User(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Standup(#[from] StandupError),
+}
+
+impl BotError {
+    fn user_text(&self) -> Option<String> {
+        match self {
+            BotError::User(text) => Some(text.clone()),
+            BotError::Store(err) | BotError::Standup(StandupError::Store(err)) if err.is_user_error() => Some(err.to_string()),
+            _ => None,
+        }
+    }
+}
+
+type Outcome = Result<Vec<Outbound>, BotError>;
+
+#[derive(Clone)]
+pub struct Bot {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub templates: Arc<Templates>,
+    pub workspace: WorkspaceId,
+    people: Arc<Vec<Person>>,
+}
+
+impl Bot {
+    pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
+        let workspace = WorkspaceId::new(config.team.workspace.clone());
+        let people = Arc::new(config.people());
+        Bot { store, config, templates, workspace, people }
+    }
+
+    /// Handles one event and returns what to send. Never fails: errors become replies.
+    pub async fn handle(&self, inbound: &Inbound, now: DateTime<Utc>) -> Vec<Outbound> {
+        let origin = inbound.origin();
+        let result = match inbound {
+            Inbound::SlashCommand { command, text, .. } => {
+                self.command(origin, crate::chat::command::parse_slash(command, text), false, now).await
+            }
+            Inbound::Mention { text, .. } => match self.record(origin, text, now).await {
+                Ok(()) => self.command(origin, crate::chat::command::parse_mention(text, &self.config.team.bot_name), true, now).await,
+                Err(err) => Err(err),
+            },
+            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|()| Vec::new()),
+            Inbound::Action { action_id, value, message, .. } => self.action(origin, action_id, value, message, now).await,
+        };
+        result.unwrap_or_else(|err| vec![self.error_reply(origin, &err)])
+    }
+
+    /// Every message the bot sees is kept once (issue: conversation → tickets reads them).
+    async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<(), BotError> {
+        let seen = ChatMessageSeen {
+            platform: origin.platform.as_str().into(),
+            channel: origin.channel.clone(),
+            user_id: origin.user.clone(),
+            ts: origin.ts.clone(),
+            thread_ts: origin.thread.clone(),
+            text: text.into(),
+            created_at: now,
+        };
+        self.store.record_message(&self.workspace, &seen).await?;
+        Ok(())
+    }
+
+    fn error_reply(&self, origin: &Origin, err: &BotError) -> Outbound {
+        let text = err.user_text().unwrap_or_else(|| {
+            let reference = format!("{:04x}", Utc::now().timestamp_subsec_micros() & 0xffff);
+            tracing::error!(error = %err, reference, "handling a chat event failed");
+            format!("Something went wrong on my side (ref {reference}); nothing was changed.")
+        });
+        ephemeral(origin, Message::text(format!("⚠️ {text}")))
+    }
+
+    /// The person who sent the event, if they are on the team.
+    fn sender(&self, origin: &Origin) -> Option<&Person> {
+        self.people.iter().find(|p| match origin.platform {
+            Platform::Shell => p.handle == origin.user,
+            Platform::Slack => p.slack_id.as_deref() == Some(origin.user.as_str()),
+            Platform::Discord => p.discord_id.as_deref() == Some(origin.user.as_str()),
+        })
+    }
+
+    /// The sender, or a user error explaining how to be added.
+    fn known_sender(&self, origin: &Origin) -> Result<&Person, BotError> {
+        self.sender(origin).ok_or_else(|| {
+            BotError::User(format!(
+                "I don't know you yet ({} user {}): add yourself to people in pmbot.toml to change the board.",
+                origin.platform, origin.user
+            ))
+        })
+    }
+
+    fn resolve(&self, origin: &Origin, who: &PersonRef) -> Result<&Person, BotError> {
+        let found = match who {
+            PersonRef::Me => return self.known_sender(origin),
+            PersonRef::ChatId(id) => self.people.iter().find(|p| {
+                p.slack_id.as_deref() == Some(id.as_str()) || p.discord_id.as_deref() == Some(id.as_str()) || &p.handle == id
+            }),
+            PersonRef::Name(name) => self.people.iter().find(|p| {
+                let full = p.display_name.to_lowercase();
+                &p.handle == name || &full == name || full.split_whitespace().next() == Some(name.as_str())
+            }),
+        };
+        found.ok_or_else(|| {
+            let shown = match who {
+                PersonRef::Name(name) => format!("@{name}"),
+                PersonRef::ChatId(id) => format!("user {id}"),
+                PersonRef::Me => "you".into(),
+            };
+            BotError::User(format!("I don't know {shown} on this team; people are listed in pmbot.toml."))
+        })
+    }
+
+    fn names(&self) -> Names {
+        Names::new(&self.people)
+    }
+
+    fn help_commands() -> Vec<serde_json::Value> {
+        let what = |verb: &str| match verb {
+            "standup" => "today's standup, for the team or one person",
+            "board" => "the board by column, filtered by person or status",
+            "show" => "one ticket with its buttons",
+            "create" => "a new backlog ticket, for a PM or lead to triage",
+            "move" => "move a ticket to another status",
+            "assign" => "give a ticket to someone",
+            "comment" => "add a comment to a ticket",
+            "fix" => "hand a ticket to the AI queue (coming with the job queue)",
+            _ => "this list",
+        };
+        COMMANDS.iter().map(|(verb, usage)| serde_json::json!({ "usage": usage, "what": what(verb) })).collect()
+    }
+}
+
+fn ephemeral(origin: &Origin, message: Message) -> Outbound {
+    Outbound::Ephemeral { channel: origin.channel.clone(), user: origin.user.clone(), message }
+}
+
+/// A public reply; mentions are answered in their thread.
+fn reply(origin: &Origin, message: Message, in_thread: bool) -> Outbound {
+    let thread = if in_thread { Some(origin.thread.clone().unwrap_or_else(|| origin.ts.clone())) } else { origin.thread.clone() };
+    Outbound::Reply { channel: origin.channel.clone(), thread, message }
+}

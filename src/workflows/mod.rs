@@ -1,0 +1,5 @@
+//! Workflows: each a folder with a pure `decide` core and a thin shell that loads data,
+//! calls it, and renders or acts.
+
+pub mod standup;
+pub mod views;

@@ -1,0 +1,164 @@
+//! What goes into a standup, decided from board data and `now` alone.
+
+use crate::board::{Status, Ticket, TicketKey, Transition};
+use crate::calendar::{local_date, previous_working_day, start_of_day, working_days_between};
+use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What is known about why a blocked ticket is blocked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockerNote {
+    pub text: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+pub struct StandupInput<'a> {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub working_days: &'a [Weekday],
+    pub tickets: &'a [Ticket],
+    /// At least every transition since the start of the previous working day.
+    pub transitions: &'a [Transition],
+    pub blockers: &'a HashMap<TicketKey, BlockerNote>,
+    /// Only this person's work, when set (a handle).
+    pub person: Option<&'a str>,
+    pub stale_after_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standup {
+    pub date: NaiveDate,
+    /// The previous working day; finished work is counted from its start.
+    pub since_date: NaiveDate,
+    pub person: Option<String>,
+    pub in_progress: Vec<Ticket>,
+    pub todo: Vec<Ticket>,
+    pub backlog: Vec<Ticket>,
+    pub blocked: Vec<Blocked>,
+    pub stale: Vec<Stale>,
+    pub finished: Vec<Finished>,
+    /// Per person (by handle), their most important open items.
+    pub focus: BTreeMap<String, Vec<Ticket>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocked {
+    pub ticket: Ticket,
+    pub note: BlockerNote,
+    /// Working days since it was blocked, when known.
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stale {
+    pub ticket: Ticket,
+    pub idle_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub ticket: Ticket,
+    /// Who finished it: the assignee, else whoever moved it.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How many items each person's focus lists.
+const FOCUS_ITEMS: usize = 2;
+
+pub fn decide(input: &StandupInput) -> Standup {
+    let date = local_date(input.now, input.tz);
+    let since_date = previous_working_day(date, input.working_days);
+    let since = start_of_day(since_date, input.tz);
+    let mine = |t: &&Ticket| input.person.is_none_or(|p| t.assignee.as_deref() == Some(p));
+    let scoped: Vec<&Ticket> = input.tickets.iter().filter(mine).collect();
+    let with_status = |statuses: &[Status]| -> Vec<Ticket> {
+        let mut list: Vec<Ticket> = scoped.iter().filter(|t| statuses.contains(&t.status)).map(|t| (*t).clone()).collect();
+        list.sort_by_key(|t| (t.priority.rank(), t.created_at));
+        list
+    };
+    Standup {
+        date,
+        since_date,
+        person: input.person.map(str::to_string),
+        in_progress: with_status(&[Status::InProgress, Status::InReview, Status::AiQueue]),
+        todo: with_status(&[Status::Todo]),
+        backlog: with_status(&[Status::Backlog]),
+        blocked: blocked(input, &scoped, date),
+        stale: stale(input, &scoped, date),
+        finished: finished(input, since),
+        focus: focus(&scoped),
+    }
+}
+
+fn blocked(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Blocked> {
+    let mut list: Vec<Blocked> = scoped
+        .iter()
+        .filter(|t| t.status == Status::Blocked)
+        .map(|t| {
+            let note = input.blockers.get(&t.key).cloned().unwrap_or(BlockerNote { text: None, since: None });
+            let days = note.since.map(|s| working_days_between(local_date(s, input.tz), today, input.working_days));
+            Blocked { ticket: (*t).clone(), note, days }
+        })
+        .collect();
+    list.sort_by_key(|b| (std::cmp::Reverse(b.days), b.ticket.priority.rank()));
+    list
+}
+
+fn stale(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Stale> {
+    let watched = [Status::Todo, Status::InProgress, Status::InReview, Status::Blocked];
+    let mut list: Vec<Stale> = scoped
+        .iter()
+        .filter(|t| watched.contains(&t.status))
+        .map(|t| Stale {
+            ticket: (*t).clone(),
+            idle_days: working_days_between(local_date(t.updated_at, input.tz), today, input.working_days),
+        })
+        .filter(|s| s.idle_days > input.stale_after_days)
+        .collect();
+    list.sort_by_key(|s| (std::cmp::Reverse(s.idle_days), s.ticket.priority.rank()));
+    list
+}
+
+fn finished(input: &StandupInput, since: DateTime<Utc>) -> Vec<Finished> {
+    let by_key: HashMap<&TicketKey, &Ticket> = input.tickets.iter().map(|t| (&t.key, t)).collect();
+    let mut seen = HashSet::new();
+    let mut list: Vec<Finished> = input
+        .transitions
+        .iter()
+        .rev()
+        .filter(|tr| tr.to == Status::Done && tr.at >= since && tr.at <= input.now)
+        .filter_map(|tr| {
+            let ticket = by_key.get(&tr.ticket)?;
+            let by = ticket.assignee.clone().unwrap_or_else(|| tr.actor.clone());
+            let counts = ticket.status == Status::Done && input.person.is_none_or(|p| by == p || tr.actor == p);
+            (counts && seen.insert(tr.ticket.clone())).then(|| Finished { ticket: (*ticket).clone(), by, at: tr.at })
+        })
+        .collect();
+    list.sort_by_key(|f| f.at);
+    list
+}
+
+fn focus(scoped: &[&Ticket]) -> BTreeMap<String, Vec<Ticket>> {
+    let order = |s: Status| match s {
+        Status::InProgress => 0,
+        Status::InReview => 1,
+        Status::Todo => 2,
+        _ => 3,
+    };
+    let mut by_person: BTreeMap<String, Vec<Ticket>> = BTreeMap::new();
+    for ticket in scoped.iter().filter(|t| order(t.status) < 3) {
+        if let Some(assignee) = &ticket.assignee {
+            by_person.entry(assignee.clone()).or_default().push((*ticket).clone());
+        }
+    }
+    for tickets in by_person.values_mut() {
+        tickets.sort_by_key(|t| (t.priority.rank(), order(t.status), t.created_at));
+        tickets.truncate(FOCUS_ITEMS);
+    }
+    by_person
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! The standup: `/standup [@person]` (and, with the job queue, a scheduled post).
+//!
+//! Loads the board, asks `decide` what matters today, and renders `templates/standup.hbs`.
+
+pub mod decide;
+
+use crate::board::{Status, TicketKey};
+use crate::chat::{Message, Templates};
+use crate::config::Config;
+use crate::store::{Store, StoreError, TicketFilter, WorkspaceId};
+use crate::workflows::views::{long_date, shorten, ticket_line, ListView, Names};
+use chrono::{DateTime, Duration, Utc};
+use decide::{decide, BlockerNote, Standup, StandupInput};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StandupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] crate::chat::TemplateError),
+}
+
+/// Builds today's standup for the team, or for one person (a handle).
+pub async fn build(
+    store: &Store,
+    ws: &WorkspaceId,
+    config: &Config,
+    templates: &Templates,
+    person: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Message, StandupError> {
+    let tickets = store.tickets(ws, &TicketFilter::default()).await?;
+    // A week back covers the previous working day even after a long weekend.
+    let transitions = store.transitions_since(ws, now - Duration::days(7)).await?;
+    let mut blockers = HashMap::new();
+    for ticket in tickets.iter().filter(|t| t.status == Status::Blocked) {
+        blockers.insert(ticket.key.clone(), blocker_note(store, ws, &ticket.key).await?);
+    }
+    let standup = decide(&StandupInput {
+        now,
+        tz: config.team.timezone,
+        working_days: &config.team.working_days,
+        tickets: &tickets,
+        transitions: &transitions,
+        blockers: &blockers,
+        person,
+        stale_after_days: config.standup.stale_after_days,
+    });
+    let names = Names::new(&store.people(ws).await?);
+    Ok(templates.render("standup", &view(&standup, config, &names))?)
+}
+
+/// The reason given when it was blocked, else the latest comment.
+async fn blocker_note(store: &Store, ws: &WorkspaceId, key: &TicketKey) -> Result<BlockerNote, StoreError> {
+    let history = store.history(ws, key).await?;
+    let blocked = history.iter().rev().find(|t| t.to == Status::Blocked);
+    let reason = blocked.and_then(|t| t.reason.clone());
+    let text = match reason {
+        Some(reason) => Some(reason),
+        None => store.comments(ws, key).await?.pop().map(|c| c.body),
+    };
+    Ok(BlockerNote { text, since: blocked.map(|t| t.at) })
+}
+
+#[derive(Serialize)]
+struct StandupView {
+    title: String,
+    team: String,
+    timezone: String,
+    since: String,
+    finished: ListView,
+    in_progress: ListView,
+    todo: ListView,
+    backlog: ListView,
+    blocked: ListView,
+    stale: ListView,
+    stale_after_days: u32,
+    focus: Vec<FocusView>,
+}
+
+#[derive(Serialize)]
+struct FocusView {
+    name: String,
+    items: Vec<String>,
+}
+
+fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
+    let limit = config.standup.top_items;
+    let lines = |tickets: &[crate::board::Ticket]| {
+        // The in-progress section also holds reviews and AI-queue work; say which is which.
+        let tagged = |t: &crate::board::Ticket| matches!(t.status, Status::InReview | Status::AiQueue);
+        ListView::new(tickets.iter().map(|t| ticket_line(t, names, tagged(t))).collect(), limit)
+    };
+    let title = match &standup.person {
+        Some(handle) => format!("Standup for {} · {}", names.full(handle), long_date(standup.date)),
+        None => format!("Standup · {}", long_date(standup.date)),
+    };
+    let blocked = standup
+        .blocked
+        .iter()
+        .map(|b| {
+            let why = b.note.text.as_deref().unwrap_or("no reason recorded");
+            let age = match (b.days, b.note.since) {
+                (Some(0), Some(since)) => format!(" (since {})", since.with_timezone(&config.team.timezone).format("%A")),
+                (Some(d), _) => format!(" ({d} working day{})", plural(d)),
+                _ => String::new(),
+            };
+            format!("{} — _{}_{age}", ticket_line(&b.ticket, names, false), shorten(why, 140))
+        })
+        .collect();
+    let stale = standup
+        .stale
+        .iter()
+        .map(|s| format!("{} — idle {} working days", ticket_line(&s.ticket, names, true), s.idle_days))
+        .collect();
+    let finished = standup.finished.iter().map(|f| format!("*{}* {} · {}", f.ticket.key, f.ticket.title, names.short(&f.by))).collect();
+    StandupView {
+        title,
+        team: config.team.name.clone(),
+        timezone: config.team.timezone.name().to_string(),
+        since: long_date(standup.since_date),
+        finished: ListView::new(finished, limit),
+        in_progress: lines(&standup.in_progress),
+        todo: lines(&standup.todo),
+        backlog: lines(&standup.backlog),
+        blocked: ListView::new(blocked, limit),
+        stale: ListView::new(stale, limit),
+        stale_after_days: config.standup.stale_after_days,
+        focus: standup
+            .focus
+            .iter()
+            .map(|(handle, tickets)| FocusView {
+                name: names.short(handle),
+                items: tickets.iter().map(|t| format!("*{}* {}", t.key, t.title)).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
