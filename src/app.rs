@@ -25,7 +25,11 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
-        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()) };
+        let app = App {
+            config: Arc::new(config),
+            store,
+            templates: Arc::new(Templates::new()),
+        };
         app.sync_team().await?;
         Ok(app)
     }
@@ -35,14 +39,24 @@ impl App {
     }
 
     pub fn bot(&self) -> Bot {
-        Bot::new(self.store.clone(), self.config.clone(), self.templates.clone())
+        Bot::new(
+            self.store.clone(),
+            self.config.clone(),
+            self.templates.clone(),
+        )
     }
 
     async fn sync_team(&self) -> Result<(), StoreError> {
         let (ws, now) = (self.workspace(), Utc::now());
-        self.store.ensure_workspace(&ws, &self.config.team.name, now).await?;
-        self.store.sync_people(&ws, &self.config.people(), now).await?;
-        self.store.sync_projects(&ws, &self.config.projects(), now).await
+        self.store
+            .ensure_workspace(&ws, &self.config.team.name, now)
+            .await?;
+        self.store
+            .sync_people(&ws, &self.config.people(), now)
+            .await?;
+        self.store
+            .sync_projects(&ws, &self.config.projects(), now)
+            .await
     }
 
     /// Binds `listen` (port 0 picks a free port) and serves until `shutdown` completes.
@@ -55,7 +69,11 @@ impl App {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let router = crate::http::router(self.store.clone());
-        let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
+        let server = async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        };
         Ok((addr, server))
     }
 }

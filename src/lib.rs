@@ -2,14 +2,14 @@
 //!
 //! See `docs/ARCHITECTURE.md` for how the modules fit together.
 
+pub mod app;
 pub mod board;
-pub mod config;
-pub mod store;
 pub mod calendar;
 pub mod chat;
-pub mod dispatch;
-pub mod workflows;
-pub mod app;
-pub mod http;
-pub mod demo;
 pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod dispatch;
+pub mod http;
+pub mod store;
+pub mod workflows;

@@ -3,12 +3,12 @@
 //! Pure domain types with parsing and validation. They know no database, chat or HTTP.
 
 mod status;
-mod ticket;
 mod team;
+mod ticket;
 
 pub use status::{Priority, Status};
-pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};
 pub use team::{Person, Project, ProjectKind, Role};
+pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};
 
 /// A value a user typed that the board does not accept.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -51,9 +51,18 @@ pub enum Inbound {
     Mention { origin: Origin, text: String },
     /// Any other message the bot can see.
     Message { origin: Origin, text: String },
-    SlashCommand { origin: Origin, command: String, text: String },
+    SlashCommand {
+        origin: Origin,
+        command: String,
+        text: String,
+    },
     /// A button press on one of the bot's messages.
-    Action { origin: Origin, action_id: String, value: String, message: MessageRef },
+    Action {
+        origin: Origin,
+        action_id: String,
+        value: String,
+        message: MessageRef,
+    },
 }
 
 impl Inbound {

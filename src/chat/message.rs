@@ -11,16 +11,28 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
-    Header { text: String },
+    Header {
+        text: String,
+    },
     /// A paragraph; lines keep their breaks. Text uses `*bold*`, `_italic_`, `` `code` ``.
-    Section { text: String },
+    Section {
+        text: String,
+    },
     /// Label/value pairs shown side by side where the platform can.
-    Fields { fields: Vec<Field> },
-    List { items: Vec<String> },
+    Fields {
+        fields: Vec<Field>,
+    },
+    List {
+        items: Vec<String>,
+    },
     /// A small, muted line (sources, time zones, hints).
-    Context { text: String },
+    Context {
+        text: String,
+    },
     Divider,
-    Actions { buttons: Vec<Button> },
+    Actions {
+        buttons: Vec<Button>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +63,9 @@ pub enum ButtonStyle {
 impl Message {
     /// A message of one paragraph.
     pub fn text(text: impl Into<String>) -> Self {
-        Message { blocks: vec![Block::Section { text: text.into() }] }
+        Message {
+            blocks: vec![Block::Section { text: text.into() }],
+        }
     }
 
     pub fn buttons(&self) -> impl Iterator<Item = &Button> {
@@ -63,7 +77,12 @@ impl Message {
 
     /// The same message without its buttons, for showing a decision in place.
     pub fn without_buttons(&self) -> Message {
-        let blocks = self.blocks.iter().filter(|b| !matches!(b, Block::Actions { .. })).cloned().collect();
+        let blocks = self
+            .blocks
+            .iter()
+            .filter(|b| !matches!(b, Block::Actions { .. }))
+            .cloned()
+            .collect();
         Message { blocks }
     }
 
@@ -72,11 +91,17 @@ impl Message {
         self.blocks
             .iter()
             .filter_map(|block| match block {
-                Block::Header { text } | Block::Section { text } | Block::Context { text } => Some(text.clone()),
-                Block::List { items } => Some(items.join("\n")),
-                Block::Fields { fields } => {
-                    Some(fields.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("\n"))
+                Block::Header { text } | Block::Section { text } | Block::Context { text } => {
+                    Some(text.clone())
                 }
+                Block::List { items } => Some(items.join("\n")),
+                Block::Fields { fields } => Some(
+                    fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.label, f.value))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
                 Block::Divider | Block::Actions { .. } => None,
             })
             .collect::<Vec<_>>()

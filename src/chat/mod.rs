@@ -18,12 +18,26 @@ use std::future::Future;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outbound {
     /// In the channel, in the thread when given.
-    Reply { channel: String, thread: Option<String>, message: Message },
+    Reply {
+        channel: String,
+        thread: Option<String>,
+        message: Message,
+    },
     /// Only `user` sees it.
-    Ephemeral { channel: String, user: String, message: Message },
+    Ephemeral {
+        channel: String,
+        user: String,
+        message: Message,
+    },
     /// Replace a message the bot sent earlier (e.g. to show a button's result).
-    Update { target: MessageRef, message: Message },
-    Dm { user: String, message: Message },
+    Update {
+        target: MessageRef,
+        message: Message,
+    },
+    Dm {
+        user: String,
+        message: Message,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,20 +52,46 @@ pub enum ChatError {
 
 /// Sending, one implementation per platform.
 pub trait Chat: Send + Sync {
-    fn post(&self, channel: &str, thread: Option<&str>, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
-    fn update(&self, target: &MessageRef, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
-    fn ephemeral(&self, channel: &str, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
-    fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+    fn post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        message: &Message,
+    ) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+    fn update(
+        &self,
+        target: &MessageRef,
+        message: &Message,
+    ) -> impl Future<Output = Result<(), ChatError>> + Send;
+    fn ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        message: &Message,
+    ) -> impl Future<Output = Result<(), ChatError>> + Send;
+    fn dm(
+        &self,
+        user: &str,
+        message: &Message,
+    ) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
 }
 
 /// Performs each outbound action in order.
 pub async fn deliver<C: Chat>(chat: &C, outbound: &[Outbound]) -> Result<(), ChatError> {
     for action in outbound {
         match action {
-            Outbound::Reply { channel, thread, message } => {
+            Outbound::Reply {
+                channel,
+                thread,
+                message,
+            } => {
                 chat.post(channel, thread.as_deref(), message).await?;
             }
-            Outbound::Ephemeral { channel, user, message } => chat.ephemeral(channel, user, message).await?,
+            Outbound::Ephemeral {
+                channel,
+                user,
+                message,
+            } => chat.ephemeral(channel, user, message).await?,
             Outbound::Update { target, message } => chat.update(target, message).await?,
             Outbound::Dm { user, message } => {
                 chat.dm(user, message).await?;

@@ -12,7 +12,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "pmbot", version, about = "A chat-ops bot that takes the chores off a software team's PM")]
+#[command(
+    name = "pmbot",
+    version,
+    about = "A chat-ops bot that takes the chores off a software team's PM"
+)]
 pub struct Cli {
     /// The team's configuration (default ./pmbot.toml; without one, the built-in sample team).
     #[arg(long, global = true, env = "PMBOT_CONFIG")]
@@ -119,7 +123,9 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
-        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check(&load_config(&cli.config)?),
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;
             let app = App::open(loaded.config, cli.database_url.as_deref()).await?;
@@ -135,17 +141,33 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Shell { as_person, channel } => shell(app, &as_person, &channel).await,
         StoreCommand::Serve { listen } => serve(app, &listen).await,
         StoreCommand::Migrate => {
-            println!("Migrated {} ({}); team synced.", app.store.display_url(), app.store.backend());
+            println!(
+                "Migrated {} ({}); team synced.",
+                app.store.display_url(),
+                app.store.backend()
+            );
             Ok(())
         }
         StoreCommand::Seed { force } => {
-            let seeded = crate::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), force)
-                .await
-                .map_err(|e| match e {
-                    crate::demo::seed::SeedError::Store(err) => CliError::from(err),
-                    other => CliError::Misuse(other.to_string()),
-                })?;
-            println!("Seeded {} tickets, {} comments and {} chat messages into {}.", seeded.tickets, seeded.comments, seeded.messages, app.store.display_url());
+            let seeded = crate::demo::seed::seed(
+                &app.store,
+                &app.workspace(),
+                &app.config,
+                chrono::Utc::now(),
+                force,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::demo::seed::SeedError::Store(err) => CliError::from(err),
+                other => CliError::Misuse(other.to_string()),
+            })?;
+            println!(
+                "Seeded {} tickets, {} comments and {} chat messages into {}.",
+                seeded.tickets,
+                seeded.comments,
+                seeded.messages,
+                app.store.display_url()
+            );
             Ok(())
         }
         StoreCommand::Board { action } => board::run(app, action).await,
@@ -165,37 +187,92 @@ fn config_check(loaded: &Loaded) -> Result<(), CliError> {
         ConfigSource::BuiltIn => "no pmbot.toml found: the built-in sample team".into(),
     };
     println!("Configuration OK ({source})");
-    println!("  team: {} · workspace {} · {}", config.team.name, config.team.workspace, config.team.timezone.name());
-    println!("  people: {}", config.people.iter().map(|p| format!("{} ({})", p.handle, p.role)).collect::<Vec<_>>().join(", "));
-    println!("  projects: {}", config.projects.iter().map(|p| format!("{} ({})", p.key, p.kind.as_str())).collect::<Vec<_>>().join(", "));
-    println!("  standup: \"{}\" in {} to {}", config.standup.schedule, config.team.timezone.name(), config.standup.channel);
-    println!("  data directory (when DATABASE_URL is unset): {}", config::data_dir().display());
+    println!(
+        "  team: {} · workspace {} · {}",
+        config.team.name,
+        config.team.workspace,
+        config.team.timezone.name()
+    );
+    println!(
+        "  people: {}",
+        config
+            .people
+            .iter()
+            .map(|p| format!("{} ({})", p.handle, p.role))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  projects: {}",
+        config
+            .projects
+            .iter()
+            .map(|p| format!("{} ({})", p.key, p.kind.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  standup: \"{}\" in {} to {}",
+        config.standup.schedule,
+        config.team.timezone.name(),
+        config.standup.channel
+    );
+    println!(
+        "  data directory (when DATABASE_URL is unset): {}",
+        config::data_dir().display()
+    );
     Ok(())
 }
 
 async fn demo() -> Result<(), CliError> {
-    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
-    crate::demo::run(Box::new(std::io::stdout()), style).await.map_err(|e| CliError::Failure(e.to_string()))?;
+    let style = Style {
+        color: std::io::stdout().is_terminal() && config::color_allowed(),
+    };
+    crate::demo::run(Box::new(std::io::stdout()), style)
+        .await
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     Ok(())
 }
 
 async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError> {
     if !app.config.people.iter().any(|p| p.handle == as_person) {
-        let handles: Vec<&str> = app.config.people.iter().map(|p| p.handle.as_str()).collect();
-        return Err(CliError::Misuse(format!("--as {as_person}: no one has that handle; use one of: {}", handles.join(", "))));
+        let handles: Vec<&str> = app
+            .config
+            .people
+            .iter()
+            .map(|p| p.handle.as_str())
+            .collect();
+        return Err(CliError::Misuse(format!(
+            "--as {as_person}: no one has that handle; use one of: {}",
+            handles.join(", ")
+        )));
     }
     if !channel.starts_with('#') || channel.len() < 2 {
-        return Err(CliError::Misuse(format!("--channel {channel}: name a channel with its #, e.g. #team")));
+        return Err(CliError::Misuse(format!(
+            "--channel {channel}: name a channel with its #, e.g. #team"
+        )));
     }
     let interactive = std::io::stdin().is_terminal();
-    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
+    let style = Style {
+        color: std::io::stdout().is_terminal() && config::color_allowed(),
+    };
     let bot = app.bot();
     let chat = ShellChat::new(Box::new(std::io::stdout()), style);
     let mut session = ShellSession::new(&bot, chat, as_person, channel, !interactive);
     if interactive {
-        let tickets = app.store.tickets(&app.workspace(), &Default::default()).await?.len();
-        let hint = if tickets == 0 { " The board is empty: run `pmbot seed` for sample tickets." } else { "" };
-        println!("pmbot shell — you are {as_person} in {channel}. :help for help, :quit to leave.{hint}");
+        let tickets = app
+            .store
+            .tickets(&app.workspace(), &Default::default())
+            .await?
+            .len();
+        let hint = if tickets == 0 {
+            " The board is empty: run `pmbot seed` for sample tickets."
+        } else {
+            ""
+        };
+        println!(
+            "pmbot shell — you are {as_person} in {channel}. :help for help, :quit to leave.{hint}"
+        );
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
@@ -206,7 +283,10 @@ async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError
         }
         let Some(line) = lines.next() else { break };
         let line = line.map_err(|e| CliError::Misuse(format!("cannot read input: {e}")))?;
-        let flow = session.line(&line, chrono::Utc::now()).await.map_err(|e| CliError::Failure(e.to_string()))?;
+        let flow = session
+            .line(&line, chrono::Utc::now())
+            .await
+            .map_err(|e| CliError::Failure(e.to_string()))?;
         if flow == Flow::Quit {
             break;
         }

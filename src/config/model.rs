@@ -40,7 +40,13 @@ impl Default for TeamConfig {
             name: "My team".into(),
             workspace: "default".into(),
             timezone: Tz::UTC,
-            working_days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            working_days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
             default_project: None,
             bot_name: "pmbot".into(),
         }
@@ -142,12 +148,17 @@ impl Config {
     /// The project for tickets created in `channel`: the project whose channel it is,
     /// else the team's default project, else the first project.
     pub fn project_for_channel(&self, channel: &str) -> Option<&ProjectConfig> {
-        let by_channel = self.projects.iter().find(|p| p.channel.as_deref() == Some(channel));
+        let by_channel = self
+            .projects
+            .iter()
+            .find(|p| p.channel.as_deref() == Some(channel));
         let by_default = || {
             let key = self.team.default_project.as_deref()?;
             self.projects.iter().find(|p| p.key == key)
         };
-        by_channel.or_else(by_default).or_else(|| self.projects.first())
+        by_channel
+            .or_else(by_default)
+            .or_else(|| self.projects.first())
     }
 }
 
@@ -160,8 +171,11 @@ fn internal() -> ProjectKind {
 }
 
 fn parse_time_zone<E: de::Error>(name: &str) -> Result<Tz, E> {
-    name.parse::<Tz>()
-        .map_err(|_| E::custom(format!("unknown time zone \"{name}\" (use an IANA name such as Europe/Lisbon)")))
+    name.parse::<Tz>().map_err(|_| {
+        E::custom(format!(
+            "unknown time zone \"{name}\" (use an IANA name such as Europe/Lisbon)"
+        ))
+    })
 }
 
 fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
@@ -176,8 +190,9 @@ fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
         .map(|day| {
-            day.parse::<Weekday>()
-                .map_err(|_| de::Error::custom(format!("unknown weekday \"{day}\" (use mon, tue, …, sun)")))
+            day.parse::<Weekday>().map_err(|_| {
+                de::Error::custom(format!("unknown weekday \"{day}\" (use mon, tue, …, sun)"))
+            })
         })
         .collect()
 }

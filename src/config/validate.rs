@@ -18,7 +18,12 @@ fn fail<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T, (Str
 
 fn team(config: &Config) -> Result<(), (String, String)> {
     let team = &config.team;
-    if team.workspace.is_empty() || !team.workspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if team.workspace.is_empty()
+        || !team
+            .workspace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return fail("team.workspace", "use letters, digits, '-' or '_'");
     }
     if team.working_days.is_empty() {
@@ -26,7 +31,10 @@ fn team(config: &Config) -> Result<(), (String, String)> {
     }
     if let Some(key) = &team.default_project {
         if !config.projects.iter().any(|p| &p.key == key) {
-            return fail("team.default_project", format!("no project has the key \"{key}\""));
+            return fail(
+                "team.default_project",
+                format!("no project has the key \"{key}\""),
+            );
         }
     }
     Ok(())
@@ -38,12 +46,20 @@ fn people(config: &Config) -> Result<(), (String, String)> {
         let handle = &person.handle;
         let valid = !handle.is_empty()
             && handle.len() <= 32
-            && handle.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+            && handle
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if !valid {
-            return fail(format!("people[{i}].handle"), format!("\"{handle}\" must be 1-32 lowercase letters, digits, '.', '_' or '-'"));
+            return fail(
+                format!("people[{i}].handle"),
+                format!("\"{handle}\" must be 1-32 lowercase letters, digits, '.', '_' or '-'"),
+            );
         }
         if !seen.insert(handle.as_str()) {
-            return fail(format!("people[{i}].handle"), format!("\"{handle}\" is used by two people"));
+            return fail(
+                format!("people[{i}].handle"),
+                format!("\"{handle}\" is used by two people"),
+            );
         }
         if person.name.trim().is_empty() {
             return fail(format!("people[{i}].name"), "must not be empty");
@@ -58,25 +74,45 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
         let key = &project.key;
         let valid = (2..=10).contains(&key.len())
             && key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            && key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !valid {
-            return fail(format!("projects[{i}].key"), format!("\"{key}\" must be 2-10 capital letters or digits, starting with a letter"));
+            return fail(
+                format!("projects[{i}].key"),
+                format!("\"{key}\" must be 2-10 capital letters or digits, starting with a letter"),
+            );
         }
         if !seen.insert(key.as_str()) {
-            return fail(format!("projects[{i}].key"), format!("\"{key}\" is used by two projects"));
+            return fail(
+                format!("projects[{i}].key"),
+                format!("\"{key}\" is used by two projects"),
+            );
         }
         if let Some(pm) = &project.pm {
             if !config.people.iter().any(|p| &p.handle == pm) {
-                return fail(format!("projects[{i}].pm"), format!("no person has the handle \"{pm}\""));
+                return fail(
+                    format!("projects[{i}].pm"),
+                    format!("no person has the handle \"{pm}\""),
+                );
             }
         }
-        for (field, value) in [("retainer_hours", project.retainer_hours), ("hourly_rate", project.hourly_rate)] {
+        for (field, value) in [
+            ("retainer_hours", project.retainer_hours),
+            ("hourly_rate", project.hourly_rate),
+        ] {
             if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
-                return fail(format!("projects[{i}].{field}"), "must be a positive number");
+                return fail(
+                    format!("projects[{i}].{field}"),
+                    "must be a positive number",
+                );
             }
         }
         if project.kind == crate::board::ProjectKind::Retainer && project.retainer_hours.is_none() {
-            return fail(format!("projects[{i}].retainer_hours"), "a retainer project needs its monthly hours");
+            return fail(
+                format!("projects[{i}].retainer_hours"),
+                "a retainer project needs its monthly hours",
+            );
         }
     }
     Ok(())
@@ -85,7 +121,10 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
 fn standup(config: &Config) -> Result<(), (String, String)> {
     let standup = &config.standup;
     if let Err(err) = standup.schedule.parse::<croner::Cron>() {
-        return fail("standup.schedule", format!("\"{}\" is not a cron expression: {err}", standup.schedule));
+        return fail(
+            "standup.schedule",
+            format!("\"{}\" is not a cron expression: {err}", standup.schedule),
+        );
     }
     if !(1..=50).contains(&standup.top_items) {
         return fail("standup.top_items", "must be between 1 and 50");

@@ -27,7 +27,10 @@ pub enum DemoError {
 
 /// Runs the demo, printing to `out`; returns the directory holding its database.
 pub async fn run(out: Box<dyn Write + Send>, style: Style) -> Result<PathBuf, DemoError> {
-    let dir = tempfile::Builder::new().prefix("pmbot-demo-").tempdir()?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("pmbot-demo-")
+        .tempdir()?
+        .keep();
     // The demo always uses the built-in team, whatever ./pmbot.toml says.
     let config = config::load::parse(Path::new("pmbot.example.toml (built in)"), config::BUILT_IN)?;
     let database = dir.join("pmbot.db");
@@ -41,32 +44,62 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style) -> Result<PathBuf, De
     let mut session = ShellSession::new(&bot, chat, "ana", &app.config.standup.channel, true);
 
     let login = seeded.keys["Login times out after 30 seconds on slow networks"].clone();
-    let next_web = seeded.keys.values().filter(|k| k.project() == "WEB").count() + 1;
+    let next_web = seeded
+        .keys
+        .values()
+        .filter(|k| k.project() == "WEB")
+        .count()
+        + 1;
     let script: Vec<(&str, &str, String)> = vec![
         ("ana", "#team", "/standup".into()),
-        ("ben", "#acme-web", "@pmbot create \"Export invoices as CSV from the account page\"".into()),
+        (
+            "ben",
+            "#acme-web",
+            "@pmbot create \"Export invoices as CSV from the account page\"".into(),
+        ),
         ("ben", "#acme-web", "!1".into()),
         ("pat", "#acme-web", "!1".into()),
-        ("pat", "#acme-web", format!("@pmbot assign WEB-{next_web} to ben")),
-        ("ana", "#acme-web", format!("@pmbot move {login} to done — merged and deployed")),
+        (
+            "pat",
+            "#acme-web",
+            format!("@pmbot assign WEB-{next_web} to ben"),
+        ),
+        (
+            "ana",
+            "#acme-web",
+            format!("@pmbot move {login} to done — merged and deployed"),
+        ),
         ("ben", "#acme-web", "/board @ben".into()),
     ];
     for (step, (user, channel, line)) in script.iter().enumerate() {
         session.user = user.to_string();
         session.channel = channel.to_string();
-        session.line(line, start + Duration::seconds(step as i64 + 1)).await?;
+        session
+            .line(line, start + Duration::seconds(step as i64 + 1))
+            .await?;
     }
 
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
-    let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
+    let tickets = app
+        .store
+        .tickets(&ws, &TicketFilter::default())
+        .await?
+        .len();
     let moves = app.store.transitions_since(&ws, start).await?.len();
-    session.chat.note(&summary(&database, tickets, moves, decisions))?;
+    session
+        .chat
+        .note(&summary(&database, tickets, moves, decisions))?;
     app.store.close().await;
     Ok(dir)
 }
 
 fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
-    let people: Vec<String> = app.config.people.iter().map(|p| format!("{} ({})", p.name, p.role)).collect();
+    let people: Vec<String> = app
+        .config
+        .people
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.role))
+        .collect();
     format!(
         "pmbot demo — {team}, a sample team in a fresh SQLite database\n\
          People: {people}\n\

@@ -33,7 +33,11 @@ impl BotError {
     fn user_text(&self) -> Option<String> {
         match self {
             BotError::User(text) => Some(text.clone()),
-            BotError::Store(err) | BotError::Standup(StandupError::Store(err)) if err.is_user_error() => Some(err.to_string()),
+            BotError::Store(err) | BotError::Standup(StandupError::Store(err))
+                if err.is_user_error() =>
+            {
+                Some(err.to_string())
+            }
             _ => None,
         }
     }
@@ -54,7 +58,13 @@ impl Bot {
     pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
         let workspace = WorkspaceId::new(config.team.workspace.clone());
         let people = Arc::new(config.people());
-        Bot { store, config, templates, workspace, people }
+        Bot {
+            store,
+            config,
+            templates,
+            workspace,
+            people,
+        }
     }
 
     /// Handles one event and returns what to send. Never fails: errors become replies.
@@ -62,20 +72,46 @@ impl Bot {
         let origin = inbound.origin();
         let result = match inbound {
             Inbound::SlashCommand { command, text, .. } => {
-                self.command(origin, crate::chat::command::parse_slash(command, text), false, now).await
+                self.command(
+                    origin,
+                    crate::chat::command::parse_slash(command, text),
+                    false,
+                    now,
+                )
+                .await
             }
             Inbound::Mention { text, .. } => match self.record(origin, text, now).await {
-                Ok(()) => self.command(origin, crate::chat::command::parse_mention(text, &self.config.team.bot_name), true, now).await,
+                Ok(()) => {
+                    self.command(
+                        origin,
+                        crate::chat::command::parse_mention(text, &self.config.team.bot_name),
+                        true,
+                        now,
+                    )
+                    .await
+                }
                 Err(err) => Err(err),
             },
-            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|()| Vec::new()),
-            Inbound::Action { action_id, value, message, .. } => self.action(origin, action_id, value, message, now).await,
+            Inbound::Message { text, .. } => {
+                self.record(origin, text, now).await.map(|()| Vec::new())
+            }
+            Inbound::Action {
+                action_id,
+                value,
+                message,
+                ..
+            } => self.action(origin, action_id, value, message, now).await,
         };
         result.unwrap_or_else(|err| vec![self.error_reply(origin, &err)])
     }
 
     /// Every message the bot sees is kept once (issue: conversation → tickets reads them).
-    async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<(), BotError> {
+    async fn record(
+        &self,
+        origin: &Origin,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), BotError> {
         let seen = ChatMessageSeen {
             platform: origin.platform.as_str().into(),
             channel: origin.channel.clone(),
@@ -121,11 +157,15 @@ impl Bot {
         let found = match who {
             PersonRef::Me => return self.known_sender(origin),
             PersonRef::ChatId(id) => self.people.iter().find(|p| {
-                p.slack_id.as_deref() == Some(id.as_str()) || p.discord_id.as_deref() == Some(id.as_str()) || &p.handle == id
+                p.slack_id.as_deref() == Some(id.as_str())
+                    || p.discord_id.as_deref() == Some(id.as_str())
+                    || &p.handle == id
             }),
             PersonRef::Name(name) => self.people.iter().find(|p| {
                 let full = p.display_name.to_lowercase();
-                &p.handle == name || &full == name || full.split_whitespace().next() == Some(name.as_str())
+                &p.handle == name
+                    || &full == name
+                    || full.split_whitespace().next() == Some(name.as_str())
             }),
         };
         found.ok_or_else(|| {
@@ -134,7 +174,9 @@ impl Bot {
                 PersonRef::ChatId(id) => format!("user {id}"),
                 PersonRef::Me => "you".into(),
             };
-            BotError::User(format!("I don't know {shown} on this team; people are listed in pmbot.toml."))
+            BotError::User(format!(
+                "I don't know {shown} on this team; people are listed in pmbot.toml."
+            ))
         })
     }
 
@@ -154,16 +196,31 @@ impl Bot {
             "fix" => "hand a ticket to the AI queue (coming with the job queue)",
             _ => "this list",
         };
-        COMMANDS.iter().map(|(verb, usage)| serde_json::json!({ "usage": usage, "what": what(verb) })).collect()
+        COMMANDS
+            .iter()
+            .map(|(verb, usage)| serde_json::json!({ "usage": usage, "what": what(verb) }))
+            .collect()
     }
 }
 
 fn ephemeral(origin: &Origin, message: Message) -> Outbound {
-    Outbound::Ephemeral { channel: origin.channel.clone(), user: origin.user.clone(), message }
+    Outbound::Ephemeral {
+        channel: origin.channel.clone(),
+        user: origin.user.clone(),
+        message,
+    }
 }
 
 /// A public reply; mentions are answered in their thread.
 fn reply(origin: &Origin, message: Message, in_thread: bool) -> Outbound {
-    let thread = if in_thread { Some(origin.thread.clone().unwrap_or_else(|| origin.ts.clone())) } else { origin.thread.clone() };
-    Outbound::Reply { channel: origin.channel.clone(), thread, message }
+    let thread = if in_thread {
+        Some(origin.thread.clone().unwrap_or_else(|| origin.ts.clone()))
+    } else {
+        origin.thread.clone()
+    };
+    Outbound::Reply {
+        channel: origin.channel.clone(),
+        thread,
+        message,
+    }
 }

@@ -41,21 +41,40 @@ impl TicketView {
         if note.is_empty() {
             buttons = next_moves(ticket.status)
                 .iter()
-                .map(|(label, to, style)| ButtonView { label: label.to_string(), action: MOVE, value: format!("{key}:{to}"), style })
+                .map(|(label, to, style)| ButtonView {
+                    label: label.to_string(),
+                    action: MOVE,
+                    value: format!("{key}:{to}"),
+                    style,
+                })
                 .collect();
             if ticket.assignee.is_none() && ticket.status.is_open() {
-                buttons.push(ButtonView { label: "Assign to me".into(), action: ASSIGN_ME, value: key.clone(), style: "" });
+                buttons.push(ButtonView {
+                    label: "Assign to me".into(),
+                    action: ASSIGN_ME,
+                    value: key.clone(),
+                    style: "",
+                });
             }
         }
         TicketView {
             title: ticket.title.clone(),
             status: ticket.status.label().to_string(),
             priority: ticket.priority.as_str().to_string(),
-            assignee: ticket.assignee.as_deref().map_or_else(|| "nobody yet".to_string(), |a| names.full(a)),
+            assignee: ticket
+                .assignee
+                .as_deref()
+                .map_or_else(|| "nobody yet".to_string(), |a| names.full(a)),
             project: ticket.project.clone(),
             labels: ticket.labels.join(", "),
             description: shorten(&ticket.description, 300),
-            comments: comments.iter().rev().take(3).rev().map(|c| format!("{}: {}", names.short(&c.author), shorten(&c.body, 200))).collect(),
+            comments: comments
+                .iter()
+                .rev()
+                .take(3)
+                .rev()
+                .map(|c| format!("{}: {}", names.short(&c.author), shorten(&c.body, 200)))
+                .collect(),
             note: note.to_string(),
             buttons,
             key,
@@ -66,14 +85,23 @@ impl TicketView {
 /// Buttons offered on a card, by current status: (label, target, style).
 fn next_moves(status: Status) -> &'static [(&'static str, Status, &'static str)] {
     match status {
-        Status::Backlog => &[("Move to to do", Status::Todo, ""), ("Start", Status::InProgress, "primary")],
-        Status::Todo | Status::AiQueue => &[("Start", Status::InProgress, "primary"), ("Blocked", Status::Blocked, "danger")],
+        Status::Backlog => &[
+            ("Move to to do", Status::Todo, ""),
+            ("Start", Status::InProgress, "primary"),
+        ],
+        Status::Todo | Status::AiQueue => &[
+            ("Start", Status::InProgress, "primary"),
+            ("Blocked", Status::Blocked, "danger"),
+        ],
         Status::InProgress => &[
             ("Ready for review", Status::InReview, "primary"),
             ("Blocked", Status::Blocked, "danger"),
             ("Done", Status::Done, ""),
         ],
-        Status::InReview => &[("Done", Status::Done, "primary"), ("Back to in progress", Status::InProgress, "")],
+        Status::InReview => &[
+            ("Done", Status::Done, "primary"),
+            ("Back to in progress", Status::InProgress, ""),
+        ],
         Status::Blocked => &[("Unblocked: resume", Status::InProgress, "primary")],
         Status::Done | Status::Cancelled => &[("Reopen", Status::Todo, "")],
     }
@@ -94,8 +122,21 @@ struct Column {
 }
 
 /// Board columns in working order; without a status filter, only open columns with tickets.
-pub fn board(title: String, tickets: &[Ticket], status: Option<Status>, names: &Names, limit: usize) -> BoardView {
-    let order = [Status::Blocked, Status::InProgress, Status::InReview, Status::AiQueue, Status::Todo, Status::Backlog];
+pub fn board(
+    title: String,
+    tickets: &[Ticket],
+    status: Option<Status>,
+    names: &Names,
+    limit: usize,
+) -> BoardView {
+    let order = [
+        Status::Blocked,
+        Status::InProgress,
+        Status::InReview,
+        Status::AiQueue,
+        Status::Todo,
+        Status::Backlog,
+    ];
     let shown: Vec<Status> = match status {
         Some(s) => vec![s],
         None => order.to_vec(),
@@ -103,8 +144,15 @@ pub fn board(title: String, tickets: &[Ticket], status: Option<Status>, names: &
     let columns = shown
         .into_iter()
         .filter_map(|s| {
-            let lines: Vec<String> = tickets.iter().filter(|t| t.status == s).map(|t| ticket_line(t, names, false)).collect();
-            (!lines.is_empty() || status.is_some()).then(|| Column { name: capitalise(s.label()), list: ListView::new(lines, limit) })
+            let lines: Vec<String> = tickets
+                .iter()
+                .filter(|t| t.status == s)
+                .map(|t| ticket_line(t, names, false))
+                .collect();
+            (!lines.is_empty() || status.is_some()).then(|| Column {
+                name: capitalise(s.label()),
+                list: ListView::new(lines, limit),
+            })
         })
         .collect();
     BoardView {
@@ -126,5 +174,7 @@ pub struct CreatedView {
 
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }

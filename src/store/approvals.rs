@@ -39,10 +39,16 @@ impl fmt::Display for ApprovalState {
 impl FromStr for ApprovalState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [ApprovalState::Pending, ApprovalState::Approved, ApprovalState::Rejected, ApprovalState::ChangesRequested, ApprovalState::Expired]
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown approval state \"{s}\""))
+        [
+            ApprovalState::Pending,
+            ApprovalState::Approved,
+            ApprovalState::Rejected,
+            ApprovalState::ChangesRequested,
+            ApprovalState::Expired,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| format!("unknown approval state \"{s}\""))
     }
 }
 
@@ -147,11 +153,17 @@ struct DecisionRow {
 }
 
 /// Locks the approval row (see `LOCK_TICKET` in tickets.rs for why a no-op update).
-const LOCK_APPROVAL: &str = "UPDATE approvals SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2 \
+const LOCK_APPROVAL: &str =
+    "UPDATE approvals SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2 \
      RETURNING state, required, expires_at";
 
 impl Store {
-    pub async fn create_approval(&self, ws: &WorkspaceId, new: &NewApproval, at: DateTime<Utc>) -> Result<Approval> {
+    pub async fn create_approval(
+        &self,
+        ws: &WorkspaceId,
+        new: &NewApproval,
+        at: DateTime<Utc>,
+    ) -> Result<Approval> {
         let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, required, \
                    state, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id";
         let required = i32::try_from(new.required.max(1)).unwrap_or(i32::MAX);
@@ -172,11 +184,20 @@ impl Store {
     pub async fn approval(&self, ws: &WorkspaceId, id: i64) -> Result<Approval> {
         let sql = "SELECT id, subject, description, approver_role, approver_people, required, state, expires_at, created_at \
                    FROM approvals WHERE workspace_id = $1 AND id = $2";
-        let decisions_sql = "SELECT decider, decision, comment, created_at FROM approval_decisions \
+        let decisions_sql =
+            "SELECT decider, decision, comment, created_at FROM approval_decisions \
                              WHERE workspace_id = $1 AND approval_id = $2 ORDER BY created_at, id";
         let (row, decisions): (Option<ApprovalRow>, Vec<DecisionRow>) = on_pool!(self, |pool| {
-            let row = sqlx::query_as(sql).bind(ws.as_str()).bind(id).fetch_optional(pool).await?;
-            let decisions = sqlx::query_as(decisions_sql).bind(ws.as_str()).bind(id).fetch_all(pool).await?;
+            let row = sqlx::query_as(sql)
+                .bind(ws.as_str())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            let decisions = sqlx::query_as(decisions_sql)
+                .bind(ws.as_str())
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
             (row, decisions)
         });
         let row = row.ok_or(StoreError::UnknownApproval(id))?;
@@ -185,7 +206,11 @@ impl Store {
             subject: row.subject,
             description: row.description,
             approvers: Approvers {
-                role: row.approver_role.as_deref().map(|r| decode("approvals.approver_role", r)).transpose()?,
+                role: row
+                    .approver_role
+                    .as_deref()
+                    .map(|r| decode("approvals.approver_role", r))
+                    .transpose()?,
                 people: row.approver_people.0,
             },
             required: u32::try_from(row.required).unwrap_or(1),
@@ -222,7 +247,11 @@ impl Store {
         let closed: Option<ApprovalState> = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let locked: Option<(String, i32, Option<DateTime<Utc>>)> =
-                sqlx::query_as(LOCK_APPROVAL).bind(ws.as_str()).bind(id).fetch_optional(&mut *tx).await?;
+                sqlx::query_as(LOCK_APPROVAL)
+                    .bind(ws.as_str())
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let (state, required, expires_at) = locked.ok_or(StoreError::UnknownApproval(id))?;
             let state: ApprovalState = decode("approvals.state", &state)?;
             let expired = state == ApprovalState::Pending && expires_at.is_some_and(|e| e <= at);
@@ -244,7 +273,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 0 {
-                    return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
+                    return Err(StoreError::AlreadyDecided {
+                        id,
+                        decider: decider.to_string(),
+                    });
                 }
                 let approvals: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM approval_decisions WHERE approval_id = $1 AND decision = 'approve'",

@@ -13,9 +13,9 @@ mod team;
 mod tickets;
 
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval, Verdict};
+pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, NewDecision};
 pub use messages::ChatMessageSeen;
-pub use connect::{redact, sqlite_url};
 pub use tickets::TicketFilter;
 
 use crate::board::{BoardError, Status, TicketKey};
@@ -131,7 +131,10 @@ impl Store {
 
     /// Answers when the database answers a trivial query (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -145,5 +148,7 @@ pub(crate) fn decode<T: std::str::FromStr>(column: &str, value: &str) -> Result<
 where
     T::Err: fmt::Display,
 {
-    value.parse().map_err(|err| StoreError::Corrupt(format!("{column} = {value:?}: {err}")))
+    value
+        .parse()
+        .map_err(|err| StoreError::Corrupt(format!("{column} = {value:?}: {err}")))
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// The server the tests use; `scripts/test` exports it (starting a throwaway server when
 /// none is running).
 pub fn postgres_admin_url() -> String {
-    std::env::var("PMBOT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("PMBOT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Monday 16 November 2026, 14:00 UTC (09:00 in New York).
@@ -37,7 +38,11 @@ impl TestDb {
         let url = pmbot::store::sqlite_url(&dir.path().join("pmbot.db"));
         let store = Store::connect(&url).await.expect("open SQLite");
         store.migrate().await.expect("migrate SQLite");
-        TestDb { store, url, cleanup: Cleanup::Dir(dir) }
+        TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Dir(dir),
+        }
     }
 
     /// A migrated, freshly created database on the PostgreSQL server.
@@ -45,14 +50,20 @@ impl TestDb {
         let (url, admin_url, name) = fresh_postgres_database().await;
         let store = Store::connect(&url).await.expect("open PostgreSQL");
         store.migrate().await.expect("migrate PostgreSQL");
-        TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } }
+        TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
     }
 
     pub async fn finish(self) {
         self.store.close().await;
         if let Cleanup::Postgres { admin_url, name } = self.cleanup {
             if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                let _ = admin.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+                let _ = admin
+                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await;
             }
         }
     }
@@ -69,8 +80,17 @@ pub async fn fresh_postgres_database() -> (String, String, String) {
         )
     });
     let nanos = Utc::now().timestamp_subsec_nanos();
-    let name = format!("pmbot_t_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
-    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    let name = format!(
+        "pmbot_t_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    admin
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create test database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(base, _)| base);
     (format!("{base}/{name}"), admin_url, name)
 }

@@ -1,0 +1,78 @@
+//! What people see, pinned: the standup and a card with buttons, as the terminal shows them
+//! and as the platform-neutral message every adapter receives.
+
+mod common;
+
+use common::{t0, TestDb};
+use pmbot::app::App;
+use pmbot::chat::shell::render::{render, Style};
+use pmbot::chat::{Inbound, Origin, Outbound, Platform};
+use pmbot::config::{load::parse, BUILT_IN};
+use pmbot::workflows::standup;
+use std::path::Path;
+
+async fn seeded_app(db: &TestDb) -> App {
+    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    let app = App::open(config, Some(&db.url)).await.unwrap();
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false)
+        .await
+        .unwrap();
+    app
+}
+
+#[tokio::test]
+async fn mondays_team_standup() {
+    let db = TestDb::sqlite().await;
+    let app = seeded_app(&db).await;
+    let message = standup::build(
+        &app.store,
+        &app.workspace(),
+        &app.config,
+        &app.templates,
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    insta::assert_snapshot!(
+        "standup_terminal",
+        render("pmbot › #team", &message, Style::PLAIN, 1)
+    );
+    insta::assert_snapshot!(
+        "standup_message",
+        serde_json::to_string_pretty(&message).unwrap()
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn a_created_ticket_card_with_triage_buttons() {
+    let db = TestDb::sqlite().await;
+    let app = seeded_app(&db).await;
+    let origin = Origin {
+        platform: Platform::Shell,
+        channel: "#mobile-app".into(),
+        user: "eli".into(),
+        ts: "1.0".into(),
+        thread: None,
+    };
+    let inbound = Inbound::Mention {
+        origin,
+        text: "@pmbot create “Haptic feedback on <order> confirm & pay”".into(),
+    };
+    let out = app.bot().handle(&inbound, t0()).await;
+    let [Outbound::Reply { message, .. }] = &out[..] else {
+        panic!("{out:?}")
+    };
+    insta::assert_snapshot!(
+        "created_card_terminal",
+        render("pmbot › #mobile-app", message, Style::PLAIN, 4)
+    );
+    insta::assert_snapshot!(
+        "created_card_colour",
+        render("pmbot › #mobile-app", message, Style { color: true }, 1)
+            .escape_debug()
+            .to_string()
+    );
+    db.finish().await;
+}
