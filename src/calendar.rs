@@ -1,6 +1,6 @@
 //! Working days in the team's time zone. Pure: every function takes the date or instant.
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
 /// The calendar date of `instant` in `tz`.
@@ -27,7 +27,7 @@ pub fn previous_working_day(date: NaiveDate, working_days: &[Weekday]) -> NaiveD
 /// Midnight at the start of `date` in `tz`, as UTC; on a day that starts in a DST gap,
 /// the first instant that exists.
 pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let midnight = date.and_time(NaiveTime::MIN);
     match tz.from_local_datetime(&midnight) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
         LocalResult::None => {

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{t0, TestDb};
+use common::t0;
 use pmbot::app::App;
 use pmbot::board::Status;
 use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
@@ -12,26 +12,8 @@ use pmbot::config::{load::parse, BUILT_IN};
 use pmbot::dispatch::Bot;
 use std::path::Path;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let db = super::TestDb::sqlite().await;
-                super::$name(&db.url).await;
-                db.finish().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let db = super::TestDb::postgres().await;
-                super::$name(&db.url).await;
-                db.finish().await;
-            })*
-        }
-    };
-}
-
-both_backends!(
+on_both_backends!(
+    url:
     a_member_cannot_triage_and_the_refusal_is_logged,
     a_pm_triages_with_a_button_and_the_card_updates_in_place,
     a_second_triage_press_changes_nothing_and_says_why,

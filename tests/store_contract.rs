@@ -4,33 +4,15 @@
 mod common;
 
 use chrono::Duration;
-use common::{t0, TestDb};
+use common::t0;
 use pmbot::board::{NewTicket, Person, Priority, Project, ProjectKind, Role, Status, TicketKey};
 use pmbot::store::{
     ApprovalState, Approvers, ChatMessageSeen, NewApproval, NewDecision, Store, StoreError,
     TicketFilter, Verdict, WorkspaceId,
 };
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let db = super::TestDb::sqlite().await;
-                super::$name(&db.store).await;
-                db.finish().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let db = super::TestDb::postgres().await;
-                super::$name(&db.store).await;
-                db.finish().await;
-            })*
-        }
-    };
-}
-
-contract!(
+on_both_backends!(
+    store:
     tickets_get_sequential_keys_per_project,
     a_ticket_round_trips_every_field,
     moving_a_ticket_records_who_when_and_why,

@@ -5,6 +5,7 @@ mod board;
 
 use crate::app::App;
 use crate::chat::shell::{render::Style, Flow, ShellChat, ShellSession};
+use crate::chat::ChatError;
 use crate::config::{self, ConfigSource, Loaded};
 use crate::store::StoreError;
 use clap::{Parser, Subcommand};
@@ -228,10 +229,27 @@ async fn demo() -> Result<(), CliError> {
     let style = Style {
         color: std::io::stdout().is_terminal() && config::color_allowed(),
     };
-    crate::demo::run(Box::new(std::io::stdout()), style)
-        .await
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    Ok(())
+    match crate::demo::run(Box::new(std::io::stdout()), style, &program_name()).await {
+        Ok(_) => Ok(()),
+        Err(crate::demo::DemoError::Chat(ChatError::Io(err)))
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(CliError::Failure(err.to_string())),
+    }
+}
+
+/// How to run this binary again from the current directory, for hints.
+fn program_name() -> String {
+    let exe = std::env::current_exe().ok();
+    let cwd = std::env::current_dir().ok();
+    match (exe, cwd) {
+        (Some(exe), Some(cwd)) => exe
+            .strip_prefix(&cwd)
+            .map_or_else(|_| "pmbot".to_string(), |rel| rel.display().to_string()),
+        _ => "pmbot".to_string(),
+    }
 }
 
 async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError> {
@@ -283,12 +301,12 @@ async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError
         }
         let Some(line) = lines.next() else { break };
         let line = line.map_err(|e| CliError::Misuse(format!("cannot read input: {e}")))?;
-        let flow = session
-            .line(&line, chrono::Utc::now())
-            .await
-            .map_err(|e| CliError::Failure(e.to_string()))?;
-        if flow == Flow::Quit {
-            break;
+        match session.line(&line, chrono::Utc::now()).await {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Quit) => break,
+            // The reader went away (`| head`): nothing is left to say and nothing was lost.
+            Err(ChatError::Io(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(err) => return Err(CliError::Failure(err.to_string())),
         }
     }
     Ok(())

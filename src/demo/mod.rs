@@ -26,7 +26,12 @@ pub enum DemoError {
 }
 
 /// Runs the demo, printing to `out`; returns the directory holding its database.
-pub async fn run(out: Box<dyn Write + Send>, style: Style) -> Result<PathBuf, DemoError> {
+/// `program` is how the reader runs pmbot (shown in the closing hints).
+pub async fn run(
+    out: Box<dyn Write + Send>,
+    style: Style,
+    program: &str,
+) -> Result<PathBuf, DemoError> {
     let dir = tempfile::Builder::new()
         .prefix("pmbot-demo-")
         .tempdir()?
@@ -88,7 +93,7 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style) -> Result<PathBuf, De
     let moves = app.store.transitions_since(&ws, start).await?.len();
     session
         .chat
-        .note(&summary(&database, tickets, moves, decisions))?;
+        .note(&summary(program, &database, tickets, moves, decisions))?;
     app.store.close().await;
     Ok(dir)
 }
@@ -117,7 +122,13 @@ fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
     )
 }
 
-fn summary(database: &Path, tickets: usize, moves: usize, decisions: usize) -> String {
+fn summary(
+    program: &str,
+    database: &Path,
+    tickets: usize,
+    moves: usize,
+    decisions: usize,
+) -> String {
     let url = sqlite_url(database);
     format!(
         "\n──── What happened ────\n\
@@ -127,8 +138,8 @@ fn summary(database: &Path, tickets: usize, moves: usize, decisions: usize) -> S
          • Pat assigned it to Ben; Ana moved her ticket to done by saying so.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
          The data lives in {db}. Look around:\n\
-         \x20 pmbot --database-url {url} board list\n\
-         \x20 pmbot --database-url {url} shell --as pat\n\
+         \x20 {program} --database-url {url} board list\n\
+         \x20 {program} --database-url {url} shell --as pat\n\
          Or start your own team: cp pmbot.example.toml pmbot.toml, edit it, then pmbot seed / pmbot shell.",
         db = database.display(),
     )

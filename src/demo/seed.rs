@@ -560,7 +560,8 @@ impl Clock<'_> {
                 left -= 1;
             }
         }
-        let local = date.and_hms_opt(hour.min(23), 0, 0).expect("valid hour");
+        let local = date.and_time(chrono::NaiveTime::MIN)
+            + chrono::Duration::hours(i64::from(hour.min(23)));
         let at = self
             .tz
             .from_local_datetime(&local)

@@ -46,7 +46,11 @@ impl Bot {
             ParseError::Unknown { suggestion, .. } => *suggestion,
             _ => None,
         };
-        let context = json!({ "problem": err.to_string(), "suggestion": suggestion, "bot": self.config.team.bot_name });
+        let verbs: Vec<&str> = crate::chat::command::COMMANDS
+            .iter()
+            .map(|(verb, _)| *verb)
+            .collect();
+        let context = json!({ "problem": err.to_string(), "suggestion": suggestion, "bot": self.config.team.bot_name, "verbs": verbs });
         Ok(vec![ephemeral(
             origin,
             self.templates.render("unknown_command", &context)?,

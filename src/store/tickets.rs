@@ -314,17 +314,16 @@ impl Store {
     ) -> Result<Comment> {
         let id: i64 = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let locked: Option<(i64, String)> = sqlx::query_as(LOCK_TICKET)
-                .bind(ws.as_str())
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (ticket_id, _) = locked.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
-            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(ticket_id)
-                .execute(&mut *tx)
-                .await?;
+            // Touching the ticket first also takes its lock (see LOCK_TICKET).
+            let ticket_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE tickets SET updated_at = $3 WHERE workspace_id = $1 AND key = $2 RETURNING id",
+            )
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let ticket_id = ticket_id.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO comments (workspace_id, ticket_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )

@@ -94,3 +94,26 @@ pub async fn fresh_postgres_database() -> (String, String, String) {
         .map_or(admin_url.as_str(), |(base, _)| base);
     (format!("{base}/{name}"), admin_url, name)
 }
+
+/// Runs each named `async fn(&TestDb)`-style test twice: on SQLite (`sqlite::name`) and on
+/// PostgreSQL (`postgres::name`), each in a fresh database. `$arg` picks what the test gets
+/// from the database (`store` or `url`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($arg:ident: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                let db = $crate::common::TestDb::sqlite().await;
+                super::$name(&db.$arg).await;
+                db.finish().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let db = $crate::common::TestDb::postgres().await;
+                super::$name(&db.$arg).await;
+                db.finish().await;
+            })*
+        }
+    };
+}
