@@ -1,6 +1,6 @@
 //! Chat messages the bot has seen, stored once per platform message.
 
-use super::{on_pool, Result, Store, WorkspaceId};
+use super::{on_pool, on_tx, Result, Store, StoreTx, WorkspaceId};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -15,12 +15,12 @@ pub struct ChatMessageSeen {
     pub created_at: DateTime<Utc>,
 }
 
-impl Store {
-    /// Stores the message; `false` when it was already stored (a redelivery).
-    pub async fn record_message(&self, ws: &WorkspaceId, m: &ChatMessageSeen) -> Result<bool> {
+impl StoreTx {
+    /// Stores the message inside this transaction; `false` when it was already stored.
+    pub async fn record_message(&mut self, ws: &WorkspaceId, m: &ChatMessageSeen) -> Result<bool> {
         let sql = "INSERT INTO chat_messages (workspace_id, platform, channel, user_id, ts, thread_ts, text, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, platform, channel, ts) DO NOTHING";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
+        let done = on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(&m.platform)
             .bind(&m.channel)
@@ -29,10 +29,20 @@ impl Store {
             .bind(&m.thread_ts)
             .bind(&m.text)
             .bind(m.created_at)
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(done == 1)
+    }
+}
+
+impl Store {
+    /// Stores the message; `false` when it was already stored (a redelivery).
+    pub async fn record_message(&self, ws: &WorkspaceId, m: &ChatMessageSeen) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let stored = tx.record_message(ws, m).await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     /// The newest `limit` messages of a channel, oldest first.

@@ -8,6 +8,7 @@
 mod approvals;
 mod connect;
 mod decisions;
+mod jobs;
 mod messages;
 mod team;
 mod tickets;
@@ -15,6 +16,7 @@ mod tickets;
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval, Verdict};
 pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, NewDecision};
+pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
 pub use tickets::TicketFilter;
 
@@ -33,6 +35,24 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Like `on_pool!`, for a [`StoreTx`]: `$conn` is the backend's connection inside the
+/// transaction; use it as `&mut *$conn` for each query.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::TxInner::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
     Postgres(PgPool),
@@ -45,6 +65,27 @@ pub struct Store {
     pool: Pool,
     /// The URL with any password removed, for messages.
     display_url: String,
+}
+
+/// A transaction on either backend, for work that must commit together (record an event
+/// and enqueue its job). Dropped without `commit`, it rolls back.
+pub struct StoreTx {
+    inner: TxInner,
+}
+
+pub(crate) enum TxInner {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl StoreTx {
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Postgres(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
 }
 
 /// The tenant every row belongs to.
@@ -81,6 +122,10 @@ pub enum StoreError {
     UnknownPerson(String),
     #[error("{key} is already {}", status.label())]
     AlreadyInStatus { key: TicketKey, status: Status },
+    #[error("job #{0} does not exist")]
+    UnknownJob(i64),
+    #[error("job #{id} is {state}, so it cannot be {verb}")]
+    JobNotChangeable { id: i64, state: JobState, verb: &'static str },
     #[error("approval #{0} does not exist")]
     UnknownApproval(i64),
     #[error("approval #{id} is already {state}; nothing changed")]
@@ -107,6 +152,8 @@ impl StoreError {
                 | StoreError::UnknownPerson(_)
                 | StoreError::AlreadyInStatus { .. }
                 | StoreError::UnknownApproval(_)
+                | StoreError::UnknownJob(_)
+                | StoreError::JobNotChangeable { .. }
                 | StoreError::ApprovalClosed { .. }
                 | StoreError::AlreadyDecided { .. }
                 | StoreError::Board(_)
@@ -136,6 +183,16 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes cannot fail half-way on a busy database.
+    pub async fn begin(&self) -> Result<StoreTx> {
+        let inner = match &self.pool {
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        };
+        Ok(StoreTx { inner })
     }
 
     pub async fn close(&self) {
