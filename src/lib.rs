@@ -13,3 +13,4 @@ pub mod dispatch;
 pub mod http;
 pub mod store;
 pub mod workflows;
+pub mod queue;

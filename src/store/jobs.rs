@@ -101,6 +101,7 @@ pub struct Claimed {
     pub errors: Vec<JobError>,
     /// What a resumed job is told (e.g. the approval's decision).
     pub resume: Option<Value>,
+    pub run_at: DateTime<Utc>,
 }
 
 /// How an attempt ended, as the worker records it.
@@ -150,6 +151,7 @@ struct ClaimedRow {
     lease_count: i64,
     errors: Json<Vec<JobError>>,
     resume: Option<Json<Value>>,
+    run_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -211,7 +213,7 @@ const CLAIM: &str = "UPDATE jobs SET state = 'running', attempt = attempt + 1, l
      lease_expires_at = $3, lease_count = lease_count + 1, updated_at = $4 \
      WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND state IN ('available', 'scheduled', 'retryable') \
      AND run_at <= $4 ORDER BY priority, run_at, id LIMIT $5 {LOCK}) \
-     RETURNING id, workspace_id, kind, queue, payload, attempt, max_attempts, lease_count, errors, resume";
+     RETURNING id, workspace_id, kind, queue, payload, attempt, max_attempts, lease_count, errors, resume, run_at";
 
 const JOB_COLUMNS: &str = "id, kind, queue, payload, state, priority, attempt, max_attempts, run_at, lease_owner, \
      lease_expires_at, unique_key, errors, approval_id, created_at, finished_at";
@@ -291,6 +293,7 @@ impl Store {
                 lease_count: r.lease_count,
                 errors: r.errors.0,
                 resume: r.resume.map(|j| j.0),
+                run_at: r.run_at,
             })
             .collect())
     }
@@ -394,8 +397,8 @@ impl Store {
     /// Running jobs whose lease ran out (their worker died or hung): back to the queue, or to
     /// the dead-letter set when out of attempts. Returns how many.
     pub async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<usize> {
-        let sql = "SELECT id, workspace_id, kind, queue, payload, attempt, max_attempts, lease_count, errors, resume \
-                   FROM jobs WHERE state = 'running' AND lease_expires_at < $1";
+        let sql = "SELECT id, workspace_id, kind, queue, payload, attempt, max_attempts, lease_count, errors, resume, \
+                   run_at FROM jobs WHERE state = 'running' AND lease_expires_at < $1";
         let rows: Vec<ClaimedRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
         let mut rescued = 0;
         for row in rows {
@@ -427,6 +430,18 @@ impl Store {
                    RETURNING workspace_id, id";
         let rows: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(ws, id)| (WorkspaceId::new(ws), id)).collect())
+    }
+
+    /// A connection listening for new jobs (PostgreSQL); `None` on SQLite, which polls.
+    pub async fn listener(&self) -> Result<Option<sqlx::postgres::PgListener>> {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(NOTIFY_CHANNEL).await?;
+                Ok(Some(listener))
+            }
+            Pool::Sqlite(_) => Ok(None),
+        }
     }
 
     /// Wakes every PostgreSQL worker (after a rescue or resume); nothing on SQLite.
