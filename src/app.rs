@@ -1,8 +1,10 @@
 //! Wiring: configuration + store + templates into a running bot, and the HTTP server.
 
-use crate::chat::Templates;
+use crate::chat::{Chat, Templates};
 use crate::config::{self, Config};
 use crate::dispatch::Bot;
+use crate::jobs::{self, JobEnv};
+use crate::queue::{RegistryError, Worker};
 use crate::store::{Store, StoreError, WorkspaceId};
 use chrono::Utc;
 use std::future::Future;
@@ -25,11 +27,7 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
-        let app = App {
-            config: Arc::new(config),
-            store,
-            templates: Arc::new(Templates::new()),
-        };
+        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()) };
         app.sync_team().await?;
         Ok(app)
     }
@@ -39,24 +37,22 @@ impl App {
     }
 
     pub fn bot(&self) -> Bot {
-        Bot::new(
-            self.store.clone(),
-            self.config.clone(),
-            self.templates.clone(),
-        )
+        Bot::new(self.store.clone(), self.config.clone(), self.templates.clone())
+    }
+
+    /// A worker running pmbot's job kinds, speaking through `chat`.
+    pub fn worker<C: Chat + 'static>(&self, chat: Arc<C>) -> Result<Worker<JobEnv<C>>, RegistryError> {
+        let env =
+            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+        let registry = Arc::new(jobs::registry::<C>()?);
+        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
     }
 
     async fn sync_team(&self) -> Result<(), StoreError> {
         let (ws, now) = (self.workspace(), Utc::now());
-        self.store
-            .ensure_workspace(&ws, &self.config.team.name, now)
-            .await?;
-        self.store
-            .sync_people(&ws, &self.config.people(), now)
-            .await?;
-        self.store
-            .sync_projects(&ws, &self.config.projects(), now)
-            .await
+        self.store.ensure_workspace(&ws, &self.config.team.name, now).await?;
+        self.store.sync_people(&ws, &self.config.people(), now).await?;
+        self.store.sync_projects(&ws, &self.config.projects(), now).await
     }
 
     /// Binds `listen` (port 0 picks a free port) and serves until `shutdown` completes.
@@ -69,11 +65,7 @@ impl App {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let router = crate::http::router(self.store.clone());
-        let server = async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        };
+        let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
         Ok((addr, server))
     }
 }

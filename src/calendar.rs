@@ -32,20 +32,14 @@ pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
         LocalResult::None => {
             let later = midnight + chrono::Duration::hours(1);
-            tz.from_local_datetime(&later)
-                .earliest()
-                .map_or_else(|| later.and_utc(), |t| t.with_timezone(&Utc))
+            tz.from_local_datetime(&later).earliest().map_or_else(|| later.and_utc(), |t| t.with_timezone(&Utc))
         }
     }
 }
 
 /// Working days after `from` up to and including `to` (0 when `to <= from`).
 pub fn working_days_between(from: NaiveDate, to: NaiveDate, working_days: &[Weekday]) -> u32 {
-    from.iter_days()
-        .skip(1)
-        .take_while(|d| *d <= to)
-        .filter(|d| is_working_day(*d, working_days))
-        .count() as u32
+    from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| is_working_day(*d, working_days)).count() as u32
 }
 
 #[cfg(test)]
@@ -61,39 +55,21 @@ mod tests {
 
     #[test]
     fn monday_looks_back_to_friday() {
-        assert_eq!(
-            previous_working_day(d(2026, 11, 16), &WEEK),
-            d(2026, 11, 13)
-        );
-        assert_eq!(
-            previous_working_day(d(2026, 11, 18), &WEEK),
-            d(2026, 11, 17)
-        );
+        assert_eq!(previous_working_day(d(2026, 11, 16), &WEEK), d(2026, 11, 13));
+        assert_eq!(previous_working_day(d(2026, 11, 18), &WEEK), d(2026, 11, 17));
     }
 
     #[test]
     fn weekends_do_not_count_as_idle_days() {
-        assert_eq!(
-            working_days_between(d(2026, 11, 13), d(2026, 11, 16), &WEEK),
-            1
-        );
-        assert_eq!(
-            working_days_between(d(2026, 11, 9), d(2026, 11, 16), &WEEK),
-            5
-        );
-        assert_eq!(
-            working_days_between(d(2026, 11, 16), d(2026, 11, 16), &WEEK),
-            0
-        );
+        assert_eq!(working_days_between(d(2026, 11, 13), d(2026, 11, 16), &WEEK), 1);
+        assert_eq!(working_days_between(d(2026, 11, 9), d(2026, 11, 16), &WEEK), 5);
+        assert_eq!(working_days_between(d(2026, 11, 16), d(2026, 11, 16), &WEEK), 0);
     }
 
     #[test]
     fn local_dates_follow_the_time_zone() {
         let late_friday_in_new_york = Utc.with_ymd_and_hms(2026, 11, 14, 3, 0, 0).unwrap();
-        assert_eq!(
-            local_date(late_friday_in_new_york, chrono_tz::America::New_York),
-            d(2026, 11, 13)
-        );
+        assert_eq!(local_date(late_friday_in_new_york, chrono_tz::America::New_York), d(2026, 11, 13));
         assert_eq!(
             start_of_day(d(2026, 11, 13), chrono_tz::America::New_York),
             Utc.with_ymd_and_hms(2026, 11, 13, 5, 0, 0).unwrap()

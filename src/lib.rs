@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod http;
+pub mod jobs;
+pub mod queue;
 pub mod store;
 pub mod workflows;
-pub mod queue;

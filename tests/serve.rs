@@ -14,16 +14,11 @@ async fn health_endpoints_answer(db: TestDb) {
     let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
     let app = App::open(config, Some(&db.url)).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, server) = app
-        .serve("127.0.0.1:0", async { stopped.await.unwrap_or(()) })
-        .await
-        .unwrap();
+    let (addr, server) = app.serve("127.0.0.1:0", async { stopped.await.unwrap_or(()) }).await.unwrap();
     let server = tokio::spawn(server);
     assert_ne!(addr.port(), 0);
 
-    let health = reqwest::get(format!("http://{addr}/healthz"))
-        .await
-        .unwrap();
+    let health = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -64,33 +59,23 @@ async fn serve_logs_its_address_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line
         .trim()
         .strip_prefix("pmbot listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
 
-    let health = reqwest::get(format!("http://{addr}/healthz"))
-        .await
-        .unwrap();
+    let health = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "pmbot serve did not stop within 10 s of SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "pmbot serve did not stop within 10 s of SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");

@@ -7,8 +7,8 @@ use chrono::Duration;
 use common::t0;
 use pmbot::board::{NewTicket, Person, Priority, Project, ProjectKind, Role, Status, TicketKey};
 use pmbot::store::{
-    ApprovalState, Approvers, ChatMessageSeen, NewApproval, NewDecision, Store, StoreError,
-    TicketFilter, Verdict, WorkspaceId,
+    ApprovalState, Approvers, ChatMessageSeen, NewApproval, NewDecision, Store, StoreError, TicketFilter, Verdict,
+    WorkspaceId,
 };
 
 on_both_backends!(
@@ -60,16 +60,9 @@ fn project(key: &str) -> Project {
 async fn team(store: &Store, ws: &str) -> WorkspaceId {
     let ws = WorkspaceId::new(ws);
     store.ensure_workspace(&ws, "Team", t0()).await.unwrap();
-    let people = [
-        person("pat", Role::Pm),
-        person("ana", Role::Lead),
-        person("ben", Role::Member),
-    ];
+    let people = [person("pat", Role::Pm), person("ana", Role::Lead), person("ben", Role::Member)];
     store.sync_people(&ws, &people, t0()).await.unwrap();
-    store
-        .sync_projects(&ws, &[project("WEB"), project("APP")], t0())
-        .await
-        .unwrap();
+    store.sync_projects(&ws, &[project("WEB"), project("APP")], t0()).await.unwrap();
     ws
 }
 
@@ -79,11 +72,7 @@ fn key(k: &str) -> TicketKey {
 
 async fn add(store: &Store, ws: &WorkspaceId, project: &str, title: &str) -> TicketKey {
     let new = NewTicket::new(project, title).unwrap();
-    store
-        .create_ticket(ws, &new, "pat", t0())
-        .await
-        .unwrap()
-        .key
+    store.create_ticket(ws, &new, "pat", t0()).await.unwrap().key
 }
 
 async fn tickets_get_sequential_keys_per_project(store: &Store) {
@@ -91,10 +80,7 @@ async fn tickets_get_sequential_keys_per_project(store: &Store) {
     assert_eq!(add(store, &ws, "WEB", "one").await, key("WEB-1"));
     assert_eq!(add(store, &ws, "WEB", "two").await, key("WEB-2"));
     assert_eq!(add(store, &ws, "APP", "three").await, key("APP-1"));
-    let err = store
-        .create_ticket(&ws, &NewTicket::new("NOPE", "x").unwrap(), "pat", t0())
-        .await
-        .unwrap_err();
+    let err = store.create_ticket(&ws, &NewTicket::new("NOPE", "x").unwrap(), "pat", t0()).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownProject(p) if p == "NOPE"));
 }
 
@@ -125,56 +111,28 @@ async fn a_ticket_round_trips_every_field(store: &Store) {
     assert_eq!(read.created_at, t0());
     let history = store.history(&ws, &created.key).await.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(
-        (history[0].from, history[0].to, history[0].actor.as_str()),
-        (None, Status::InProgress, "ben")
-    );
+    assert_eq!((history[0].from, history[0].to, history[0].actor.as_str()), (None, Status::InProgress, "ben"));
 }
 
 async fn moving_a_ticket_records_who_when_and_why(store: &Store) {
     let ws = team(store, "acme").await;
     let k = add(store, &ws, "WEB", "fix login").await;
     let later = t0() + Duration::hours(3);
-    let moved = store
-        .move_ticket(
-            &ws,
-            &k,
-            Status::Blocked,
-            "ana",
-            Some("waiting on the API key"),
-            later,
-        )
-        .await
-        .unwrap();
+    let moved =
+        store.move_ticket(&ws, &k, Status::Blocked, "ana", Some("waiting on the API key"), later).await.unwrap();
     assert_eq!(moved.from, Some(Status::Backlog));
     let ticket = store.ticket(&ws, &k).await.unwrap();
     assert_eq!((ticket.status, ticket.updated_at), (Status::Blocked, later));
     let history = store.history(&ws, &k).await.unwrap();
     let last = history.last().unwrap();
-    assert_eq!(
-        (last.from, last.to),
-        (Some(Status::Backlog), Status::Blocked)
-    );
-    assert_eq!(
-        (last.actor.as_str(), last.reason.as_deref(), last.at),
-        ("ana", Some("waiting on the API key"), later)
-    );
+    assert_eq!((last.from, last.to), (Some(Status::Backlog), Status::Blocked));
+    assert_eq!((last.actor.as_str(), last.reason.as_deref(), last.at), ("ana", Some("waiting on the API key"), later));
 }
 
 async fn moving_to_the_current_status_changes_nothing(store: &Store) {
     let ws = team(store, "acme").await;
     let k = add(store, &ws, "WEB", "fix login").await;
-    let err = store
-        .move_ticket(
-            &ws,
-            &k,
-            Status::Backlog,
-            "ana",
-            None,
-            t0() + Duration::hours(1),
-        )
-        .await
-        .unwrap_err();
+    let err = store.move_ticket(&ws, &k, Status::Backlog, "ana", None, t0() + Duration::hours(1)).await.unwrap_err();
     assert_eq!(err.to_string(), "WEB-1 is already backlog");
     assert_eq!(store.history(&ws, &k).await.unwrap().len(), 1);
     assert_eq!(store.ticket(&ws, &k).await.unwrap().updated_at, t0());
@@ -187,34 +145,20 @@ async fn an_unknown_ticket_is_a_clear_error(store: &Store) {
     assert_eq!(err.to_string(), "WEB-99 is not a ticket on this board");
     assert!(err.is_user_error());
     assert!(matches!(
-        store
-            .move_ticket(&ws, &missing, Status::Done, "ana", None, t0())
-            .await,
+        store.move_ticket(&ws, &missing, Status::Done, "ana", None, t0()).await,
         Err(StoreError::UnknownTicket(_))
     ));
-    assert!(matches!(
-        store.add_comment(&ws, &missing, "ana", "hi", t0()).await,
-        Err(StoreError::UnknownTicket(_))
-    ));
-    assert!(matches!(
-        store.assign_ticket(&ws, &missing, Some("ana"), t0()).await,
-        Err(StoreError::UnknownTicket(_))
-    ));
+    assert!(matches!(store.add_comment(&ws, &missing, "ana", "hi", t0()).await, Err(StoreError::UnknownTicket(_))));
+    assert!(matches!(store.assign_ticket(&ws, &missing, Some("ana"), t0()).await, Err(StoreError::UnknownTicket(_))));
 }
 
 async fn assigning_to_someone_off_the_team_is_refused(store: &Store) {
     let ws = team(store, "acme").await;
     let k = add(store, &ws, "WEB", "fix login").await;
-    let err = store
-        .assign_ticket(&ws, &k, Some("zed"), t0())
-        .await
-        .unwrap_err();
+    let err = store.assign_ticket(&ws, &k, Some("zed"), t0()).await.unwrap_err();
     assert_eq!(err.to_string(), "zed is not a person on this team");
     assert_eq!(store.ticket(&ws, &k).await.unwrap().assignee, None);
-    let assigned = store
-        .assign_ticket(&ws, &k, Some("ben"), t0())
-        .await
-        .unwrap();
+    let assigned = store.assign_ticket(&ws, &k, Some("ben"), t0()).await.unwrap();
     assert_eq!(assigned.assignee.as_deref(), Some("ben"));
     let cleared = store.assign_ticket(&ws, &k, None, t0()).await.unwrap();
     assert_eq!(cleared.assignee, None);
@@ -223,24 +167,12 @@ async fn assigning_to_someone_off_the_team_is_refused(store: &Store) {
 async fn comments_are_kept_in_order_and_count_as_activity(store: &Store) {
     let ws = team(store, "acme").await;
     let k = add(store, &ws, "WEB", "fix login").await;
-    store
-        .add_comment(&ws, &k, "ana", "first", t0() + Duration::minutes(1))
-        .await
-        .unwrap();
-    store
-        .add_comment(&ws, &k, "ben", "second — ✓", t0() + Duration::minutes(2))
-        .await
-        .unwrap();
+    store.add_comment(&ws, &k, "ana", "first", t0() + Duration::minutes(1)).await.unwrap();
+    store.add_comment(&ws, &k, "ben", "second — ✓", t0() + Duration::minutes(2)).await.unwrap();
     let comments = store.comments(&ws, &k).await.unwrap();
-    let bodies: Vec<_> = comments
-        .iter()
-        .map(|c| (c.author.as_str(), c.body.as_str()))
-        .collect();
+    let bodies: Vec<_> = comments.iter().map(|c| (c.author.as_str(), c.body.as_str())).collect();
     assert_eq!(bodies, [("ana", "first"), ("ben", "second — ✓")]);
-    assert_eq!(
-        store.ticket(&ws, &k).await.unwrap().updated_at,
-        t0() + Duration::minutes(2)
-    );
+    assert_eq!(store.ticket(&ws, &k).await.unwrap().updated_at, t0() + Duration::minutes(2));
 }
 
 async fn tickets_filter_by_project_assignee_and_status(store: &Store) {
@@ -250,66 +182,28 @@ async fn tickets_filter_by_project_assignee_and_status(store: &Store) {
     urgent.assignee = Some("ana".into());
     urgent.status = Status::InProgress;
     add(store, &ws, "WEB", "plain web").await;
-    store
-        .create_ticket(&ws, &urgent, "pat", t0())
-        .await
-        .unwrap();
+    store.create_ticket(&ws, &urgent, "pat", t0()).await.unwrap();
     add(store, &ws, "APP", "plain app").await;
     let all = store.tickets(&ws, &TicketFilter::default()).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].title, "urgent", "most urgent first");
-    let web = TicketFilter {
-        project: Some("WEB".into()),
-        ..Default::default()
-    };
+    let web = TicketFilter { project: Some("WEB".into()), ..Default::default() };
     assert_eq!(store.tickets(&ws, &web).await.unwrap().len(), 2);
-    let ana = TicketFilter {
-        assignee: Some("ana".into()),
-        ..Default::default()
-    };
+    let ana = TicketFilter { assignee: Some("ana".into()), ..Default::default() };
     assert_eq!(store.tickets(&ws, &ana).await.unwrap().len(), 1);
-    let backlog = TicketFilter {
-        statuses: vec![Status::Backlog],
-        ..Default::default()
-    };
+    let backlog = TicketFilter { statuses: vec![Status::Backlog], ..Default::default() };
     assert_eq!(store.tickets(&ws, &backlog).await.unwrap().len(), 2);
 }
 
 async fn transitions_since_returns_only_newer_changes(store: &Store) {
     let ws = team(store, "acme").await;
     let k = add(store, &ws, "WEB", "fix login").await;
-    store
-        .move_ticket(
-            &ws,
-            &k,
-            Status::Todo,
-            "pat",
-            None,
-            t0() + Duration::milliseconds(1500),
-        )
-        .await
-        .unwrap();
-    store
-        .move_ticket(
-            &ws,
-            &k,
-            Status::InProgress,
-            "ana",
-            None,
-            t0() + Duration::hours(26),
-        )
-        .await
-        .unwrap();
-    let since = store
-        .transitions_since(&ws, t0() + Duration::seconds(1))
-        .await
-        .unwrap();
+    store.move_ticket(&ws, &k, Status::Todo, "pat", None, t0() + Duration::milliseconds(1500)).await.unwrap();
+    store.move_ticket(&ws, &k, Status::InProgress, "ana", None, t0() + Duration::hours(26)).await.unwrap();
+    let since = store.transitions_since(&ws, t0() + Duration::seconds(1)).await.unwrap();
     let tos: Vec<_> = since.iter().map(|t| t.to).collect();
     assert_eq!(tos, [Status::Todo, Status::InProgress]);
-    let since = store
-        .transitions_since(&ws, t0() + Duration::hours(2))
-        .await
-        .unwrap();
+    let since = store.transitions_since(&ws, t0() + Duration::hours(2)).await.unwrap();
     assert_eq!(since.len(), 1);
 }
 
@@ -325,14 +219,8 @@ async fn a_chat_message_is_stored_once(store: &Store) {
         created_at: t0(),
     };
     assert!(store.record_message(&ws, &message).await.unwrap());
-    assert!(
-        !store.record_message(&ws, &message).await.unwrap(),
-        "a redelivery is not stored twice"
-    );
-    assert_eq!(
-        store.recent_messages(&ws, "C1", 10).await.unwrap(),
-        vec![message]
-    );
+    assert!(!store.record_message(&ws, &message).await.unwrap(), "a redelivery is not stored twice");
+    assert_eq!(store.recent_messages(&ws, "C1", 10).await.unwrap(), vec![message]);
 }
 
 async fn decisions_are_logged_and_listed_by_subject(store: &Store) {
@@ -347,14 +235,8 @@ async fn decisions_are_logged_and_listed_by_subject(store: &Store) {
         actor: "pat".into(),
         outcome: "moved".into(),
     };
-    store
-        .log_decision(&ws, &decision("WEB-1"), t0())
-        .await
-        .unwrap();
-    store
-        .log_decision(&ws, &decision("WEB-2"), t0() + Duration::minutes(1))
-        .await
-        .unwrap();
+    store.log_decision(&ws, &decision("WEB-1"), t0()).await.unwrap();
+    store.log_decision(&ws, &decision("WEB-2"), t0() + Duration::minutes(1)).await.unwrap();
     let about = store.decisions(&ws, Some("WEB-1"), 10).await.unwrap();
     assert_eq!(about.len(), 1);
     assert_eq!(about[0].inputs["pressed"], "accept");
@@ -367,10 +249,7 @@ fn approval(required: u32, expires_in: Option<Duration>) -> NewApproval {
     NewApproval {
         subject: "WEB-1".into(),
         description: "Merge the fix for WEB-1".into(),
-        approvers: Approvers {
-            role: Some(Role::Pm),
-            people: vec!["ana".into()],
-        },
+        approvers: Approvers { role: Some(Role::Pm), people: vec!["ana".into()] },
         required,
         expires_at: expires_in.map(|d| t0() + d),
     }
@@ -378,69 +257,29 @@ fn approval(required: u32, expires_in: Option<Duration>) -> NewApproval {
 
 async fn an_approval_needs_its_quorum_and_closes_once(store: &Store) {
     let ws = team(store, "acme").await;
-    let created = store
-        .create_approval(&ws, &approval(2, None), t0())
-        .await
-        .unwrap();
+    let created = store.create_approval(&ws, &approval(2, None), t0()).await.unwrap();
     assert_eq!(created.state, ApprovalState::Pending);
-    let once = store
-        .decide_approval(&ws, created.id, "pat", Verdict::Approve, None, t0())
-        .await
-        .unwrap();
+    let once = store.decide_approval(&ws, created.id, "pat", Verdict::Approve, None, t0()).await.unwrap();
     assert_eq!(once.state, ApprovalState::Pending, "one of two approvals");
-    let again = store
-        .decide_approval(&ws, created.id, "pat", Verdict::Approve, None, t0())
-        .await
-        .unwrap_err();
+    let again = store.decide_approval(&ws, created.id, "pat", Verdict::Approve, None, t0()).await.unwrap_err();
     assert!(matches!(again, StoreError::AlreadyDecided { .. }));
-    let twice = store
-        .decide_approval(&ws, created.id, "ana", Verdict::Approve, Some("lgtm"), t0())
-        .await
-        .unwrap();
+    let twice = store.decide_approval(&ws, created.id, "ana", Verdict::Approve, Some("lgtm"), t0()).await.unwrap();
     assert_eq!(twice.state, ApprovalState::Approved);
     assert_eq!(twice.decisions.len(), 2);
     assert_eq!(twice.decisions[1].comment.as_deref(), Some("lgtm"));
-    let late = store
-        .decide_approval(&ws, created.id, "ben", Verdict::Reject, None, t0())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        late.to_string(),
-        format!(
-            "approval #{} is already approved; nothing changed",
-            created.id
-        )
-    );
-    assert_eq!(
-        store.approval(&ws, created.id).await.unwrap().state,
-        ApprovalState::Approved
-    );
+    let late = store.decide_approval(&ws, created.id, "ben", Verdict::Reject, None, t0()).await.unwrap_err();
+    assert_eq!(late.to_string(), format!("approval #{} is already approved; nothing changed", created.id));
+    assert_eq!(store.approval(&ws, created.id).await.unwrap().state, ApprovalState::Approved);
 }
 
 async fn an_expired_approval_refuses_decisions(store: &Store) {
     let ws = team(store, "acme").await;
-    let created = store
-        .create_approval(&ws, &approval(1, Some(Duration::hours(1))), t0())
-        .await
-        .unwrap();
+    let created = store.create_approval(&ws, &approval(1, Some(Duration::hours(1))), t0()).await.unwrap();
     let err = store
-        .decide_approval(
-            &ws,
-            created.id,
-            "pat",
-            Verdict::Approve,
-            None,
-            t0() + Duration::hours(2),
-        )
+        .decide_approval(&ws, created.id, "pat", Verdict::Approve, None, t0() + Duration::hours(2))
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        StoreError::ApprovalClosed {
-            state: ApprovalState::Expired,
-            ..
-        }
-    ));
+    assert!(matches!(err, StoreError::ApprovalClosed { state: ApprovalState::Expired, .. }));
     let read = store.approval(&ws, created.id).await.unwrap();
     assert_eq!(read.state, ApprovalState::Expired);
     assert!(read.decisions.is_empty());
@@ -448,23 +287,11 @@ async fn an_expired_approval_refuses_decisions(store: &Store) {
 
 async fn people_removed_from_config_become_inactive(store: &Store) {
     let ws = team(store, "acme").await;
-    store
-        .sync_people(&ws, &[person("pat", Role::Pm)], t0())
-        .await
-        .unwrap();
-    let handles: Vec<_> = store
-        .people(&ws)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.handle)
-        .collect();
+    store.sync_people(&ws, &[person("pat", Role::Pm)], t0()).await.unwrap();
+    let handles: Vec<_> = store.people(&ws).await.unwrap().into_iter().map(|p| p.handle).collect();
     assert_eq!(handles, ["pat"]);
     let k = add(store, &ws, "WEB", "x").await;
-    assert!(matches!(
-        store.assign_ticket(&ws, &k, Some("ben"), t0()).await,
-        Err(StoreError::UnknownPerson(_))
-    ));
+    assert!(matches!(store.assign_ticket(&ws, &k, Some("ben"), t0()).await, Err(StoreError::UnknownPerson(_))));
     let people = store.people(&ws).await.unwrap();
     assert_eq!(people[0].timezone, chrono_tz::Europe::Lisbon);
     assert_eq!(people[0].slack_id.as_deref(), Some("UPAT"));
@@ -474,69 +301,29 @@ async fn one_workspace_cannot_read_or_change_anothers_rows(store: &Store) {
     let a = team(store, "acme").await;
     let b = team(store, "globex").await;
     let k = add(store, &a, "WEB", "acme's ticket").await;
-    store
-        .add_comment(&a, &k, "ana", "acme only", t0())
-        .await
-        .unwrap();
-    let approval = store
-        .create_approval(&a, &approval(1, None), t0())
-        .await
-        .unwrap();
+    store.add_comment(&a, &k, "ana", "acme only", t0()).await.unwrap();
+    let approval = store.create_approval(&a, &approval(1, None), t0()).await.unwrap();
 
-    assert!(store
-        .tickets(&b, &TicketFilter::default())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.tickets(&b, &TicketFilter::default()).await.unwrap().is_empty());
+    assert!(matches!(store.ticket(&b, &k).await, Err(StoreError::UnknownTicket(_))));
     assert!(matches!(
-        store.ticket(&b, &k).await,
+        store.move_ticket(&b, &k, Status::Done, "ana", None, t0()).await,
         Err(StoreError::UnknownTicket(_))
     ));
-    assert!(matches!(
-        store
-            .move_ticket(&b, &k, Status::Done, "ana", None, t0())
-            .await,
-        Err(StoreError::UnknownTicket(_))
-    ));
-    assert!(matches!(
-        store.assign_ticket(&b, &k, Some("ana"), t0()).await,
-        Err(StoreError::UnknownTicket(_))
-    ));
-    assert!(matches!(
-        store.add_comment(&b, &k, "ana", "sneaky", t0()).await,
-        Err(StoreError::UnknownTicket(_))
-    ));
+    assert!(matches!(store.assign_ticket(&b, &k, Some("ana"), t0()).await, Err(StoreError::UnknownTicket(_))));
+    assert!(matches!(store.add_comment(&b, &k, "ana", "sneaky", t0()).await, Err(StoreError::UnknownTicket(_))));
     assert!(store.comments(&b, &k).await.unwrap().is_empty());
     assert!(store.history(&b, &k).await.unwrap().is_empty());
-    assert!(store
-        .transitions_since(&b, t0() - Duration::days(1))
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(matches!(
-        store.approval(&b, approval.id).await,
-        Err(StoreError::UnknownApproval(_))
-    ));
-    let decide = store
-        .decide_approval(&b, approval.id, "pat", Verdict::Approve, None, t0())
-        .await;
+    assert!(store.transitions_since(&b, t0() - Duration::days(1)).await.unwrap().is_empty());
+    assert!(matches!(store.approval(&b, approval.id).await, Err(StoreError::UnknownApproval(_))));
+    let decide = store.decide_approval(&b, approval.id, "pat", Verdict::Approve, None, t0()).await;
     assert!(matches!(decide, Err(StoreError::UnknownApproval(_))));
 
-    assert_eq!(
-        add(store, &b, "WEB", "globex's own").await,
-        k,
-        "keys are per workspace"
-    );
+    assert_eq!(add(store, &b, "WEB", "globex's own").await, k, "keys are per workspace");
     let untouched = store.ticket(&a, &k).await.unwrap();
-    assert_eq!(
-        (untouched.title.as_str(), untouched.status),
-        ("acme's ticket", Status::Backlog)
-    );
+    assert_eq!((untouched.title.as_str(), untouched.status), ("acme's ticket", Status::Backlog));
     assert_eq!(store.comments(&a, &k).await.unwrap().len(), 1);
-    assert_eq!(
-        store.approval(&a, approval.id).await.unwrap().state,
-        ApprovalState::Pending
-    );
+    assert_eq!(store.approval(&a, approval.id).await.unwrap().state, ApprovalState::Pending);
 }
 
 async fn concurrent_creates_get_distinct_keys(store: &Store) {

@@ -5,10 +5,12 @@
 mod status;
 mod team;
 mod ticket;
+mod verdict;
 
 pub use status::{Priority, Status};
 pub use team::{Person, Project, ProjectKind, Role};
 pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};
+pub use verdict::Verdict;
 
 /// A value a user typed that the board does not accept.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -78,12 +78,8 @@ impl FromStr for Status {
     /// Accepts the canonical names and the spellings people use in chat
     /// ("In Progress", "in-progress", "wip", "review", "to do").
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let folded: String = input
-            .trim()
-            .to_lowercase()
-            .chars()
-            .map(|c| if c == '-' || c == ' ' { '_' } else { c })
-            .collect();
+        let folded: String =
+            input.trim().to_lowercase().chars().map(|c| if c == '-' || c == ' ' { '_' } else { c }).collect();
         let status = match folded.as_str() {
             "backlog" => Status::Backlog,
             "todo" | "to_do" | "ready" => Status::Todo,

@@ -48,10 +48,7 @@ impl FromStr for TicketKey {
             && number.chars().all(|c| c.is_ascii_digit())
             && !number.starts_with('0');
         if project_ok && number_ok {
-            Ok(TicketKey(format!(
-                "{}-{number}",
-                project.to_ascii_uppercase()
-            )))
+            Ok(TicketKey(format!("{}-{number}", project.to_ascii_uppercase())))
         } else {
             Err(invalid())
         }
@@ -129,10 +126,7 @@ pub fn validate_title(title: &str) -> Result<String, BoardError> {
     if len == 0 {
         Err(BoardError::EmptyTitle)
     } else if len > MAX_TITLE_CHARS {
-        Err(BoardError::TitleTooLong {
-            len,
-            max: MAX_TITLE_CHARS,
-        })
+        Err(BoardError::TitleTooLong { len, max: MAX_TITLE_CHARS })
     } else {
         Ok(title)
     }
@@ -171,13 +165,8 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_rejected() {
-        for bad in [
-            "", "WEB", "WEB-", "-12", "WEB-0", "WEB-012", "WEB-1x", "12-3", "WÉB-1",
-        ] {
-            assert!(
-                bad.parse::<TicketKey>().is_err(),
-                "{bad:?} should be rejected"
-            );
+        for bad in ["", "WEB", "WEB-", "-12", "WEB-0", "WEB-012", "WEB-1x", "12-3", "WÉB-1"] {
+            assert!(bad.parse::<TicketKey>().is_err(), "{bad:?} should be rejected");
         }
     }
 
@@ -185,9 +174,6 @@ mod tests {
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(validate_title("  fix \n login  ").unwrap(), "fix login");
         assert_eq!(validate_title("   "), Err(BoardError::EmptyTitle));
-        assert!(matches!(
-            validate_title(&"x".repeat(201)),
-            Err(BoardError::TitleTooLong { len: 201, .. })
-        ));
+        assert!(matches!(validate_title(&"x".repeat(201)), Err(BoardError::TitleTooLong { len: 201, .. })));
     }
 }

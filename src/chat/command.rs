@@ -3,7 +3,7 @@
 //! Slash commands (`/standup @ana`), mentions (`@pmbot create "title"`) and `/pm <command>`
 //! all end here. Pure: no I/O, no store; names are resolved to people later.
 
-use crate::board::{Status, TicketKey};
+use crate::board::{Status, TicketKey, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersonRef {
@@ -47,6 +47,12 @@ pub enum Command {
     Fix {
         key: Option<TicketKey>,
     },
+    /// Answer approval request `approval` (`approve 12`, `reject 12 why`, `changes 12 what`).
+    Decide {
+        approval: i64,
+        verdict: Verdict,
+        comment: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -54,15 +60,9 @@ pub enum ParseError {
     #[error("say what you need: try `help`")]
     Empty,
     #[error("I don't know the command \"{word}\"")]
-    Unknown {
-        word: String,
-        suggestion: Option<&'static str>,
-    },
+    Unknown { word: String, suggestion: Option<&'static str> },
     #[error("{problem}. Usage: `{usage}`")]
-    Usage {
-        problem: String,
-        usage: &'static str,
-    },
+    Usage { problem: String, usage: &'static str },
 }
 
 /// The verbs people can use, with their usage line (shown by `help`).
@@ -75,34 +75,27 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("assign", "assign WEB-12 to @person | me | nobody"),
     ("comment", "comment WEB-12 text"),
     ("fix", "fix WEB-12"),
+    ("approve", "approve 12 [comment]"),
+    ("reject", "reject 12 [comment]"),
+    ("changes", "changes 12 what should change"),
     ("help", "help"),
 ];
 
 fn usage(verb: &str) -> &'static str {
-    COMMANDS
-        .iter()
-        .find(|(v, _)| *v == verb)
-        .map_or("help", |(_, u)| u)
+    COMMANDS.iter().find(|(v, _)| *v == verb).map_or("help", |(_, u)| u)
 }
 
 fn usage_error(verb: &str, problem: impl Into<String>) -> ParseError {
-    ParseError::Usage {
-        problem: problem.into(),
-        usage: usage(verb),
-    }
+    ParseError::Usage { problem: problem.into(), usage: usage(verb) }
 }
 
 /// A slash command: `command` is `/standup`, `/board`, `/fix` or `/pm`; `text` is what followed.
 pub fn parse_slash(command: &str, text: &str) -> Result<Command, ParseError> {
     let name = command.trim().trim_start_matches('/').to_lowercase();
     match name.as_str() {
-        "pm" | "pmbot" => parse_words(text).or_else(|err| {
-            if err == ParseError::Empty {
-                Ok(Command::Help)
-            } else {
-                Err(err)
-            }
-        }),
+        "pm" | "pmbot" => {
+            parse_words(text).or_else(|err| if err == ParseError::Empty { Ok(Command::Help) } else { Err(err) })
+        }
         "" => Err(ParseError::Empty),
         verb => parse_verb(verb, text),
     }
@@ -114,9 +107,7 @@ pub fn parse_mention(text: &str, bot_name: &str) -> Result<Command, ParseError> 
     loop {
         let (first, after) = split_first(rest);
         let is_escape = first.starts_with("<@") && first.ends_with('>');
-        let is_name = first
-            .trim_end_matches([',', ':'])
-            .eq_ignore_ascii_case(&format!("@{bot_name}"));
+        let is_name = first.trim_end_matches([',', ':']).eq_ignore_ascii_case(&format!("@{bot_name}"));
         if first.is_empty() || !(is_escape || is_name) {
             break;
         }
@@ -140,20 +131,16 @@ fn parse_verb(verb: &str, rest: &str) -> Result<Command, ParseError> {
         "help" | "?" | "commands" => Ok(Command::Help),
         "standup" | "stand-up" => parse_standup(&args),
         "board" | "tickets" | "list" => parse_board(&args),
-        "show" | "ticket" | "view" => Ok(Command::Show {
-            key: key_arg("show", args.first())?,
-        }),
+        "show" | "ticket" | "view" => Ok(Command::Show { key: key_arg("show", args.first())? }),
         "create" | "new" | "add" => parse_create(rest),
         "move" | "mv" => parse_move(&args),
         "assign" => parse_assign(&args),
         "comment" | "note" => parse_comment(rest),
-        "fix" => Ok(Command::Fix {
-            key: args.first().map(|a| key_arg("fix", Some(a))).transpose()?,
-        }),
-        other => Err(ParseError::Unknown {
-            word: other.chars().take(40).collect(),
-            suggestion: closest_verb(other),
-        }),
+        "approve" | "approved" | "lgtm" => parse_decide("approve", Verdict::Approve, rest),
+        "reject" | "decline" => parse_decide("reject", Verdict::Reject, rest),
+        "changes" | "request-changes" => parse_decide("changes", Verdict::RequestChanges, rest),
+        "fix" => Ok(Command::Fix { key: args.first().map(|a| key_arg("fix", Some(a))).transpose()? }),
+        other => Err(ParseError::Unknown { word: other.chars().take(40).collect(), suggestion: closest_verb(other) }),
     }
 }
 
@@ -161,9 +148,7 @@ fn parse_standup(args: &[String]) -> Result<Command, ParseError> {
     match args {
         [] => Ok(Command::Standup { who: None }),
         [one] if one == "team" || one == "all" => Ok(Command::Standup { who: None }),
-        [one] => Ok(Command::Standup {
-            who: Some(person_arg("standup", one)?),
-        }),
+        [one] => Ok(Command::Standup { who: Some(person_arg("standup", one)?) }),
         _ => Err(usage_error("standup", "standup takes at most one person")),
     }
 }
@@ -176,10 +161,7 @@ fn parse_board(args: &[String]) -> Result<Command, ParseError> {
         } else if who.is_none() && looks_like_person(arg) {
             who = Some(person_arg("board", arg)?);
         } else {
-            return Err(usage_error(
-                "board",
-                format!("\"{arg}\" is neither a person nor a status"),
-            ));
+            return Err(usage_error("board", format!("\"{arg}\" is neither a person nor a status")));
         }
     }
     Ok(Command::Board { who, status })
@@ -190,9 +172,7 @@ fn parse_create(rest: &str) -> Result<Command, ParseError> {
     if title.trim().is_empty() {
         return Err(usage_error("create", "a ticket needs a title"));
     }
-    Ok(Command::Create {
-        title: title.to_string(),
-    })
+    Ok(Command::Create { title: title.to_string() })
 }
 
 fn parse_move(args: &[String]) -> Result<Command, ParseError> {
@@ -212,10 +192,7 @@ fn parse_move(args: &[String]) -> Result<Command, ParseError> {
     }
     match rest.first() {
         None => Err(usage_error("move", format!("where should {key} go"))),
-        Some(word) => Err(usage_error(
-            "move",
-            word.parse::<Status>().unwrap_err().to_string(),
-        )),
+        Some(word) => Err(usage_error("move", word.parse::<Status>().unwrap_err().to_string())),
     }
 }
 
@@ -230,13 +207,8 @@ fn parse_assign(args: &[String]) -> Result<Command, ParseError> {
     let key = key_arg("assign", args.first())?;
     let rest: Vec<&String> = args[1..].iter().filter(|w| *w != "to").collect();
     match rest.as_slice() {
-        [one] if matches!(one.as_str(), "nobody" | "none" | "noone") => {
-            Ok(Command::Assign { key, who: None })
-        }
-        [one] => Ok(Command::Assign {
-            key,
-            who: Some(person_arg("assign", one)?),
-        }),
+        [one] if matches!(one.as_str(), "nobody" | "none" | "noone") => Ok(Command::Assign { key, who: None }),
+        [one] => Ok(Command::Assign { key, who: Some(person_arg("assign", one)?) }),
         [] => Err(usage_error("assign", format!("who should take {key}"))),
         _ => Err(usage_error("assign", "assign takes one person")),
     }
@@ -244,30 +216,34 @@ fn parse_assign(args: &[String]) -> Result<Command, ParseError> {
 
 fn parse_comment(rest: &str) -> Result<Command, ParseError> {
     let (first, text) = split_first(rest.trim());
-    let key = key_arg(
-        "comment",
-        (!first.is_empty()).then(|| first.to_string()).as_ref(),
-    )?;
+    let key = key_arg("comment", (!first.is_empty()).then(|| first.to_string()).as_ref())?;
     let text = unquote(text.trim());
     if text.is_empty() {
-        return Err(usage_error(
-            "comment",
-            format!("what should the comment on {key} say"),
-        ));
+        return Err(usage_error("comment", format!("what should the comment on {key} say")));
     }
-    Ok(Command::Comment {
-        key,
-        text: text.to_string(),
-    })
+    Ok(Command::Comment { key, text: text.to_string() })
+}
+
+fn parse_decide(verb: &str, verdict: Verdict, rest: &str) -> Result<Command, ParseError> {
+    let (first, comment) = split_first(rest.trim());
+    let approval = first
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| usage_error(verb, "which request? Name it by its number"))?;
+    let comment = unquote(comment.trim());
+    if verdict == Verdict::RequestChanges && comment.is_empty() {
+        return Err(usage_error(verb, "say what should change"));
+    }
+    let comment = (!comment.is_empty()).then(|| comment.to_string());
+    Ok(Command::Decide { approval, verdict, comment })
 }
 
 fn key_arg(verb: &str, arg: Option<&String>) -> Result<TicketKey, ParseError> {
     let arg = arg.ok_or_else(|| usage_error(verb, "which ticket? Name it by key"))?;
-    let bare = arg
-        .trim_start_matches('#')
-        .trim_end_matches(['.', ',', '?', '!', ':']);
-    bare.parse::<TicketKey>()
-        .map_err(|err| usage_error(verb, err.to_string()))
+    let bare = arg.trim_start_matches('#').trim_end_matches(['.', ',', '?', '!', ':']);
+    bare.parse::<TicketKey>().map_err(|err| usage_error(verb, err.to_string()))
 }
 
 fn looks_like_person(arg: &str) -> bool {
@@ -286,15 +262,9 @@ fn person_arg(verb: &str, arg: &str) -> Result<PersonRef, ParseError> {
         return Ok(PersonRef::ChatId(id.to_string()));
     }
     if arg.starts_with("<#") {
-        return Err(usage_error(
-            verb,
-            format!("{verb} takes a person, not a channel"),
-        ));
+        return Err(usage_error(verb, format!("{verb} takes a person, not a channel")));
     }
-    let name = arg
-        .trim_start_matches('@')
-        .trim_end_matches([',', '.', '?', '!'])
-        .to_lowercase();
+    let name = arg.trim_start_matches('@').trim_end_matches([',', '.', '?', '!']).to_lowercase();
     if name.is_empty() || name.chars().any(|c| c.is_control() || "<>#".contains(c)) {
         return Err(usage_error(verb, format!("\"{arg}\" is not a person")));
     }

@@ -48,9 +48,15 @@ pub struct MessageRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// A message that mentions the bot.
-    Mention { origin: Origin, text: String },
+    Mention {
+        origin: Origin,
+        text: String,
+    },
     /// Any other message the bot can see.
-    Message { origin: Origin, text: String },
+    Message {
+        origin: Origin,
+        text: String,
+    },
     SlashCommand {
         origin: Origin,
         command: String,

@@ -34,17 +34,13 @@ pub fn parse(rendered: &str) -> Result<Message, MarkupError> {
             continue;
         }
         if let Some(text) = line.strip_prefix("# ") {
-            blocks.push(Block::Header {
-                text: text.trim().to_string(),
-            });
+            blocks.push(Block::Header { text: text.trim().to_string() });
         } else if line == "---" {
             blocks.push(Block::Divider);
         } else if let Some(item) = line.strip_prefix("- ") {
             push_item(&mut blocks, item.trim());
         } else if let Some(text) = line.strip_prefix("> ") {
-            blocks.push(Block::Context {
-                text: text.trim().to_string(),
-            });
+            blocks.push(Block::Context { text: text.trim().to_string() });
         } else if let Some(row) = line.strip_prefix("| ") {
             push_field(&mut blocks, row, index + 1)?;
         } else if line.starts_with('[') {
@@ -68,9 +64,7 @@ fn is_paragraph_line(line: &str) -> bool {
 
 fn flush(paragraph: &mut Vec<&str>, blocks: &mut Vec<Block>) {
     if !paragraph.is_empty() {
-        blocks.push(Block::Section {
-            text: paragraph.join("\n"),
-        });
+        blocks.push(Block::Section { text: paragraph.join("\n") });
         paragraph.clear();
     }
 }
@@ -78,27 +72,19 @@ fn flush(paragraph: &mut Vec<&str>, blocks: &mut Vec<Block>) {
 fn push_item(blocks: &mut Vec<Block>, item: &str) {
     match blocks.last_mut() {
         Some(Block::List { items }) => items.push(item.to_string()),
-        _ => blocks.push(Block::List {
-            items: vec![item.to_string()],
-        }),
+        _ => blocks.push(Block::List { items: vec![item.to_string()] }),
     }
 }
 
 fn push_field(blocks: &mut Vec<Block>, row: &str, line: usize) -> Result<(), MarkupError> {
     let row = row.trim().trim_end_matches('|').trim_end();
-    let (label, value) = row.split_once(" | ").ok_or_else(|| MarkupError {
-        line,
-        reason: format!("a field needs \"| label | value\", got \"| {row}\""),
-    })?;
-    let field = Field {
-        label: label.trim().to_string(),
-        value: value.trim().to_string(),
-    };
+    let (label, value) = row
+        .split_once(" | ")
+        .ok_or_else(|| MarkupError { line, reason: format!("a field needs \"| label | value\", got \"| {row}\"") })?;
+    let field = Field { label: label.trim().to_string(), value: value.trim().to_string() };
     match blocks.last_mut() {
         Some(Block::Fields { fields }) => fields.push(field),
-        _ => blocks.push(Block::Fields {
-            fields: vec![field],
-        }),
+        _ => blocks.push(Block::Fields { fields: vec![field] }),
     }
     Ok(())
 }
@@ -106,17 +92,12 @@ fn push_field(blocks: &mut Vec<Block>, row: &str, line: usize) -> Result<(), Mar
 /// `[label](action_id value style?)`; the label ends at the last `](` so a label may hold
 /// brackets.
 fn push_button(blocks: &mut Vec<Block>, line: &str, line_no: usize) -> Result<(), MarkupError> {
-    let bad = |reason: &str| MarkupError {
-        line: line_no,
-        reason: format!("{reason}: {line}"),
-    };
+    let bad = |reason: &str| MarkupError { line: line_no, reason: format!("{reason}: {line}") };
     let inner = line
         .strip_prefix('[')
         .and_then(|l| l.strip_suffix(')'))
         .ok_or_else(|| bad("a button is [label](action value)"))?;
-    let (label, spec) = inner
-        .rsplit_once("](")
-        .ok_or_else(|| bad("a button is [label](action value)"))?;
+    let (label, spec) = inner.rsplit_once("](").ok_or_else(|| bad("a button is [label](action value)"))?;
     let mut parts = spec.split_whitespace();
     let (Some(action_id), Some(value)) = (parts.next(), parts.next()) else {
         return Err(bad("a button needs an action id and a value"));
@@ -127,17 +108,10 @@ fn push_button(blocks: &mut Vec<Block>, line: &str, line_no: usize) -> Result<()
         Some("danger") => ButtonStyle::Danger,
         Some(other) => return Err(bad(&format!("unknown button style \"{other}\""))),
     };
-    let button = Button {
-        label: label.trim().to_string(),
-        action_id: action_id.into(),
-        value: value.into(),
-        style,
-    };
+    let button = Button { label: label.trim().to_string(), action_id: action_id.into(), value: value.into(), style };
     match blocks.last_mut() {
         Some(Block::Actions { buttons }) => buttons.push(button),
-        _ => blocks.push(Block::Actions {
-            buttons: vec![button],
-        }),
+        _ => blocks.push(Block::Actions { buttons: vec![button] }),
     }
     Ok(())
 }
@@ -156,30 +130,16 @@ mod tests {
         assert_eq!(
             message.blocks,
             vec![
-                Block::Header {
-                    text: "Standup".into()
-                },
-                Block::Section {
-                    text: "First line\nsecond line".into()
-                },
-                Block::List {
-                    items: vec!["one".into(), "two".into()]
-                },
+                Block::Header { text: "Standup".into() },
+                Block::Section { text: "First line\nsecond line".into() },
+                Block::List { items: vec!["one".into(), "two".into()] },
                 Block::Fields {
                     fields: vec![
-                        Field {
-                            label: "Open".into(),
-                            value: "4".into()
-                        },
-                        Field {
-                            label: "Done".into(),
-                            value: "2".into()
-                        }
+                        Field { label: "Open".into(), value: "4".into() },
+                        Field { label: "Done".into(), value: "2".into() }
                     ]
                 },
-                Block::Context {
-                    text: "times in UTC".into()
-                },
+                Block::Context { text: "times in UTC".into() },
                 Block::Divider,
                 Block::Actions {
                     buttons: vec![

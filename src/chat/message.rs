@@ -63,9 +63,7 @@ pub enum ButtonStyle {
 impl Message {
     /// A message of one paragraph.
     pub fn text(text: impl Into<String>) -> Self {
-        Message {
-            blocks: vec![Block::Section { text: text.into() }],
-        }
+        Message { blocks: vec![Block::Section { text: text.into() }] }
     }
 
     pub fn buttons(&self) -> impl Iterator<Item = &Button> {
@@ -77,12 +75,7 @@ impl Message {
 
     /// The same message without its buttons, for showing a decision in place.
     pub fn without_buttons(&self) -> Message {
-        let blocks = self
-            .blocks
-            .iter()
-            .filter(|b| !matches!(b, Block::Actions { .. }))
-            .cloned()
-            .collect();
+        let blocks = self.blocks.iter().filter(|b| !matches!(b, Block::Actions { .. })).cloned().collect();
         Message { blocks }
     }
 
@@ -91,17 +84,11 @@ impl Message {
         self.blocks
             .iter()
             .filter_map(|block| match block {
-                Block::Header { text } | Block::Section { text } | Block::Context { text } => {
-                    Some(text.clone())
-                }
+                Block::Header { text } | Block::Section { text } | Block::Context { text } => Some(text.clone()),
                 Block::List { items } => Some(items.join("\n")),
-                Block::Fields { fields } => Some(
-                    fields
-                        .iter()
-                        .map(|f| format!("{}: {}", f.label, f.value))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
+                Block::Fields { fields } => {
+                    Some(fields.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("\n"))
+                }
                 Block::Divider | Block::Actions { .. } => None,
             })
             .collect::<Vec<_>>()

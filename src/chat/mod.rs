@@ -58,40 +58,24 @@ pub trait Chat: Send + Sync {
         thread: Option<&str>,
         message: &Message,
     ) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
-    fn update(
-        &self,
-        target: &MessageRef,
-        message: &Message,
-    ) -> impl Future<Output = Result<(), ChatError>> + Send;
+    fn update(&self, target: &MessageRef, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
     fn ephemeral(
         &self,
         channel: &str,
         user: &str,
         message: &Message,
     ) -> impl Future<Output = Result<(), ChatError>> + Send;
-    fn dm(
-        &self,
-        user: &str,
-        message: &Message,
-    ) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+    fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
 }
 
 /// Performs each outbound action in order.
 pub async fn deliver<C: Chat>(chat: &C, outbound: &[Outbound]) -> Result<(), ChatError> {
     for action in outbound {
         match action {
-            Outbound::Reply {
-                channel,
-                thread,
-                message,
-            } => {
+            Outbound::Reply { channel, thread, message } => {
                 chat.post(channel, thread.as_deref(), message).await?;
             }
-            Outbound::Ephemeral {
-                channel,
-                user,
-                message,
-            } => chat.ephemeral(channel, user, message).await?,
+            Outbound::Ephemeral { channel, user, message } => chat.ephemeral(channel, user, message).await?,
             Outbound::Update { target, message } => chat.update(target, message).await?,
             Outbound::Dm { user, message } => {
                 chat.dm(user, message).await?;

@@ -7,35 +7,22 @@ use serde::Serialize;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("help", include_str!("../../templates/help.hbs")),
-    (
-        "unknown_command",
-        include_str!("../../templates/unknown_command.hbs"),
-    ),
+    ("unknown_command", include_str!("../../templates/unknown_command.hbs")),
     ("standup", include_str!("../../templates/standup.hbs")),
     ("board", include_str!("../../templates/board.hbs")),
     ("ticket", include_str!("../../templates/ticket.hbs")),
-    (
-        "ticket_created",
-        include_str!("../../templates/ticket_created.hbs"),
-    ),
-    (
-        "ticket_changed",
-        include_str!("../../templates/ticket_changed.hbs"),
-    ),
+    ("ticket_created", include_str!("../../templates/ticket_created.hbs")),
+    ("ticket_changed", include_str!("../../templates/ticket_changed.hbs")),
+    ("triage_request", include_str!("../../templates/triage_request.hbs")),
+    ("approval_decided", include_str!("../../templates/approval_decided.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("template {name}: {source}")]
-    Render {
-        name: String,
-        source: Box<handlebars::RenderError>,
-    },
+    Render { name: String, source: Box<handlebars::RenderError> },
     #[error("template {name}: {source}")]
-    Markup {
-        name: String,
-        source: markup::MarkupError,
-    },
+    Markup { name: String, source: markup::MarkupError },
 }
 
 #[derive(Debug)]
@@ -63,14 +50,8 @@ impl Templates {
         let text = self
             .registry
             .render(name, context)
-            .map_err(|source| TemplateError::Render {
-                name: name.into(),
-                source: Box::new(source),
-            })?;
-        markup::parse(&text).map_err(|source| TemplateError::Markup {
-            name: name.into(),
-            source,
-        })
+            .map_err(|source| TemplateError::Render { name: name.into(), source: Box::new(source) })?;
+        markup::parse(&text).map_err(|source| TemplateError::Markup { name: name.into(), source })
     }
 }
 
@@ -91,13 +72,8 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_an_error() {
-        let err = Templates::new()
-            .render("ticket_changed", &serde_json::json!({}))
-            .unwrap_err();
-        assert!(
-            err.to_string().starts_with("template ticket_changed:"),
-            "{err}"
-        );
+        let err = Templates::new().render("ticket_changed", &serde_json::json!({})).unwrap_err();
+        assert!(err.to_string().starts_with("template ticket_changed:"), "{err}");
     }
 
     #[test]

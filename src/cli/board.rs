@@ -77,12 +77,7 @@ pub enum BoardAction {
 pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
     let (store, ws, now) = (&app.store, app.workspace(), chrono::Utc::now());
     match action {
-        BoardAction::List {
-            project,
-            assignee,
-            status,
-            json,
-        } => {
+        BoardAction::List { project, assignee, status, json } => {
             let filter = TicketFilter {
                 project: project.map(|p| p.to_uppercase()),
                 assignee,
@@ -90,24 +85,19 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
             };
             let tickets = store.tickets(&ws, &filter).await?;
             print(json, &tickets, || {
-                tickets.iter().map(line).collect::<Vec<_>>().join("\n")
-                    + &format!("\n{} tickets", tickets.len())
+                tickets.iter().map(line).collect::<Vec<_>>().join("\n") + &format!("\n{} tickets", tickets.len())
             })
         }
         BoardAction::Show { key, json } => {
             let ticket = store.ticket(&ws, &key).await?;
             let history = store.history(&ws, &key).await?;
             let comments = store.comments(&ws, &key).await?;
-            let shown =
-                serde_json::json!({ "ticket": ticket, "history": history, "comments": comments });
+            let shown = serde_json::json!({ "ticket": ticket, "history": history, "comments": comments });
             print(json, &shown, || {
                 let mut text = format!("{}\n{}\n", line(&ticket), ticket.description);
                 for t in &history {
                     let from = t.from.map_or("created".to_string(), |f| f.to_string());
-                    let why = t
-                        .reason
-                        .as_deref()
-                        .map_or(String::new(), |r| format!(" ({r})"));
+                    let why = t.reason.as_deref().map_or(String::new(), |r| format!(" ({r})"));
                     text.push_str(&format!(
                         "  {} {from} → {} by {}{why}\n",
                         t.at.format("%Y-%m-%d %H:%M UTC"),
@@ -126,23 +116,13 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
                 text.trim_end().to_string()
             })
         }
-        BoardAction::Add {
-            title,
-            project,
-            priority,
-            assignee,
-            status,
-            actor,
-            json,
-        } => {
+        BoardAction::Add { title, project, priority, assignee, status, actor, json } => {
+            let project =
+                project.map(|p| p.to_uppercase()).or_else(|| app.config.project_for_channel("").map(|p| p.key.clone()));
             let project = project
-                .map(|p| p.to_uppercase())
-                .or_else(|| app.config.project_for_channel("").map(|p| p.key.clone()));
-            let project = project.ok_or_else(|| {
-                CliError::Misuse("no project: pass --project or add one to pmbot.toml".into())
-            })?;
-            let mut new = NewTicket::new(&project, &title)
-                .map_err(|e| CliError::Misuse(format!("{e}; nothing was created")))?;
+                .ok_or_else(|| CliError::Misuse("no project: pass --project or add one to pmbot.toml".into()))?;
+            let mut new =
+                NewTicket::new(&project, &title).map_err(|e| CliError::Misuse(format!("{e}; nothing was created")))?;
             new.priority = priority;
             new.status = status;
             new.assignee = assignee;
@@ -150,42 +130,22 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
             let ticket = store.create_ticket(&ws, &new, &actor, now).await?;
             print(json, &ticket, || format!("Created {}", line(&ticket)))
         }
-        BoardAction::Move {
-            key,
-            status,
-            reason,
-            actor,
-            json,
-        } => {
-            let moved = store
-                .move_ticket(&ws, &key, status, &actor, reason.as_deref(), now)
-                .await?;
+        BoardAction::Move { key, status, reason, actor, json } => {
+            let moved = store.move_ticket(&ws, &key, status, &actor, reason.as_deref(), now).await?;
             let from = moved.from.map_or("-".to_string(), |s| s.to_string());
             print(json, &moved, || format!("{key}: {from} → {status}"))
         }
-        BoardAction::Comment {
-            key,
-            text,
-            actor,
-            json,
-        } => {
+        BoardAction::Comment { key, text, actor, json } => {
             if text.trim().is_empty() {
-                return Err(CliError::Misuse(
-                    "the comment is empty; nothing was added".into(),
-                ));
+                return Err(CliError::Misuse("the comment is empty; nothing was added".into()));
             }
-            let comment = store
-                .add_comment(&ws, &key, &actor, text.trim(), now)
-                .await?;
+            let comment = store.add_comment(&ws, &key, &actor, text.trim(), now).await?;
             print(json, &comment, || format!("Commented on {key}"))
         }
         BoardAction::Assign { key, person, json } => {
-            let assignee =
-                (!matches!(person.as_str(), "nobody" | "none")).then_some(person.as_str());
+            let assignee = (!matches!(person.as_str(), "nobody" | "none")).then_some(person.as_str());
             let ticket = store.assign_ticket(&ws, &key, assignee, now).await?;
-            print(json, &ticket, || {
-                format!("{key} → {}", ticket.assignee.as_deref().unwrap_or("nobody"))
-            })
+            print(json, &ticket, || format!("{key} → {}", ticket.assignee.as_deref().unwrap_or("nobody")))
         }
     }
 }
@@ -201,14 +161,9 @@ fn line(t: &Ticket) -> String {
     )
 }
 
-fn print<T: Serialize>(
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<(), CliError> {
+fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
     if json {
-        let out =
-            serde_json::to_string_pretty(value).map_err(|e| CliError::Failure(e.to_string()))?;
+        let out = serde_json::to_string_pretty(value).map_err(|e| CliError::Failure(e.to_string()))?;
         println!("{out}");
     } else {
         println!("{}", text());

@@ -13,11 +13,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "pmbot",
-    version,
-    about = "A chat-ops bot that takes the chores off a software team's PM"
-)]
+#[command(name = "pmbot", version, about = "A chat-ops bot that takes the chores off a software team's PM")]
 pub struct Cli {
     /// The team's configuration (default ./pmbot.toml; without one, the built-in sample team).
     #[arg(long, global = true, env = "PMBOT_CONFIG")]
@@ -124,9 +120,7 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
-        Command::Config {
-            action: ConfigAction::Check,
-        } => config_check(&load_config(&cli.config)?),
+        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;
             let app = App::open(loaded.config, cli.database_url.as_deref()).await?;
@@ -142,26 +136,16 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Shell { as_person, channel } => shell(app, &as_person, &channel).await,
         StoreCommand::Serve { listen } => serve(app, &listen).await,
         StoreCommand::Migrate => {
-            println!(
-                "Migrated {} ({}); team synced.",
-                app.store.display_url(),
-                app.store.backend()
-            );
+            println!("Migrated {} ({}); team synced.", app.store.display_url(), app.store.backend());
             Ok(())
         }
         StoreCommand::Seed { force } => {
-            let seeded = crate::demo::seed::seed(
-                &app.store,
-                &app.workspace(),
-                &app.config,
-                chrono::Utc::now(),
-                force,
-            )
-            .await
-            .map_err(|e| match e {
-                crate::demo::seed::SeedError::Store(err) => CliError::from(err),
-                other => CliError::Misuse(other.to_string()),
-            })?;
+            let seeded = crate::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), force)
+                .await
+                .map_err(|e| match e {
+                    crate::demo::seed::SeedError::Store(err) => CliError::from(err),
+                    other => CliError::Misuse(other.to_string()),
+                })?;
             println!(
                 "Seeded {} tickets, {} comments and {} chat messages into {}.",
                 seeded.tickets,
@@ -188,29 +172,14 @@ fn config_check(loaded: &Loaded) -> Result<(), CliError> {
         ConfigSource::BuiltIn => "no pmbot.toml found: the built-in sample team".into(),
     };
     println!("Configuration OK ({source})");
-    println!(
-        "  team: {} · workspace {} · {}",
-        config.team.name,
-        config.team.workspace,
-        config.team.timezone.name()
-    );
+    println!("  team: {} · workspace {} · {}", config.team.name, config.team.workspace, config.team.timezone.name());
     println!(
         "  people: {}",
-        config
-            .people
-            .iter()
-            .map(|p| format!("{} ({})", p.handle, p.role))
-            .collect::<Vec<_>>()
-            .join(", ")
+        config.people.iter().map(|p| format!("{} ({})", p.handle, p.role)).collect::<Vec<_>>().join(", ")
     );
     println!(
         "  projects: {}",
-        config
-            .projects
-            .iter()
-            .map(|p| format!("{} ({})", p.key, p.kind.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        config.projects.iter().map(|p| format!("{} ({})", p.key, p.kind.as_str())).collect::<Vec<_>>().join(", ")
     );
     println!(
         "  standup: \"{}\" in {} to {}",
@@ -218,24 +187,15 @@ fn config_check(loaded: &Loaded) -> Result<(), CliError> {
         config.team.timezone.name(),
         config.standup.channel
     );
-    println!(
-        "  data directory (when DATABASE_URL is unset): {}",
-        config::data_dir().display()
-    );
+    println!("  data directory (when DATABASE_URL is unset): {}", config::data_dir().display());
     Ok(())
 }
 
 async fn demo() -> Result<(), CliError> {
-    let style = Style {
-        color: std::io::stdout().is_terminal() && config::color_allowed(),
-    };
+    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
     match crate::demo::run(Box::new(std::io::stdout()), style, &program_name()).await {
         Ok(_) => Ok(()),
-        Err(crate::demo::DemoError::Chat(ChatError::Io(err)))
-            if err.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            Ok(())
-        }
+        Err(crate::demo::DemoError::Chat(ChatError::Io(err))) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(CliError::Failure(err.to_string())),
     }
 }
@@ -245,52 +205,34 @@ fn program_name() -> String {
     let exe = std::env::current_exe().ok();
     let cwd = std::env::current_dir().ok();
     match (exe, cwd) {
-        (Some(exe), Some(cwd)) => exe
-            .strip_prefix(&cwd)
-            .map_or_else(|_| "pmbot".to_string(), |rel| rel.display().to_string()),
+        (Some(exe), Some(cwd)) => {
+            exe.strip_prefix(&cwd).map_or_else(|_| "pmbot".to_string(), |rel| rel.display().to_string())
+        }
         _ => "pmbot".to_string(),
     }
 }
 
 async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError> {
     if !app.config.people.iter().any(|p| p.handle == as_person) {
-        let handles: Vec<&str> = app
-            .config
-            .people
-            .iter()
-            .map(|p| p.handle.as_str())
-            .collect();
+        let handles: Vec<&str> = app.config.people.iter().map(|p| p.handle.as_str()).collect();
         return Err(CliError::Misuse(format!(
             "--as {as_person}: no one has that handle; use one of: {}",
             handles.join(", ")
         )));
     }
     if !channel.starts_with('#') || channel.len() < 2 {
-        return Err(CliError::Misuse(format!(
-            "--channel {channel}: name a channel with its #, e.g. #team"
-        )));
+        return Err(CliError::Misuse(format!("--channel {channel}: name a channel with its #, e.g. #team")));
     }
     let interactive = std::io::stdin().is_terminal();
-    let style = Style {
-        color: std::io::stdout().is_terminal() && config::color_allowed(),
-    };
+    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
     let bot = app.bot();
-    let chat = ShellChat::new(Box::new(std::io::stdout()), style);
-    let mut session = ShellSession::new(&bot, chat, as_person, channel, !interactive);
+    let chat = std::sync::Arc::new(ShellChat::new(Box::new(std::io::stdout()), style));
+    let worker = app.worker(chat.clone()).map_err(|e| CliError::Failure(e.to_string()))?;
+    let mut session = ShellSession::new(&bot, chat, as_person, channel, !interactive).with_worker(worker);
     if interactive {
-        let tickets = app
-            .store
-            .tickets(&app.workspace(), &Default::default())
-            .await?
-            .len();
-        let hint = if tickets == 0 {
-            " The board is empty: run `pmbot seed` for sample tickets."
-        } else {
-            ""
-        };
-        println!(
-            "pmbot shell — you are {as_person} in {channel}. :help for help, :quit to leave.{hint}"
-        );
+        let tickets = app.store.tickets(&app.workspace(), &Default::default()).await?.len();
+        let hint = if tickets == 0 { " The board is empty: run `pmbot seed` for sample tickets." } else { "" };
+        println!("pmbot shell — you are {as_person} in {channel}. :help for help, :quit to leave.{hint}");
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();

@@ -22,46 +22,28 @@ pub struct Loaded {
 /// does not exist, the built-in sample team is used instead.
 pub fn load(path: &Path, explicit: bool) -> Result<Loaded, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Loaded {
-            config: parse(path, &text)?,
-            source: ConfigSource::File(path.to_path_buf()),
-        }),
+        Ok(text) => Ok(Loaded { config: parse(path, &text)?, source: ConfigSource::File(path.to_path_buf()) }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
             let config = parse(Path::new("pmbot.example.toml (built in)"), BUILT_IN)?;
-            Ok(Loaded {
-                config,
-                source: ConfigSource::BuiltIn,
-            })
+            Ok(Loaded { config, source: ConfigSource::BuiltIn })
         }
-        Err(err) => Err(ConfigError {
-            file: path.to_path_buf(),
-            location: "file".into(),
-            reason: err.to_string(),
-        }),
+        Err(err) => Err(ConfigError { file: path.to_path_buf(), location: "file".into(), reason: err.to_string() }),
     }
 }
 
 /// Parses and validates one file's text; `file` is only used in error messages.
 pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
-    let error = |location: String, reason: String| ConfigError {
-        file: file.to_path_buf(),
-        location,
-        reason,
-    };
-    let config: Config =
-        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let location = if path.is_empty() || path == "." {
-                inner.span().map_or_else(
-                    || "file".to_string(),
-                    |span| line_and_column(text, span.start),
-                )
-            } else {
-                path
-            };
-            error(location, inner.message().to_string())
-        })?;
+    let error = |location: String, reason: String| ConfigError { file: file.to_path_buf(), location, reason };
+    let config: Config = serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let location = if path.is_empty() || path == "." {
+            inner.span().map_or_else(|| "file".to_string(), |span| line_and_column(text, span.start))
+        } else {
+            path
+        };
+        error(location, inner.message().to_string())
+    })?;
     validate(&config).map_err(|(path, reason)| error(path, reason))?;
     Ok(config)
 }
@@ -76,11 +58,7 @@ fn line_and_column(text: &str, offset: usize) -> String {
 /// Where pmbot keeps its SQLite database when `DATABASE_URL` is not set:
 /// `$PMBOT_DATA_DIR`, else `$XDG_DATA_HOME/pmbot`, else `~/.local/share/pmbot`, else `./.pmbot`.
 pub fn data_dir() -> PathBuf {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     var("PMBOT_DATA_DIR")
         .or_else(|| var("XDG_DATA_HOME").map(|d| d.join("pmbot")))
         .or_else(|| var("HOME").map(|h| h.join(".local/share/pmbot")))
@@ -97,12 +75,11 @@ mod tests {
     use super::*;
 
     fn error_of(text: &str) -> String {
-        parse(Path::new("pmbot.toml"), text)
-            .unwrap_err()
-            .to_string()
+        parse(Path::new("pmbot.toml"), text).unwrap_err().to_string()
     }
 
-    const TWO_PEOPLE: &str = "[[people]]\nhandle = \"ana\"\nname = \"Ana\"\n[[people]]\nhandle = \"ben\"\nname = \"Ben\"\n";
+    const TWO_PEOPLE: &str =
+        "[[people]]\nhandle = \"ana\"\nname = \"Ana\"\n[[people]]\nhandle = \"ben\"\nname = \"Ben\"\n";
 
     #[test]
     fn the_built_in_team_is_valid() {
@@ -121,9 +98,7 @@ mod tests {
 
     #[test]
     fn a_bad_time_zone_names_the_file_the_field_and_the_value() {
-        let text = format!(
-            "{TWO_PEOPLE}[[people]]\nhandle = \"eve\"\nname = \"Eve\"\ntimezone = \"Mars/Base\"\n"
-        );
+        let text = format!("{TWO_PEOPLE}[[people]]\nhandle = \"eve\"\nname = \"Eve\"\ntimezone = \"Mars/Base\"\n");
         assert_eq!(
             error_of(&text),
             "pmbot.toml: people[2].timezone: unknown time zone \"Mars/Base\" (use an IANA name such as Europe/Lisbon)"
@@ -133,10 +108,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_errors_that_name_the_field() {
         let err = error_of("[team]\nnmae = \"x\"\n");
-        assert!(
-            err.starts_with("pmbot.toml: team.nmae: unknown field `nmae`, expected one of `name`"),
-            "{err}"
-        );
+        assert!(err.starts_with("pmbot.toml: team.nmae: unknown field `nmae`, expected one of `name`"), "{err}");
     }
 
     #[test]
@@ -147,40 +119,44 @@ mod tests {
 
     #[test]
     fn a_project_pm_must_be_a_person() {
-        let text =
-            format!("{TWO_PEOPLE}[[projects]]\nkey = \"WEB\"\nname = \"Web\"\npm = \"zed\"\n");
-        assert_eq!(
-            error_of(&text),
-            "pmbot.toml: projects[0].pm: no person has the handle \"zed\""
-        );
+        let text = format!("{TWO_PEOPLE}[[projects]]\nkey = \"WEB\"\nname = \"Web\"\npm = \"zed\"\n");
+        assert_eq!(error_of(&text), "pmbot.toml: projects[0].pm: no person has the handle \"zed\"");
     }
 
     #[test]
     fn a_bad_cron_schedule_is_refused() {
         let err = error_of("[standup]\nschedule = \"every morning\"\n");
+        assert!(err.starts_with("pmbot.toml: standup.schedule: \"every morning\" is not a cron expression"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_schedule_names_itself_and_the_reason() {
+        let text =
+            format!("{TWO_PEOPLE}[[schedules]]\nname = \"ana-morning\"\ncron = \"61 8 * * *\"\nperson = \"ana\"\n");
+        let err = error_of(&text);
         assert!(
             err.starts_with(
-                "pmbot.toml: standup.schedule: \"every morning\" is not a cron expression"
+                "pmbot.toml: schedules[0].cron: schedule \"ana-morning\": \"61 8 * * *\" is not a cron expression"
             ),
             "{err}"
         );
     }
 
     #[test]
+    fn a_schedule_in_an_unknown_zone_stops_start_up() {
+        let text = format!("{TWO_PEOPLE}[[schedules]]\nname = \"x\"\ncron = \"0 8 * * *\"\nchannel = \"#a\"\ntimezone = \"Mars/Base\"\n");
+        assert!(error_of(&text).starts_with("pmbot.toml: schedules[0].timezone: unknown time zone \"Mars/Base\""));
+    }
+
+    #[test]
     fn duplicate_handles_are_refused() {
         let text = format!("{TWO_PEOPLE}[[people]]\nhandle = \"ana\"\nname = \"Ana two\"\n");
-        assert_eq!(
-            error_of(&text),
-            "pmbot.toml: people[2].handle: \"ana\" is used by two people"
-        );
+        assert_eq!(error_of(&text), "pmbot.toml: people[2].handle: \"ana\" is used by two people");
     }
 
     #[test]
     fn a_retainer_needs_its_hours() {
         let err = error_of("[[projects]]\nkey = \"WEB\"\nname = \"Web\"\ntype = \"retainer\"\n");
-        assert_eq!(
-            err,
-            "pmbot.toml: projects[0].retainer_hours: a retainer project needs its monthly hours"
-        );
+        assert_eq!(err, "pmbot.toml: projects[0].retainer_hours: a retainer project needs its monthly hours");
     }
 }

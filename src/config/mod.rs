@@ -8,7 +8,7 @@ mod model;
 mod validate;
 
 pub use load::{color_allowed, data_dir, load, ConfigSource, Loaded, BUILT_IN};
-pub use model::{Config, PersonConfig, ProjectConfig, StandupConfig, TeamConfig};
+pub use model::{Config, PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, TeamConfig};
 
 use std::path::PathBuf;
 

@@ -16,6 +16,64 @@ pub struct Config {
     pub people: Vec<PersonConfig>,
     #[serde(default)]
     pub projects: Vec<ProjectConfig>,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub schedules: Vec<ScheduleConfig>,
+}
+
+/// The job queue's limits and timings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Jobs of one queue a worker runs at once.
+    pub concurrency: usize,
+    /// How often idle workers look for jobs when no notification arrives.
+    pub poll_seconds: u64,
+    /// How long a claimed job is leased; a worker that stops heartbeating loses it after this.
+    pub lease_seconds: u64,
+    /// Firings missed while no scheduler ran are caught up within this window; older are skipped.
+    pub catch_up_minutes: u64,
+    /// Finished jobs are kept this long (at least the catch-up window).
+    pub retention_hours: u64,
+    /// On SIGTERM, how long running jobs may finish before being handed back.
+    pub shutdown_grace_seconds: u64,
+    /// How long a triage request waits for a PM or lead.
+    pub triage_expiry_hours: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            concurrency: 4,
+            poll_seconds: 2,
+            lease_seconds: 30,
+            catch_up_minutes: 60,
+            retention_hours: 168,
+            shutdown_grace_seconds: 20,
+            triage_expiry_hours: 72,
+        }
+    }
+}
+
+/// An extra schedule, e.g. a standup DM'd to one person at their morning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    /// minute hour day month weekday.
+    pub cron: String,
+    /// What runs: "standup".
+    #[serde(default = "standup_job")]
+    pub job: String,
+    /// The standup is this person's, and is DM'd to them unless a channel is given.
+    #[serde(default)]
+    pub person: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Default: the person's time zone, else the team's.
+    #[serde(default, deserialize_with = "optional_time_zone")]
+    pub timezone: Option<Tz>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,13 +98,7 @@ impl Default for TeamConfig {
             name: "My team".into(),
             workspace: "default".into(),
             timezone: Tz::UTC,
-            working_days: vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
+            working_days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
             default_project: None,
             bot_name: "pmbot".into(),
         }
@@ -56,6 +108,8 @@ impl Default for TeamConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StandupConfig {
+    /// Post the team standup on the schedule (it can always be asked for with /standup).
+    pub enabled: bool,
     /// A cron expression in the team's time zone.
     pub schedule: String,
     pub channel: String,
@@ -68,6 +122,7 @@ pub struct StandupConfig {
 impl Default for StandupConfig {
     fn default() -> Self {
         StandupConfig {
+            enabled: true,
             schedule: "0 9 * * MON-FRI".into(),
             channel: "#team".into(),
             stale_after_days: 3,
@@ -148,18 +203,17 @@ impl Config {
     /// The project for tickets created in `channel`: the project whose channel it is,
     /// else the team's default project, else the first project.
     pub fn project_for_channel(&self, channel: &str) -> Option<&ProjectConfig> {
-        let by_channel = self
-            .projects
-            .iter()
-            .find(|p| p.channel.as_deref() == Some(channel));
+        let by_channel = self.projects.iter().find(|p| p.channel.as_deref() == Some(channel));
         let by_default = || {
             let key = self.team.default_project.as_deref()?;
             self.projects.iter().find(|p| p.key == key)
         };
-        by_channel
-            .or_else(by_default)
-            .or_else(|| self.projects.first())
+        by_channel.or_else(by_default).or_else(|| self.projects.first())
     }
+}
+
+fn standup_job() -> String {
+    "standup".into()
 }
 
 fn member() -> Role {
@@ -171,11 +225,8 @@ fn internal() -> ProjectKind {
 }
 
 fn parse_time_zone<E: de::Error>(name: &str) -> Result<Tz, E> {
-    name.parse::<Tz>().map_err(|_| {
-        E::custom(format!(
-            "unknown time zone \"{name}\" (use an IANA name such as Europe/Lisbon)"
-        ))
-    })
+    name.parse::<Tz>()
+        .map_err(|_| E::custom(format!("unknown time zone \"{name}\" (use an IANA name such as Europe/Lisbon)")))
 }
 
 fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
@@ -190,9 +241,8 @@ fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
         .map(|day| {
-            day.parse::<Weekday>().map_err(|_| {
-                de::Error::custom(format!("unknown weekday \"{day}\" (use mon, tue, …, sun)"))
-            })
+            day.parse::<Weekday>()
+                .map_err(|_| de::Error::custom(format!("unknown weekday \"{day}\" (use mon, tue, …, sun)")))
         })
         .collect()
 }

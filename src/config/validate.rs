@@ -9,7 +9,9 @@ pub(super) fn validate(config: &Config) -> Result<(), (String, String)> {
     team(config)?;
     people(config)?;
     projects(config)?;
-    standup(config)
+    standup(config)?;
+    queue(config)?;
+    schedules(config)
 }
 
 fn fail<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T, (String, String)> {
@@ -18,12 +20,7 @@ fn fail<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T, (Str
 
 fn team(config: &Config) -> Result<(), (String, String)> {
     let team = &config.team;
-    if team.workspace.is_empty()
-        || !team
-            .workspace
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if team.workspace.is_empty() || !team.workspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return fail("team.workspace", "use letters, digits, '-' or '_'");
     }
     if team.working_days.is_empty() {
@@ -31,10 +28,7 @@ fn team(config: &Config) -> Result<(), (String, String)> {
     }
     if let Some(key) = &team.default_project {
         if !config.projects.iter().any(|p| &p.key == key) {
-            return fail(
-                "team.default_project",
-                format!("no project has the key \"{key}\""),
-            );
+            return fail("team.default_project", format!("no project has the key \"{key}\""));
         }
     }
     Ok(())
@@ -46,9 +40,7 @@ fn people(config: &Config) -> Result<(), (String, String)> {
         let handle = &person.handle;
         let valid = !handle.is_empty()
             && handle.len() <= 32
-            && handle
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+            && handle.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if !valid {
             return fail(
                 format!("people[{i}].handle"),
@@ -56,10 +48,7 @@ fn people(config: &Config) -> Result<(), (String, String)> {
             );
         }
         if !seen.insert(handle.as_str()) {
-            return fail(
-                format!("people[{i}].handle"),
-                format!("\"{handle}\" is used by two people"),
-            );
+            return fail(format!("people[{i}].handle"), format!("\"{handle}\" is used by two people"));
         }
         if person.name.trim().is_empty() {
             return fail(format!("people[{i}].name"), "must not be empty");
@@ -74,9 +63,7 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
         let key = &project.key;
         let valid = (2..=10).contains(&key.len())
             && key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !valid {
             return fail(
                 format!("projects[{i}].key"),
@@ -84,35 +71,20 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
             );
         }
         if !seen.insert(key.as_str()) {
-            return fail(
-                format!("projects[{i}].key"),
-                format!("\"{key}\" is used by two projects"),
-            );
+            return fail(format!("projects[{i}].key"), format!("\"{key}\" is used by two projects"));
         }
         if let Some(pm) = &project.pm {
             if !config.people.iter().any(|p| &p.handle == pm) {
-                return fail(
-                    format!("projects[{i}].pm"),
-                    format!("no person has the handle \"{pm}\""),
-                );
+                return fail(format!("projects[{i}].pm"), format!("no person has the handle \"{pm}\""));
             }
         }
-        for (field, value) in [
-            ("retainer_hours", project.retainer_hours),
-            ("hourly_rate", project.hourly_rate),
-        ] {
+        for (field, value) in [("retainer_hours", project.retainer_hours), ("hourly_rate", project.hourly_rate)] {
             if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
-                return fail(
-                    format!("projects[{i}].{field}"),
-                    "must be a positive number",
-                );
+                return fail(format!("projects[{i}].{field}"), "must be a positive number");
             }
         }
         if project.kind == crate::board::ProjectKind::Retainer && project.retainer_hours.is_none() {
-            return fail(
-                format!("projects[{i}].retainer_hours"),
-                "a retainer project needs its monthly hours",
-            );
+            return fail(format!("projects[{i}].retainer_hours"), "a retainer project needs its monthly hours");
         }
     }
     Ok(())
@@ -121,16 +93,64 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
 fn standup(config: &Config) -> Result<(), (String, String)> {
     let standup = &config.standup;
     if let Err(err) = standup.schedule.parse::<croner::Cron>() {
-        return fail(
-            "standup.schedule",
-            format!("\"{}\" is not a cron expression: {err}", standup.schedule),
-        );
+        return fail("standup.schedule", format!("\"{}\" is not a cron expression: {err}", standup.schedule));
     }
     if !(1..=50).contains(&standup.top_items) {
         return fail("standup.top_items", "must be between 1 and 50");
     }
     if standup.channel.trim().is_empty() {
         return fail("standup.channel", "must not be empty");
+    }
+    Ok(())
+}
+
+fn queue(config: &Config) -> Result<(), (String, String)> {
+    let queue = &config.queue;
+    for (field, value) in [
+        ("concurrency", queue.concurrency as u64),
+        ("poll_seconds", queue.poll_seconds),
+        ("lease_seconds", queue.lease_seconds),
+        ("triage_expiry_hours", queue.triage_expiry_hours),
+    ] {
+        if value == 0 {
+            return fail(format!("queue.{field}"), "must be at least 1");
+        }
+    }
+    if queue.retention_hours * 60 < queue.catch_up_minutes {
+        return fail("queue.retention_hours", "must cover queue.catch_up_minutes, or a pruned firing could run again");
+    }
+    Ok(())
+}
+
+fn schedules(config: &Config) -> Result<(), (String, String)> {
+    let mut seen = HashSet::from(["standup"]);
+    for (i, schedule) in config.schedules.iter().enumerate() {
+        let name = &schedule.name;
+        if name.trim().is_empty() || !seen.insert(name.as_str()) {
+            return fail(
+                format!("schedules[{i}].name"),
+                format!("\"{name}\" must be non-empty and unique (\"standup\" is the team standup)"),
+            );
+        }
+        if let Err(err) = crate::queue::scheduler::Schedule::parse(name, &schedule.cron) {
+            return fail(format!("schedules[{i}].cron"), err.to_string());
+        }
+        if schedule.job != "standup" {
+            return fail(
+                format!("schedules[{i}].job"),
+                format!("schedule \"{name}\": unknown job \"{}\"; use \"standup\"", schedule.job),
+            );
+        }
+        if let Some(person) = &schedule.person {
+            if !config.people.iter().any(|p| &p.handle == person) {
+                return fail(
+                    format!("schedules[{i}].person"),
+                    format!("schedule \"{name}\": no person has the handle \"{person}\""),
+                );
+            }
+        } else if schedule.channel.is_none() {
+            return fail(format!("schedules[{i}]"), format!("schedule \"{name}\": name a person (to DM) or a channel"));
+        }
     }
     Ok(())
 }

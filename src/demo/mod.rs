@@ -7,9 +7,10 @@ use crate::app::App;
 use crate::chat::shell::{render::Style, ShellChat, ShellSession};
 use crate::config;
 use crate::store::{sqlite_url, TicketFilter};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -23,19 +24,14 @@ pub enum DemoError {
     Seed(#[from] seed::SeedError),
     #[error(transparent)]
     Chat(#[from] crate::chat::ChatError),
+    #[error(transparent)]
+    Registry(#[from] crate::queue::RegistryError),
 }
 
 /// Runs the demo, printing to `out`; returns the directory holding its database.
 /// `program` is how the reader runs pmbot (shown in the closing hints).
-pub async fn run(
-    out: Box<dyn Write + Send>,
-    style: Style,
-    program: &str,
-) -> Result<PathBuf, DemoError> {
-    let dir = tempfile::Builder::new()
-        .prefix("pmbot-demo-")
-        .tempdir()?
-        .keep();
+pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Result<PathBuf, DemoError> {
+    let dir = tempfile::Builder::new().prefix("pmbot-demo-").tempdir()?.keep();
     // The demo always uses the built-in team, whatever ./pmbot.toml says.
     let config = config::load::parse(Path::new("pmbot.example.toml (built in)"), config::BUILT_IN)?;
     let database = dir.join("pmbot.db");
@@ -44,67 +40,38 @@ pub async fn run(
     let start = Utc::now();
     let seeded = seed::seed(&app.store, &ws, &app.config, start, false).await?;
     let bot = app.bot();
-    let chat = ShellChat::new(out, style);
+    let chat = Arc::new(ShellChat::new(out, style));
     chat.note(&banner(&app, &seeded, &database))?;
-    let mut session = ShellSession::new(&bot, chat, "ana", &app.config.standup.channel, true);
+    let worker = app.worker(chat.clone())?;
+    let mut session = ShellSession::new(&bot, chat, "ana", &app.config.standup.channel, true).with_worker(worker);
 
     let login = seeded.keys["Login times out after 30 seconds on slow networks"].clone();
-    let next_web = seeded
-        .keys
-        .values()
-        .filter(|k| k.project() == "WEB")
-        .count()
-        + 1;
+    let next_web = seeded.keys.values().filter(|k| k.project() == "WEB").count() + 1;
     let script: Vec<(&str, &str, String)> = vec![
         ("ana", "#team", "/standup".into()),
-        (
-            "ben",
-            "#acme-web",
-            "@pmbot create \"Export invoices as CSV from the account page\"".into(),
-        ),
+        ("ben", "#acme-web", "@pmbot create \"Export invoices as CSV from the account page\"".into()),
         ("ben", "#acme-web", "!1".into()),
         ("pat", "#acme-web", "!1".into()),
-        (
-            "pat",
-            "#acme-web",
-            format!("@pmbot assign WEB-{next_web} to ben"),
-        ),
-        (
-            "ana",
-            "#acme-web",
-            format!("@pmbot move {login} to done — merged and deployed"),
-        ),
+        ("pat", "#acme-web", format!("@pmbot assign WEB-{next_web} to ben")),
+        ("ana", "#acme-web", format!("@pmbot move {login} to done — merged and deployed")),
         ("ben", "#acme-web", "/board @ben".into()),
     ];
-    for (step, (user, channel, line)) in script.iter().enumerate() {
+    for (user, channel, line) in &script {
         session.user = user.to_string();
         session.channel = channel.to_string();
-        session
-            .line(line, start + Duration::seconds(step as i64 + 1))
-            .await?;
+        session.line(line, Utc::now()).await?;
     }
 
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
-    let tickets = app
-        .store
-        .tickets(&ws, &TicketFilter::default())
-        .await?
-        .len();
+    let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
     let moves = app.store.transitions_since(&ws, start).await?.len();
-    session
-        .chat
-        .note(&summary(program, &database, tickets, moves, decisions))?;
+    session.chat.note(&summary(program, &database, tickets, moves, decisions))?;
     app.store.close().await;
     Ok(dir)
 }
 
 fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
-    let people: Vec<String> = app
-        .config
-        .people
-        .iter()
-        .map(|p| format!("{} ({})", p.name, p.role))
-        .collect();
+    let people: Vec<String> = app.config.people.iter().map(|p| format!("{} ({})", p.name, p.role)).collect();
     format!(
         "pmbot demo — {team}, a sample team in a fresh SQLite database\n\
          People: {people}\n\
@@ -122,19 +89,14 @@ fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
     )
 }
 
-fn summary(
-    program: &str,
-    database: &Path,
-    tickets: usize,
-    moves: usize,
-    decisions: usize,
-) -> String {
+fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisions: usize) -> String {
     let url = sqlite_url(database);
     format!(
         "\n──── What happened ────\n\
          • Ana asked for the standup: it read the board's history in the team's time zone.\n\
-         • Ben created a ticket from chat; as a member he could not triage it, and the refusal was logged.\n\
-         • Pat (the PM) pressed \"Accept into to do\": the ticket moved and the card updated in place.\n\
+         • Ben created a ticket from chat. A triage job asked for a PM or lead's decision and parked in the queue.\n\
+         • Ben pressed Accept: as a member he may not decide, and the refusal was logged.\n\
+         • Pat (the PM) pressed Accept: the card updated in place, the job resumed and moved the ticket to to do.\n\
          • Pat assigned it to Ben; Ana moved her ticket to done by saying so.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
          The data lives in {db}. Look around:\n\

@@ -28,379 +28,74 @@ const fn t(
     status: Status,
     last_moved: u64,
 ) -> Sample {
-    Sample {
-        project,
-        title,
-        priority,
-        assignee,
-        status,
-        last_moved,
-        blocker: None,
-    }
+    Sample { project, title, priority, assignee, status, last_moved, blocker: None }
 }
 
 use Priority::{Critical, High, Low, Medium};
 use Status::{Backlog, Blocked, Cancelled, Done, InProgress, InReview, Todo};
 
 const SAMPLES: &[Sample] = &[
-    t(
-        "WEB",
-        "Fix broken hero image on the pricing page",
-        High,
-        Some("ana"),
-        Done,
-        1,
-    ),
-    t(
-        "APP",
-        "Crash when opening a push notification with the app closed",
-        Critical,
-        Some("ben"),
-        Done,
-        1,
-    ),
-    t(
-        "WEB",
-        "Update cookie banner copy for the new policy",
-        Low,
-        Some("chloe"),
-        Done,
-        1,
-    ),
-    t(
-        "WEB",
-        "Migrate the contact form to the new CRM webhook",
-        Medium,
-        Some("dev"),
-        Done,
-        4,
-    ),
-    t(
-        "APP",
-        "Pull-to-refresh on the orders list",
-        Medium,
-        Some("eli"),
-        Done,
-        6,
-    ),
-    t(
-        "WEB",
-        "Compress product images on upload",
-        Medium,
-        Some("chloe"),
-        Done,
-        8,
-    ),
-    t(
-        "APP",
-        "Dark mode colours for the settings screen",
-        Low,
-        Some("eli"),
-        Done,
-        9,
-    ),
-    t(
-        "WEB",
-        "Login times out after 30 seconds on slow networks",
-        High,
-        Some("ana"),
-        InReview,
-        1,
-    ),
-    t(
-        "APP",
-        "Offline mode: queue orders while disconnected",
-        High,
-        Some("ben"),
-        InReview,
-        2,
-    ),
-    t(
-        "WEB",
-        "Checkout: show the VAT breakdown per line",
-        High,
-        Some("dev"),
-        InProgress,
-        1,
-    ),
-    t(
-        "APP",
-        "Biometric login on Android",
-        Medium,
-        Some("eli"),
-        InProgress,
-        2,
-    ),
-    t(
-        "WEB",
-        "Accessibility fixes for the header navigation",
-        Medium,
-        Some("chloe"),
-        InProgress,
-        1,
-    ),
-    t(
-        "APP",
-        "Order history pagination",
-        Medium,
-        Some("ben"),
-        InProgress,
-        6,
-    ),
-    t(
-        "WEB",
-        "Newsletter signup with double opt-in",
-        Low,
-        Some("dev"),
-        InProgress,
-        8,
-    ),
+    t("WEB", "Fix broken hero image on the pricing page", High, Some("ana"), Done, 1),
+    t("APP", "Crash when opening a push notification with the app closed", Critical, Some("ben"), Done, 1),
+    t("WEB", "Update cookie banner copy for the new policy", Low, Some("chloe"), Done, 1),
+    t("WEB", "Migrate the contact form to the new CRM webhook", Medium, Some("dev"), Done, 4),
+    t("APP", "Pull-to-refresh on the orders list", Medium, Some("eli"), Done, 6),
+    t("WEB", "Compress product images on upload", Medium, Some("chloe"), Done, 8),
+    t("APP", "Dark mode colours for the settings screen", Low, Some("eli"), Done, 9),
+    t("WEB", "Login times out after 30 seconds on slow networks", High, Some("ana"), InReview, 1),
+    t("APP", "Offline mode: queue orders while disconnected", High, Some("ben"), InReview, 2),
+    t("WEB", "Checkout: show the VAT breakdown per line", High, Some("dev"), InProgress, 1),
+    t("APP", "Biometric login on Android", Medium, Some("eli"), InProgress, 2),
+    t("WEB", "Accessibility fixes for the header navigation", Medium, Some("chloe"), InProgress, 1),
+    t("APP", "Order history pagination", Medium, Some("ben"), InProgress, 6),
+    t("WEB", "Newsletter signup with double opt-in", Low, Some("dev"), InProgress, 8),
     Sample {
         blocker: Some("waiting on the merchant certificate from Acme's finance team"),
-        ..t(
-            "APP",
-            "Apple Pay on the checkout screen",
-            High,
-            Some("eli"),
-            Blocked,
-            3,
-        )
+        ..t("APP", "Apple Pay on the checkout screen", High, Some("eli"), Blocked, 3)
     },
     Sample {
         blocker: Some("needs the tenant id and redirect URI approved by Acme IT"),
-        ..t(
-            "WEB",
-            "Single sign-on with the client's Azure AD",
-            High,
-            Some("ana"),
-            Blocked,
-            1,
-        )
+        ..t("WEB", "Single sign-on with the client's Azure AD", High, Some("ana"), Blocked, 1)
     },
-    t(
-        "WEB",
-        "Search results: highlight the matched terms",
-        Medium,
-        Some("chloe"),
-        Todo,
-        2,
-    ),
-    t(
-        "WEB",
-        "Structured data for products (schema.org)",
-        Medium,
-        Some("dev"),
-        Todo,
-        3,
-    ),
-    t(
-        "APP",
-        "Show the delivery ETA on the order screen",
-        High,
-        Some("ben"),
-        Todo,
-        2,
-    ),
-    t(
-        "APP",
-        "Localise the app into Portuguese",
-        Medium,
-        Some("eli"),
-        Todo,
-        4,
-    ),
-    t(
-        "WEB",
-        "404 page with search and popular links",
-        Low,
-        None,
-        Todo,
-        5,
-    ),
-    t(
-        "APP",
-        "Upload crash-report symbols (dSYMs) in CI",
-        Medium,
-        Some("ana"),
-        Todo,
-        2,
-    ),
-    t(
-        "WEB",
-        "Rate-limit the password reset endpoint",
-        Critical,
-        Some("ana"),
-        Todo,
-        1,
-    ),
-    t(
-        "APP",
-        "Review the onboarding carousel copy",
-        Low,
-        None,
-        Todo,
-        3,
-    ),
+    t("WEB", "Search results: highlight the matched terms", Medium, Some("chloe"), Todo, 2),
+    t("WEB", "Structured data for products (schema.org)", Medium, Some("dev"), Todo, 3),
+    t("APP", "Show the delivery ETA on the order screen", High, Some("ben"), Todo, 2),
+    t("APP", "Localise the app into Portuguese", Medium, Some("eli"), Todo, 4),
+    t("WEB", "404 page with search and popular links", Low, None, Todo, 5),
+    t("APP", "Upload crash-report symbols (dSYMs) in CI", Medium, Some("ana"), Todo, 2),
+    t("WEB", "Rate-limit the password reset endpoint", Critical, Some("ana"), Todo, 1),
+    t("APP", "Review the onboarding carousel copy", Low, None, Todo, 3),
     t("WEB", "Blog: related posts widget", Low, None, Backlog, 10),
-    t(
-        "WEB",
-        "Move analytics to the new tag manager container",
-        Medium,
-        None,
-        Backlog,
-        7,
-    ),
-    t(
-        "WEB",
-        "Footer: add the Lisbon office address",
-        Low,
-        None,
-        Backlog,
-        3,
-    ),
-    t(
-        "APP",
-        "Tablet layout for the product detail screen",
-        Medium,
-        None,
-        Backlog,
-        12,
-    ),
-    t(
-        "APP",
-        "Share an order as a PDF receipt",
-        Low,
-        None,
-        Backlog,
-        6,
-    ),
-    t(
-        "APP",
-        "In-app review prompt after the third order",
-        Low,
-        None,
-        Backlog,
-        9,
-    ),
-    t(
-        "WEB",
-        "Redirect old /shop URLs to /store",
-        Medium,
-        None,
-        Backlog,
-        4,
-    ),
-    t(
-        "APP",
-        "Home-screen widget with the order status",
-        Low,
-        None,
-        Backlog,
-        11,
-    ),
-    t(
-        "WEB",
-        "Print stylesheet for invoices",
-        Low,
-        None,
-        Backlog,
-        5,
-    ),
-    t(
-        "APP",
-        "Cut app start time below 2 s on mid-range Android",
-        High,
-        None,
-        Backlog,
-        2,
-    ),
-    t(
-        "WEB",
-        "Remember the cookie choice across subdomains",
-        Medium,
-        None,
-        Backlog,
-        8,
-    ),
-    t(
-        "WEB",
-        "Speed up the category page (LCP over 4 s)",
-        High,
-        None,
-        Backlog,
-        2,
-    ),
+    t("WEB", "Move analytics to the new tag manager container", Medium, None, Backlog, 7),
+    t("WEB", "Footer: add the Lisbon office address", Low, None, Backlog, 3),
+    t("APP", "Tablet layout for the product detail screen", Medium, None, Backlog, 12),
+    t("APP", "Share an order as a PDF receipt", Low, None, Backlog, 6),
+    t("APP", "In-app review prompt after the third order", Low, None, Backlog, 9),
+    t("WEB", "Redirect old /shop URLs to /store", Medium, None, Backlog, 4),
+    t("APP", "Home-screen widget with the order status", Low, None, Backlog, 11),
+    t("WEB", "Print stylesheet for invoices", Low, None, Backlog, 5),
+    t("APP", "Cut app start time below 2 s on mid-range Android", High, None, Backlog, 2),
+    t("WEB", "Remember the cookie choice across subdomains", Medium, None, Backlog, 8),
+    t("WEB", "Speed up the category page (LCP over 4 s)", High, None, Backlog, 2),
     t("APP", "Apple Watch companion app", Low, None, Cancelled, 7),
-    t(
-        "WEB",
-        "Animated mascot on the homepage",
-        Low,
-        None,
-        Cancelled,
-        10,
-    ),
+    t("WEB", "Animated mascot on the homepage", Low, None, Cancelled, 10),
 ];
 
 /// (ticket title, author, working days ago, text)
 const COMMENTS: &[(&str, &str, u64, &str)] = &[
-    (
-        "Login times out after 30 seconds on slow networks",
-        "ana",
-        1,
-        "PR is up; Ben, can you review?",
-    ),
-    (
-        "Apple Pay on the checkout screen",
-        "eli",
-        1,
-        "Pinged finance again, they promise the certificate this week.",
-    ),
-    (
-        "Order history pagination",
-        "ben",
-        6,
-        "Paused while I finish offline mode.",
-    ),
-    (
-        "Checkout: show the VAT breakdown per line",
-        "pat",
-        2,
-        "Acme wants this before the Black Friday campaign.",
-    ),
+    ("Login times out after 30 seconds on slow networks", "ana", 1, "PR is up; Ben, can you review?"),
+    ("Apple Pay on the checkout screen", "eli", 1, "Pinged finance again, they promise the certificate this week."),
+    ("Order history pagination", "ben", 6, "Paused while I finish offline mode."),
+    ("Checkout: show the VAT breakdown per line", "pat", 2, "Acme wants this before the Black Friday campaign."),
 ];
 
 /// (channel, handle, working days ago, text)
 const MESSAGES: &[(&str, &str, u64, &str)] = &[
-    (
-        "#acme-web",
-        "pat",
-        2,
-        "Reminder: Acme demo on Thursday, please keep staging green.",
-    ),
-    (
-        "#acme-web",
-        "ana",
-        1,
-        "The login timeout fix is in review, deploying tomorrow if it passes.",
-    ),
-    (
-        "#mobile-app",
-        "eli",
-        1,
-        "Still no merchant certificate for Apple Pay.",
-    ),
-    (
-        "#mobile-app",
-        "ben",
-        1,
-        "Offline mode PR is up, it's a big one.",
-    ),
-    (
-        "#team",
-        "chloe",
-        1,
-        "Anyone seen the new accessibility report from the client?",
-    ),
+    ("#acme-web", "pat", 2, "Reminder: Acme demo on Thursday, please keep staging green."),
+    ("#acme-web", "ana", 1, "The login timeout fix is in review, deploying tomorrow if it passes."),
+    ("#mobile-app", "eli", 1, "Still no merchant certificate for Apple Pay."),
+    ("#mobile-app", "ben", 1, "Offline mode PR is up, it's a big one."),
+    ("#team", "chloe", 1, "Anyone seen the new accessibility report from the client?"),
 ];
 
 #[derive(Debug, Default)]
@@ -414,7 +109,9 @@ pub struct Seeded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("the sample data needs the built-in team (people ana, ben, chloe, dev, eli, pat and projects WEB, APP); {0}")]
+    #[error(
+        "the sample data needs the built-in team (people ana, ben, chloe, dev, eli, pat and projects WEB, APP); {0}"
+    )]
     WrongTeam(String),
     #[error("the board already has {0} tickets; seed an empty database (or pass --force to add the samples anyway)")]
     NotEmpty(usize),
@@ -436,11 +133,7 @@ pub async fn seed(
     if existing > 0 && !force {
         return Err(SeedError::NotEmpty(existing));
     }
-    let clock = Clock {
-        now,
-        tz: config.team.timezone,
-        days: &config.team.working_days,
-    };
+    let clock = Clock { now, tz: config.team.timezone, days: &config.team.working_days };
     let mut seeded = Seeded::default();
     for (index, sample) in SAMPLES.iter().enumerate() {
         let key = add_sample(store, ws, sample, index as u64, &clock).await?;
@@ -448,15 +141,7 @@ pub async fn seed(
         seeded.tickets += 1;
     }
     for (title, author, days_ago, text) in COMMENTS {
-        store
-            .add_comment(
-                ws,
-                &seeded.keys[title],
-                author,
-                text,
-                clock.at(*days_ago, 16),
-            )
-            .await?;
+        store.add_comment(ws, &seeded.keys[title], author, text, clock.at(*days_ago, 16)).await?;
         seeded.comments += 1;
     }
     for (i, (channel, handle, days_ago, text)) in MESSAGES.iter().enumerate() {
@@ -478,16 +163,12 @@ pub async fn seed(
 fn check_team(config: &Config) -> Result<(), SeedError> {
     for handle in ["pat", "ana", "ben", "chloe", "dev", "eli"] {
         if !config.people.iter().any(|p| p.handle == handle) {
-            return Err(SeedError::WrongTeam(format!(
-                "no person \"{handle}\" in this configuration"
-            )));
+            return Err(SeedError::WrongTeam(format!("no person \"{handle}\" in this configuration")));
         }
     }
     for key in ["WEB", "APP"] {
         if !config.projects.iter().any(|p| p.key == key) {
-            return Err(SeedError::WrongTeam(format!(
-                "no project \"{key}\" in this configuration"
-            )));
+            return Err(SeedError::WrongTeam(format!("no project \"{key}\" in this configuration")));
         }
     }
     Ok(())
@@ -512,19 +193,9 @@ async fn add_sample(
     let steps = path.len() as i32;
     for (i, status) in path.iter().enumerate() {
         let at = created + (last - created) * (i as i32 + 1) / steps;
-        let actor = if *status == Todo {
-            "pat"
-        } else {
-            sample.assignee.unwrap_or("pat")
-        };
-        let reason = if *status == Blocked {
-            sample.blocker
-        } else {
-            None
-        };
-        store
-            .move_ticket(ws, &key, *status, actor, reason, at)
-            .await?;
+        let actor = if *status == Todo { "pat" } else { sample.assignee.unwrap_or("pat") };
+        let reason = if *status == Blocked { sample.blocker } else { None };
+        store.move_ticket(ws, &key, *status, actor, reason, at).await?;
     }
     Ok(key)
 }
@@ -560,13 +231,8 @@ impl Clock<'_> {
                 left -= 1;
             }
         }
-        let local = date.and_time(chrono::NaiveTime::MIN)
-            + chrono::Duration::hours(i64::from(hour.min(23)));
-        let at = self
-            .tz
-            .from_local_datetime(&local)
-            .earliest()
-            .map_or(self.now, |t| t.with_timezone(&Utc));
+        let local = date.and_time(chrono::NaiveTime::MIN) + chrono::Duration::hours(i64::from(hour.min(23)));
+        let at = self.tz.from_local_datetime(&local).earliest().map_or(self.now, |t| t.with_timezone(&Utc));
         at.min(self.now)
     }
 }

@@ -5,8 +5,10 @@ use super::{ephemeral, reply, Bot, BotError, Outcome};
 use crate::board::{NewTicket, Status, TicketKey};
 use crate::chat::command::{Command, ParseError, PersonRef};
 use crate::chat::{Origin, Outbound};
+use crate::queue::JobSpec;
 use crate::store::{NewDecision, TicketFilter};
 use crate::workflows::standup;
+use crate::workflows::triage::TriageJob;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -35,6 +37,9 @@ impl Bot {
             Command::Move { key, to, reason } => self.move_command(origin, &key, to, reason.as_deref(), in_thread, now).await,
             Command::Assign { key, who } => self.assign(origin, &key, who.as_ref(), in_thread, now).await,
             Command::Comment { key, text } => self.comment(origin, &key, &text, in_thread, now).await,
+            Command::Decide { approval, verdict, comment } => {
+                self.decide(origin, approval, verdict, comment.as_deref(), None, now).await
+            }
             Command::Fix { .. } => Err(BotError::User(
                 "The AI queue is not available yet: it arrives with the job queue and approvals (see the roadmap in README.md).".into(),
             )),
@@ -46,35 +51,15 @@ impl Bot {
             ParseError::Unknown { suggestion, .. } => *suggestion,
             _ => None,
         };
-        let verbs: Vec<&str> = crate::chat::command::COMMANDS
-            .iter()
-            .map(|(verb, _)| *verb)
-            .collect();
+        let verbs: Vec<&str> = crate::chat::command::COMMANDS.iter().map(|(verb, _)| *verb).collect();
         let context = json!({ "problem": err.to_string(), "suggestion": suggestion, "bot": self.config.team.bot_name, "verbs": verbs });
-        Ok(vec![ephemeral(
-            origin,
-            self.templates.render("unknown_command", &context)?,
-        )])
+        Ok(vec![ephemeral(origin, self.templates.render("unknown_command", &context)?)])
     }
 
-    async fn standup(
-        &self,
-        origin: &Origin,
-        who: Option<&PersonRef>,
-        in_thread: bool,
-        now: DateTime<Utc>,
-    ) -> Outcome {
+    async fn standup(&self, origin: &Origin, who: Option<&PersonRef>, in_thread: bool, now: DateTime<Utc>) -> Outcome {
         let person = who.map(|w| self.resolve(origin, w)).transpose()?;
         let handle = person.map(|p| p.handle.as_str());
-        let message = standup::build(
-            &self.store,
-            &self.workspace,
-            &self.config,
-            &self.templates,
-            handle,
-            now,
-        )
-        .await?;
+        let message = standup::build(&self.store, &self.workspace, &self.config, &self.templates, handle, now).await?;
         Ok(vec![reply(origin, message, in_thread)])
     }
 
@@ -86,10 +71,7 @@ impl Bot {
         in_thread: bool,
     ) -> Outcome {
         let person = who.map(|w| self.resolve(origin, w)).transpose()?;
-        let filter = TicketFilter {
-            assignee: person.map(|p| p.handle.clone()),
-            ..Default::default()
-        };
+        let filter = TicketFilter { assignee: person.map(|p| p.handle.clone()), ..Default::default() };
         let tickets = self.store.tickets(&self.workspace, &filter).await?;
         let mut title = "Board".to_string();
         if let Some(p) = person {
@@ -98,90 +80,50 @@ impl Bot {
         if let Some(s) = status {
             title.push_str(&format!(" · {}", s.label()));
         }
-        let view: BoardView = views::board(
-            title,
-            &tickets,
-            status,
-            &self.names(),
-            self.config.standup.top_items,
-        );
-        Ok(vec![reply(
-            origin,
-            self.templates.render("board", &view)?,
-            in_thread,
-        )])
+        let view: BoardView = views::board(title, &tickets, status, &self.names(), self.config.standup.top_items);
+        Ok(vec![reply(origin, self.templates.render("board", &view)?, in_thread)])
     }
 
     /// The ticket card; a non-empty `note` replaces its buttons.
-    pub(super) async fn card(
-        &self,
-        key: &TicketKey,
-        note: &str,
-    ) -> Result<crate::chat::Message, BotError> {
+    pub(super) async fn card(&self, key: &TicketKey, note: &str) -> Result<crate::chat::Message, BotError> {
         let ticket = self.store.ticket(&self.workspace, key).await?;
         let comments = self.store.comments(&self.workspace, key).await?;
-        Ok(self.templates.render(
-            "ticket",
-            &TicketView::new(&ticket, &comments, &self.names(), note),
-        )?)
+        Ok(self.templates.render("ticket", &TicketView::new(&ticket, &comments, &self.names(), note))?)
     }
 
-    async fn create(
-        &self,
-        origin: &Origin,
-        title: &str,
-        in_thread: bool,
-        now: DateTime<Utc>,
-    ) -> Outcome {
+    async fn create(&self, origin: &Origin, title: &str, in_thread: bool, now: DateTime<Utc>) -> Outcome {
         let reporter = self.known_sender(origin)?;
-        let project = self
-            .config
-            .project_for_channel(&origin.channel)
-            .ok_or_else(|| {
-                BotError::User(
-                    "There is no project to put the ticket in: add one to projects in pmbot.toml."
-                        .into(),
-                )
-            })?;
-        let mut new =
-            NewTicket::new(&project.key, title).map_err(|e| BotError::User(e.to_string()))?;
+        let project = self.config.project_for_channel(&origin.channel).ok_or_else(|| {
+            BotError::User("There is no project to put the ticket in: add one to projects in pmbot.toml.".into())
+        })?;
+        let mut new = NewTicket::new(&project.key, title).map_err(|e| BotError::User(e.to_string()))?;
         new.reporter = Some(reporter.handle.clone());
-        new.description = format!(
-            "Requested by {} in {}.",
-            reporter.display_name, origin.channel
-        );
-        let ticket = self
-            .store
-            .create_ticket(&self.workspace, &new, &reporter.handle, now)
-            .await?;
+        new.description = format!("Requested by {} in {}.", reporter.display_name, origin.channel);
+        let ticket = self.store.create_ticket(&self.workspace, &new, &reporter.handle, now).await?;
         let decision = NewDecision {
             kind: "ticket.create".into(),
             subject: ticket.key.to_string(),
             inputs: json!({ "command": "create", "title": title, "channel": origin.channel, "platform": origin.platform.as_str() }),
-            rationale: format!(
-                "{} asked for it in {}",
-                reporter.display_name, origin.channel
-            ),
+            rationale: format!("{} asked for it in {}", reporter.display_name, origin.channel),
             confidence: 1.0,
             action: "create".into(),
             actor: reporter.handle.clone(),
             outcome: format!("created {} in backlog", ticket.key),
         };
-        self.store
-            .log_decision(&self.workspace, &decision, now)
-            .await?;
+        self.store.log_decision(&self.workspace, &decision, now).await?;
         let view = CreatedView {
             key: ticket.key.to_string(),
             title: ticket.title.clone(),
             project: project.name.clone(),
             reporter: reporter.display_name.clone(),
-            triage: views::TRIAGE,
         };
-        Ok(vec![reply(
-            origin,
-            self.templates.render("ticket_created", &view)?,
-            in_thread,
-        )])
+        let triage = TriageJob {
+            key: ticket.key.to_string(),
+            channel: origin.channel.clone(),
+            reporter: reporter.handle.clone(),
+        };
+        self.store.enqueue(&self.workspace, &triage.to_new_job(now), now).await?;
+        Ok(vec![reply(origin, self.templates.render("ticket_created", &view)?, in_thread)])
     }
 
     async fn move_command(
@@ -195,21 +137,11 @@ impl Bot {
     ) -> Outcome {
         let actor = self.known_sender(origin)?;
         let ticket = self.store.ticket(&self.workspace, key).await?;
-        let moved = self
-            .store
-            .move_ticket(&self.workspace, key, to, &actor.handle, reason, now)
-            .await?;
+        let moved = self.store.move_ticket(&self.workspace, key, to, &actor.handle, reason, now).await?;
         let from = moved.from.map_or("nowhere", |s| s.label());
-        let text = format!(
-            "{} moved *{key}* {} from {from} to {}",
-            actor.display_name,
-            ticket.title,
-            to.label()
-        );
-        let context = reason.map_or_else(
-            || "Recorded in the ticket's history.".to_string(),
-            |r| format!("Reason: {r}"),
-        );
+        let text = format!("{} moved *{key}* {} from {from} to {}", actor.display_name, ticket.title, to.label());
+        let context =
+            reason.map_or_else(|| "Recorded in the ticket's history.".to_string(), |r| format!("Reason: {r}"));
         Ok(vec![self.changed(origin, &text, &context, in_thread)?])
     }
 
@@ -223,28 +155,12 @@ impl Bot {
     ) -> Outcome {
         let actor = self.known_sender(origin)?.clone();
         let assignee = who.map(|w| self.resolve(origin, w)).transpose()?;
-        let ticket = self
-            .store
-            .assign_ticket(
-                &self.workspace,
-                key,
-                assignee.map(|p| p.handle.as_str()),
-                now,
-            )
-            .await?;
+        let ticket = self.store.assign_ticket(&self.workspace, key, assignee.map(|p| p.handle.as_str()), now).await?;
         let text = match assignee {
-            Some(p) => format!(
-                "{} assigned *{key}* {} to {}",
-                actor.display_name, ticket.title, p.display_name
-            ),
+            Some(p) => format!("{} assigned *{key}* {} to {}", actor.display_name, ticket.title, p.display_name),
             None => format!("{} unassigned *{key}* {}", actor.display_name, ticket.title),
         };
-        Ok(vec![self.changed(
-            origin,
-            &text,
-            &format!("It is {}.", ticket.status.label()),
-            in_thread,
-        )?])
+        Ok(vec![self.changed(origin, &text, &format!("It is {}.", ticket.status.label()), in_thread)?])
     }
 
     async fn comment(
@@ -256,16 +172,9 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Outcome {
         let author = self.known_sender(origin)?;
-        self.store
-            .add_comment(&self.workspace, key, &author.handle, text, now)
-            .await?;
+        self.store.add_comment(&self.workspace, key, &author.handle, text, now).await?;
         let said = format!("{} commented on *{key}*", author.display_name);
-        Ok(vec![self.changed(
-            origin,
-            &said,
-            &crate::workflows::views::shorten(text, 200),
-            in_thread,
-        )?])
+        Ok(vec![self.changed(origin, &said, &crate::workflows::views::shorten(text, 200), in_thread)?])
     }
 
     pub(super) fn changed(
@@ -275,10 +184,7 @@ impl Bot {
         context: &str,
         in_thread: bool,
     ) -> Result<Outbound, BotError> {
-        let message = self.templates.render(
-            "ticket_changed",
-            &json!({ "text": text, "context": context }),
-        )?;
+        let message = self.templates.render("ticket_changed", &json!({ "text": text, "context": context }))?;
         Ok(reply(origin, message, in_thread))
     }
 }

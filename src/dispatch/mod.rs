@@ -2,6 +2,7 @@
 //! and say what should be sent back. Platform-neutral: adapters deliver the `Outbound`s.
 
 mod actions;
+mod approvals;
 mod commands;
 pub mod views;
 
@@ -33,9 +34,7 @@ impl BotError {
     fn user_text(&self) -> Option<String> {
         match self {
             BotError::User(text) => Some(text.clone()),
-            BotError::Store(err) | BotError::Standup(StandupError::Store(err))
-                if err.is_user_error() =>
-            {
+            BotError::Store(err) | BotError::Standup(StandupError::Store(err)) if err.is_user_error() => {
                 Some(err.to_string())
             }
             _ => None,
@@ -58,13 +57,7 @@ impl Bot {
     pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
         let workspace = WorkspaceId::new(config.team.workspace.clone());
         let people = Arc::new(config.people());
-        Bot {
-            store,
-            config,
-            templates,
-            workspace,
-            people,
-        }
+        Bot { store, config, templates, workspace, people }
     }
 
     /// Handles one event and returns what to send. Never fails: errors become replies.
@@ -72,13 +65,7 @@ impl Bot {
         let origin = inbound.origin();
         let result = match inbound {
             Inbound::SlashCommand { command, text, .. } => {
-                self.command(
-                    origin,
-                    crate::chat::command::parse_slash(command, text),
-                    false,
-                    now,
-                )
-                .await
+                self.command(origin, crate::chat::command::parse_slash(command, text), false, now).await
             }
             Inbound::Mention { text, .. } => match self.record(origin, text, now).await {
                 Ok(()) => {
@@ -92,26 +79,16 @@ impl Bot {
                 }
                 Err(err) => Err(err),
             },
-            Inbound::Message { text, .. } => {
-                self.record(origin, text, now).await.map(|()| Vec::new())
+            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|()| Vec::new()),
+            Inbound::Action { action_id, value, message, .. } => {
+                self.action(origin, action_id, value, message, now).await
             }
-            Inbound::Action {
-                action_id,
-                value,
-                message,
-                ..
-            } => self.action(origin, action_id, value, message, now).await,
         };
         result.unwrap_or_else(|err| vec![self.error_reply(origin, &err)])
     }
 
     /// Every message the bot sees is kept once (issue: conversation → tickets reads them).
-    async fn record(
-        &self,
-        origin: &Origin,
-        text: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), BotError> {
+    async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<(), BotError> {
         let seen = ChatMessageSeen {
             platform: origin.platform.as_str().into(),
             channel: origin.channel.clone(),
@@ -163,9 +140,7 @@ impl Bot {
             }),
             PersonRef::Name(name) => self.people.iter().find(|p| {
                 let full = p.display_name.to_lowercase();
-                &p.handle == name
-                    || &full == name
-                    || full.split_whitespace().next() == Some(name.as_str())
+                &p.handle == name || &full == name || full.split_whitespace().next() == Some(name.as_str())
             }),
         };
         found.ok_or_else(|| {
@@ -174,9 +149,7 @@ impl Bot {
                 PersonRef::ChatId(id) => format!("user {id}"),
                 PersonRef::Me => "you".into(),
             };
-            BotError::User(format!(
-                "I don't know {shown} on this team; people are listed in pmbot.toml."
-            ))
+            BotError::User(format!("I don't know {shown} on this team; people are listed in pmbot.toml."))
         })
     }
 
@@ -193,22 +166,18 @@ impl Bot {
             "move" => "move a ticket to another status",
             "assign" => "give a ticket to someone",
             "comment" => "add a comment to a ticket",
-            "fix" => "hand a ticket to the AI queue (coming with the job queue)",
+            "fix" => "hand a ticket to the AI queue (not available yet)",
+            "approve" => "approve request N (the number on its card)",
+            "reject" => "reject request N",
+            "changes" => "ask for changes on request N",
             _ => "this list",
         };
-        COMMANDS
-            .iter()
-            .map(|(verb, usage)| serde_json::json!({ "usage": usage, "what": what(verb) }))
-            .collect()
+        COMMANDS.iter().map(|(verb, usage)| serde_json::json!({ "usage": usage, "what": what(verb) })).collect()
     }
 }
 
 fn ephemeral(origin: &Origin, message: Message) -> Outbound {
-    Outbound::Ephemeral {
-        channel: origin.channel.clone(),
-        user: origin.user.clone(),
-        message,
-    }
+    Outbound::Ephemeral { channel: origin.channel.clone(), user: origin.user.clone(), message }
 }
 
 /// A public reply; mentions are answered in their thread.
@@ -218,9 +187,5 @@ fn reply(origin: &Origin, message: Message, in_thread: bool) -> Outbound {
     } else {
         origin.thread.clone()
     };
-    Outbound::Reply {
-        channel: origin.channel.clone(),
-        thread,
-        message,
-    }
+    Outbound::Reply { channel: origin.channel.clone(), thread, message }
 }

@@ -5,7 +5,6 @@ use crate::workflows::views::{shorten, ticket_line, ListView, Names};
 use serde::Serialize;
 
 pub const MOVE: &str = "ticket.move";
-pub const TRIAGE: &str = "ticket.triage";
 pub const ASSIGN_ME: &str = "ticket.assign_me";
 
 #[derive(Serialize)]
@@ -61,10 +60,7 @@ impl TicketView {
             title: ticket.title.clone(),
             status: ticket.status.label().to_string(),
             priority: ticket.priority.as_str().to_string(),
-            assignee: ticket
-                .assignee
-                .as_deref()
-                .map_or_else(|| "nobody yet".to_string(), |a| names.full(a)),
+            assignee: ticket.assignee.as_deref().map_or_else(|| "nobody yet".to_string(), |a| names.full(a)),
             project: ticket.project.clone(),
             labels: ticket.labels.join(", "),
             description: shorten(&ticket.description, 300),
@@ -85,23 +81,16 @@ impl TicketView {
 /// Buttons offered on a card, by current status: (label, target, style).
 fn next_moves(status: Status) -> &'static [(&'static str, Status, &'static str)] {
     match status {
-        Status::Backlog => &[
-            ("Move to to do", Status::Todo, ""),
-            ("Start", Status::InProgress, "primary"),
-        ],
-        Status::Todo | Status::AiQueue => &[
-            ("Start", Status::InProgress, "primary"),
-            ("Blocked", Status::Blocked, "danger"),
-        ],
+        Status::Backlog => &[("Move to to do", Status::Todo, ""), ("Start", Status::InProgress, "primary")],
+        Status::Todo | Status::AiQueue => {
+            &[("Start", Status::InProgress, "primary"), ("Blocked", Status::Blocked, "danger")]
+        }
         Status::InProgress => &[
             ("Ready for review", Status::InReview, "primary"),
             ("Blocked", Status::Blocked, "danger"),
             ("Done", Status::Done, ""),
         ],
-        Status::InReview => &[
-            ("Done", Status::Done, "primary"),
-            ("Back to in progress", Status::InProgress, ""),
-        ],
+        Status::InReview => &[("Done", Status::Done, "primary"), ("Back to in progress", Status::InProgress, "")],
         Status::Blocked => &[("Unblocked: resume", Status::InProgress, "primary")],
         Status::Done | Status::Cancelled => &[("Reopen", Status::Todo, "")],
     }
@@ -122,21 +111,8 @@ struct Column {
 }
 
 /// Board columns in working order; without a status filter, only open columns with tickets.
-pub fn board(
-    title: String,
-    tickets: &[Ticket],
-    status: Option<Status>,
-    names: &Names,
-    limit: usize,
-) -> BoardView {
-    let order = [
-        Status::Blocked,
-        Status::InProgress,
-        Status::InReview,
-        Status::AiQueue,
-        Status::Todo,
-        Status::Backlog,
-    ];
+pub fn board(title: String, tickets: &[Ticket], status: Option<Status>, names: &Names, limit: usize) -> BoardView {
+    let order = [Status::Blocked, Status::InProgress, Status::InReview, Status::AiQueue, Status::Todo, Status::Backlog];
     let shown: Vec<Status> = match status {
         Some(s) => vec![s],
         None => order.to_vec(),
@@ -144,15 +120,10 @@ pub fn board(
     let columns = shown
         .into_iter()
         .filter_map(|s| {
-            let lines: Vec<String> = tickets
-                .iter()
-                .filter(|t| t.status == s)
-                .map(|t| ticket_line(t, names, false))
-                .collect();
-            (!lines.is_empty() || status.is_some()).then(|| Column {
-                name: capitalise(s.label()),
-                list: ListView::new(lines, limit),
-            })
+            let lines: Vec<String> =
+                tickets.iter().filter(|t| t.status == s).map(|t| ticket_line(t, names, false)).collect();
+            (!lines.is_empty() || status.is_some())
+                .then(|| Column { name: capitalise(s.label()), list: ListView::new(lines, limit) })
         })
         .collect();
     BoardView {
@@ -169,12 +140,9 @@ pub struct CreatedView {
     pub title: String,
     pub project: String,
     pub reporter: String,
-    pub triage: &'static str,
 }
 
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }

@@ -5,10 +5,7 @@ use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
 
 pub fn router(store: Store) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(store)
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store)
 }
 
 /// The process is up.
@@ -19,16 +16,10 @@ async fn healthz() -> Json<Value> {
 /// The process can do its work: the database answers.
 async fn readyz(State(store): State<Store>) -> (StatusCode, Json<Value>) {
     match store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": store.backend() })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": store.backend() }))),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": store.backend() })),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": store.backend() })))
         }
     }
 }

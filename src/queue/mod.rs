@@ -10,7 +10,7 @@ pub mod scheduler;
 mod worker;
 
 pub use registry::{Registry, RegistryError};
-pub use worker::{Worker, WorkerConfig, WorkerStats};
+pub use worker::{Clock, Worker, WorkerConfig, WorkerStats};
 
 use crate::store::{NewJob, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -75,7 +75,10 @@ pub enum Outcome {
     Done,
     /// Failed; try again with backoff, not before `after` when the server said so
     /// (`Retry-After`). Discarded once out of attempts.
-    Retry { error: String, after: Option<Duration> },
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
     /// Not now: run again after this long, without using an attempt.
     Snooze(Duration),
     /// Stop for good: nothing more to do.
@@ -84,7 +87,9 @@ pub enum Outcome {
     Discard(String),
     /// Park until approval `approval_id` is decided or expires, then run again with the
     /// decision in `JobContext::resume`.
-    Await { approval_id: i64 },
+    Await {
+        approval_id: i64,
+    },
 }
 
 impl Outcome {

@@ -79,7 +79,13 @@ impl<S: Send + Sync + 'static> Registry<S> {
         self.handlers.keys().copied()
     }
 
-    pub(super) fn start(&self, kind: &str, state: Arc<S>, payload: Value, ctx: JobContext) -> Option<(BoxFuture<Outcome>, Duration)> {
+    pub(super) fn start(
+        &self,
+        kind: &str,
+        state: Arc<S>,
+        payload: Value,
+        ctx: JobContext,
+    ) -> Option<(BoxFuture<Outcome>, Duration)> {
         let handler = self.handlers.get(kind)?;
         Some((handler.run(state, payload, ctx), handler.timeout()))
     }

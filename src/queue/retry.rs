@@ -29,7 +29,14 @@ fn unit_interval(seed: i64, attempt: u32) -> f64 {
 }
 
 /// The row's next state for `outcome` of attempt `attempt` (of `max_attempts`) of job `id`.
-pub fn finish_for(outcome: Outcome, id: i64, attempt: u32, max_attempts: u32, errors: &[JobError], now: DateTime<Utc>) -> Finish {
+pub fn finish_for(
+    outcome: Outcome,
+    id: i64,
+    attempt: u32,
+    max_attempts: u32,
+    errors: &[JobError],
+    now: DateTime<Utc>,
+) -> Finish {
     let with = |message: String| {
         let mut all = errors.to_vec();
         all.push(JobError { attempt, message, at: now });
@@ -42,9 +49,14 @@ pub fn finish_for(outcome: Outcome, id: i64, attempt: u32, max_attempts: u32, er
         }
         Outcome::Retry { error, after } => {
             let wait = backoff(attempt, id, after);
-            Finish::Retry { at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()), errors: with(error) }
+            Finish::Retry {
+                at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()),
+                errors: with(error),
+            }
         }
-        Outcome::Snooze(wait) => Finish::Snooze { at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()) },
+        Outcome::Snooze(wait) => {
+            Finish::Snooze { at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()) }
+        }
         Outcome::Cancel(reason) => Finish::Cancelled { errors: with(reason) },
         Outcome::Discard(error) => Finish::Discarded { errors: with(error) },
         Outcome::Await { approval_id } => Finish::Awaiting { approval_id },

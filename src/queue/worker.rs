@@ -57,7 +57,11 @@ impl Default for WorkerConfig {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "pmbot".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pmbot".into())
 }
 
 /// What a worker did, for logs and benchmarks.
@@ -195,7 +199,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         Ok(())
     }
 
-    async fn fill(&self, tasks: &mut JoinSet<Report>, held: &mut HashMap<tokio::task::Id, Held>, completions: Option<&Completions>) {
+    async fn fill(
+        &self,
+        tasks: &mut JoinSet<Report>,
+        held: &mut HashMap<tokio::task::Id, Held>,
+        completions: Option<&Completions>,
+    ) {
         for (queue, limit) in self.registry.queues() {
             let limit = if limit == 0 { self.config.concurrency } else { limit };
             let running = held.values().filter(|h| h.queue == queue).count();
@@ -204,7 +213,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 continue;
             }
             let now = (self.clock)();
-            let lease_until = now + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::seconds(30));
+            let lease_until =
+                now + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::seconds(30));
             let claimed = match self.store.claim(queue, &self.config.id, free, lease_until, now).await {
                 Ok(claimed) => claimed,
                 Err(err) => {
@@ -220,7 +230,11 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
     }
 
-    fn reap(&self, done: Result<(tokio::task::Id, Report), tokio::task::JoinError>, held: &mut HashMap<tokio::task::Id, Held>) {
+    fn reap(
+        &self,
+        done: Result<(tokio::task::Id, Report), tokio::task::JoinError>,
+        held: &mut HashMap<tokio::task::Id, Held>,
+    ) {
         match done {
             Ok((id, report)) => {
                 held.remove(&id);
@@ -243,7 +257,11 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// One attempt of one job, from start to recorded outcome.
-    fn execute(&self, job: Claimed, completions: Option<Completions>) -> impl std::future::Future<Output = Report> + Send + 'static {
+    fn execute(
+        &self,
+        job: Claimed,
+        completions: Option<Completions>,
+    ) -> impl std::future::Future<Output = Report> + Send + 'static {
         let (store, registry, state, clock, stats) =
             (self.store.clone(), self.registry.clone(), self.state.clone(), self.clock.clone(), self.stats.clone());
         let (worker, lease) = (self.config.id.clone(), self.config.lease);
@@ -362,7 +380,13 @@ async fn supervise(
     }
 }
 
-async fn record(store: &Store, job: &Claimed, outcome: Outcome, completions: Option<Completions>, now: DateTime<Utc>) -> Report {
+async fn record(
+    store: &Store,
+    job: &Claimed,
+    outcome: Outcome,
+    completions: Option<Completions>,
+    now: DateTime<Utc>,
+) -> Report {
     if outcome == Outcome::Done {
         if let Some(completions) = completions {
             if completions.send((job.id, job.lease_count)).await.is_ok() {

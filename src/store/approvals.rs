@@ -4,7 +4,7 @@
 //! the caller with [`Approvers::allows`] before calling [`Store::decide_approval`].
 
 use super::{decode, on_pool, Result, Store, StoreError, WorkspaceId};
-use crate::board::{Person, Role};
+use crate::board::{Person, Role, Verdict};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use std::{fmt, str::FromStr};
@@ -49,36 +49,6 @@ impl FromStr for ApprovalState {
         .into_iter()
         .find(|state| state.as_str() == s)
         .ok_or_else(|| format!("unknown approval state \"{s}\""))
-    }
-}
-
-/// A person's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Approve,
-    Reject,
-    RequestChanges,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::Reject => "reject",
-            Verdict::RequestChanges => "request_changes",
-        }
-    }
-}
-
-impl FromStr for Verdict {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "approve" => Ok(Verdict::Approve),
-            "reject" => Ok(Verdict::Reject),
-            "request_changes" => Ok(Verdict::RequestChanges),
-            other => Err(format!("unknown verdict \"{other}\"")),
-        }
     }
 }
 
@@ -153,17 +123,11 @@ struct DecisionRow {
 }
 
 /// Locks the approval row (see `LOCK_TICKET` in tickets.rs for why a no-op update).
-const LOCK_APPROVAL: &str =
-    "UPDATE approvals SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2 \
+const LOCK_APPROVAL: &str = "UPDATE approvals SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2 \
      RETURNING state, required, expires_at";
 
 impl Store {
-    pub async fn create_approval(
-        &self,
-        ws: &WorkspaceId,
-        new: &NewApproval,
-        at: DateTime<Utc>,
-    ) -> Result<Approval> {
+    pub async fn create_approval(&self, ws: &WorkspaceId, new: &NewApproval, at: DateTime<Utc>) -> Result<Approval> {
         let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, required, \
                    state, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id";
         let required = i32::try_from(new.required.max(1)).unwrap_or(i32::MAX);
@@ -182,22 +146,14 @@ impl Store {
     }
 
     pub async fn approval(&self, ws: &WorkspaceId, id: i64) -> Result<Approval> {
-        let sql = "SELECT id, subject, description, approver_role, approver_people, required, state, expires_at, created_at \
+        let sql =
+            "SELECT id, subject, description, approver_role, approver_people, required, state, expires_at, created_at \
                    FROM approvals WHERE workspace_id = $1 AND id = $2";
-        let decisions_sql =
-            "SELECT decider, decision, comment, created_at FROM approval_decisions \
+        let decisions_sql = "SELECT decider, decision, comment, created_at FROM approval_decisions \
                              WHERE workspace_id = $1 AND approval_id = $2 ORDER BY created_at, id";
         let (row, decisions): (Option<ApprovalRow>, Vec<DecisionRow>) = on_pool!(self, |pool| {
-            let row = sqlx::query_as(sql)
-                .bind(ws.as_str())
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
-            let decisions = sqlx::query_as(decisions_sql)
-                .bind(ws.as_str())
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
+            let row = sqlx::query_as(sql).bind(ws.as_str()).bind(id).fetch_optional(pool).await?;
+            let decisions = sqlx::query_as(decisions_sql).bind(ws.as_str()).bind(id).fetch_all(pool).await?;
             (row, decisions)
         });
         let row = row.ok_or(StoreError::UnknownApproval(id))?;
@@ -206,11 +162,7 @@ impl Store {
             subject: row.subject,
             description: row.description,
             approvers: Approvers {
-                role: row
-                    .approver_role
-                    .as_deref()
-                    .map(|r| decode("approvals.approver_role", r))
-                    .transpose()?,
+                role: row.approver_role.as_deref().map(|r| decode("approvals.approver_role", r)).transpose()?,
                 people: row.approver_people.0,
             },
             required: u32::try_from(row.required).unwrap_or(1),
@@ -247,11 +199,7 @@ impl Store {
         let closed: Option<ApprovalState> = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let locked: Option<(String, i32, Option<DateTime<Utc>>)> =
-                sqlx::query_as(LOCK_APPROVAL)
-                    .bind(ws.as_str())
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                sqlx::query_as(LOCK_APPROVAL).bind(ws.as_str()).bind(id).fetch_optional(&mut *tx).await?;
             let (state, required, expires_at) = locked.ok_or(StoreError::UnknownApproval(id))?;
             let state: ApprovalState = decode("approvals.state", &state)?;
             let expired = state == ApprovalState::Pending && expires_at.is_some_and(|e| e <= at);
@@ -273,10 +221,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 0 {
-                    return Err(StoreError::AlreadyDecided {
-                        id,
-                        decider: decider.to_string(),
-                    });
+                    return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
                 }
                 let approvals: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM approval_decisions WHERE approval_id = $1 AND decision = 'approve'",

@@ -18,18 +18,12 @@ impl Store {
     /// Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store> {
         let display_url = redact(url);
-        let unavailable = |reason: String| StoreError::Unavailable {
-            url: display_url.clone(),
-            reason,
-        };
+        let unavailable = |reason: String| StoreError::Unavailable { url: display_url.clone(), reason };
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options =
-                PgConnectOptions::from_str(url).map_err(|e| unavailable(e.to_string()))?;
+            let options = PgConnectOptions::from_str(url).map_err(|e| unavailable(e.to_string()))?;
             check_postgres(&options).await.map_err(unavailable)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(CONNECT_TIMEOUT)
-                .connect_lazy_with(options);
+            let pool =
+                PgPoolOptions::new().max_connections(10).acquire_timeout(CONNECT_TIMEOUT).connect_lazy_with(options);
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
             let options = sqlite_options(url).map_err(unavailable)?;
@@ -81,8 +75,7 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, String> {
     let options = SqliteConnectOptions::from_str(url).map_err(|e| e.to_string())?;
     let file = options.get_filename();
     if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     Ok(options
         .create_if_missing(true)
@@ -101,14 +94,8 @@ pub fn redact(url: &str) -> String {
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
         Some((credentials, host)) => {
-            let user = credentials
-                .split_once(':')
-                .map_or(credentials, |(user, _)| user);
-            let hidden = if credentials.contains(':') {
-                ":***"
-            } else {
-                ""
-            };
+            let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+            let hidden = if credentials.contains(':') { ":***" } else { "" };
             format!("{scheme}://{user}{hidden}@{host}{path}")
         }
         None => url.to_string(),
@@ -121,10 +108,7 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact("postgres://bot:s3cret@db:5432/pm"),
-            "postgres://bot:***@db:5432/pm"
-        );
+        assert_eq!(redact("postgres://bot:s3cret@db:5432/pm"), "postgres://bot:***@db:5432/pm");
         assert_eq!(redact("postgres://bot@db/pm"), "postgres://bot@db/pm");
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }

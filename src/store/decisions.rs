@@ -36,12 +36,7 @@ pub struct Decision {
 }
 
 impl Store {
-    pub async fn log_decision(
-        &self,
-        ws: &WorkspaceId,
-        d: &NewDecision,
-        at: DateTime<Utc>,
-    ) -> Result<i64> {
+    pub async fn log_decision(&self, ws: &WorkspaceId, d: &NewDecision, at: DateTime<Utc>) -> Result<i64> {
         let sql = "INSERT INTO decisions (workspace_id, kind, subject, inputs, rationale, confidence, action, actor, \
                    outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
         let confidence = d.confidence.clamp(0.0, 1.0);
@@ -61,12 +56,7 @@ impl Store {
     }
 
     /// The newest `limit` decisions, about `subject` when given, newest first.
-    pub async fn decisions(
-        &self,
-        ws: &WorkspaceId,
-        subject: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Decision>> {
+    pub async fn decisions(&self, ws: &WorkspaceId, subject: Option<&str>, limit: i64) -> Result<Vec<Decision>> {
         let sql = "SELECT id, kind, subject, inputs, rationale, confidence, action, actor, outcome, created_at \
                    FROM decisions WHERE workspace_id = $1 AND ($2 IS NULL OR subject = $2) \
                    ORDER BY created_at DESC, id DESC LIMIT $3";

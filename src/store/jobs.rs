@@ -109,13 +109,24 @@ pub struct Claimed {
 pub enum Finish {
     Completed,
     /// Run again at `at`; `errors` is the full history including this attempt's.
-    Retry { at: DateTime<Utc>, errors: Vec<JobError> },
+    Retry {
+        at: DateTime<Utc>,
+        errors: Vec<JobError>,
+    },
     /// Run again at `at` without counting this attempt.
-    Snooze { at: DateTime<Utc> },
-    Cancelled { errors: Vec<JobError> },
-    Discarded { errors: Vec<JobError> },
+    Snooze {
+        at: DateTime<Utc>,
+    },
+    Cancelled {
+        errors: Vec<JobError>,
+    },
+    Discarded {
+        errors: Vec<JobError>,
+    },
     /// Park until the approval is decided.
-    Awaiting { approval_id: i64 },
+    Awaiting {
+        approval_id: i64,
+    },
 }
 
 /// A job as the operator sees it.
@@ -343,7 +354,8 @@ impl Store {
 
     /// Completes many jobs in one transaction (one commit); returns how many were still held.
     pub async fn complete_many(&self, held: &[(i64, i64)], now: DateTime<Utc>) -> Result<usize> {
-        let sql = "UPDATE jobs SET state = 'completed', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+        let sql =
+            "UPDATE jobs SET state = 'completed', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    updated_at = $1 WHERE id = $2 AND lease_count = $3 AND state = 'running'";
         let mut completed = 0;
         on_pool!(self, |pool| {
@@ -379,7 +391,13 @@ impl Store {
     }
 
     /// Makes the jobs parked on an approval runnable, telling them `resume`.
-    pub async fn resume_approval_jobs(&self, ws: &WorkspaceId, approval_id: i64, resume: &Value, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn resume_approval_jobs(
+        &self,
+        ws: &WorkspaceId,
+        approval_id: i64,
+        resume: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, resume = $2, updated_at = $1 \
                    WHERE workspace_id = $3 AND approval_id = $4 AND state = 'awaiting'";
         let resumed = on_pool!(self, |pool| sqlx::query(sql)
@@ -426,7 +444,8 @@ impl Store {
 
     /// Pending approvals past their expiry become expired; returns `(workspace, approval id)`.
     pub async fn expire_approvals(&self, now: DateTime<Utc>) -> Result<Vec<(WorkspaceId, i64)>> {
-        let sql = "UPDATE approvals SET state = 'expired', updated_at = $1 WHERE state = 'pending' AND expires_at <= $1 \
+        let sql =
+            "UPDATE approvals SET state = 'expired', updated_at = $1 WHERE state = 'pending' AND expires_at <= $1 \
                    RETURNING workspace_id, id";
         let rows: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(ws, id)| (WorkspaceId::new(ws), id)).collect())
@@ -453,7 +472,13 @@ impl Store {
     }
 
     /// The workspace's jobs, newest first.
-    pub async fn jobs(&self, ws: &WorkspaceId, state: Option<JobState>, kind: Option<&str>, limit: i64) -> Result<Vec<JobRecord>> {
+    pub async fn jobs(
+        &self,
+        ws: &WorkspaceId,
+        state: Option<JobState>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND ($2 IS NULL OR state = $2) \
              AND ($3 IS NULL OR kind = $3) ORDER BY id DESC LIMIT $4"
@@ -478,7 +503,8 @@ impl Store {
     /// How many of the workspace's jobs are in each state.
     pub async fn job_counts(&self, ws: &WorkspaceId) -> Result<Vec<(JobState, i64)>> {
         let sql = "SELECT state, COUNT(*) FROM jobs WHERE workspace_id = $1 GROUP BY state ORDER BY state";
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?;
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?;
         rows.into_iter().map(|(s, n)| Ok((super::decode("jobs.state", &s)?, n))).collect()
     }
 
@@ -493,13 +519,21 @@ impl Store {
 
     /// Cancels a job that has not finished; a running job's result will then be ignored.
     pub async fn cancel_job(&self, ws: &WorkspaceId, id: i64, now: DateTime<Utc>) -> Result<JobRecord> {
-        let sql = "UPDATE jobs SET state = 'cancelled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+        let sql =
+            "UPDATE jobs SET state = 'cancelled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    updated_at = $1 WHERE workspace_id = $2 AND id = $3 \
                    AND state IN ('available', 'scheduled', 'retryable', 'running', 'awaiting')";
         self.operator_change(ws, id, sql, now, "cancelled").await
     }
 
-    async fn operator_change(&self, ws: &WorkspaceId, id: i64, sql: &str, now: DateTime<Utc>, verb: &'static str) -> Result<JobRecord> {
+    async fn operator_change(
+        &self,
+        ws: &WorkspaceId,
+        id: i64,
+        sql: &str,
+        now: DateTime<Utc>,
+        verb: &'static str,
+    ) -> Result<JobRecord> {
         let changed = on_pool!(self, |pool| sqlx::query(sql)
             .bind(now)
             .bind(ws.as_str())

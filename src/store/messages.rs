@@ -46,12 +46,7 @@ impl Store {
     }
 
     /// The newest `limit` messages of a channel, oldest first.
-    pub async fn recent_messages(
-        &self,
-        ws: &WorkspaceId,
-        channel: &str,
-        limit: i64,
-    ) -> Result<Vec<ChatMessageSeen>> {
+    pub async fn recent_messages(&self, ws: &WorkspaceId, channel: &str, limit: i64) -> Result<Vec<ChatMessageSeen>> {
         let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
                    WHERE workspace_id = $1 AND channel = $2 ORDER BY created_at DESC, id DESC LIMIT $3";
         let mut rows: Vec<ChatMessageSeen> = on_pool!(self, |pool| sqlx::query_as(sql)
@@ -66,9 +61,6 @@ impl Store {
 
     pub async fn message_count(&self, ws: &WorkspaceId) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM chat_messages WHERE workspace_id = $1";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(ws.as_str())
-            .fetch_one(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_one(pool).await)?)
     }
 }

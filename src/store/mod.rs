@@ -13,7 +13,8 @@ mod messages;
 mod team;
 mod tickets;
 
-pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval, Verdict};
+pub use crate::board::Verdict;
+pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval};
 pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, NewDecision};
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
@@ -178,10 +179,7 @@ impl Store {
 
     /// Answers when the database answers a trivial query (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -205,7 +203,5 @@ pub(crate) fn decode<T: std::str::FromStr>(column: &str, value: &str) -> Result<
 where
     T::Err: fmt::Display,
 {
-    value
-        .parse()
-        .map_err(|err| StoreError::Corrupt(format!("{column} = {value:?}: {err}")))
+    value.parse().map_err(|err| StoreError::Corrupt(format!("{column} = {value:?}: {err}")))
 }

@@ -42,8 +42,7 @@ struct ProjectRow {
     pm: Option<String>,
 }
 
-const UPSERT_PERSON: &str =
-    "INSERT INTO people (workspace_id, handle, display_name, role, timezone, slack_id, \
+const UPSERT_PERSON: &str = "INSERT INTO people (workspace_id, handle, display_name, role, timezone, slack_id, \
      discord_id, tracker_id, time_tracking_id, active, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, $10, $10) \
      ON CONFLICT (workspace_id, handle) DO UPDATE SET display_name = excluded.display_name, \
@@ -59,32 +58,16 @@ const UPSERT_PROJECT: &str = "INSERT INTO projects (workspace_id, key, name, kin
 
 impl Store {
     /// Creates the workspace if it does not exist yet.
-    pub async fn ensure_workspace(
-        &self,
-        ws: &WorkspaceId,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub async fn ensure_workspace(&self, ws: &WorkspaceId, name: &str, now: DateTime<Utc>) -> Result<()> {
         let sql = "INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(ws.as_str())
-            .bind(name)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        on_pool!(self, |pool| sqlx::query(sql).bind(ws.as_str()).bind(name).bind(now).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Makes the workspace's active people exactly `people`; people no longer listed are
     /// kept (their tickets still name them) but marked inactive.
-    pub async fn sync_people(
-        &self,
-        ws: &WorkspaceId,
-        people: &[Person],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub async fn sync_people(&self, ws: &WorkspaceId, people: &[Person], now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE people SET active = FALSE WHERE workspace_id = $1")
@@ -112,12 +95,7 @@ impl Store {
     }
 
     /// Like [`Store::sync_people`], for projects.
-    pub async fn sync_projects(
-        &self,
-        ws: &WorkspaceId,
-        projects: &[Project],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub async fn sync_projects(&self, ws: &WorkspaceId, projects: &[Project], now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE projects SET active = FALSE WHERE workspace_id = $1")
@@ -147,10 +125,7 @@ impl Store {
     pub async fn people(&self, ws: &WorkspaceId) -> Result<Vec<Person>> {
         let sql = "SELECT handle, display_name, role, timezone, slack_id, discord_id, tracker_id, time_tracking_id \
                    FROM people WHERE workspace_id = $1 AND active = TRUE ORDER BY handle";
-        let rows: Vec<PersonRow> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(ws.as_str())
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<PersonRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?;
         rows.into_iter().map(PersonRow::into_person).collect()
     }
 
@@ -158,10 +133,7 @@ impl Store {
     pub async fn projects(&self, ws: &WorkspaceId) -> Result<Vec<Project>> {
         let sql = "SELECT key, name, kind, retainer_hours, hourly_rate, channel, pm \
                    FROM projects WHERE workspace_id = $1 AND active = TRUE ORDER BY key";
-        let rows: Vec<ProjectRow> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(ws.as_str())
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<ProjectRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|r| {
                 Ok(Project {

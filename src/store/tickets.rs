@@ -40,11 +40,7 @@ impl TicketRow {
             key: decode("tickets.key", &self.key)?,
             status: decode("tickets.status", &self.status)?,
             priority: decode("tickets.priority", &self.priority)?,
-            parent: self
-                .parent_key
-                .as_deref()
-                .map(|k| decode("tickets.parent_key", k))
-                .transpose()?,
+            parent: self.parent_key.as_deref().map(|k| decode("tickets.parent_key", k)).transpose()?,
             project: self.project_key,
             title: self.title,
             description: self.description,
@@ -53,11 +49,7 @@ impl TicketRow {
             reporter: self.reporter,
             epic: self.epic,
             estimate: self.estimate,
-            source: Source {
-                tracker: self.source_tracker,
-                external_id: self.external_id,
-                url: self.url,
-            },
+            source: Source { tracker: self.source_tracker, external_id: self.external_id, url: self.url },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -78,11 +70,7 @@ impl TransitionRow {
     fn into_transition(self) -> Result<Transition> {
         Ok(Transition {
             ticket: decode("tickets.key", &self.key)?,
-            from: self
-                .from_status
-                .as_deref()
-                .map(|s| decode("ticket_transitions.from_status", s))
-                .transpose()?,
+            from: self.from_status.as_deref().map(|s| decode("ticket_transitions.from_status", s)).transpose()?,
             to: decode("ticket_transitions.to_status", &self.to_status)?,
             actor: self.actor,
             reason: self.reason,
@@ -111,18 +99,15 @@ const INSERT_TICKET: &str = "INSERT INTO tickets (workspace_id, key, project_key
      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
      RETURNING id";
 
-const INSERT_TRANSITION: &str =
-    "INSERT INTO ticket_transitions (workspace_id, ticket_id, from_status, to_status, \
+const INSERT_TRANSITION: &str = "INSERT INTO ticket_transitions (workspace_id, ticket_id, from_status, to_status, \
      actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// A no-op write that returns the row: it takes the row lock on PostgreSQL and the write
 /// lock on SQLite before the transaction reads, so concurrent changes serialise.
-const LOCK_TICKET: &str =
-    "UPDATE tickets SET updated_at = updated_at WHERE workspace_id = $1 AND key = $2 \
+const LOCK_TICKET: &str = "UPDATE tickets SET updated_at = updated_at WHERE workspace_id = $1 AND key = $2 \
      RETURNING id, status";
 
-const TRANSITION_SELECT: &str =
-    "SELECT t.key, h.from_status, h.to_status, h.actor, h.reason, h.at \
+const TRANSITION_SELECT: &str = "SELECT t.key, h.from_status, h.to_status, h.actor, h.reason, h.at \
      FROM ticket_transitions h JOIN tickets t ON t.id = h.ticket_id";
 
 impl Store {
@@ -139,15 +124,10 @@ impl Store {
         }
         let key = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let number: Option<i64> = sqlx::query_scalar(NEXT_NUMBER)
-                .bind(ws.as_str())
-                .bind(&new.project)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let key = TicketKey::new(
-                &new.project,
-                number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?,
-            );
+            let number: Option<i64> =
+                sqlx::query_scalar(NEXT_NUMBER).bind(ws.as_str()).bind(&new.project).fetch_optional(&mut *tx).await?;
+            let key =
+                TicketKey::new(&new.project, number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?);
             let id: i64 = sqlx::query_scalar(INSERT_TICKET)
                 .bind(ws.as_str())
                 .bind(key.as_str())
@@ -186,15 +166,13 @@ impl Store {
 
     /// The ticket, or `UnknownTicket`.
     pub async fn ticket(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Ticket> {
-        let sql =
-            format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2");
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2");
         let row: Option<TicketRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(ws.as_str())
             .bind(key.as_str())
             .fetch_optional(pool)
             .await)?;
-        row.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?
-            .into_ticket()
+        row.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?.into_ticket()
     }
 
     /// Tickets matching `filter`, most urgent first, then oldest first.
@@ -212,11 +190,7 @@ impl Store {
         let mut tickets = rows
             .into_iter()
             .map(TicketRow::into_ticket)
-            .filter(|t| {
-                t.as_ref().map_or(true, |t| {
-                    filter.statuses.is_empty() || filter.statuses.contains(&t.status)
-                })
-            })
+            .filter(|t| t.as_ref().map_or(true, |t| filter.statuses.is_empty() || filter.statuses.contains(&t.status)))
             .collect::<Result<Vec<_>>>()?;
         tickets.sort_by_key(|t| (t.priority.rank(), t.created_at));
         Ok(tickets)
@@ -235,18 +209,12 @@ impl Store {
     ) -> Result<Transition> {
         let from: Status = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let locked: Option<(i64, String)> = sqlx::query_as(LOCK_TICKET)
-                .bind(ws.as_str())
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let locked: Option<(i64, String)> =
+                sqlx::query_as(LOCK_TICKET).bind(ws.as_str()).bind(key.as_str()).fetch_optional(&mut *tx).await?;
             let (id, from) = locked.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
             let from: Status = decode("tickets.status", &from)?;
             if from == to {
-                return Err(StoreError::AlreadyInStatus {
-                    key: key.clone(),
-                    status: to,
-                });
+                return Err(StoreError::AlreadyInStatus { key: key.clone(), status: to });
             }
             sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(to.as_str())
@@ -337,24 +305,16 @@ impl Store {
             tx.commit().await?;
             id
         });
-        Ok(Comment {
-            id,
-            ticket: key.clone(),
-            author: author.to_string(),
-            body: body.to_string(),
-            created_at: at,
-        })
+        Ok(Comment { id, ticket: key.clone(), author: author.to_string(), body: body.to_string(), created_at: at })
     }
 
     /// A ticket's comments, oldest first.
     pub async fn comments(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
-        let sql = "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
+        let sql =
+            "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
                    WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
-        let rows: Vec<CommentRow> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<CommentRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|r| {
                 Ok(Comment {
@@ -370,46 +330,24 @@ impl Store {
 
     /// A ticket's status history, oldest first.
     pub async fn history(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Transition>> {
-        let sql = format!(
-            "{TRANSITION_SELECT} WHERE h.workspace_id = $1 AND t.key = $2 ORDER BY h.at, h.id"
-        );
-        let rows: Vec<TransitionRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .fetch_all(pool)
-            .await)?;
-        rows.into_iter()
-            .map(TransitionRow::into_transition)
-            .collect()
+        let sql = format!("{TRANSITION_SELECT} WHERE h.workspace_id = $1 AND t.key = $2 ORDER BY h.at, h.id");
+        let rows: Vec<TransitionRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(pool).await)?;
+        rows.into_iter().map(TransitionRow::into_transition).collect()
     }
 
     /// Every transition on the board at or after `since`, oldest first.
-    pub async fn transitions_since(
-        &self,
-        ws: &WorkspaceId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Transition>> {
-        let sql = format!(
-            "{TRANSITION_SELECT} WHERE h.workspace_id = $1 AND h.at >= $2 ORDER BY h.at, h.id"
-        );
-        let rows: Vec<TransitionRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(ws.as_str())
-            .bind(since)
-            .fetch_all(pool)
-            .await)?;
-        rows.into_iter()
-            .map(TransitionRow::into_transition)
-            .collect()
+    pub async fn transitions_since(&self, ws: &WorkspaceId, since: DateTime<Utc>) -> Result<Vec<Transition>> {
+        let sql = format!("{TRANSITION_SELECT} WHERE h.workspace_id = $1 AND h.at >= $2 ORDER BY h.at, h.id");
+        let rows: Vec<TransitionRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(ws.as_str()).bind(since).fetch_all(pool).await)?;
+        rows.into_iter().map(TransitionRow::into_transition).collect()
     }
 
     async fn require_person(&self, ws: &WorkspaceId, handle: &str) -> Result<()> {
-        let sql =
-            "SELECT COUNT(*) FROM people WHERE workspace_id = $1 AND handle = $2 AND active = TRUE";
-        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(ws.as_str())
-            .bind(handle)
-            .fetch_one(pool)
-            .await)?;
+        let sql = "SELECT COUNT(*) FROM people WHERE workspace_id = $1 AND handle = $2 AND active = TRUE";
+        let count: i64 =
+            on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(handle).fetch_one(pool).await)?;
         if count == 0 {
             return Err(StoreError::UnknownPerson(handle.to_string()));
         }

@@ -2,4 +2,5 @@
 //! calls it, and renders or acts.
 
 pub mod standup;
+pub mod triage;
 pub mod views;

@@ -11,20 +11,12 @@ pub struct Names(HashMap<String, String>);
 
 impl Names {
     pub fn new(people: &[Person]) -> Self {
-        Names(
-            people
-                .iter()
-                .map(|p| (p.handle.clone(), p.display_name.clone()))
-                .collect(),
-        )
+        Names(people.iter().map(|p| (p.handle.clone(), p.display_name.clone())).collect())
     }
 
     /// The full display name.
     pub fn full(&self, handle: &str) -> String {
-        self.0
-            .get(handle)
-            .cloned()
-            .unwrap_or_else(|| format!("@{handle}"))
+        self.0.get(handle).cloned().unwrap_or_else(|| format!("@{handle}"))
     }
 
     /// The first name, for compact lines.
@@ -43,12 +35,7 @@ pub fn ticket_line(ticket: &Ticket, names: &Names, with_status: bool) -> String 
     if with_status {
         tags.push(ticket.status.label().to_string());
     }
-    tags.push(
-        ticket
-            .assignee
-            .as_deref()
-            .map_or_else(|| "unassigned".to_string(), |a| names.short(a)),
-    );
+    tags.push(ticket.assignee.as_deref().map_or_else(|| "unassigned".to_string(), |a| names.short(a)));
     if ticket.priority != crate::board::Priority::Medium {
         tags.push(ticket.priority.as_str().to_string());
     }
@@ -74,11 +61,7 @@ impl ListView {
     pub fn new(items: Vec<String>, limit: usize) -> Self {
         let count = items.len();
         let items: Vec<String> = items.into_iter().take(limit).collect();
-        ListView {
-            count,
-            more: count - items.len(),
-            items,
-        }
+        ListView { count, more: count - items.len(), items }
     }
 }
 
@@ -88,9 +71,6 @@ pub fn shorten(text: &str, max: usize) -> String {
     if flat.chars().count() <= max {
         flat
     } else {
-        format!(
-            "{}…",
-            flat.chars().take(max.saturating_sub(1)).collect::<String>()
-        )
+        format!("{}…", flat.chars().take(max.saturating_sub(1)).collect::<String>())
     }
 }

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// The server the tests use; `scripts/test` exports it (starting a throwaway server when
 /// none is running).
 pub fn postgres_admin_url() -> String {
-    std::env::var("PMBOT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("PMBOT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Monday 16 November 2026, 14:00 UTC (09:00 in New York).
@@ -38,11 +37,7 @@ impl TestDb {
         let url = pmbot::store::sqlite_url(&dir.path().join("pmbot.db"));
         let store = Store::connect(&url).await.expect("open SQLite");
         store.migrate().await.expect("migrate SQLite");
-        TestDb {
-            store,
-            url,
-            cleanup: Cleanup::Dir(dir),
-        }
+        TestDb { store, url, cleanup: Cleanup::Dir(dir) }
     }
 
     /// A migrated, freshly created database on the PostgreSQL server.
@@ -50,20 +45,14 @@ impl TestDb {
         let (url, admin_url, name) = fresh_postgres_database().await;
         let store = Store::connect(&url).await.expect("open PostgreSQL");
         store.migrate().await.expect("migrate PostgreSQL");
-        TestDb {
-            store,
-            url,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        }
+        TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } }
     }
 
     pub async fn finish(self) {
         self.store.close().await;
         if let Cleanup::Postgres { admin_url, name } = self.cleanup {
             if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                let _ = admin
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await;
+                let _ = admin.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
             }
         }
     }
@@ -80,18 +69,9 @@ pub async fn fresh_postgres_database() -> (String, String, String) {
         )
     });
     let nanos = Utc::now().timestamp_subsec_nanos();
-    let name = format!(
-        "pmbot_t_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    admin
-        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-        .await
-        .expect("create test database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(base, _)| base);
+    let name = format!("pmbot_t_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
     (format!("{base}/{name}"), admin_url, name)
 }
 
@@ -116,4 +96,66 @@ macro_rules! on_both_backends {
             })*
         }
     };
+}
+
+/// A `Chat` that remembers what was sent, for tests of jobs that post.
+#[derive(Default)]
+pub struct RecordingChat {
+    pub sent: std::sync::Mutex<Vec<(String, pmbot::chat::Message)>>,
+}
+
+impl RecordingChat {
+    /// Everything sent so far, as `(channel or @user, plain text)`.
+    pub fn texts(&self) -> Vec<(String, String)> {
+        self.sent.lock().unwrap().iter().map(|(to, m)| (to.clone(), m.fallback_text())).collect()
+    }
+
+    /// The last message sent that has buttons.
+    pub fn last_with_buttons(&self) -> Option<pmbot::chat::Message> {
+        self.sent.lock().unwrap().iter().rev().find(|(_, m)| m.buttons().next().is_some()).map(|(_, m)| m.clone())
+    }
+
+    fn push(&self, to: &str, message: &pmbot::chat::Message) {
+        self.sent.lock().unwrap().push((to.to_string(), message.clone()));
+    }
+}
+
+impl pmbot::chat::Chat for RecordingChat {
+    async fn post(
+        &self,
+        channel: &str,
+        _thread: Option<&str>,
+        message: &pmbot::chat::Message,
+    ) -> Result<pmbot::chat::MessageRef, pmbot::chat::ChatError> {
+        self.push(channel, message);
+        Ok(pmbot::chat::MessageRef { channel: channel.into(), ts: format!("m{}", self.sent.lock().unwrap().len()) })
+    }
+
+    async fn update(
+        &self,
+        target: &pmbot::chat::MessageRef,
+        message: &pmbot::chat::Message,
+    ) -> Result<(), pmbot::chat::ChatError> {
+        self.push(&target.channel, message);
+        Ok(())
+    }
+
+    async fn ephemeral(
+        &self,
+        channel: &str,
+        _user: &str,
+        message: &pmbot::chat::Message,
+    ) -> Result<(), pmbot::chat::ChatError> {
+        self.push(channel, message);
+        Ok(())
+    }
+
+    async fn dm(
+        &self,
+        user: &str,
+        message: &pmbot::chat::Message,
+    ) -> Result<pmbot::chat::MessageRef, pmbot::chat::ChatError> {
+        self.push(&format!("@{user}"), message);
+        Ok(pmbot::chat::MessageRef { channel: format!("@{user}"), ts: "dm".into() })
+    }
 }

@@ -3,15 +3,15 @@
 
 pub mod render;
 
-use crate::chat::{
-    deliver, Button, Chat, ChatError, Inbound, Message, MessageRef, Origin, Platform,
-};
+use crate::chat::{deliver, Button, Chat, ChatError, Inbound, Message, MessageRef, Origin, Platform};
 use crate::dispatch::Bot;
+use crate::jobs::JobEnv;
+use crate::queue::Worker;
 use chrono::{DateTime, Utc};
 use render::{classify, render, ShellInput, Style, MAX_MESSAGE_CHARS};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Sends by printing. Remembers the buttons it showed so `!N` can press them.
 pub struct ShellChat {
@@ -28,16 +28,8 @@ struct State {
 
 impl ShellChat {
     pub fn new(out: Box<dyn Write + Send>, style: Style) -> Self {
-        let state = State {
-            out,
-            style,
-            next_button: 1,
-            next_message: 1,
-            buttons: BTreeMap::new(),
-        };
-        ShellChat {
-            state: Mutex::new(state),
-        }
+        let state = State { out, style, next_button: 1, next_message: 1, buttons: BTreeMap::new() };
+        ShellChat { state: Mutex::new(state) }
     }
 
     /// Prints a line of the shell's own (prompts' echoes, notices).
@@ -54,25 +46,16 @@ impl ShellChat {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while printing leaves nothing half-updated that matters; keep going.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn show(
-        &self,
-        speaker: &str,
-        target: MessageRef,
-        message: &Message,
-    ) -> Result<MessageRef, ChatError> {
+    fn show(&self, speaker: &str, target: MessageRef, message: &Message) -> Result<MessageRef, ChatError> {
         let mut state = self.lock();
         state.buttons.retain(|_, (on, _)| *on != target);
         let first = state.next_button;
         for button in message.buttons() {
             let number = state.next_button;
-            state
-                .buttons
-                .insert(number, (target.clone(), button.clone()));
+            state.buttons.insert(number, (target.clone(), button.clone()));
             state.next_button += 1;
         }
         let text = render(speaker, message, state.style, first);
@@ -85,38 +68,23 @@ impl ShellChat {
         let mut state = self.lock();
         let ts = format!("bot-{}", state.next_message);
         state.next_message += 1;
-        MessageRef {
-            channel: channel.to_string(),
-            ts,
-        }
+        MessageRef { channel: channel.to_string(), ts }
     }
 }
 
 impl Chat for ShellChat {
-    async fn post(
-        &self,
-        channel: &str,
-        _thread: Option<&str>,
-        message: &Message,
-    ) -> Result<MessageRef, ChatError> {
+    async fn post(&self, channel: &str, _thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
         let target = self.next_ref(channel);
         self.show(&format!("pmbot › {channel}"), target, message)
     }
 
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
-        self.show("pmbot › (updates its message)", target.clone(), message)
-            .map(|_| ())
+        self.show("pmbot › (updates its message)", target.clone(), message).map(|_| ())
     }
 
-    async fn ephemeral(
-        &self,
-        channel: &str,
-        _user: &str,
-        message: &Message,
-    ) -> Result<(), ChatError> {
+    async fn ephemeral(&self, channel: &str, _user: &str, message: &Message) -> Result<(), ChatError> {
         let target = self.next_ref(channel);
-        self.show("pmbot › (only you see this)", target, message)
-            .map(|_| ())
+        self.show("pmbot › (only you see this)", target, message).map(|_| ())
     }
 
     async fn dm(&self, user: &str, message: &Message) -> Result<MessageRef, ChatError> {
@@ -125,10 +93,12 @@ impl Chat for ShellChat {
     }
 }
 
-/// One person's conversation with the bot in a channel.
+/// One person's conversation with the bot in a channel. After each line, the jobs it caused
+/// run to completion (e.g. a triage request is posted) before the next line is read.
 pub struct ShellSession<'a> {
     bot: &'a Bot,
-    pub chat: ShellChat,
+    pub chat: Arc<ShellChat>,
+    worker: Option<Worker<JobEnv<ShellChat>>>,
     pub user: String,
     pub channel: String,
     /// Print each typed line before the reply (for piped input and the demo).
@@ -144,15 +114,14 @@ pub enum Flow {
 }
 
 impl<'a> ShellSession<'a> {
-    pub fn new(bot: &'a Bot, chat: ShellChat, user: &str, channel: &str, echo: bool) -> Self {
-        ShellSession {
-            bot,
-            chat,
-            user: user.into(),
-            channel: channel.into(),
-            echo,
-            sent: 0,
-        }
+    pub fn new(bot: &'a Bot, chat: Arc<ShellChat>, user: &str, channel: &str, echo: bool) -> Self {
+        ShellSession { bot, chat, worker: None, user: user.into(), channel: channel.into(), echo, sent: 0 }
+    }
+
+    /// Runs due jobs with `worker` after each line.
+    pub fn with_worker(mut self, worker: Worker<JobEnv<ShellChat>>) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     /// Handles one typed line as the current user.
@@ -160,11 +129,7 @@ impl<'a> ShellSession<'a> {
         let input = classify(line, &self.bot.config.team.bot_name);
         if self.echo && input != ShellInput::Empty {
             let shown: String = line.trim().chars().take(200).collect();
-            let cut = if line.trim().chars().count() > 200 {
-                "…"
-            } else {
-                ""
-            };
+            let cut = if line.trim().chars().count() > 200 { "…" } else { "" };
             self.chat.note(&format!("\n{} › {shown}{cut}", self.user))?;
         }
         let inbound = match input {
@@ -188,26 +153,21 @@ impl<'a> ShellSession<'a> {
                     message,
                 },
                 None => {
-                    self.chat.note(&format!("⚠️ There is no button [{number}] any more: used or replaced buttons disappear."))?;
+                    self.chat.note(&format!(
+                        "⚠️ There is no button [{number}] any more: used or replaced buttons disappear."
+                    ))?;
                     return Ok(Flow::Continue);
                 }
             },
-            ShellInput::Slash { command, text } => Inbound::SlashCommand {
-                origin: self.origin(now),
-                command,
-                text,
-            },
-            ShellInput::Mention { text } => Inbound::Mention {
-                origin: self.origin(now),
-                text,
-            },
-            ShellInput::Message { text } => Inbound::Message {
-                origin: self.origin(now),
-                text,
-            },
+            ShellInput::Slash { command, text } => Inbound::SlashCommand { origin: self.origin(now), command, text },
+            ShellInput::Mention { text } => Inbound::Mention { origin: self.origin(now), text },
+            ShellInput::Message { text } => Inbound::Message { origin: self.origin(now), text },
         };
         let outbound = self.bot.handle(&inbound, now).await;
-        deliver(&self.chat, &outbound).await?;
+        deliver(self.chat.as_ref(), &outbound).await?;
+        if let Some(worker) = &self.worker {
+            worker.run_until_idle().await;
+        }
         Ok(Flow::Continue)
     }
 
@@ -218,11 +178,7 @@ impl<'a> ShellSession<'a> {
             channel: self.channel.clone(),
             user: self.user.clone(),
             // Slack-like ids, unique across sessions, so each line is stored once.
-            ts: format!(
-                "{}.{:06}",
-                now.timestamp(),
-                (now.timestamp_subsec_micros() as u64 + self.sent) % 1_000_000
-            ),
+            ts: format!("{}.{:06}", now.timestamp(), (now.timestamp_subsec_micros() as u64 + self.sent) % 1_000_000),
             thread: None,
         }
     }
@@ -235,7 +191,9 @@ impl<'a> ShellSession<'a> {
                     self.user = person.handle.clone();
                     self.chat.note(&format!("You are now {} ({}).", person.name, person.handle))?;
                 }
-                None => self.chat.note(&format!("⚠️ No one has the handle \"{arg}\"; try one of: {}", self.handles()))?,
+                None => {
+                    self.chat.note(&format!("⚠️ No one has the handle \"{arg}\"; try one of: {}", self.handles()))?
+                }
             },
             "channel" | "join" if arg.starts_with('#') && arg.len() > 1 => {
                 self.channel = arg.to_string();
@@ -251,12 +209,6 @@ impl<'a> ShellSession<'a> {
     }
 
     fn handles(&self) -> String {
-        self.bot
-            .config
-            .people
-            .iter()
-            .map(|p| p.handle.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.bot.config.people.iter().map(|p| p.handle.as_str()).collect::<Vec<_>>().join(", ")
     }
 }

@@ -28,35 +28,20 @@ pub fn render(speaker: &str, message: &Message, style: Style, first_button: usiz
     let mut number = first_button;
     for block in &message.blocks {
         match block {
-            Block::Header { text } => {
-                push(&mut out, &style.paint("1;4", &inline(text, Style::PLAIN)))
+            Block::Header { text } => push(&mut out, &style.paint("1;4", &inline(text, Style::PLAIN))),
+            Block::Section { text } => text.lines().for_each(|line| push(&mut out, &inline(line, style))),
+            Block::List { items } => {
+                items.iter().for_each(|item| push(&mut out, &format!("• {}", inline(item, style))))
             }
-            Block::Section { text } => text
-                .lines()
-                .for_each(|line| push(&mut out, &inline(line, style))),
-            Block::List { items } => items
-                .iter()
-                .for_each(|item| push(&mut out, &format!("• {}", inline(item, style)))),
             Block::Fields { fields } => {
                 let row: Vec<String> = fields
                     .iter()
-                    .map(|f| {
-                        format!(
-                            "{} {}",
-                            style.paint("1", &format!("{}:", f.label)),
-                            inline(&f.value, style)
-                        )
-                    })
+                    .map(|f| format!("{} {}", style.paint("1", &format!("{}:", f.label)), inline(&f.value, style)))
                     .collect();
                 push(&mut out, &row.join("   "));
             }
-            Block::Context { text } => {
-                push(&mut out, &style.paint("2", &inline(text, Style::PLAIN)))
-            }
-            Block::Divider => push(
-                &mut out,
-                &style.paint("2", "────────────────────────────────"),
-            ),
+            Block::Context { text } => push(&mut out, &style.paint("2", &inline(text, Style::PLAIN))),
+            Block::Divider => push(&mut out, &style.paint("2", "────────────────────────────────")),
             Block::Actions { buttons } => {
                 let row: Vec<String> = buttons
                     .iter()
@@ -93,9 +78,7 @@ fn inline(text: &str, style: Style) -> String {
         let marker = chars[i];
         let opens = (marker == '*' || marker == '_')
             && (i == 0 || !chars[i - 1].is_alphanumeric())
-            && chars
-                .get(i + 1)
-                .is_some_and(|c| !c.is_whitespace() && *c != marker);
+            && chars.get(i + 1).is_some_and(|c| !c.is_whitespace() && *c != marker);
         let close = opens
             .then(|| {
                 (i + 2..chars.len()).find(|&j| {
@@ -161,42 +144,24 @@ pub fn classify(line: &str, bot_name: &str) -> ShellInput {
     if let Some(number) = text.strip_prefix('!') {
         return match number.trim().parse::<usize>() {
             Ok(n) if n > 0 => ShellInput::Press(n),
-            _ => ShellInput::Invalid {
-                reason: format!("\"{text}\" is not a button: type ! and its number, e.g. !1"),
-            },
+            _ => ShellInput::Invalid { reason: format!("\"{text}\" is not a button: type ! and its number, e.g. !1") },
         };
     }
-    if let Some(meta) = text
-        .strip_prefix(':')
-        .filter(|m| m.starts_with(|c: char| c.is_ascii_alphabetic()))
-    {
+    if let Some(meta) = text.strip_prefix(':').filter(|m| m.starts_with(|c: char| c.is_ascii_alphabetic())) {
         let (command, arg) = meta.split_once(char::is_whitespace).unwrap_or((meta, ""));
-        return ShellInput::Meta {
-            command: command.to_lowercase(),
-            arg: arg.trim().to_string(),
-        };
+        return ShellInput::Meta { command: command.to_lowercase(), arg: arg.trim().to_string() };
     }
     if let Some(slash) = text.strip_prefix('/') {
         let (command, rest) = slash.split_once(char::is_whitespace).unwrap_or((slash, ""));
-        return ShellInput::Slash {
-            command: format!("/{command}"),
-            text: rest.trim().to_string(),
-        };
+        return ShellInput::Slash { command: format!("/{command}"), text: rest.trim().to_string() };
     }
     let mention = format!("@{}", bot_name.to_lowercase());
-    let mentions_bot = text.split_whitespace().any(|word| {
-        word.to_lowercase()
-            .trim_end_matches([',', ':', '!', '?', '.'])
-            == mention
-    });
+    let mentions_bot =
+        text.split_whitespace().any(|word| word.to_lowercase().trim_end_matches([',', ':', '!', '?', '.']) == mention);
     if mentions_bot {
-        ShellInput::Mention {
-            text: text.to_string(),
-        }
+        ShellInput::Mention { text: text.to_string() }
     } else {
-        ShellInput::Message {
-            text: text.to_string(),
-        }
+        ShellInput::Message { text: text.to_string() }
     }
 }
 
@@ -210,38 +175,11 @@ mod tests {
             ("", ShellInput::Empty),
             ("   ", ShellInput::Empty),
             ("!2", ShellInput::Press(2)),
-            (
-                "!x",
-                ShellInput::Invalid {
-                    reason: "\"!x\" is not a button: type ! and its number, e.g. !1".into(),
-                },
-            ),
-            (
-                "/standup @ana",
-                ShellInput::Slash {
-                    command: "/standup".into(),
-                    text: "@ana".into(),
-                },
-            ),
-            (
-                "hey @PMBOT, help",
-                ShellInput::Mention {
-                    text: "hey @PMBOT, help".into(),
-                },
-            ),
-            (
-                "email me@pmbot.dev",
-                ShellInput::Message {
-                    text: "email me@pmbot.dev".into(),
-                },
-            ),
-            (
-                ":as ben",
-                ShellInput::Meta {
-                    command: "as".into(),
-                    arg: "ben".into(),
-                },
-            ),
+            ("!x", ShellInput::Invalid { reason: "\"!x\" is not a button: type ! and its number, e.g. !1".into() }),
+            ("/standup @ana", ShellInput::Slash { command: "/standup".into(), text: "@ana".into() }),
+            ("hey @PMBOT, help", ShellInput::Mention { text: "hey @PMBOT, help".into() }),
+            ("email me@pmbot.dev", ShellInput::Message { text: "email me@pmbot.dev".into() }),
+            (":as ben", ShellInput::Meta { command: "as".into(), arg: "ben".into() }),
             (":-)", ShellInput::Message { text: ":-)".into() }),
         ];
         for (line, want) in cases {
@@ -251,34 +189,19 @@ mod tests {
 
     #[test]
     fn a_100_kb_line_is_refused() {
-        assert_eq!(
-            classify(&"x".repeat(100_000), "pmbot"),
-            ShellInput::TooLong { chars: 100_000 }
-        );
+        assert_eq!(classify(&"x".repeat(100_000), "pmbot"), ShellInput::TooLong { chars: 100_000 });
     }
 
     #[test]
     fn emphasis_is_stripped_when_plain() {
-        assert_eq!(
-            inline("*WEB-1* is done, 2*3*4 = 24", Style::PLAIN),
-            "WEB-1 is done, 2*3*4 = 24"
-        );
-        assert_eq!(
-            inline("— _waiting on IT_ (2 days)", Style::PLAIN),
-            "— waiting on IT (2 days)"
-        );
-        assert_eq!(
-            inline("move to in_progress_now", Style::PLAIN),
-            "move to in_progress_now"
-        );
+        assert_eq!(inline("*WEB-1* is done, 2*3*4 = 24", Style::PLAIN), "WEB-1 is done, 2*3*4 = 24");
+        assert_eq!(inline("— _waiting on IT_ (2 days)", Style::PLAIN), "— waiting on IT (2 days)");
+        assert_eq!(inline("move to in_progress_now", Style::PLAIN), "move to in_progress_now");
         assert_eq!(inline("a * b and _ c", Style::PLAIN), "a * b and _ c");
     }
 
     #[test]
     fn emphasis_is_painted_on_a_terminal() {
-        assert_eq!(
-            inline("*WEB-1* _late_", Style { color: true }),
-            "\x1b[1mWEB-1\x1b[0m \x1b[3mlate\x1b[0m"
-        );
+        assert_eq!(inline("*WEB-1* _late_", Style { color: true }), "\x1b[1mWEB-1\x1b[0m \x1b[3mlate\x1b[0m");
     }
 }

@@ -38,7 +38,8 @@ fn a_0230_schedule_fires_once_on_the_spring_forward_day() {
     let day_before = local(2026, 3, 7, 12, 0);
     let day_after = local(2026, 3, 9, 12, 0);
     let firings = s.firings(day_before, day_after, 10);
-    let on_the_day: Vec<_> = firings.iter().filter(|f| f.with_timezone(&New_York).date_naive().to_string() == "2026-03-08").collect();
+    let on_the_day: Vec<_> =
+        firings.iter().filter(|f| f.with_timezone(&New_York).date_naive().to_string() == "2026-03-08").collect();
     assert_eq!(on_the_day.len(), 1, "{firings:?}");
     assert_eq!(firings.len(), 2, "{firings:?}");
 }

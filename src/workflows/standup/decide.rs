@@ -71,18 +71,11 @@ pub fn decide(input: &StandupInput) -> Standup {
     let date = local_date(input.now, input.tz);
     let since_date = previous_working_day(date, input.working_days);
     let since = start_of_day(since_date, input.tz);
-    let mine = |t: &&Ticket| {
-        input
-            .person
-            .is_none_or(|p| t.assignee.as_deref() == Some(p))
-    };
+    let mine = |t: &&Ticket| input.person.is_none_or(|p| t.assignee.as_deref() == Some(p));
     let scoped: Vec<&Ticket> = input.tickets.iter().filter(mine).collect();
     let with_status = |statuses: &[Status]| -> Vec<Ticket> {
-        let mut list: Vec<Ticket> = scoped
-            .iter()
-            .filter(|t| statuses.contains(&t.status))
-            .map(|t| (*t).clone())
-            .collect();
+        let mut list: Vec<Ticket> =
+            scoped.iter().filter(|t| statuses.contains(&t.status)).map(|t| (*t).clone()).collect();
         list.sort_by_key(|t| (t.priority.rank(), t.created_at));
         list
     };
@@ -105,18 +98,9 @@ fn blocked(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Bl
         .iter()
         .filter(|t| t.status == Status::Blocked)
         .map(|t| {
-            let note = input.blockers.get(&t.key).cloned().unwrap_or(BlockerNote {
-                text: None,
-                since: None,
-            });
-            let days = note
-                .since
-                .map(|s| working_days_between(local_date(s, input.tz), today, input.working_days));
-            Blocked {
-                ticket: (*t).clone(),
-                note,
-                days,
-            }
+            let note = input.blockers.get(&t.key).cloned().unwrap_or(BlockerNote { text: None, since: None });
+            let days = note.since.map(|s| working_days_between(local_date(s, input.tz), today, input.working_days));
+            Blocked { ticket: (*t).clone(), note, days }
         })
         .collect();
     list.sort_by_key(|b| (std::cmp::Reverse(b.days), b.ticket.priority.rank()));
@@ -124,22 +108,13 @@ fn blocked(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Bl
 }
 
 fn stale(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Stale> {
-    let watched = [
-        Status::Todo,
-        Status::InProgress,
-        Status::InReview,
-        Status::Blocked,
-    ];
+    let watched = [Status::Todo, Status::InProgress, Status::InReview, Status::Blocked];
     let mut list: Vec<Stale> = scoped
         .iter()
         .filter(|t| watched.contains(&t.status))
         .map(|t| Stale {
             ticket: (*t).clone(),
-            idle_days: working_days_between(
-                local_date(t.updated_at, input.tz),
-                today,
-                input.working_days,
-            ),
+            idle_days: working_days_between(local_date(t.updated_at, input.tz), today, input.working_days),
         })
         .filter(|s| s.idle_days > input.stale_after_days)
         .collect();
@@ -158,13 +133,8 @@ fn finished(input: &StandupInput, since: DateTime<Utc>) -> Vec<Finished> {
         .filter_map(|tr| {
             let ticket = by_key.get(&tr.ticket)?;
             let by = ticket.assignee.clone().unwrap_or_else(|| tr.actor.clone());
-            let counts = ticket.status == Status::Done
-                && input.person.is_none_or(|p| by == p || tr.actor == p);
-            (counts && seen.insert(tr.ticket.clone())).then(|| Finished {
-                ticket: (*ticket).clone(),
-                by,
-                at: tr.at,
-            })
+            let counts = ticket.status == Status::Done && input.person.is_none_or(|p| by == p || tr.actor == p);
+            (counts && seen.insert(tr.ticket.clone())).then(|| Finished { ticket: (*ticket).clone(), by, at: tr.at })
         })
         .collect();
     list.sort_by_key(|f| f.at);
@@ -181,10 +151,7 @@ fn focus(scoped: &[&Ticket]) -> BTreeMap<String, Vec<Ticket>> {
     let mut by_person: BTreeMap<String, Vec<Ticket>> = BTreeMap::new();
     for ticket in scoped.iter().filter(|t| order(t.status) < 3) {
         if let Some(assignee) = &ticket.assignee {
-            by_person
-                .entry(assignee.clone())
-                .or_default()
-                .push((*ticket).clone());
+            by_person.entry(assignee.clone()).or_default().push((*ticket).clone());
         }
     }
     for tickets in by_person.values_mut() {

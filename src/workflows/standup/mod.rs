@@ -3,6 +3,9 @@
 //! Loads the board, asks `decide` what matters today, and renders `templates/standup.hbs`.
 
 pub mod decide;
+mod job;
+
+pub use job::StandupJob;
 
 use crate::board::{Status, TicketKey};
 use crate::chat::{Message, Templates};
@@ -36,10 +39,7 @@ pub async fn build(
     let transitions = store.transitions_since(ws, now - Duration::days(7)).await?;
     let mut blockers = HashMap::new();
     for ticket in tickets.iter().filter(|t| t.status == Status::Blocked) {
-        blockers.insert(
-            ticket.key.clone(),
-            blocker_note(store, ws, &ticket.key).await?,
-        );
+        blockers.insert(ticket.key.clone(), blocker_note(store, ws, &ticket.key).await?);
     }
     let standup = decide(&StandupInput {
         now,
@@ -56,11 +56,7 @@ pub async fn build(
 }
 
 /// The reason given when it was blocked, else the latest comment.
-async fn blocker_note(
-    store: &Store,
-    ws: &WorkspaceId,
-    key: &TicketKey,
-) -> Result<BlockerNote, StoreError> {
+async fn blocker_note(store: &Store, ws: &WorkspaceId, key: &TicketKey) -> Result<BlockerNote, StoreError> {
     let history = store.history(ws, key).await?;
     let blocked = history.iter().rev().find(|t| t.to == Status::Blocked);
     let reason = blocked.and_then(|t| t.reason.clone());
@@ -68,10 +64,7 @@ async fn blocker_note(
         Some(reason) => Some(reason),
         None => store.comments(ws, key).await?.pop().map(|c| c.body),
     };
-    Ok(BlockerNote {
-        text,
-        since: blocked.map(|t| t.at),
-    })
+    Ok(BlockerNote { text, since: blocked.map(|t| t.at) })
 }
 
 #[derive(Serialize)]
@@ -100,22 +93,11 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
     let limit = config.standup.top_items;
     let lines = |tickets: &[crate::board::Ticket]| {
         // The in-progress section also holds reviews and AI-queue work; say which is which.
-        let tagged =
-            |t: &crate::board::Ticket| matches!(t.status, Status::InReview | Status::AiQueue);
-        ListView::new(
-            tickets
-                .iter()
-                .map(|t| ticket_line(t, names, tagged(t)))
-                .collect(),
-            limit,
-        )
+        let tagged = |t: &crate::board::Ticket| matches!(t.status, Status::InReview | Status::AiQueue);
+        ListView::new(tickets.iter().map(|t| ticket_line(t, names, tagged(t))).collect(), limit)
     };
     let title = match &standup.person {
-        Some(handle) => format!(
-            "Standup for {} · {}",
-            names.full(handle),
-            long_date(standup.date)
-        ),
+        Some(handle) => format!("Standup for {} · {}", names.full(handle), long_date(standup.date)),
         None => format!("Standup · {}", long_date(standup.date)),
     };
     let blocked = standup
@@ -124,42 +106,24 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
         .map(|b| {
             let why = b.note.text.as_deref().unwrap_or("no reason recorded");
             let age = match (b.days, b.note.since) {
-                (Some(0), Some(since)) => format!(
-                    " (since {})",
-                    since.with_timezone(&config.team.timezone).format("%A")
-                ),
+                (Some(0), Some(since)) => {
+                    format!(" (since {})", since.with_timezone(&config.team.timezone).format("%A"))
+                }
                 (Some(d), _) => format!(" ({d} working day{})", plural(d)),
                 _ => String::new(),
             };
-            format!(
-                "{} — _{}_{age}",
-                ticket_line(&b.ticket, names, false),
-                shorten(why, 140)
-            )
+            format!("{} — _{}_{age}", ticket_line(&b.ticket, names, false), shorten(why, 140))
         })
         .collect();
     let stale = standup
         .stale
         .iter()
-        .map(|s| {
-            format!(
-                "{} — idle {} working days",
-                ticket_line(&s.ticket, names, true),
-                s.idle_days
-            )
-        })
+        .map(|s| format!("{} — idle {} working days", ticket_line(&s.ticket, names, true), s.idle_days))
         .collect();
     let finished = standup
         .finished
         .iter()
-        .map(|f| {
-            format!(
-                "*{}* {} · {}",
-                f.ticket.key,
-                f.ticket.title,
-                names.short(&f.by)
-            )
-        })
+        .map(|f| format!("*{}* {} · {}", f.ticket.key, f.ticket.title, names.short(&f.by)))
         .collect();
     StandupView {
         title,
@@ -178,10 +142,7 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
             .iter()
             .map(|(handle, tickets)| FocusView {
                 name: names.short(handle),
-                items: tickets
-                    .iter()
-                    .map(|t| format!("*{}* {}", t.key, t.title))
-                    .collect(),
+                items: tickets.iter().map(|t| format!("*{}* {}", t.key, t.title)).collect(),
             })
             .collect(),
     }

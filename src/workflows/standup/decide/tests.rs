@@ -13,13 +13,7 @@ fn monday_9am() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 16, 14, 0, 0).unwrap()
 }
 
-fn ticket(
-    n: i64,
-    status: Status,
-    priority: Priority,
-    assignee: Option<&str>,
-    updated_days_ago: i64,
-) -> Ticket {
+fn ticket(n: i64, status: Status, priority: Priority, assignee: Option<&str>, updated_days_ago: i64) -> Ticket {
     let at = monday_9am() - Duration::days(updated_days_ago);
     Ticket {
         key: TicketKey::new("WEB", n),
@@ -77,40 +71,18 @@ fn mondays_standup_looks_back_to_friday() {
     ];
     let friday_afternoon = Utc.with_ymd_and_hms(2026, 11, 13, 20, 0, 0).unwrap();
     let thursday = Utc.with_ymd_and_hms(2026, 11, 12, 20, 0, 0).unwrap();
-    let transitions = [
-        done_at(1, "ana", friday_afternoon),
-        done_at(2, "ben", thursday),
-    ];
+    let transitions = [done_at(1, "ana", friday_afternoon), done_at(2, "ben", thursday)];
     let standup = run(&tickets, &transitions, &HashMap::new(), None);
-    assert_eq!(
-        standup.since_date,
-        NaiveDate::from_ymd_opt(2026, 11, 13).unwrap()
-    );
-    let finished: Vec<_> = standup
-        .finished
-        .iter()
-        .map(|f| (f.ticket.key.as_str(), f.by.as_str()))
-        .collect();
-    assert_eq!(
-        finished,
-        [("WEB-1", "ana")],
-        "Thursday's work is not Friday's"
-    );
+    assert_eq!(standup.since_date, NaiveDate::from_ymd_opt(2026, 11, 13).unwrap());
+    let finished: Vec<_> = standup.finished.iter().map(|f| (f.ticket.key.as_str(), f.by.as_str())).collect();
+    assert_eq!(finished, [("WEB-1", "ana")], "Thursday's work is not Friday's");
 }
 
 #[test]
 fn a_reopened_ticket_is_not_counted_as_finished() {
-    let tickets = [ticket(
-        1,
-        Status::InProgress,
-        Priority::Medium,
-        Some("ana"),
-        0,
-    )];
+    let tickets = [ticket(1, Status::InProgress, Priority::Medium, Some("ana"), 0)];
     let transitions = [done_at(1, "ana", monday_9am() - Duration::hours(20))];
-    assert!(run(&tickets, &transitions, &HashMap::new(), None)
-        .finished
-        .is_empty());
+    assert!(run(&tickets, &transitions, &HashMap::new(), None).finished.is_empty());
 }
 
 #[test]
@@ -124,11 +96,7 @@ fn sections_list_most_urgent_first() {
     let standup = run(&tickets, &[], &HashMap::new(), None);
     let todo: Vec<_> = standup.todo.iter().map(|t| t.key.as_str()).collect();
     assert_eq!(todo, ["WEB-2", "WEB-1"]);
-    assert_eq!(
-        standup.in_progress.len(),
-        1,
-        "in review counts as in progress"
-    );
+    assert_eq!(standup.in_progress.len(), 1, "in review counts as in progress");
     assert_eq!(standup.backlog.len(), 1);
 }
 
@@ -138,16 +106,10 @@ fn blocked_tickets_carry_their_blocker_and_age() {
     let wednesday = Utc.with_ymd_and_hms(2026, 11, 11, 15, 0, 0).unwrap();
     let blockers = HashMap::from([(
         TicketKey::new("WEB", 5),
-        BlockerNote {
-            text: Some("waiting on the API key".into()),
-            since: Some(wednesday),
-        },
+        BlockerNote { text: Some("waiting on the API key".into()), since: Some(wednesday) },
     )]);
     let standup = run(&tickets, &[], &blockers, None);
-    assert_eq!(
-        standup.blocked[0].note.text.as_deref(),
-        Some("waiting on the API key")
-    );
+    assert_eq!(standup.blocked[0].note.text.as_deref(), Some("waiting on the API key"));
     assert_eq!(standup.blocked[0].days, Some(3), "Thu, Fri, Mon");
 }
 
@@ -159,16 +121,8 @@ fn untouched_work_is_counted_in_working_days() {
         ticket(3, Status::Backlog, Priority::Medium, None, 30),
     ];
     let standup = run(&tickets, &[], &HashMap::new(), None);
-    let stale: Vec<_> = standup
-        .stale
-        .iter()
-        .map(|s| (s.ticket.key.as_str(), s.idle_days))
-        .collect();
-    assert_eq!(
-        stale,
-        [("WEB-2", 5)],
-        "Friday is 1 working day ago; the backlog is not watched"
-    );
+    let stale: Vec<_> = standup.stale.iter().map(|s| (s.ticket.key.as_str(), s.idle_days)).collect();
+    assert_eq!(stale, [("WEB-2", 5)], "Friday is 1 working day ago; the backlog is not watched");
 }
 
 #[test]
@@ -180,15 +134,9 @@ fn focus_takes_each_persons_most_urgent_open_items() {
         ticket(4, Status::Done, Priority::Critical, Some("ben"), 0),
     ];
     let standup = run(&tickets, &[], &HashMap::new(), None);
-    let ana: Vec<_> = standup.focus["ana"]
-        .iter()
-        .map(|t| t.key.as_str())
-        .collect();
+    let ana: Vec<_> = standup.focus["ana"].iter().map(|t| t.key.as_str()).collect();
     assert_eq!(ana, ["WEB-1", "WEB-2"]);
-    assert!(
-        !standup.focus.contains_key("ben"),
-        "done work is not a focus"
-    );
+    assert!(!standup.focus.contains_key("ben"), "done work is not a focus");
 }
 
 #[test]

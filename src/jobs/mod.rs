@@ -1,0 +1,84 @@
+//! The app's job kinds and schedules: the one place that maps kinds to handlers and turns
+//! `pmbot.toml` schedules into cron schedules.
+
+mod probe;
+
+pub use probe::ProbeJob;
+
+use crate::chat::{Chat, Templates};
+use crate::config::Config;
+use crate::queue::scheduler::Schedule;
+use crate::queue::{Registry, RegistryError, WorkerConfig};
+use crate::store::{Store, WorkspaceId};
+use crate::workflows::{standup::StandupJob, triage::TriageJob};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What jobs can use: the store, the configuration, the templates and a chat to speak in.
+pub struct JobEnv<C> {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub templates: Arc<Templates>,
+    pub chat: Arc<C>,
+}
+
+impl<C> JobEnv<C> {
+    pub fn workspace(&self) -> WorkspaceId {
+        WorkspaceId::new(self.config.team.workspace.clone())
+    }
+}
+
+/// Every job kind pmbot runs.
+pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {
+    Ok(Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()?)
+}
+
+/// The worker's settings from `[queue]`.
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    let queue = &config.queue;
+    WorkerConfig {
+        concurrency: queue.concurrency,
+        lease: Duration::from_secs(queue.lease_seconds),
+        poll: Duration::from_secs(queue.poll_seconds),
+        shutdown_grace: Duration::from_secs(queue.shutdown_grace_seconds),
+        retention: Duration::from_secs(queue.retention_hours * 3600),
+        ..WorkerConfig::default()
+    }
+}
+
+/// The team standup (`[standup]`) and every `[[schedules]]` entry. The configuration was
+/// validated at load, so expressions parse; a schedule that does not is left out and logged.
+pub fn schedules(config: &Config) -> Vec<Schedule> {
+    let workspace = WorkspaceId::new(config.team.workspace.clone());
+    let mut out = Vec::new();
+    let mut add =
+        |name: &str, expression: &str, timezone, payload: serde_json::Value| match Schedule::parse(name, expression) {
+            Ok(cron) => out.push(Schedule {
+                name: name.into(),
+                expression: expression.into(),
+                cron,
+                timezone,
+                workspace: workspace.clone(),
+                kind: <StandupJob as crate::queue::JobSpec>::KIND.into(),
+                queue: <StandupJob as crate::queue::JobSpec>::QUEUE.into(),
+                payload,
+                max_attempts: <StandupJob as crate::queue::JobSpec>::MAX_ATTEMPTS,
+            }),
+            Err(err) => tracing::error!(error = %err, "schedule left out"),
+        };
+    if config.standup.enabled {
+        let payload = serde_json::json!({ "channel": config.standup.channel, "person": null });
+        add("standup", &config.standup.schedule, config.team.timezone, payload);
+    }
+    for schedule in &config.schedules {
+        let person_zone = schedule
+            .person
+            .as_ref()
+            .and_then(|h| config.people.iter().find(|p| &p.handle == h))
+            .and_then(|p| p.timezone);
+        let timezone = schedule.timezone.or(person_zone).unwrap_or(config.team.timezone);
+        let payload = serde_json::json!({ "channel": schedule.channel, "person": schedule.person });
+        add(&schedule.name, &schedule.cron, timezone, payload);
+    }
+    out
+}

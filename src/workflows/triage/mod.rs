@@ -1,0 +1,173 @@
+//! Triage: a ticket created from chat waits in the backlog while a PM or lead decides. The
+//! job asks (an approval with buttons), parks, and when resumed with the decision it moves
+//! the ticket, records the comment, or says nobody decided in time.
+
+mod decide;
+
+pub use decide::{decide, Resume, Step};
+
+use crate::board::{Status, TicketKey};
+use crate::chat::{Chat, Message};
+use crate::jobs::JobEnv;
+use crate::queue::{Job, JobContext, JobSpec, Outcome};
+use crate::store::{Approvers, NewApproval, NewDecision, StoreError};
+use crate::workflows::views::Names;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+pub const DECIDE_ACTION: &str = "approval.decide";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriageJob {
+    pub key: String,
+    /// Where the request was made; the triage card goes there.
+    pub channel: String,
+    pub reporter: String,
+}
+
+impl JobSpec for TriageJob {
+    const KIND: &'static str = "ticket.triage";
+    const MAX_ATTEMPTS: u32 = 5;
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("triage:{}", self.key))
+    }
+}
+
+impl<C: Chat + 'static> Job<JobEnv<C>> for TriageJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        match self.step(env, ctx).await {
+            Ok(outcome) => outcome,
+            Err(TriageError::Gone(reason)) => Outcome::Cancel(reason),
+            Err(TriageError::Failed(reason)) => Outcome::retry(reason),
+        }
+    }
+}
+
+enum TriageError {
+    Gone(String),
+    Failed(String),
+}
+
+impl From<StoreError> for TriageError {
+    fn from(err: StoreError) -> Self {
+        if err.is_user_error() {
+            TriageError::Gone(err.to_string())
+        } else {
+            TriageError::Failed(err.to_string())
+        }
+    }
+}
+
+impl From<crate::chat::ChatError> for TriageError {
+    fn from(err: crate::chat::ChatError) -> Self {
+        TriageError::Failed(err.to_string())
+    }
+}
+
+impl From<crate::chat::TemplateError> for TriageError {
+    fn from(err: crate::chat::TemplateError) -> Self {
+        TriageError::Failed(err.to_string())
+    }
+}
+
+impl TriageJob {
+    async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, TriageError> {
+        let key: TicketKey =
+            self.key.parse().map_err(|e: crate::board::BoardError| TriageError::Gone(e.to_string()))?;
+        let ticket = env.store.ticket(&ctx.workspace, &key).await?;
+        let resume: Option<Resume> = match &ctx.resume {
+            Some(value) => Some(
+                serde_json::from_value(value.clone())
+                    .map_err(|e| TriageError::Gone(format!("unreadable decision: {e}")))?,
+            ),
+            None => None,
+        };
+        let names = Names::new(&env.config.people());
+        let (text, context) = match decide(resume.as_ref(), ticket.status) {
+            Step::Ask => {
+                let project =
+                    env.config.projects.iter().find(|p| p.key == ticket.project).map_or(&ticket.project, |p| &p.name);
+                return self.ask(env, ctx, &ticket.title, project, &names).await;
+            }
+            Step::AlreadyTriaged(_) => return Ok(Outcome::Done),
+            Step::Move { to, by } => {
+                env.store.move_ticket(&ctx.workspace, &key, to, &by, Some("triage"), ctx.now).await?;
+                self.log(env, ctx, &by, &format!("move:{to}"), &format!("moved {key} from backlog to {to}")).await?;
+                let verb = if to == Status::Cancelled {
+                    "declined".to_string()
+                } else {
+                    format!("accepted into {}", to.label())
+                };
+                (format!("*{key}* {} was {verb} by {}", ticket.title, names.full(&by)), "Triage is done.".to_string())
+            }
+            Step::Changes { by, comment } => {
+                env.store.add_comment(&ctx.workspace, &key, &by, &comment, ctx.now).await?;
+                self.log(env, ctx, &by, "comment", "asked for changes; the ticket stays in the backlog").await?;
+                (
+                    format!("{} asked for changes to *{key}* {}", names.full(&by), ticket.title),
+                    format!("“{comment}” — it stays in the backlog."),
+                )
+            }
+            Step::Expired => (
+                format!("Nobody triaged *{key}* {} in time", ticket.title),
+                "It stays in the backlog; a PM or lead can still move it.".to_string(),
+            ),
+        };
+        let message: Message = env.templates.render("ticket_changed", &json!({ "text": text, "context": context }))?;
+        env.chat.post(&self.channel, None, &message).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// Opens the approval and posts the card with its buttons.
+    async fn ask<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        title: &str,
+        project: &str,
+        names: &Names,
+    ) -> Result<Outcome, TriageError> {
+        let hours = env.config.queue.triage_expiry_hours;
+        let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(72));
+        let request = NewApproval {
+            subject: self.key.clone(),
+            description: format!("Triage {} {title}", self.key),
+            approvers: Approvers { role: Some(crate::board::Role::Lead), people: vec![] },
+            required: 1,
+            expires_at: Some(expires_at),
+        };
+        let approval = env.store.create_approval(&ctx.workspace, &request, ctx.now).await?;
+        let expires = expires_at.with_timezone(&env.config.team.timezone).format("%A %-d %B %H:%M %Z").to_string();
+        let context = json!({
+            "key": self.key, "title": title, "project": project, "reporter": names.full(&self.reporter),
+            "approval": approval.id, "action": DECIDE_ACTION, "expires": expires,
+        });
+        let message = env.templates.render("triage_request", &context)?;
+        env.chat.post(&self.channel, None, &message).await?;
+        Ok(Outcome::Await { approval_id: approval.id })
+    }
+
+    async fn log<C>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        by: &str,
+        action: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let decision = NewDecision {
+            kind: "ticket.triage".into(),
+            subject: self.key.clone(),
+            inputs: json!({ "resume": ctx.resume, "job": ctx.id }),
+            rationale: format!("{by} decided the triage request"),
+            confidence: 1.0,
+            action: action.into(),
+            actor: by.into(),
+            outcome: outcome.into(),
+        };
+        env.store.log_decision(&ctx.workspace, &decision, ctx.now).await.map(|_| ())
+    }
+}
