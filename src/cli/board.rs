@@ -1,11 +1,10 @@
 //! `pmbot board …`: the built-in board from the command line, as text or `--json`.
 
-use super::CliError;
+use super::{print, CliError};
 use crate::app::App;
 use crate::board::{NewTicket, Priority, Status, Ticket, TicketKey};
 use crate::store::TicketFilter;
 use clap::Subcommand;
-use serde::Serialize;
 
 #[derive(Debug, Subcommand)]
 pub enum BoardAction {
@@ -159,14 +158,4 @@ fn line(t: &Ticket) -> String {
         t.assignee.as_deref().unwrap_or("-"),
         t.title
     )
-}
-
-fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
-    if json {
-        let out = serde_json::to_string_pretty(value).map_err(|e| CliError::Failure(e.to_string()))?;
-        println!("{out}");
-    } else {
-        println!("{}", text());
-    }
-    Ok(())
 }

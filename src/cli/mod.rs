@@ -2,6 +2,8 @@
 //! (exit 2: a bad flag, file, key or status) and failures (exit 1: the database is down…).
 
 mod board;
+mod jobs;
+mod worker;
 
 use crate::app::App;
 use crate::chat::shell::{render::Style, Flow, ShellChat, ShellSession};
@@ -67,6 +69,48 @@ pub enum StoreCommand {
         #[command(subcommand)]
         action: board::BoardAction,
     },
+    /// Run queued jobs (and, with --scheduler, enqueue scheduled ones) until SIGTERM.
+    Worker(worker::WorkerArgs),
+    /// The job queue: list, show, retry, cancel, probe.
+    Jobs {
+        #[command(subcommand)]
+        action: jobs::JobsAction,
+    },
+    /// Each schedule's next firings, in its time zone and in UTC.
+    Schedules {
+        /// Start from this instant (RFC 3339, or "YYYY-MM-DD HH:MM" in UTC); default now.
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!("\"{text}\" is not an instant; use RFC 3339 (2026-11-23T09:00:00-05:00) or \"2026-11-23 14:00\" (UTC)"))
+}
+
+/// Prints `value` as pretty JSON, or the text `text` makes.
+fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).map_err(|e| CliError::Failure(e.to_string()))?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +200,9 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
             Ok(())
         }
         StoreCommand::Board { action } => board::run(app, action).await,
+        StoreCommand::Worker(args) => worker::run(app, args).await,
+        StoreCommand::Jobs { action } => jobs::run(app, action).await,
+        StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
 }
 
@@ -255,14 +302,28 @@ async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError
 }
 
 async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
+    let stop = worker::Stop::on_signal();
     let (addr, server) = app
-        .serve(listen, shutdown_signal())
+        .serve(listen, stop.clone().wait())
         .await
         .map_err(|e| CliError::Failure(format!("cannot listen on {listen}: {e}")))?;
     tracing::info!(%addr, database = app.store.backend(), "pmbot is listening");
     println!("pmbot listening on http://{addr}");
-    server.await?;
-    tracing::info!("pmbot stopped");
+    let scheduler = worker::scheduler_task(app, stop.clone());
+    let args = worker::WorkerArgs {
+        concurrency: None,
+        batch: None,
+        lease_seconds: None,
+        poll_ms: None,
+        batch_completions: false,
+        id: None,
+        scheduler: true,
+    };
+    let (served, stats) = tokio::join!(server, worker::run_worker(app, &args, stop));
+    let _ = scheduler.await;
+    served?;
+    let stats = stats?;
+    tracing::info!(completed = stats.completed, released = stats.released, "pmbot stopped");
     Ok(())
 }
 

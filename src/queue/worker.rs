@@ -109,6 +109,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
         self
     }
 
+    pub fn config_mut(&mut self) -> &mut WorkerConfig {
+        &mut self.config
+    }
+
     pub fn stats(&self) -> WorkerStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
