@@ -30,7 +30,7 @@ impl<C> JobEnv<C> {
 
 /// Every job kind pmbot runs.
 pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {
-    Ok(Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()?)
+    Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()
 }
 
 /// The worker's settings from `[queue]`.
