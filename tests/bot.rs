@@ -11,6 +11,7 @@ use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
 use pmbot::config::{load::parse, BUILT_IN};
 use pmbot::dispatch::Bot;
 use pmbot::jobs::JobEnv;
+use pmbot::queue::scheduler::Scheduler;
 use pmbot::queue::{Clock, Worker};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ on_both_backends!(
     a_second_decision_changes_nothing_and_says_why,
     requested_changes_become_a_comment_by_command,
     an_expired_triage_resumes_the_job_which_says_so,
+    the_scheduled_standup_is_posted_once_per_firing,
+    a_personal_schedule_dms_the_standup_in_their_zone,
     a_standup_for_one_person_shows_only_their_work,
     an_unknown_command_gets_help_with_a_suggestion,
     a_stranger_can_read_but_not_change_the_board,
@@ -201,4 +204,40 @@ async fn messages_the_bot_sees_are_stored_once(url: &str) {
     assert!(bot.handle(&said, t0()).await.is_empty(), "plain chat gets no reply");
     bot.handle(&said, t0()).await;
     assert_eq!(bot.store.message_count(&bot.workspace).await.unwrap(), before + 1);
+}
+
+async fn the_scheduled_standup_is_posted_once_per_firing(url: &str) {
+    let f = fixture(url).await;
+    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    let schedules = pmbot::jobs::schedules(&config);
+    let catch_up = std::time::Duration::from_secs(3600);
+    let (mut one, mut two) = (
+        Scheduler::new(f.bot.store.clone(), schedules.clone(), catch_up),
+        Scheduler::new(f.bot.store.clone(), schedules, catch_up),
+    );
+    // Monday 09:00 in New York is t0; both replicas tick just after it.
+    one.tick(t0() + Duration::minutes(1)).await.unwrap();
+    two.tick(t0() + Duration::minutes(2)).await.unwrap();
+    f.worker.run_until_idle().await;
+    let posts: Vec<_> =
+        f.chat.texts().into_iter().filter(|(_, text)| text.starts_with("Standup · Monday 16 November")).collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, "#team");
+}
+
+async fn a_personal_schedule_dms_the_standup_in_their_zone(url: &str) {
+    let f = fixture(url).await;
+    let text =
+        format!("{BUILT_IN}\n[[schedules]]\nname = \"ana-morning\"\ncron = \"30 8 * * MON-FRI\"\nperson = \"ana\"\n");
+    let config = parse(Path::new("pmbot.toml"), &text).unwrap();
+    let schedules: Vec<_> = pmbot::jobs::schedules(&config).into_iter().filter(|s| s.name == "ana-morning").collect();
+    assert_eq!(schedules[0].timezone, chrono_tz::Europe::Lisbon, "Ana's own zone");
+    let mut scheduler = Scheduler::new(f.bot.store.clone(), schedules, std::time::Duration::from_secs(3600));
+    // 08:30 in Lisbon on Monday 16 November is 08:30 UTC.
+    let lisbon_morning = t0() - Duration::hours(5) - Duration::minutes(29);
+    scheduler.tick(lisbon_morning).await.unwrap();
+    f.worker.run_until_idle().await;
+    let dms: Vec<_> = f.chat.texts().into_iter().filter(|(to, _)| to == "@ana").collect();
+    assert_eq!(dms.len(), 1, "{:?}", f.chat.texts());
+    assert!(dms[0].1.starts_with("Standup for Ana Sousa · Monday 16 November"), "{}", dms[0].1);
 }

@@ -99,8 +99,14 @@ async fn a_duplicate_enqueue_from_two_connections_makes_one_job(store: &Store) {
     for round in 0..10 {
         let key = format!("standup:2026-11-16T14:00:00Z:{round}");
         let (a, b) = tokio::join!(
-            { let (s, k) = (store.clone(), key.clone()); async move { s.enqueue(&ws(), &plain("x", Some(&k)), t0()).await.unwrap() } },
-            { let (s, k) = (store.clone(), key.clone()); async move { s.enqueue(&ws(), &plain("x", Some(&k)), t0()).await.unwrap() } },
+            {
+                let (s, k) = (store.clone(), key.clone());
+                async move { s.enqueue(&ws(), &plain("x", Some(&k)), t0()).await.unwrap() }
+            },
+            {
+                let (s, k) = (store.clone(), key.clone());
+                async move { s.enqueue(&ws(), &plain("x", Some(&k)), t0()).await.unwrap() }
+            },
         );
         assert_eq!(a.is_some() as u8 + b.is_some() as u8, 1, "round {round}: exactly one insert wins");
     }
@@ -112,13 +118,25 @@ async fn a_late_completion_from_a_lost_lease_is_refused(store: &Store) {
     let id = store.enqueue(&ws(), &plain("x", None), t0()).await.unwrap().unwrap();
     let first = store.claim("default", "worker-a", 10, t0() + Duration::seconds(10), t0()).await.unwrap();
     assert_eq!(first.len(), 1);
-    assert!(store.claim("default", "worker-b", 10, t0() + Duration::seconds(10), t0()).await.unwrap().is_empty(), "leased jobs are not claimed twice");
+    assert!(
+        store.claim("default", "worker-b", 10, t0() + Duration::seconds(10), t0()).await.unwrap().is_empty(),
+        "leased jobs are not claimed twice"
+    );
     // worker-a goes silent; its lease runs out and the job is rescued and re-leased.
     assert_eq!(store.rescue_expired(t0() + Duration::seconds(20)).await.unwrap(), 1);
-    let second = store.claim("default", "worker-b", 10, t0() + Duration::seconds(60), t0() + Duration::seconds(20)).await.unwrap();
+    let second = store
+        .claim("default", "worker-b", 10, t0() + Duration::seconds(60), t0() + Duration::seconds(20))
+        .await
+        .unwrap();
     assert_eq!((second[0].id, second[0].attempt), (id, 2));
-    assert!(!store.heartbeat(id, first[0].lease_count, t0() + Duration::seconds(90), t0() + Duration::seconds(21)).await.unwrap());
-    assert!(!store.finish(id, first[0].lease_count, &Finish::Completed, t0() + Duration::seconds(21)).await.unwrap(), "the dead worker's completion is refused");
+    assert!(!store
+        .heartbeat(id, first[0].lease_count, t0() + Duration::seconds(90), t0() + Duration::seconds(21))
+        .await
+        .unwrap());
+    assert!(
+        !store.finish(id, first[0].lease_count, &Finish::Completed, t0() + Duration::seconds(21)).await.unwrap(),
+        "the dead worker's completion is refused"
+    );
     assert!(store.finish(id, second[0].lease_count, &Finish::Completed, t0() + Duration::seconds(22)).await.unwrap());
     let job = store.job(&ws(), id).await.unwrap();
     assert_eq!((job.state, job.errors.len()), (JobState::Completed, 1));
@@ -257,7 +275,8 @@ async fn three_schedulers_over_a_day_enqueue_each_firing_once(store: &Store) {
     assert_eq!(keys.len(), jobs.len(), "one job per firing");
     // Every firing from the catch-up window before the first tick to the last tick.
     let last_tick = [7, 11, 13].iter().map(|every| 1440 - 1440 % every).max().unwrap();
-    let expected = replicas[0].schedules()[0].firings(start - Duration::hours(1), start + Duration::minutes(last_tick), 1000);
+    let expected =
+        replicas[0].schedules()[0].firings(start - Duration::hours(1), start + Duration::minutes(last_tick), 1000);
     assert_eq!(jobs.len(), expected.len(), "24 h of quarter hours, plus the hour caught up at start");
 }
 

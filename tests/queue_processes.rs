@@ -17,7 +17,19 @@ on_both_backends!(
 
 fn spawn_worker(url: &str, name: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .args(["--database-url", url, "worker", "--lease-seconds", "2", "--poll-ms", "25", "--concurrency", "8", "--batch", "8"])
+        .args([
+            "--database-url",
+            url,
+            "worker",
+            "--lease-seconds",
+            "2",
+            "--poll-ms",
+            "25",
+            "--concurrency",
+            "8",
+            "--batch",
+            "8",
+        ])
         .args(["--id", name])
         .env_remove("PMBOT_CONFIG")
         .env("RUST_LOG", "error")
@@ -81,7 +93,10 @@ async fn a_worker_killed_mid_run_loses_nothing_and_repeats_nothing(url: &str) {
     assert!(done_by_doomed < 1000, "the kill landed mid-run");
 
     let survivor = spawn_worker(url, "survivor");
-    wait_until("every job is completed", Duration::from_secs(90), async || count_in(&store, JobState::Completed).await == 1000).await;
+    wait_until("every job is completed", Duration::from_secs(90), async || {
+        count_in(&store, JobState::Completed).await == 1000
+    })
+    .await;
     stop(survivor);
 
     let by_worker = probes(&store).await;
@@ -96,7 +111,10 @@ async fn three_workers_drain_one_queue_without_running_a_job_twice(url: &str) {
     let workers: Vec<Child> = (1..=3).map(|n| spawn_worker(url, &format!("w{n}"))).collect();
     tokio::time::sleep(Duration::from_millis(800)).await;
     enqueue_probes(&store, 600, 4).await;
-    wait_until("every job is completed", Duration::from_secs(90), async || count_in(&store, JobState::Completed).await == 600).await;
+    wait_until("every job is completed", Duration::from_secs(90), async || {
+        count_in(&store, JobState::Completed).await == 600
+    })
+    .await;
     workers.into_iter().for_each(stop);
 
     let by_worker = probes(&store).await;
@@ -106,4 +124,3 @@ async fn three_workers_drain_one_queue_without_running_a_job_twice(url: &str) {
     assert!(jobs.iter().all(|j| j.attempt == 1 && j.errors.is_empty()), "no job was claimed twice");
     store.close().await;
 }
-
