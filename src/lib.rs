@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for how the modules fit together.
 
 pub mod app;
+pub mod bench;
 pub mod board;
 pub mod calendar;
 pub mod chat;

@@ -229,3 +229,54 @@ fn shell_refuses_an_unknown_person() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--as zed: no one has that handle; use one of: pat, ana"), "{}", stderr(&output));
 }
+
+#[test]
+fn schedules_show_the_next_firings_in_their_zone_and_in_utc() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.sqlite_url();
+    let output =
+        sandbox.run(&["--database-url", &url, "schedules", "--from", "2026-11-20 15:00", "--count", "2", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let all: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let standup = &all[0];
+    assert_eq!(
+        (standup["schedule"].as_str(), standup["timezone"].as_str()),
+        (Some("standup"), Some("America/New_York"))
+    );
+    let utc: Vec<&str> = standup["next"].as_array().unwrap().iter().map(|f| f["utc"].as_str().unwrap()).collect();
+    assert_eq!(utc, ["2026-11-23T14:00:00Z", "2026-11-24T14:00:00Z"], "Friday afternoon → Monday 09:00 EST");
+    assert_eq!(standup["next"][0]["local"], "Mon 2026-11-23 09:00 EST");
+}
+
+#[test]
+fn jobs_can_be_listed_cancelled_and_explained() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.sqlite_url();
+    assert!(sandbox.run(&["--database-url", &url, "jobs", "probe", "--count", "2"]).status.success());
+    let listed = sandbox.run(&["--database-url", &url, "jobs", "list", "--state", "available", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let cancelled = sandbox.run(&["--database-url", &url, "jobs", "cancel", "1"]);
+    assert_eq!(stdout(&cancelled).trim(), "Job #1 (diagnostics.probe) is cancelled.");
+    let again = sandbox.run(&["--database-url", &url, "jobs", "cancel", "1"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(stderr(&again).trim(), "pmbot: error: job #1 is cancelled, so it cannot be cancelled");
+    let missing = sandbox.run(&["--database-url", &url, "jobs", "show", "99"]);
+    assert_eq!((missing.status.code(), stderr(&missing).trim()), (Some(2), "pmbot: error: job #99 does not exist"));
+    let shown = stdout(&sandbox.run(&["--database-url", &url, "jobs", "show", "2"]));
+    assert!(shown.starts_with("Job #2 · diagnostics.probe on queue diagnostics\nState: available"), "{shown}");
+}
+
+#[test]
+fn a_bad_schedule_stops_start_up_with_its_name() {
+    let sandbox = Sandbox::new();
+    let config = format!(
+        "{}\n[[schedules]]\nname = \"ana-morning\"\ncron = \"30 25 * * *\"\nperson = \"ana\"\n",
+        pmbot::config::BUILT_IN
+    );
+    sandbox.write("pmbot.toml", &config);
+    let output = sandbox.run(&["worker"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.starts_with("pmbot: error: pmbot.toml: schedules[0].cron: schedule \"ana-morning\": \"30 25 * * *\" is not a cron expression"), "{err}");
+}

@@ -36,6 +36,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Benchmarks, each against a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
     #[command(flatten)]
     WithStore(StoreCommand),
 }
@@ -114,6 +119,27 @@ fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce(
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BenchTarget {
+    /// Job queue throughput and latency vs pgbench simple-update (PostgreSQL) and vs the
+    /// same statements through sqlx (SQLite).
+    Queue {
+        /// The PostgreSQL server (a scratch database is created there and dropped after).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+        /// Skip PostgreSQL.
+        #[arg(long)]
+        no_postgres: bool,
+        /// Skip SQLite.
+        #[arg(long)]
+        no_sqlite: bool,
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Validate the configuration and print a summary.
     Check,
@@ -164,6 +190,15 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
+        Command::Bench { target: BenchTarget::Queue { postgres, no_postgres, no_sqlite, clients, seconds } } => {
+            let options = crate::bench::BenchOptions {
+                postgres_url: (!no_postgres).then_some(postgres),
+                sqlite: !no_sqlite,
+                clients: clients.clamp(1, 64),
+                seconds: seconds.clamp(1, 600),
+            };
+            crate::bench::run(&options, &mut std::io::stdout()).await.map_err(|e| CliError::Failure(e.to_string()))
+        }
         Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;

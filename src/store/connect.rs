@@ -37,7 +37,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(display_url));
         };
-        Ok(Store { pool, display_url })
+        Ok(Store { pool, display_url, writer: Default::default() })
     }
 
     /// The embedded default: a SQLite file `pmbot.db` in `dir` (created if missing).

@@ -283,6 +283,7 @@ impl Store {
             Pool::Sqlite(_) => "",
         };
         let sql = CLAIM.replace("{LOCK}", lock);
+        let _turn = self.writer_turn().await;
         let rows: Vec<ClaimedRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(queue)
             .bind(owner)
@@ -312,6 +313,7 @@ impl Store {
     /// Extends a lease; `false` when the lease is no longer this holder's.
     pub async fn heartbeat(&self, id: i64, lease_count: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_count = $4 AND state = 'running'";
+        let _turn = self.writer_turn().await;
         let done = on_pool!(self, |pool| sqlx::query(sql)
             .bind(until)
             .bind(now)
@@ -337,6 +339,7 @@ impl Store {
         let sql = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), errors = COALESCE($3, errors), \
                    finished_at = $4, attempt = attempt - $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6 \
                    WHERE id = $7 AND lease_count = $8 AND state = 'running'";
+        let _turn = self.writer_turn().await;
         let done = on_pool!(self, |pool| sqlx::query(sql)
             .bind(state.as_str())
             .bind(run_at)
@@ -358,6 +361,7 @@ impl Store {
             "UPDATE jobs SET state = 'completed', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    updated_at = $1 WHERE id = $2 AND lease_count = $3 AND state = 'running'";
         let mut completed = 0;
+        let _turn = self.writer_turn().await;
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for (id, lease_count) in held {

@@ -66,12 +66,17 @@ pub struct Store {
     pool: Pool,
     /// The URL with any password removed, for messages.
     display_url: String,
+    /// SQLite allows one writer at a time. Queue writes from this process take turns here
+    /// instead of in SQLite's busy handler, which sleeps in coarse steps; other processes are
+    /// still kept apart by SQLite's own lock and busy timeout.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A transaction on either backend, for work that must commit together (record an event
 /// and enqueue its job). Dropped without `commit`, it rolls back.
 pub struct StoreTx {
     inner: TxInner,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 pub(crate) enum TxInner {
@@ -173,6 +178,22 @@ impl Store {
         }
     }
 
+    /// On SQLite, waits for this process's turn to write; nothing on PostgreSQL.
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The SQLite pool, for the benchmark's baseline.
+    pub(crate) fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(pool),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     pub fn display_url(&self) -> &str {
         &self.display_url
     }
@@ -184,13 +205,16 @@ impl Store {
     }
 
     /// Starts a transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
-    /// so a transaction that reads before it writes cannot fail half-way on a busy database.
+    /// so a transaction that reads before it writes cannot fail half-way on a busy database,
+    /// and holds this process's writer turn until it ends: do not call other writing store
+    /// methods while holding one.
     pub async fn begin(&self) -> Result<StoreTx> {
+        let writer = self.writer_turn().await;
         let inner = match &self.pool {
             Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         };
-        Ok(StoreTx { inner })
+        Ok(StoreTx { inner, _writer: writer })
     }
 
     pub async fn close(&self) {
