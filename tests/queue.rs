@@ -27,6 +27,8 @@ on_both_backends!(
     three_schedulers_over_a_day_enqueue_each_firing_once,
     a_scheduler_that_was_down_catches_up_only_within_its_window,
     operators_can_retry_a_discarded_job_and_cancel_a_waiting_one,
+    a_long_job_keeps_its_lease_by_heartbeat,
+    finished_jobs_are_pruned_after_the_retention,
 );
 
 /// What test jobs can touch: a counter of attempts.
@@ -305,4 +307,52 @@ async fn operators_can_retry_a_discarded_job_and_cancel_a_waiting_one(store: &St
     assert_eq!(again.to_string(), format!("job #{id} is cancelled, so it cannot be cancelled"));
     let other = WorkspaceId::new("globex");
     assert!(store.job(&other, id).await.is_err(), "operators see only their workspace");
+}
+
+#[derive(Serialize, Deserialize)]
+struct Steady;
+
+impl JobSpec for Steady {
+    const KIND: &'static str = "test.steady";
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+}
+
+impl Job<Counters> for Steady {
+    async fn run(&self, counters: &Counters, _ctx: &JobContext) -> Outcome {
+        counters.runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        Outcome::Done
+    }
+}
+
+async fn a_long_job_keeps_its_lease_by_heartbeat(store: &Store) {
+    setup(store).await;
+    let counters = Arc::new(Counters::default());
+    let now = Utc::now();
+    let id = store.enqueue(&ws(), &Steady.to_new_job(now), now).await.unwrap().unwrap();
+    let registry = Arc::new(Registry::new().register::<Steady>().unwrap());
+    let config = WorkerConfig { lease: std::time::Duration::from_millis(600), ..WorkerConfig::default() };
+    let worker = Worker::new(store.clone(), registry, counters.clone(), config);
+    let rescuer = async {
+        // Well past the first lease: without heartbeats the job would be taken away.
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        store.rescue_expired(Utc::now()).await.unwrap()
+    };
+    let (_, rescued) = tokio::join!(worker.run_until_idle(), rescuer);
+    assert_eq!(rescued, 0);
+    let job = store.job(&ws(), id).await.unwrap();
+    assert_eq!((job.state, job.attempt, job.errors.len()), (JobState::Completed, 1, 0));
+    assert_eq!(counters.runs.load(Ordering::SeqCst), 1);
+}
+
+async fn finished_jobs_are_pruned_after_the_retention(store: &Store) {
+    setup(store).await;
+    let counters = Arc::new(Counters::default());
+    let done = enqueue_flaky(store, "ok").await;
+    let waiting = store.enqueue(&ws(), &NewJob { run_at: t0() + Duration::days(30), ..plain("x", None) }, t0()).await.unwrap().unwrap();
+    worker_at(store, &counters, t0()).run_until_idle().await;
+    assert_eq!(store.prune_jobs(t0() - Duration::days(1)).await.unwrap(), 0, "within the retention");
+    assert_eq!(store.prune_jobs(t0() + Duration::days(8)).await.unwrap(), 1);
+    assert!(store.job(&ws(), done).await.is_err());
+    assert_eq!(store.job(&ws(), waiting).await.unwrap().state, JobState::Scheduled, "unfinished jobs stay");
 }
