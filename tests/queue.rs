@@ -349,7 +349,11 @@ async fn finished_jobs_are_pruned_after_the_retention(store: &Store) {
     setup(store).await;
     let counters = Arc::new(Counters::default());
     let done = enqueue_flaky(store, "ok").await;
-    let waiting = store.enqueue(&ws(), &NewJob { run_at: t0() + Duration::days(30), ..plain("x", None) }, t0()).await.unwrap().unwrap();
+    let waiting = store
+        .enqueue(&ws(), &NewJob { run_at: t0() + Duration::days(30), ..plain("x", None) }, t0())
+        .await
+        .unwrap()
+        .unwrap();
     worker_at(store, &counters, t0()).run_until_idle().await;
     assert_eq!(store.prune_jobs(t0() - Duration::days(1)).await.unwrap(), 0, "within the retention");
     assert_eq!(store.prune_jobs(t0() + Duration::days(8)).await.unwrap(), 1);
