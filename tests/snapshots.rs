@@ -18,6 +18,16 @@ async fn seeded_app(db: &TestDb) -> App {
     app
 }
 
+fn eli_in_mobile_app() -> Origin {
+    Origin {
+        platform: Platform::Shell,
+        channel: "#mobile-app".into(),
+        user: "eli".into(),
+        ts: "1.0".into(),
+        thread: None,
+    }
+}
+
 #[tokio::test]
 async fn mondays_team_standup() {
     let db = TestDb::sqlite().await;
@@ -32,13 +42,7 @@ async fn mondays_team_standup() {
 async fn a_ticket_card_with_its_buttons() {
     let db = TestDb::sqlite().await;
     let app = seeded_app(&db).await;
-    let origin = Origin {
-        platform: Platform::Shell,
-        channel: "#mobile-app".into(),
-        user: "eli".into(),
-        ts: "1.0".into(),
-        thread: None,
-    };
+    let origin = eli_in_mobile_app();
     let out = app.bot().handle(&Inbound::Mention { origin, text: "@pmbot show APP-7".into() }, t0()).await;
     let [Outbound::Reply { message, .. }] = &out[..] else { panic!("{out:?}") };
     insta::assert_snapshot!("ticket_card_terminal", render("pmbot › #mobile-app", message, Style::PLAIN, 4));
@@ -56,13 +60,7 @@ async fn the_triage_card_a_pm_answers() {
     let chat = std::sync::Arc::new(RecordingChat::default());
     let clock: pmbot::queue::Clock = std::sync::Arc::new(t0);
     let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
-    let origin = Origin {
-        platform: Platform::Shell,
-        channel: "#mobile-app".into(),
-        user: "eli".into(),
-        ts: "1.0".into(),
-        thread: None,
-    };
+    let origin = eli_in_mobile_app();
     let inbound =
         Inbound::Mention { origin, text: "@pmbot create “Haptic feedback on <order> confirm & pay”".into() };
     app.bot().handle(&inbound, t0()).await;
