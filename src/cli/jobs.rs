@@ -28,7 +28,7 @@ pub enum JobsAction {
         #[arg(long)]
         json: bool,
     },
-    /// Run a discarded, cancelled or waiting job again now.
+    /// Run a discarded, cancelled, retryable or scheduled job again now.
     Retry { id: i64 },
     /// Cancel a job that has not finished.
     Cancel { id: i64 },

@@ -106,14 +106,18 @@ fn standup(config: &Config) -> Result<(), (String, String)> {
 
 fn queue(config: &Config) -> Result<(), (String, String)> {
     let queue = &config.queue;
-    for (field, value) in [
-        ("concurrency", queue.concurrency as u64),
-        ("poll_seconds", queue.poll_seconds),
-        ("lease_seconds", queue.lease_seconds),
-        ("triage_expiry_hours", queue.triage_expiry_hours),
+    for (field, value, max) in [
+        ("concurrency", queue.concurrency as u64, 256),
+        ("poll_seconds", queue.poll_seconds, 3600),
+        ("lease_seconds", queue.lease_seconds, 3600),
+        ("catch_up_minutes", queue.catch_up_minutes, 7 * 24 * 60),
+        ("retention_hours", queue.retention_hours, 10 * 365 * 24),
+        ("shutdown_grace_seconds", queue.shutdown_grace_seconds, 3600),
+        ("triage_expiry_hours", queue.triage_expiry_hours, 365 * 24),
     ] {
-        if value == 0 {
-            return fail(format!("queue.{field}"), "must be at least 1");
+        let min = u64::from(field != "catch_up_minutes" && field != "shutdown_grace_seconds");
+        if !(min..=max).contains(&value) {
+            return fail(format!("queue.{field}"), format!("must be between {min} and {max}"));
         }
     }
     if queue.retention_hours * 60 < queue.catch_up_minutes {

@@ -33,10 +33,8 @@ impl Bot {
         let decided = match self.store.decide_approval(&self.workspace, id, &person.handle, verdict, comment, now).await
         {
             Ok(decided) => decided,
+            // Expiry found here is recorded (and its job resumed) by the store.
             Err(StoreError::ApprovalClosed { state, .. }) => {
-                if state == ApprovalState::Expired {
-                    self.resume(id, &json!({ "state": "expired" }), now).await?;
-                }
                 let why = match state {
                     ApprovalState::Expired => "it expired before anyone decided".to_string(),
                     other => format!("it was already {}", other.as_str().replace('_', " ")),
@@ -59,8 +57,6 @@ impl Bot {
             let text = format!("Recorded: {have} of {} approvals so far.", decided.required);
             return Ok(vec![ephemeral(origin, Message::text(text))]);
         }
-        let resume = json!({ "state": decided.state.as_str(), "by": person.handle, "comment": comment });
-        self.resume(id, &resume, now).await?;
         let message = self.templates.render(
             "approval_decided",
             &json!({ "by": person.display_name, "verdict": verdict.past_tense(), "description": decided.description, "comment": comment }),
@@ -69,11 +65,6 @@ impl Bot {
             Some(target) => Outbound::Update { target: target.clone(), message },
             None => super::reply(origin, message, true),
         }])
-    }
-
-    async fn resume(&self, id: i64, resume: &serde_json::Value, now: DateTime<Utc>) -> Result<(), BotError> {
-        self.store.resume_approval_jobs(&self.workspace, id, resume, now).await?;
-        Ok(())
     }
 
     async fn log_refusal(&self, person: &Person, id: i64, subject: &str, now: DateTime<Utc>) -> Result<(), BotError> {

@@ -99,30 +99,30 @@ impl Bot {
         let mut new = NewTicket::new(&project.key, title).map_err(|e| BotError::User(e.to_string()))?;
         new.reporter = Some(reporter.handle.clone());
         new.description = format!("Requested by {} in {}.", reporter.display_name, origin.channel);
-        let ticket = self.store.create_ticket(&self.workspace, &new, &reporter.handle, now).await?;
+        // The ticket, its decision-log row and its triage job commit together or not at all.
+        let mut tx = self.store.begin().await?;
+        let key = tx.create_ticket(&self.workspace, &new, &reporter.handle, now).await?;
         let decision = NewDecision {
             kind: "ticket.create".into(),
-            subject: ticket.key.to_string(),
+            subject: key.to_string(),
             inputs: json!({ "command": "create", "title": title, "channel": origin.channel, "platform": origin.platform.as_str() }),
             rationale: format!("{} asked for it in {}", reporter.display_name, origin.channel),
             confidence: 1.0,
             action: "create".into(),
             actor: reporter.handle.clone(),
-            outcome: format!("created {} in backlog", ticket.key),
+            outcome: format!("created {key} in backlog"),
         };
-        self.store.log_decision(&self.workspace, &decision, now).await?;
+        tx.log_decision(&self.workspace, &decision, now).await?;
+        let triage =
+            TriageJob { key: key.to_string(), channel: origin.channel.clone(), reporter: reporter.handle.clone() };
+        tx.enqueue(&self.workspace, &triage.to_new_job(now), now).await?;
+        tx.commit().await?;
         let view = CreatedView {
-            key: ticket.key.to_string(),
-            title: ticket.title.clone(),
+            key: key.to_string(),
+            title: new.title.clone(),
             project: project.name.clone(),
             reporter: reporter.display_name.clone(),
         };
-        let triage = TriageJob {
-            key: ticket.key.to_string(),
-            channel: origin.channel.clone(),
-            reporter: reporter.handle.clone(),
-        };
-        self.store.enqueue(&self.workspace, &triage.to_new_job(now), now).await?;
         Ok(vec![reply(origin, self.templates.render("ticket_created", &view)?, in_thread)])
     }
 

@@ -68,18 +68,15 @@ impl Bot {
                 self.command(origin, crate::chat::command::parse_slash(command, text), false, now).await
             }
             Inbound::Mention { text, .. } => match self.record(origin, text, now).await {
-                Ok(()) => {
-                    self.command(
-                        origin,
-                        crate::chat::command::parse_mention(text, &self.config.team.bot_name),
-                        true,
-                        now,
-                    )
-                    .await
+                Ok(true) => {
+                    let parsed = crate::chat::command::parse_mention(text, &self.config.team.bot_name);
+                    self.command(origin, parsed, true, now).await
                 }
+                // A redelivery of a mention already handled: answering again would act twice.
+                Ok(false) => Ok(Vec::new()),
                 Err(err) => Err(err),
             },
-            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|()| Vec::new()),
+            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|_| Vec::new()),
             Inbound::Action { action_id, value, message, .. } => {
                 self.action(origin, action_id, value, message, now).await
             }
@@ -87,8 +84,8 @@ impl Bot {
         result.unwrap_or_else(|err| vec![self.error_reply(origin, &err)])
     }
 
-    /// Every message the bot sees is kept once (issue: conversation → tickets reads them).
-    async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<(), BotError> {
+    /// Every message the bot sees is kept once; `false` when it had been seen already.
+    async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<bool, BotError> {
         let seen = ChatMessageSeen {
             platform: origin.platform.as_str().into(),
             channel: origin.channel.clone(),
@@ -98,8 +95,7 @@ impl Bot {
             text: text.into(),
             created_at: now,
         };
-        self.store.record_message(&self.workspace, &seen).await?;
-        Ok(())
+        Ok(self.store.record_message(&self.workspace, &seen).await?)
     }
 
     fn error_reply(&self, origin: &Origin, err: &BotError) -> Outbound {

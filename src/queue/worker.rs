@@ -6,7 +6,6 @@ use super::retry::finish_for;
 use super::{JobContext, Outcome, Registry};
 use crate::store::{Claimed, Finish, Store, StoreError};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -195,9 +194,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
         if rescued > 0 {
             tracing::warn!(rescued, "returned jobs of a lost worker to the queue");
         }
-        for (ws, approval_id) in self.store.expire_approvals(now).await? {
-            self.store.resume_approval_jobs(&ws, approval_id, &json!({ "state": "expired" }), now).await?;
-        }
+        self.store.expire_approvals(now).await?;
+        self.store.resume_resolved(now).await?;
         let retention = chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::days(7));
         self.store.prune_jobs(now - retention).await?;
         Ok(())
@@ -351,6 +349,9 @@ async fn supervise(
     clock: &Clock,
 ) -> Option<Outcome> {
     let mut handle = tokio::spawn(future);
+    // If this attempt is dropped (shutdown, lost lease), the job's own task stops with it,
+    // so a released job never keeps running beside its next holder.
+    let _stop_job = AbortOnDrop(handle.abort_handle());
     let mut heartbeat = tokio::time::interval_at(Instant::now() + lease / 3, lease / 3);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
@@ -417,6 +418,14 @@ async fn record(
             tracing::error!(job = job.id, error = %err, "recording the result failed; the lease will expire and the job run again");
             Report::Lost
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

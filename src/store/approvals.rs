@@ -3,9 +3,10 @@
 //! The store records decisions and keeps the state consistent; who may decide is checked by
 //! the caller with [`Approvers::allows`] before calling [`Store::decide_approval`].
 
-use super::{decode, on_pool, Result, Store, StoreError, WorkspaceId};
+use super::{decode, on_pool, on_tx, Result, Store, StoreError, StoreTx, WorkspaceId};
 use crate::board::{Person, Role, Verdict};
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use sqlx::types::Json;
 use std::{fmt, str::FromStr};
 
@@ -183,10 +184,11 @@ impl Store {
         })
     }
 
-    /// Records `decider`'s verdict and moves the approval to its new state. A decision on an
-    /// approval that is no longer pending (or has expired by `at`) changes nothing and is
-    /// refused with `ApprovalClosed`; a second decision by the same person, with
-    /// `AlreadyDecided`.
+    /// Records `decider`'s verdict and moves the approval to its new state; once it is
+    /// resolved, the jobs parked on it are made runnable in the same transaction, told the
+    /// outcome. A decision on an approval that is no longer pending (or has expired by `at`)
+    /// changes nothing and is refused with `ApprovalClosed`; a second decision by the same
+    /// person, with `AlreadyDecided`.
     pub async fn decide_approval(
         &self,
         ws: &WorkspaceId,
@@ -196,61 +198,153 @@ impl Store {
         comment: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Approval> {
-        let closed: Option<ApprovalState> = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let locked: Option<(String, i32, Option<DateTime<Utc>>)> =
-                sqlx::query_as(LOCK_APPROVAL).bind(ws.as_str()).bind(id).fetch_optional(&mut *tx).await?;
-            let (state, required, expires_at) = locked.ok_or(StoreError::UnknownApproval(id))?;
-            let state: ApprovalState = decode("approvals.state", &state)?;
-            let expired = state == ApprovalState::Pending && expires_at.is_some_and(|e| e <= at);
-            let new_state = if state != ApprovalState::Pending {
-                Err(state)
-            } else if expired {
-                Err(ApprovalState::Expired)
-            } else {
-                let inserted = sqlx::query(
-                    "INSERT INTO approval_decisions (workspace_id, approval_id, decider, decision, comment, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (approval_id, decider) DO NOTHING",
-                )
-                .bind(ws.as_str())
-                .bind(id)
-                .bind(decider)
-                .bind(verdict.as_str())
-                .bind(comment)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                if inserted.rows_affected() == 0 {
-                    return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
-                }
-                let approvals: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM approval_decisions WHERE approval_id = $1 AND decision = 'approve'",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                Ok(match verdict {
-                    Verdict::Reject => ApprovalState::Rejected,
-                    Verdict::RequestChanges => ApprovalState::ChangesRequested,
-                    Verdict::Approve if approvals >= i64::from(required) => ApprovalState::Approved,
-                    Verdict::Approve => ApprovalState::Pending,
-                })
-            };
-            let written = new_state.unwrap_or(ApprovalState::Expired);
-            if new_state.is_ok() || expired {
-                sqlx::query("UPDATE approvals SET state = $1, updated_at = $2 WHERE id = $3")
-                    .bind(written.as_str())
-                    .bind(at)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut tx = self.begin().await?;
+        let (state, required, expires_at) = tx.lock_approval(ws, id).await?;
+        if state != ApprovalState::Pending {
+            return Err(StoreError::ApprovalClosed { id, state });
+        }
+        if expires_at.is_some_and(|e| e <= at) {
+            tx.resolve_approval(ws, id, ApprovalState::Expired, &json!({ "state": "expired" }), at).await?;
+            tx.commit().await?;
+            return Err(StoreError::ApprovalClosed { id, state: ApprovalState::Expired });
+        }
+        if !tx.insert_decision(ws, id, decider, verdict, comment, at).await? {
+            return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
+        }
+        let new_state = match verdict {
+            Verdict::Reject => ApprovalState::Rejected,
+            Verdict::RequestChanges => ApprovalState::ChangesRequested,
+            Verdict::Approve if tx.approvals_given(id).await? >= i64::from(required) => ApprovalState::Approved,
+            Verdict::Approve => ApprovalState::Pending,
+        };
+        if new_state != ApprovalState::Pending {
+            let resume = json!({ "state": new_state.as_str(), "by": decider, "comment": comment });
+            tx.resolve_approval(ws, id, new_state, &resume, at).await?;
+        }
+        tx.commit().await?;
+        self.approval(ws, id).await
+    }
+
+    /// Pending approvals past their expiry become expired and their parked jobs runnable;
+    /// returns how many expired.
+    pub async fn expire_approvals(&self, now: DateTime<Utc>) -> Result<usize> {
+        let sql = "SELECT workspace_id, id FROM approvals WHERE state = 'pending' AND expires_at <= $1";
+        let due: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
+        let mut expired = 0;
+        for (ws, id) in due {
+            let ws = WorkspaceId::new(ws);
+            let mut tx = self.begin().await?;
+            if tx.lock_approval(&ws, id).await?.0 == ApprovalState::Pending {
+                tx.resolve_approval(&ws, id, ApprovalState::Expired, &json!({ "state": "expired" }), now).await?;
+                expired += 1;
             }
             tx.commit().await?;
-            new_state.err()
-        });
-        match closed {
-            Some(state) => Err(StoreError::ApprovalClosed { id, state }),
-            None => self.approval(ws, id).await,
         }
+        Ok(expired)
+    }
+
+    /// Jobs still parked on an approval that was resolved (a decision that raced the job
+    /// parking): made runnable with the outcome. Returns how many.
+    pub async fn resume_resolved(&self, now: DateTime<Utc>) -> Result<usize> {
+        let sql = "SELECT DISTINCT j.workspace_id, j.approval_id FROM jobs j JOIN approvals a ON a.id = j.approval_id \
+                   WHERE j.state = 'awaiting' AND a.state <> 'pending'";
+        let stuck: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        let mut resumed = 0;
+        for (ws, id) in stuck {
+            let ws = WorkspaceId::new(ws);
+            let approval = self.approval(&ws, id).await?;
+            resumed += self.resume_approval_jobs(&ws, id, &approval.resume_context(), now).await? as usize;
+        }
+        Ok(resumed)
+    }
+}
+
+impl Approval {
+    /// What a job parked on this approval is told when it resumes.
+    pub fn resume_context(&self) -> Value {
+        let last = self.decisions.last();
+        json!({
+            "state": self.state.as_str(),
+            "by": last.map(|d| d.decider.clone()),
+            "comment": last.and_then(|d| d.comment.clone()),
+        })
+    }
+}
+
+impl StoreTx {
+    /// Locks the approval row (see `LOCK_APPROVAL`); `(state, required, expires_at)`.
+    async fn lock_approval(
+        &mut self,
+        ws: &WorkspaceId,
+        id: i64,
+    ) -> Result<(ApprovalState, i32, Option<DateTime<Utc>>)> {
+        let locked: Option<(String, i32, Option<DateTime<Utc>>)> = on_tx!(self, |conn| sqlx::query_as(LOCK_APPROVAL)
+            .bind(ws.as_str())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await)?;
+        let (state, required, expires_at) = locked.ok_or(StoreError::UnknownApproval(id))?;
+        Ok((decode("approvals.state", &state)?, required, expires_at))
+    }
+
+    /// `false` when this person had already decided.
+    async fn insert_decision(
+        &mut self,
+        ws: &WorkspaceId,
+        id: i64,
+        decider: &str,
+        verdict: Verdict,
+        comment: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = "INSERT INTO approval_decisions (workspace_id, approval_id, decider, decision, comment, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (approval_id, decider) DO NOTHING";
+        let inserted = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(id)
+            .bind(decider)
+            .bind(verdict.as_str())
+            .bind(comment)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(inserted == 1)
+    }
+
+    async fn approvals_given(&mut self, id: i64) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM approval_decisions WHERE approval_id = $1 AND decision = 'approve'";
+        Ok(on_tx!(self, |conn| sqlx::query_scalar(sql).bind(id).fetch_one(&mut *conn).await)?)
+    }
+
+    /// Sets the approval's final state and makes its parked jobs runnable, told `resume`.
+    async fn resolve_approval(
+        &mut self,
+        ws: &WorkspaceId,
+        id: i64,
+        state: ApprovalState,
+        resume: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        on_tx!(self, |conn| {
+            sqlx::query("UPDATE approvals SET state = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
+                .bind(state.as_str())
+                .bind(at)
+                .bind(ws.as_str())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "UPDATE jobs SET state = 'available', run_at = $1, resume = $2, updated_at = $1 \
+                 WHERE workspace_id = $3 AND approval_id = $4 AND state = 'awaiting'",
+            )
+            .bind(at)
+            .bind(Json(resume))
+            .bind(ws.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        });
+        self.notify_workers().await
     }
 }

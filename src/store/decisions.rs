@@ -1,6 +1,6 @@
 //! The decision log: what the bot (or a person through it) decided, from what, and why.
 
-use super::{on_pool, Result, Store, WorkspaceId};
+use super::{on_pool, on_tx, Result, Store, StoreTx, WorkspaceId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -37,22 +37,10 @@ pub struct Decision {
 
 impl Store {
     pub async fn log_decision(&self, ws: &WorkspaceId, d: &NewDecision, at: DateTime<Utc>) -> Result<i64> {
-        let sql = "INSERT INTO decisions (workspace_id, kind, subject, inputs, rationale, confidence, action, actor, \
-                   outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
-        let confidence = d.confidence.clamp(0.0, 1.0);
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(ws.as_str())
-            .bind(&d.kind)
-            .bind(&d.subject)
-            .bind(Json(&d.inputs))
-            .bind(&d.rationale)
-            .bind(confidence)
-            .bind(&d.action)
-            .bind(&d.actor)
-            .bind(&d.outcome)
-            .bind(at)
-            .fetch_one(pool)
-            .await)?)
+        let mut tx = self.begin().await?;
+        let id = tx.log_decision(ws, d, at).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The newest `limit` decisions, about `subject` when given, newest first.
@@ -65,6 +53,28 @@ impl Store {
             .bind(subject)
             .bind(limit)
             .fetch_all(pool)
+            .await)?)
+    }
+}
+
+impl StoreTx {
+    /// Logs the decision inside this transaction.
+    pub async fn log_decision(&mut self, ws: &WorkspaceId, d: &NewDecision, at: DateTime<Utc>) -> Result<i64> {
+        let sql = "INSERT INTO decisions (workspace_id, kind, subject, inputs, rationale, confidence, action, actor, \
+                   outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+        let confidence = d.confidence.clamp(0.0, 1.0);
+        Ok(on_tx!(self, |conn| sqlx::query_scalar(sql)
+            .bind(ws.as_str())
+            .bind(&d.kind)
+            .bind(&d.subject)
+            .bind(Json(&d.inputs))
+            .bind(&d.rationale)
+            .bind(confidence)
+            .bind(&d.action)
+            .bind(&d.actor)
+            .bind(&d.outcome)
+            .bind(at)
+            .fetch_one(&mut *conn)
             .await)?)
     }
 }

@@ -258,6 +258,16 @@ impl StoreTx {
     }
 }
 
+impl StoreTx {
+    /// Wakes PostgreSQL workers when this transaction commits; nothing on SQLite.
+    pub(super) async fn notify_workers(&mut self) -> Result<()> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT pg_notify($1, '*')").bind(NOTIFY_CHANNEL).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Enqueues in a transaction of its own.
     pub async fn enqueue(&self, ws: &WorkspaceId, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>> {
@@ -378,20 +388,26 @@ impl Store {
         self.finish(id, lease_count, &Finish::Snooze { at: now }, now).await
     }
 
-    /// Parks a job on an approval; if the approval was decided meanwhile, it runs again at once.
+    /// Parks a job on an approval. If the approval was resolved meanwhile, the job runs again
+    /// at once with the outcome (checked after parking, so a decision racing the park is seen
+    /// by one side or the other).
     async fn park(&self, id: i64, lease_count: i64, approval_id: i64, now: DateTime<Utc>) -> Result<bool> {
-        let sql = "UPDATE jobs SET state = CASE WHEN (SELECT state FROM approvals WHERE id = $1) = 'pending' \
-                   THEN 'awaiting' ELSE 'available' END, approval_id = $1, run_at = $2, lease_owner = NULL, \
-                   lease_expires_at = NULL, updated_at = $2 WHERE id = $3 AND lease_count = $4 AND state = 'running'";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
+        let sql = "UPDATE jobs SET state = 'awaiting', approval_id = $1, run_at = $2, lease_owner = NULL, \
+                   lease_expires_at = NULL, updated_at = $2 WHERE id = $3 AND lease_count = $4 AND state = 'running' \
+                   RETURNING workspace_id";
+        let parked: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql)
             .bind(approval_id)
             .bind(now)
             .bind(id)
             .bind(lease_count)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
+            .fetch_optional(pool)
+            .await)?;
+        let Some(ws) = parked.map(WorkspaceId::new) else { return Ok(false) };
+        let approval = self.approval(&ws, approval_id).await?;
+        if approval.state != super::ApprovalState::Pending {
+            self.resume_approval_jobs(&ws, approval_id, &approval.resume_context(), now).await?;
+        }
+        Ok(true)
     }
 
     /// Makes the jobs parked on an approval runnable, telling them `resume`.
@@ -444,15 +460,6 @@ impl Store {
     pub async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
         let sql = "DELETE FROM jobs WHERE state IN ('completed', 'discarded', 'cancelled') AND finished_at < $1";
         Ok(on_pool!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?)
-    }
-
-    /// Pending approvals past their expiry become expired; returns `(workspace, approval id)`.
-    pub async fn expire_approvals(&self, now: DateTime<Utc>) -> Result<Vec<(WorkspaceId, i64)>> {
-        let sql =
-            "UPDATE approvals SET state = 'expired', updated_at = $1 WHERE state = 'pending' AND expires_at <= $1 \
-                   RETURNING workspace_id, id";
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(|(ws, id)| (WorkspaceId::new(ws), id)).collect())
     }
 
     /// A connection listening for new jobs (PostgreSQL); `None` on SQLite, which polls.

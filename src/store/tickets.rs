@@ -1,6 +1,6 @@
 //! The built-in board: tickets, their status history and comments.
 
-use super::{decode, on_pool, Result, Store, StoreError, WorkspaceId};
+use super::{decode, on_pool, on_tx, Result, Store, StoreError, StoreTx, WorkspaceId};
 use crate::board::{Comment, NewTicket, Source, Status, Ticket, TicketKey, Transition};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -119,48 +119,9 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Ticket> {
-        if let Some(assignee) = &new.assignee {
-            self.require_person(ws, assignee).await?;
-        }
-        let key = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let number: Option<i64> =
-                sqlx::query_scalar(NEXT_NUMBER).bind(ws.as_str()).bind(&new.project).fetch_optional(&mut *tx).await?;
-            let key =
-                TicketKey::new(&new.project, number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?);
-            let id: i64 = sqlx::query_scalar(INSERT_TICKET)
-                .bind(ws.as_str())
-                .bind(key.as_str())
-                .bind(&new.project)
-                .bind(&new.title)
-                .bind(&new.description)
-                .bind(new.status.as_str())
-                .bind(new.priority.as_str())
-                .bind(Json(&new.labels))
-                .bind(&new.assignee)
-                .bind(&new.reporter)
-                .bind(&new.epic)
-                .bind(new.parent.as_ref().map(TicketKey::as_str))
-                .bind(new.estimate)
-                .bind(&new.source.tracker)
-                .bind(&new.source.external_id)
-                .bind(&new.source.url)
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_TRANSITION)
-                .bind(ws.as_str())
-                .bind(id)
-                .bind(None::<&str>)
-                .bind(new.status.as_str())
-                .bind(actor)
-                .bind(None::<&str>)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            key
-        });
+        let mut tx = self.begin().await?;
+        let key = tx.create_ticket(ws, new, actor, at).await?;
+        tx.commit().await?;
         self.ticket(ws, &key).await
     }
 
@@ -254,7 +215,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Ticket> {
         if let Some(handle) = assignee {
-            self.require_person(ws, handle).await?;
+            let mut tx = self.begin().await?;
+            tx.require_person(ws, handle).await?;
         }
         let sql = "UPDATE tickets SET assignee = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4";
         let done = on_pool!(self, |pool| sqlx::query(sql)
@@ -343,11 +305,63 @@ impl Store {
             on_pool!(self, |pool| sqlx::query_as(&sql).bind(ws.as_str()).bind(since).fetch_all(pool).await)?;
         rows.into_iter().map(TransitionRow::into_transition).collect()
     }
+}
 
-    async fn require_person(&self, ws: &WorkspaceId, handle: &str) -> Result<()> {
+impl StoreTx {
+    /// Creates the ticket inside this transaction and returns its key.
+    pub async fn create_ticket(
+        &mut self,
+        ws: &WorkspaceId,
+        new: &NewTicket,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TicketKey> {
+        if let Some(assignee) = &new.assignee {
+            self.require_person(ws, assignee).await?;
+        }
+        on_tx!(self, |conn| {
+            let number: Option<i64> =
+                sqlx::query_scalar(NEXT_NUMBER).bind(ws.as_str()).bind(&new.project).fetch_optional(&mut *conn).await?;
+            let key =
+                TicketKey::new(&new.project, number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?);
+            let id: i64 = sqlx::query_scalar(INSERT_TICKET)
+                .bind(ws.as_str())
+                .bind(key.as_str())
+                .bind(&new.project)
+                .bind(&new.title)
+                .bind(&new.description)
+                .bind(new.status.as_str())
+                .bind(new.priority.as_str())
+                .bind(Json(&new.labels))
+                .bind(&new.assignee)
+                .bind(&new.reporter)
+                .bind(&new.epic)
+                .bind(new.parent.as_ref().map(TicketKey::as_str))
+                .bind(new.estimate)
+                .bind(&new.source.tracker)
+                .bind(&new.source.external_id)
+                .bind(&new.source.url)
+                .bind(at)
+                .fetch_one(&mut *conn)
+                .await?;
+            sqlx::query(INSERT_TRANSITION)
+                .bind(ws.as_str())
+                .bind(id)
+                .bind(None::<&str>)
+                .bind(new.status.as_str())
+                .bind(actor)
+                .bind(None::<&str>)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            Ok(key)
+        })
+    }
+
+    async fn require_person(&mut self, ws: &WorkspaceId, handle: &str) -> Result<()> {
         let sql = "SELECT COUNT(*) FROM people WHERE workspace_id = $1 AND handle = $2 AND active = TRUE";
         let count: i64 =
-            on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(handle).fetch_one(pool).await)?;
+            on_tx!(self, |conn| sqlx::query_scalar(sql).bind(ws.as_str()).bind(handle).fetch_one(&mut *conn).await)?;
         if count == 0 {
             return Err(StoreError::UnknownPerson(handle.to_string()));
         }

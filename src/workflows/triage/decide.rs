@@ -32,19 +32,28 @@ pub enum Step {
     Expired,
 }
 
+/// The next step. A ticket already where the decision puts it is still a `Move`: a retry
+/// after the move (say the announcement failed) must announce, not stay silent.
 pub fn decide(resume: Option<&Resume>, status: Status) -> Step {
-    if status != Status::Backlog {
-        return Step::AlreadyTriaged(status);
-    }
-    let Some(resume) = resume else { return Step::Ask };
-    let by = resume.by.clone().unwrap_or_else(|| "pmbot".into());
-    match resume.state.as_str() {
-        "approved" => Step::Move { to: Status::Todo, by },
-        "rejected" => Step::Move { to: Status::Cancelled, by },
-        "changes_requested" => {
-            Step::Changes { by, comment: resume.comment.clone().unwrap_or_else(|| "(no comment)".into()) }
+    let step = match resume {
+        None => Step::Ask,
+        Some(resume) => {
+            let by = resume.by.clone().unwrap_or_else(|| "pmbot".into());
+            match resume.state.as_str() {
+                "approved" => Step::Move { to: Status::Todo, by },
+                "rejected" => Step::Move { to: Status::Cancelled, by },
+                "changes_requested" => {
+                    Step::Changes { by, comment: resume.comment.clone().unwrap_or_else(|| "(no comment)".into()) }
+                }
+                _ => Step::Expired,
+            }
         }
-        _ => Step::Expired,
+    };
+    let moved_there_already = matches!(&step, Step::Move { to, .. } if *to == status);
+    if status == Status::Backlog || moved_there_already {
+        step
+    } else {
+        Step::AlreadyTriaged(status)
     }
 }
 
@@ -76,6 +85,11 @@ mod tests {
             Step::Changes { by: "pat".into(), comment: "split it in two".into() }
         );
         assert_eq!(decide(Some(&resume("expired")), Status::Backlog), Step::Expired);
+    }
+
+    #[test]
+    fn a_retry_after_the_move_still_announces_it() {
+        assert_eq!(decide(Some(&resume("approved")), Status::Todo), Step::Move { to: Status::Todo, by: "pat".into() });
     }
 
     #[test]

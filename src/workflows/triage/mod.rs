@@ -94,8 +94,15 @@ impl TriageJob {
             }
             Step::AlreadyTriaged(_) => return Ok(Outcome::Done),
             Step::Move { to, by } => {
-                env.store.move_ticket(&ctx.workspace, &key, to, &by, Some("triage"), ctx.now).await?;
-                self.log(env, ctx, &by, &format!("move:{to}"), &format!("moved {key} from backlog to {to}")).await?;
+                // Idempotent: a retry finds the ticket already moved and only announces.
+                match env.store.move_ticket(&ctx.workspace, &key, to, &by, Some("triage"), ctx.now).await {
+                    Ok(_) => {
+                        self.log(env, ctx, &by, &format!("move:{to}"), &format!("moved {key} from backlog to {to}"))
+                            .await?
+                    }
+                    Err(StoreError::AlreadyInStatus { .. }) => {}
+                    Err(err) => return Err(err.into()),
+                }
                 let verb = if to == Status::Cancelled {
                     "declined".to_string()
                 } else {
@@ -104,8 +111,11 @@ impl TriageJob {
                 (format!("*{key}* {} was {verb} by {}", ticket.title, names.full(&by)), "Triage is done.".to_string())
             }
             Step::Changes { by, comment } => {
-                env.store.add_comment(&ctx.workspace, &key, &by, &comment, ctx.now).await?;
-                self.log(env, ctx, &by, "comment", "asked for changes; the ticket stays in the backlog").await?;
+                let comments = env.store.comments(&ctx.workspace, &key).await?;
+                if !comments.iter().any(|c| c.author == by && c.body == comment) {
+                    env.store.add_comment(&ctx.workspace, &key, &by, &comment, ctx.now).await?;
+                    self.log(env, ctx, &by, "comment", "asked for changes; the ticket stays in the backlog").await?;
+                }
                 (
                     format!("{} asked for changes to *{key}* {}", names.full(&by), ticket.title),
                     format!("“{comment}” — it stays in the backlog."),
