@@ -16,6 +16,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub templates: Arc<Templates>,
+    /// Set when `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are.
+    pub slack: Option<config::SlackEnv>,
 }
 
 impl App {
@@ -27,7 +29,7 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
-        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()) };
+        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()), slack: config::slack_env() };
         app.sync_team().await?;
         Ok(app)
     }
@@ -48,6 +50,13 @@ impl App {
         Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
     }
 
+    /// A worker that also runs Slack's job kinds, speaking through `chat`.
+    pub fn slack_worker(&self, chat: Arc<crate::chat::slack::SlackChat>) -> Result<Worker<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
+        let env = JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+        let registry = Arc::new(jobs::slack_registry()?);
+        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+    }
+
     async fn sync_team(&self) -> Result<(), StoreError> {
         let (ws, now) = (self.workspace(), Utc::now());
         self.store.ensure_workspace(&ws, &self.config.team.name, now).await?;
@@ -64,7 +73,14 @@ impl App {
     ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let router = crate::http::router(self.store.clone());
+        let slack = self.slack.as_ref().map(|settings| {
+            Arc::new(crate::http::slack::SlackHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                signing_secret: settings.signing_secret.clone(),
+            })
+        });
+        let router = crate::http::router(self.store.clone(), slack);
         let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
         Ok((addr, server))
     }

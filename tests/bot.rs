@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 on_both_backends!(
     url:
-    a_redelivered_mention_is_answered_once,
     a_member_cannot_triage_and_the_refusal_is_logged,
     a_pm_triages_with_a_button_and_the_job_resumes,
     a_second_decision_changes_nothing_and_says_why,
@@ -243,13 +242,4 @@ async fn a_personal_schedule_dms_the_standup_in_their_zone(url: &str) {
     let dms: Vec<_> = f.chat.texts().into_iter().filter(|(to, _)| to == "@ana").collect();
     assert_eq!(dms.len(), 1, "{:?}", f.chat.texts());
     assert!(dms[0].1.starts_with("Standup for Ana Sousa · Monday 16 November"), "{}", dms[0].1);
-}
-
-async fn a_redelivered_mention_is_answered_once(url: &str) {
-    let bot = bot(url).await;
-    let said = Inbound::Mention { origin: origin("ben", "42.000001"), text: "@pmbot create \"Only once\"".into() };
-    assert_eq!(bot.handle(&said, t0()).await.len(), 1);
-    assert!(bot.handle(&said, t0()).await.is_empty(), "the same message delivered again does nothing");
-    let tickets = bot.store.tickets(&bot.workspace, &Default::default()).await.unwrap();
-    assert_eq!(tickets.iter().filter(|t| t.title == "Only once").count(), 1);
 }

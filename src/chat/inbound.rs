@@ -39,7 +39,7 @@ pub struct Origin {
 }
 
 /// A message the bot sent, as the platform names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct MessageRef {
     pub channel: String,
     pub ts: String,
@@ -69,6 +69,10 @@ pub enum Inbound {
         value: String,
         message: MessageRef,
     },
+    /// Someone joined a channel the bot is in.
+    MemberJoined {
+        origin: Origin,
+    },
 }
 
 impl Inbound {
@@ -77,7 +81,8 @@ impl Inbound {
             Inbound::Mention { origin, .. }
             | Inbound::Message { origin, .. }
             | Inbound::SlashCommand { origin, .. }
-            | Inbound::Action { origin, .. } => origin,
+            | Inbound::Action { origin, .. }
+            | Inbound::MemberJoined { origin } => origin,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod inbound;
 pub mod markup;
 pub mod message;
 pub mod shell;
+pub mod slack;
 pub mod templates;
 
 pub use inbound::{Inbound, MessageRef, Origin, Platform};
@@ -15,7 +16,8 @@ pub use templates::{TemplateError, Templates};
 use std::future::Future;
 
 /// What the bot wants said, decided by the dispatcher and performed by an adapter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outbound {
     /// In the channel, in the thread when given.
     Reply {
@@ -46,6 +48,8 @@ pub enum ChatError {
     NotInChannel(String),
     #[error("chat platform error: {0}")]
     Platform(String),
+    #[error("the chat platform asks to slow down")]
+    RateLimited { retry_after: Option<std::time::Duration> },
     #[error("output failed: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -4,6 +4,7 @@
 use super::CliError;
 use crate::app::App;
 use crate::chat::shell::{render::Style, ShellChat};
+use crate::chat::slack::{SlackChat, SlackSettings};
 use crate::queue::scheduler::Scheduler;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -68,11 +69,26 @@ pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
 }
 
 /// Runs the worker until `stop`; jobs speak through the terminal chat on stdout.
+/// Runs the worker until `stop`. Jobs speak through Slack when `SLACK_BOT_TOKEN` and
+/// `SLACK_SIGNING_SECRET` are set, else through the terminal chat on stdout.
 pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crate::queue::WorkerStats, CliError> {
+    let failure = |e: crate::queue::RegistryError| CliError::Failure(e.to_string());
+    if let Some(slack) = &app.slack {
+        let settings = SlackSettings { bot_token: slack.bot_token.clone(), api_url: slack.api_url.clone() };
+        let mut worker = app.slack_worker(Arc::new(SlackChat::new(&settings))).map_err(failure)?;
+        apply(worker.config_mut(), args);
+        tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack", "worker started");
+        return Ok(worker.run(stop.wait()).await);
+    }
     let style = Style { color: std::io::stdout().is_terminal() && crate::config::color_allowed() };
     let chat = Arc::new(ShellChat::new(Box::new(std::io::stdout()), style));
-    let mut worker = app.worker(chat).map_err(|e| CliError::Failure(e.to_string()))?;
-    let config = worker.config_mut();
+    let mut worker = app.worker(chat).map_err(failure)?;
+    apply(worker.config_mut(), args);
+    tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "terminal", "worker started");
+    Ok(worker.run(stop.wait()).await)
+}
+
+fn apply(config: &mut crate::queue::WorkerConfig, args: &WorkerArgs) {
     if let Some(n) = args.concurrency {
         config.concurrency = n.max(1);
     }
@@ -89,8 +105,6 @@ pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crat
         config.id = id.clone();
     }
     config.batch_completions = args.batch_completions;
-    tracing::info!(worker = %config.id, database = app.store.backend(), "worker started");
-    Ok(worker.run(stop.wait()).await)
 }
 
 /// The scheduler in the background until `stop`.

@@ -65,6 +65,31 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".pmbot"))
 }
 
+/// Slack's secrets and endpoint, from the environment.
+#[derive(Clone)]
+pub struct SlackEnv {
+    pub bot_token: String,
+    pub signing_secret: String,
+    /// `SLACK_API_URL`, default `https://slack.com/api`.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackEnv").field("api_url", &self.api_url).finish_non_exhaustive()
+    }
+}
+
+/// `Some` when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
+pub fn slack_env() -> Option<SlackEnv> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Some(SlackEnv {
+        bot_token: var("SLACK_BOT_TOKEN")?,
+        signing_secret: var("SLACK_SIGNING_SECRET")?,
+        api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into()),
+    })
+}
+
 /// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

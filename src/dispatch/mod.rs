@@ -68,15 +68,16 @@ impl Bot {
                 self.command(origin, crate::chat::command::parse_slash(command, text), false, now).await
             }
             Inbound::Mention { text, .. } => match self.record(origin, text, now).await {
-                Ok(true) => {
+                // Redeliveries are the adapters' to drop (Slack by event_id); a platform may send
+                // the same message both as a mention and as a message, so "seen" is no signal.
+                Ok(_) => {
                     let parsed = crate::chat::command::parse_mention(text, &self.config.team.bot_name);
                     self.command(origin, parsed, true, now).await
                 }
-                // A redelivery of a mention already handled: answering again would act twice.
-                Ok(false) => Ok(Vec::new()),
                 Err(err) => Err(err),
             },
             Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|_| Vec::new()),
+            Inbound::MemberJoined { .. } => self.hello(origin),
             Inbound::Action { action_id, value, message, .. } => {
                 self.action(origin, action_id, value, message, now).await
             }
@@ -96,6 +97,12 @@ impl Bot {
             created_at: now,
         };
         Ok(self.store.record_message(&self.workspace, &seen).await?)
+    }
+
+    /// A short hello, to the person who joined, with what the bot can do.
+    fn hello(&self, origin: &Origin) -> Outcome {
+        let context = serde_json::json!({ "bot": self.config.team.bot_name, "commands": Bot::help_commands() });
+        Ok(vec![ephemeral(origin, self.templates.render("help", &context)?)])
     }
 
     fn error_reply(&self, origin: &Origin, err: &BotError) -> Outbound {

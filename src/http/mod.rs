@@ -1,11 +1,17 @@
-//! HTTP routes served by `pmbot serve`. For now: liveness and readiness.
+//! HTTP routes served by `pmbot serve`: liveness, readiness, and Slack when configured.
+
+pub mod slack;
 
 use crate::store::Store;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
 
-pub fn router(store: Store) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store)
+pub fn router(store: Store, slack: Option<std::sync::Arc<slack::SlackHttp>>) -> Router {
+    let health = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
+    match slack {
+        Some(slack) => health.merge(slack::routes(slack)),
+        None => health,
+    }
 }
 
 /// The process is up.

@@ -2,8 +2,10 @@
 //! `pmbot.toml` schedules into cron schedules.
 
 mod probe;
+mod slack;
 
 pub use probe::ProbeJob;
+pub use slack::{SlackInboundJob, SlackSendJob, SlackSource};
 
 use crate::chat::{Chat, Templates};
 use crate::config::Config;
@@ -31,6 +33,11 @@ impl<C> JobEnv<C> {
 /// Every job kind pmbot runs.
 pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {
     Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()
+}
+
+/// Every job kind, plus Slack's own, for a worker that speaks to Slack.
+pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
+    registry()?.register::<SlackInboundJob>()?.register::<SlackSendJob>()
 }
 
 /// The worker's settings from `[queue]`.

@@ -1,0 +1,136 @@
+//! Sending to Slack through slack-morphism's Web API client: post, reply in thread, update,
+//! ephemeral, DM, and replies to a slash command's `response_url`. A per-channel limiter
+//! keeps to about one message a second; a 429 is waited out (`Retry-After`) and retried, and
+//! past that the error is handed back for the job to retry later.
+
+use super::render::blocks;
+use crate::chat::{Chat, ChatError, Message, MessageRef};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the Web API is and how to authenticate (from the environment: `SLACK_BOT_TOKEN`,
+/// `SLACK_API_URL`).
+#[derive(Clone)]
+pub struct SlackSettings {
+    pub bot_token: String,
+    /// Default `https://slack.com/api`; GovSlack and tests use another.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings").field("api_url", &self.api_url).field("bot_token", &"***").finish()
+    }
+}
+
+type Connector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
+
+/// How often a 429 is waited out before the error goes back to the job.
+const RATE_LIMIT_RETRIES: u32 = 3;
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+pub struct SlackChat {
+    client: SlackClient<Connector>,
+    token: SlackApiToken,
+    per_channel: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl SlackChat {
+    pub fn new(settings: &SlackSettings) -> Self {
+        // Only ring is compiled in; say so once, before any TLS client is built.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'));
+        let quota = Quota::per_second(NonZeroU32::MIN).allow_burst(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
+        SlackChat {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(settings.bot_token.clone().into()),
+            per_channel: Arc::new(RateLimiter::keyed(quota)),
+        }
+    }
+
+    /// Answers a slash command through its `response_url` (seen only by the person who ran it).
+    pub async fn respond(&self, response_url: &str, message: &Message) -> Result<(), ChatError> {
+        let url = url::Url::parse(response_url).map_err(|e| ChatError::Platform(format!("bad response_url: {e}")))?;
+        let request = SlackApiPostWebhookMessageRequest::new(content(message)?);
+        self.retrying("", || async { self.client.respond_to_event(&SlackResponseUrl::new(url.clone()), &request).await.map(|_| ()) })
+            .await
+    }
+
+    async fn retrying<T, F, Fut>(&self, channel: &str, call: F) -> Result<T, ChatError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ClientResult<T>>,
+    {
+        if !channel.is_empty() {
+            self.per_channel.until_key_ready(&channel.to_string()).await;
+        }
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(SlackClientError::RateLimitError(limit)) if attempt < RATE_LIMIT_RETRIES => {
+                    let wait = limit.retry_after.unwrap_or(Duration::from_secs(1)).min(LONGEST_WAIT);
+                    tracing::info!(wait_ms = wait.as_millis() as u64, "Slack asked to slow down; waiting");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(chat_error(err, channel)),
+            }
+        }
+    }
+}
+
+fn content(message: &Message) -> Result<SlackMessageContent, ChatError> {
+    let (blocks, text) = blocks(message);
+    let blocks: Vec<SlackBlock> =
+        serde_json::from_value(serde_json::Value::Array(blocks)).map_err(|e| ChatError::Platform(format!("rendering Block Kit: {e}")))?;
+    Ok(SlackMessageContent::new().with_text(text).with_blocks(blocks))
+}
+
+fn chat_error(err: SlackClientError, channel: &str) -> ChatError {
+    match err {
+        SlackClientError::ApiError(api) if api.code == "not_in_channel" || api.code == "channel_not_found" => {
+            ChatError::NotInChannel(channel.to_string())
+        }
+        SlackClientError::RateLimitError(limit) => ChatError::RateLimited { retry_after: limit.retry_after },
+        other => ChatError::Platform(other.to_string()),
+    }
+}
+
+impl Chat for SlackChat {
+    async fn post(&self, channel: &str, thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
+        let content = content(message)?;
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content).opt_thread_ts(thread.map(|t| t.into()));
+        let posted = self.retrying(channel, || session.chat_post_message(&request)).await?;
+        Ok(MessageRef { channel: posted.channel.to_string(), ts: posted.ts.to_string() })
+    }
+
+    async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatUpdateRequest::new(target.channel.clone().into(), content(message)?, target.ts.clone().into());
+        self.retrying(&target.channel, || session.chat_update(&request)).await.map(|_| ())
+    }
+
+    async fn ephemeral(&self, channel: &str, user: &str, message: &Message) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content(message)?);
+        self.retrying(channel, || session.chat_post_ephemeral(&request)).await.map(|_| ())
+    }
+
+    async fn dm(&self, user: &str, message: &Message) -> Result<MessageRef, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let open = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
+        let opened = self.retrying("", || session.conversations_open(&open)).await?;
+        self.post(opened.channel.id.as_ref(), None, message).await
+    }
+}

@@ -1,0 +1,142 @@
+//! `POST /slack/events`, `/slack/commands`, `/slack/interactions`. Each request's signature
+//! is checked before anything else; a good request is recorded as a job (a redelivery is the
+//! same job) and acknowledged at once. The work happens in the job.
+
+use crate::chat::slack::inbound::{events_request, EventsRequest};
+use crate::jobs::{SlackInboundJob, SlackSource};
+use crate::queue::JobSpec;
+use crate::store::{Store, WorkspaceId};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde_json::{json, Value};
+use slack_morphism::prelude::SlackSigningSecret;
+use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Slack's bodies are small; anything over this is refused with 413.
+pub const MAX_BODY: usize = 1 << 20;
+
+pub struct SlackHttp {
+    pub store: Store,
+    pub workspace: WorkspaceId,
+    pub signing_secret: String,
+}
+
+pub fn routes(state: Arc<SlackHttp>) -> Router {
+    Router::new()
+        .route("/slack/events", post(events))
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Every way a Slack request can be refused, mapped to its status in one place.
+#[derive(Debug, thiserror::Error)]
+enum SlackHttpError {
+    #[error("bad signature")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("expected {0}")]
+    WrongContentType(&'static str),
+    #[error("could not record the request; try again")]
+    Unavailable,
+}
+
+impl IntoResponse for SlackHttpError {
+    fn into_response(self) -> Response {
+        match self {
+            // No detail: a forger learns nothing.
+            SlackHttpError::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
+            SlackHttpError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()).into_response(),
+            SlackHttpError::WrongContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, self.to_string()).into_response(),
+            SlackHttpError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response(),
+        }
+    }
+}
+
+/// Slack's v0 signature over the raw body, constant-time, within 5 minutes.
+fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), SlackHttpError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).ok_or(SlackHttpError::Unauthorized);
+    let (signature, timestamp) = (header("x-slack-signature")?, header("x-slack-request-timestamp")?);
+    let body = std::str::from_utf8(body).map_err(|_| SlackHttpError::Unauthorized)?;
+    SlackEventSignatureVerifier::new(&SlackSigningSecret::new(secret.to_string()))
+        .verify(signature, body, timestamp)
+        .map_err(|_| SlackHttpError::Unauthorized)
+}
+
+fn expect_content_type(headers: &HeaderMap, wanted: &'static str) -> Result<(), SlackHttpError> {
+    let actual = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if actual.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(wanted)) {
+        Ok(())
+    } else {
+        Err(SlackHttpError::WrongContentType(wanted))
+    }
+}
+
+async fn record(state: &SlackHttp, job: SlackInboundJob) -> Result<bool, SlackHttpError> {
+    let now = Utc::now();
+    match state.store.enqueue(&state.workspace, &job.to_new_job(now), now).await {
+        Ok(id) => Ok(id.is_some()),
+        Err(err) => {
+            tracing::error!(error = %err, "recording a Slack request failed");
+            Err(SlackHttpError::Unavailable)
+        }
+    }
+}
+
+async fn events(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+    verify(&state.signing_secret, &headers, &body)?;
+    expect_content_type(&headers, "application/json")?;
+    match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
+        EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
+        EventsRequest::Callback { event_id, event } => {
+            let fresh = record(&state, SlackInboundJob { source: SlackSource::Event, delivery: format!("event:{event_id}"), body: event }).await?;
+            if !fresh {
+                let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::debug!(event_id, retry, "a Slack event delivered again; already queued");
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        EventsRequest::Other => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+async fn commands(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+    verify(&state.signing_secret, &headers, &body)?;
+    expect_content_type(&headers, "application/x-www-form-urlencoded")?;
+    let fields = form(&body);
+    // Checked now so a malformed command is refused here, not discarded later.
+    crate::chat::slack::inbound::command(&fields).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    let trigger = fields.get("trigger_id").cloned().unwrap_or_default();
+    let command = fields.get("command").cloned().unwrap_or_default();
+    let body = serde_json::to_value(&fields).unwrap_or(Value::Null);
+    record(&state, SlackInboundJob { source: SlackSource::Command, delivery: format!("command:{trigger}"), body }).await?;
+    Ok(Json(json!({ "response_type": "ephemeral", "text": format!("Working on `{command}`…") })).into_response())
+}
+
+async fn interactions(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+    verify(&state.signing_secret, &headers, &body)?;
+    expect_content_type(&headers, "application/x-www-form-urlencoded")?;
+    let payload = form(&body).remove("payload").ok_or_else(|| SlackHttpError::BadRequest("the request lacks payload".into()))?;
+    let payload: Value = serde_json::from_str(&payload).map_err(|e| SlackHttpError::BadRequest(format!("payload is not JSON: {e}")))?;
+    let parsed = crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    if parsed.is_some() {
+        let trigger = payload["trigger_id"].as_str().filter(|t| !t.is_empty());
+        let action_ts = payload["actions"][0]["action_ts"].as_str().unwrap_or_default();
+        let delivery = format!("interaction:{}", trigger.unwrap_or(action_ts));
+        record(&state, SlackInboundJob { source: SlackSource::Interaction, delivery, body: payload }).await?;
+    }
+    Ok(StatusCode::OK.into_response())
+}
