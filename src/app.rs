@@ -29,7 +29,8 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
-        let app = App { config: Arc::new(config), store, templates: Arc::new(Templates::new()), slack: config::slack_env() };
+        let app =
+            App { config: Arc::new(config), store, templates: Arc::new(Templates::new()), slack: config::slack_env() };
         app.sync_team().await?;
         Ok(app)
     }
@@ -51,8 +52,12 @@ impl App {
     }
 
     /// A worker that also runs Slack's job kinds, speaking through `chat`.
-    pub fn slack_worker(&self, chat: Arc<crate::chat::slack::SlackChat>) -> Result<Worker<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
-        let env = JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+    pub fn slack_worker(
+        &self,
+        chat: Arc<crate::chat::slack::SlackChat>,
+    ) -> Result<Worker<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
+        let env =
+            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
         let registry = Arc::new(jobs::slack_registry()?);
         Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
     }

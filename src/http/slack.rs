@@ -56,7 +56,9 @@ impl IntoResponse for SlackHttpError {
             // No detail: a forger learns nothing.
             SlackHttpError::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
             SlackHttpError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()).into_response(),
-            SlackHttpError::WrongContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, self.to_string()).into_response(),
+            SlackHttpError::WrongContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, self.to_string()).into_response()
+            }
             SlackHttpError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response(),
         }
     }
@@ -92,13 +94,21 @@ async fn record(state: &SlackHttp, job: SlackInboundJob) -> Result<bool, SlackHt
     }
 }
 
-async fn events(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+async fn events(
+    State(state): State<Arc<SlackHttp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, SlackHttpError> {
     verify(&state.signing_secret, &headers, &body)?;
     expect_content_type(&headers, "application/json")?;
     match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
         EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
         EventsRequest::Callback { event_id, event } => {
-            let fresh = record(&state, SlackInboundJob { source: SlackSource::Event, delivery: format!("event:{event_id}"), body: event }).await?;
+            let fresh = record(
+                &state,
+                SlackInboundJob { source: SlackSource::Event, delivery: format!("event:{event_id}"), body: event },
+            )
+            .await?;
             if !fresh {
                 let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("-");
                 tracing::debug!(event_id, retry, "a Slack event delivered again; already queued");
@@ -113,7 +123,11 @@ fn form(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-async fn commands(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+async fn commands(
+    State(state): State<Arc<SlackHttp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, SlackHttpError> {
     verify(&state.signing_secret, &headers, &body)?;
     expect_content_type(&headers, "application/x-www-form-urlencoded")?;
     let fields = form(&body);
@@ -122,16 +136,24 @@ async fn commands(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body:
     let trigger = fields.get("trigger_id").cloned().unwrap_or_default();
     let command = fields.get("command").cloned().unwrap_or_default();
     let body = serde_json::to_value(&fields).unwrap_or(Value::Null);
-    record(&state, SlackInboundJob { source: SlackSource::Command, delivery: format!("command:{trigger}"), body }).await?;
+    record(&state, SlackInboundJob { source: SlackSource::Command, delivery: format!("command:{trigger}"), body })
+        .await?;
     Ok(Json(json!({ "response_type": "ephemeral", "text": format!("Working on `{command}`…") })).into_response())
 }
 
-async fn interactions(State(state): State<Arc<SlackHttp>>, headers: HeaderMap, body: Bytes) -> Result<Response, SlackHttpError> {
+async fn interactions(
+    State(state): State<Arc<SlackHttp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, SlackHttpError> {
     verify(&state.signing_secret, &headers, &body)?;
     expect_content_type(&headers, "application/x-www-form-urlencoded")?;
-    let payload = form(&body).remove("payload").ok_or_else(|| SlackHttpError::BadRequest("the request lacks payload".into()))?;
-    let payload: Value = serde_json::from_str(&payload).map_err(|e| SlackHttpError::BadRequest(format!("payload is not JSON: {e}")))?;
-    let parsed = crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    let payload =
+        form(&body).remove("payload").ok_or_else(|| SlackHttpError::BadRequest("the request lacks payload".into()))?;
+    let payload: Value =
+        serde_json::from_str(&payload).map_err(|e| SlackHttpError::BadRequest(format!("payload is not JSON: {e}")))?;
+    let parsed =
+        crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
     if parsed.is_some() {
         let trigger = payload["trigger_id"].as_str().filter(|t| !t.is_empty());
         let action_ts = payload["actions"][0]["action_ts"].as_str().unwrap_or_default();

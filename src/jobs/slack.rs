@@ -54,7 +54,9 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
                     Err(err) => (Err(err), None),
                 }
             }
-            SlackSource::Interaction => (inbound::interaction(&self.body), self.body["response_url"].as_str().map(str::to_string)),
+            SlackSource::Interaction => {
+                (inbound::interaction(&self.body), self.body["response_url"].as_str().map(str::to_string))
+            }
         };
         let inbound = match parsed {
             Ok(Some(inbound)) => inbound,
@@ -111,16 +113,22 @@ impl Job<JobEnv<SlackChat>> for SlackSendJob {
         let chat = &env.chat;
         let sent = match (&self.outbound, &self.response_url) {
             (Outbound::Ephemeral { message, .. }, Some(url)) => chat.respond(url, message).await,
-            (Outbound::Reply { channel, thread, message }, _) => match chat.post(channel, thread.as_deref(), message).await {
-                Err(ChatError::NotInChannel(_)) => self.not_in_channel(env, channel, message).await,
-                other => other.map(|_| ()),
-            },
+            (Outbound::Reply { channel, thread, message }, _) => {
+                match chat.post(channel, thread.as_deref(), message).await {
+                    Err(ChatError::NotInChannel(_)) => self.not_in_channel(env, channel, message).await,
+                    other => other.map(|_| ()),
+                }
+            }
             (outbound, _) => crate::chat::deliver(chat.as_ref(), std::slice::from_ref(outbound)).await,
         };
         match sent {
             Ok(()) => Outcome::Done,
-            Err(ChatError::RateLimited { retry_after }) => Outcome::Retry { error: "Slack rate limit".into(), after: retry_after },
-            Err(ChatError::NotInChannel(channel)) => Outcome::Cancel(format!("not in {channel}, and the requester could not be told")),
+            Err(ChatError::RateLimited { retry_after }) => {
+                Outcome::Retry { error: "Slack rate limit".into(), after: retry_after }
+            }
+            Err(ChatError::NotInChannel(channel)) => {
+                Outcome::Cancel(format!("not in {channel}, and the requester could not be told"))
+            }
             Err(err) => Outcome::retry(err.to_string()),
         }
     }

@@ -27,7 +27,8 @@ impl std::fmt::Debug for SlackSettings {
     }
 }
 
-type Connector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
+type Connector =
+    SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
 
 /// How often a 429 is waited out before the error goes back to the job.
 const RATE_LIMIT_RETRIES: u32 = 3;
@@ -43,12 +44,10 @@ impl SlackChat {
     pub fn new(settings: &SlackSettings) -> Self {
         // Only ring is compiled in; say so once, before any TLS client is built.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'));
+        let https =
+            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'));
         let quota = Quota::per_second(NonZeroU32::MIN).allow_burst(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
         SlackChat {
             client: SlackClient::new(connector),
@@ -61,8 +60,10 @@ impl SlackChat {
     pub async fn respond(&self, response_url: &str, message: &Message) -> Result<(), ChatError> {
         let url = url::Url::parse(response_url).map_err(|e| ChatError::Platform(format!("bad response_url: {e}")))?;
         let request = SlackApiPostWebhookMessageRequest::new(content(message)?);
-        self.retrying("", || async { self.client.respond_to_event(&SlackResponseUrl::new(url.clone()), &request).await.map(|_| ()) })
-            .await
+        self.retrying("", || async {
+            self.client.respond_to_event(&SlackResponseUrl::new(url.clone()), &request).await.map(|_| ())
+        })
+        .await
     }
 
     async fn retrying<T, F, Fut>(&self, channel: &str, call: F) -> Result<T, ChatError>
@@ -91,8 +92,8 @@ impl SlackChat {
 
 fn content(message: &Message) -> Result<SlackMessageContent, ChatError> {
     let (blocks, text) = blocks(message);
-    let blocks: Vec<SlackBlock> =
-        serde_json::from_value(serde_json::Value::Array(blocks)).map_err(|e| ChatError::Platform(format!("rendering Block Kit: {e}")))?;
+    let blocks: Vec<SlackBlock> = serde_json::from_value(serde_json::Value::Array(blocks))
+        .map_err(|e| ChatError::Platform(format!("rendering Block Kit: {e}")))?;
     Ok(SlackMessageContent::new().with_text(text).with_blocks(blocks))
 }
 
@@ -110,14 +111,16 @@ impl Chat for SlackChat {
     async fn post(&self, channel: &str, thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
         let content = content(message)?;
         let session = self.client.open_session(&self.token);
-        let request = SlackApiChatPostMessageRequest::new(channel.into(), content).opt_thread_ts(thread.map(|t| t.into()));
+        let request =
+            SlackApiChatPostMessageRequest::new(channel.into(), content).opt_thread_ts(thread.map(|t| t.into()));
         let posted = self.retrying(channel, || session.chat_post_message(&request)).await?;
         Ok(MessageRef { channel: posted.channel.to_string(), ts: posted.ts.to_string() })
     }
 
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
-        let request = SlackApiChatUpdateRequest::new(target.channel.clone().into(), content(message)?, target.ts.clone().into());
+        let request =
+            SlackApiChatUpdateRequest::new(target.channel.clone().into(), content(message)?, target.ts.clone().into());
         self.retrying(&target.channel, || session.chat_update(&request)).await.map(|_| ())
     }
 

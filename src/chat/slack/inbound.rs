@@ -9,9 +9,14 @@ use std::collections::HashMap;
 /// What an Events API request body is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventsRequest {
-    UrlVerification { challenge: String },
+    UrlVerification {
+        challenge: String,
+    },
     /// An `event_callback`: queue it under its `event_id`.
-    Callback { event_id: String, event: Value },
+    Callback {
+        event_id: String,
+        event: Value,
+    },
     /// `app_rate_limited` and other envelopes with nothing to do.
     Other,
 }
@@ -32,7 +37,8 @@ pub fn events_request(body: &[u8]) -> Result<EventsRequest, ParseError> {
             Ok(EventsRequest::UrlVerification { challenge: challenge.into() })
         }
         Some("event_callback") => {
-            let event_id = json["event_id"].as_str().filter(|id| !id.is_empty()).ok_or(ParseError::Missing("event_id"))?;
+            let event_id =
+                json["event_id"].as_str().filter(|id| !id.is_empty()).ok_or(ParseError::Missing("event_id"))?;
             if !json["event"].is_object() {
                 return Err(ParseError::Missing("event"));
             }
@@ -80,7 +86,11 @@ pub fn event(event: &Value) -> Option<Inbound> {
 pub fn command(form: &HashMap<String, String>) -> Result<(Inbound, String), ParseError> {
     let field = |name: &'static str| form.get(name).filter(|v| !v.is_empty()).cloned().ok_or(ParseError::Missing(name));
     let origin = origin(field("channel_id")?, field("user_id")?, field("trigger_id")?, None);
-    let inbound = Inbound::SlashCommand { origin, command: field("command")?, text: form.get("text").cloned().unwrap_or_default() };
+    let inbound = Inbound::SlashCommand {
+        origin,
+        command: field("command")?,
+        text: form.get("text").cloned().unwrap_or_default(),
+    };
     Ok((inbound, field("response_url")?))
 }
 
@@ -93,8 +103,12 @@ pub fn interaction(payload: &Value) -> Result<Option<Inbound>, ParseError> {
     let action = &payload["actions"][0];
     let Some(action_id) = text(&action["action_id"]) else { return Ok(None) };
     let user = text(&payload["user"]["id"]).ok_or(ParseError::Missing("user.id"))?;
-    let channel = text(&payload["channel"]["id"]).or_else(|| text(&payload["container"]["channel_id"])).ok_or(ParseError::Missing("channel.id"))?;
-    let message_ts = text(&payload["container"]["message_ts"]).or_else(|| text(&payload["message"]["ts"])).ok_or(ParseError::Missing("message.ts"))?;
+    let channel = text(&payload["channel"]["id"])
+        .or_else(|| text(&payload["container"]["channel_id"]))
+        .ok_or(ParseError::Missing("channel.id"))?;
+    let message_ts = text(&payload["container"]["message_ts"])
+        .or_else(|| text(&payload["message"]["ts"]))
+        .ok_or(ParseError::Missing("message.ts"))?;
     let ts = text(&action["action_ts"]).unwrap_or_else(|| message_ts.clone());
     let thread = text(&payload["container"]["thread_ts"]).or_else(|| text(&payload["message"]["thread_ts"]));
     Ok(Some(Inbound::Action {
@@ -120,7 +134,10 @@ mod tests {
     fn a_mention_in_a_thread_keeps_its_thread() {
         let event = json!({"type": "app_mention", "user": "U1", "text": "<@U0BOT> standup", "ts": "2.0", "channel": "C1", "thread_ts": "1.0"});
         let Some(Inbound::Mention { origin, text }) = super::event(&event) else { panic!() };
-        assert_eq!((origin.channel.as_str(), origin.thread.as_deref(), text.as_str()), ("C1", Some("1.0"), "<@U0BOT> standup"));
+        assert_eq!(
+            (origin.channel.as_str(), origin.thread.as_deref(), text.as_str()),
+            ("C1", Some("1.0"), "<@U0BOT> standup")
+        );
     }
 
     #[test]

@@ -32,10 +32,8 @@ pub fn blocks(message: &Message) -> (Vec<Value>, String) {
             }
             Block::Fields { fields } => {
                 for chunk in fields.chunks(MAX_FIELDS) {
-                    let fields: Vec<Value> = chunk
-                        .iter()
-                        .map(|f| mrkdwn(&format!("*{}*\n{}", f.label, f.value), MAX_FIELD))
-                        .collect();
+                    let fields: Vec<Value> =
+                        chunk.iter().map(|f| mrkdwn(&format!("*{}*\n{}", f.label, f.value), MAX_FIELD)).collect();
                     out.push(json!({ "type": "section", "fields": fields }));
                 }
             }
@@ -129,12 +127,22 @@ mod tests {
     use crate::chat::{Button, Field};
 
     fn button(label: &str) -> Button {
-        Button { label: label.into(), action_id: "ticket.move".into(), value: "WEB-1:done".into(), style: ButtonStyle::Primary }
+        Button {
+            label: label.into(),
+            action_id: "ticket.move".into(),
+            value: "WEB-1:done".into(),
+            style: ButtonStyle::Primary,
+        }
     }
 
     #[test]
     fn user_text_is_escaped_for_mrkdwn_but_not_in_plain_text() {
-        let message = Message { blocks: vec![Block::Header { text: "<b> & co".into() }, Block::Section { text: "*WEB-1* <script> & more".into() }] };
+        let message = Message {
+            blocks: vec![
+                Block::Header { text: "<b> & co".into() },
+                Block::Section { text: "*WEB-1* <script> & more".into() },
+            ],
+        };
         let (blocks, _) = blocks(&message);
         assert_eq!(blocks[0]["text"]["text"], "<b> & co");
         assert_eq!(blocks[1]["text"]["text"], "*WEB-1* &lt;script&gt; &amp; more");
@@ -144,7 +152,8 @@ mod tests {
     fn buttons_get_unique_action_ids_that_map_back() {
         let message = Message { blocks: vec![Block::Actions { buttons: vec![button("Start"), button("Done")] }] };
         let (blocks, _) = blocks(&message);
-        let ids: Vec<&str> = blocks[0]["elements"].as_array().unwrap().iter().map(|b| b["action_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> =
+            blocks[0]["elements"].as_array().unwrap().iter().map(|b| b["action_id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["ticket.move#0", "ticket.move#1"]);
         assert_eq!(original_action_id(ids[1]), "ticket.move");
         assert_eq!(original_action_id("approval.decide"), "approval.decide");

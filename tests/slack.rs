@@ -1,0 +1,400 @@
+//! pmbot in Slack, offline: the real slack-morphism client talks to a local fake Slack that
+//! records what it was sent, and inbound requests are signed exactly as Slack signs them.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use hmac::{Hmac, KeyInit, Mac};
+use pmbot::app::App;
+use pmbot::chat::slack::{SlackChat, SlackSettings};
+use pmbot::config::{load::parse, SlackEnv, BUILT_IN};
+use pmbot::jobs::JobEnv;
+use pmbot::queue::Worker;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// What the fake Slack was asked, and how it should answer.
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<(String, Value)>>,
+    /// chat.postMessage answers 429 this many times first.
+    rate_limited: Mutex<u32>,
+}
+
+impl Fake {
+    fn calls(&self, method: &str) -> Vec<Value> {
+        self.calls.lock().unwrap().iter().filter(|(m, _)| m == method).map(|(_, body)| body.clone()).collect()
+    }
+}
+
+async fn api(State(fake): State<Arc<Fake>>, UrlPath(method): UrlPath<String>, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if method == "chat.postMessage" {
+        let mut limited = fake.rate_limited.lock().unwrap();
+        if *limited > 0 {
+            *limited -= 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response();
+        }
+    }
+    fake.calls.lock().unwrap().push((method.clone(), body.clone()));
+    let channel = body["channel"].as_str().unwrap_or("C0").to_string();
+    if channel == "CNOTIN" {
+        return Json(json!({"ok": false, "error": "not_in_channel"})).into_response();
+    }
+    // Shaped like Slack's own answers (https://api.slack.com/methods).
+    let ts = format!("1700000000.{:06}", fake.calls.lock().unwrap().len());
+    let answer = match method.as_str() {
+        "chat.postMessage" => json!({"ok": true, "channel": channel, "ts": ts,
+            "message": {"type": "message", "text": body["text"], "user": "U0BOT", "bot_id": "B0BOT", "ts": ts}}),
+        "chat.update" => json!({"ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
+            "message": {"type": "message", "text": body["text"], "user": "U0BOT", "bot_id": "B0BOT", "ts": body["ts"]}}),
+        "conversations.open" => json!({"ok": true, "channel": {"id": "D0ANA"}}),
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.000999"}),
+        _ => json!({"ok": true}),
+    };
+    Json(answer).into_response()
+}
+
+async fn respond(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    fake.calls.lock().unwrap().push((format!("response/{id}"), body));
+    Json(json!({"ok": true})).into_response()
+}
+
+async fn start_fake() -> (SocketAddr, Arc<Fake>) {
+    let fake = Arc::new(Fake::default());
+    let router =
+        Router::new().route("/api/{method}", post(api)).route("/response/{id}", post(respond)).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (addr, fake)
+}
+
+struct Harness {
+    base: String,
+    fake_addr: SocketAddr,
+    fake: Arc<Fake>,
+    worker: Worker<JobEnv<SlackChat>>,
+    app: App,
+    http: reqwest::Client,
+}
+
+/// Pat (PM) is U01PATMRGN, Ana (lead) U01ANASOUS, and here Ben (member) U0BEN.
+async fn harness(url: &str) -> Harness {
+    let (fake_addr, fake) = start_fake().await;
+    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    config.people[2].slack_id = Some("U0BEN".into());
+    let mut app = App::open(config, Some(url)).await.unwrap();
+    app.slack = Some(SlackEnv {
+        bot_token: "xoxb-test".into(),
+        signing_secret: SECRET.into(),
+        api_url: format!("http://{fake_addr}/api"),
+    });
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();
+    let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
+    tokio::spawn(server);
+    let chat = Arc::new(SlackChat::new(&SlackSettings {
+        bot_token: "xoxb-test".into(),
+        api_url: format!("http://{fake_addr}/api"),
+    }));
+    let worker = app.slack_worker(chat).unwrap();
+    Harness { base: format!("http://{addr}"), fake_addr, fake, worker, app, http: reqwest::Client::new() }
+}
+
+fn sign(body: &str, timestamp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!("v0={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+impl Harness {
+    async fn send(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
+        let now = chrono::Utc::now().timestamp();
+        self.send_signed(path, content_type, body, now, Some(sign(body, now))).await
+    }
+
+    async fn send_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        timestamp: i64,
+        signature: Option<String>,
+    ) -> reqwest::Response {
+        let mut request =
+            self.http.post(format!("{}{path}", self.base)).header("content-type", content_type).body(body.to_string());
+        if let Some(signature) = signature {
+            request = request
+                .header("x-slack-signature", signature)
+                .header("x-slack-request-timestamp", timestamp.to_string());
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn event(&self, event_id: &str, event: Value) -> reqwest::Response {
+        let body = json!({"type": "event_callback", "team_id": "T1", "event_id": event_id, "event": event}).to_string();
+        self.send("/slack/events", "application/json", &body).await
+    }
+
+    async fn command(&self, user: &str, channel: &str, command: &str, text: &str) -> reqwest::Response {
+        let response_url = format!("http://{}/response/{}", self.fake_addr, rand_id());
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("command", command)
+            .append_pair("text", text)
+            .append_pair("user_id", user)
+            .append_pair("channel_id", channel)
+            .append_pair("team_id", "T1")
+            .append_pair("trigger_id", &rand_id())
+            .append_pair("response_url", &response_url)
+            .finish();
+        self.send("/slack/commands", "application/x-www-form-urlencoded", &body).await
+    }
+
+    async fn press(&self, user: &str, action_id: &str, value: &str) -> reqwest::Response {
+        let payload = json!({
+            "type": "block_actions", "trigger_id": rand_id(), "user": {"id": user}, "channel": {"id": "C0WEB"},
+            "container": {"message_ts": "1700000000.000001", "channel_id": "C0WEB"},
+            "response_url": format!("http://{}/response/press", self.fake_addr),
+            "actions": [{"action_id": action_id, "value": value, "action_ts": rand_id()}]
+        });
+        let body =
+            url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+        self.send("/slack/interactions", "application/x-www-form-urlencoded", &body).await
+    }
+}
+
+impl Harness {
+    /// Every job ran cleanly: no attempt failed (a failed send would be retried and could
+    /// post twice).
+    async fn assert_no_failed_attempts(&self) {
+        let jobs = self.app.store.jobs(&self.app.workspace(), None, None, 1000).await.unwrap();
+        let failed: Vec<_> =
+            jobs.iter().filter(|j| !j.errors.is_empty()).map(|j| (j.kind.clone(), j.errors.clone())).collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+}
+
+fn rand_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+fn text_of(body: &Value) -> String {
+    body.to_string()
+}
+
+on_both_backends!(
+    url:
+    signatures_are_checked_before_anything_else,
+    url_verification_echoes_the_challenge,
+    a_mention_delivered_twice_gets_one_threaded_reply,
+    standup_by_slash_command_is_posted_in_the_channel,
+    a_pm_approves_with_a_button_and_a_member_is_refused,
+    a_rate_limited_post_waits_and_succeeds,
+    not_being_in_the_channel_is_said_to_whoever_asked,
+    every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx,
+    bad_bodies_get_clear_4xx,
+);
+
+async fn signatures_are_checked_before_anything_else(url: &str) {
+    let h = harness(url).await;
+    let body = r#"{"type":"url_verification","challenge":"c"}"#;
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(h.send("/slack/events", "application/json", body).await.status(), 200);
+    let forged = h.send_signed("/slack/events", "application/json", body, now, Some(sign("other", now))).await;
+    assert_eq!(forged.status(), 401);
+    assert_eq!(forged.text().await.unwrap(), "", "no detail for a forger");
+    let stale = h.send_signed("/slack/events", "application/json", body, now - 600, Some(sign(body, now - 600))).await;
+    assert_eq!(stale.status(), 401);
+    let unsigned = h.send_signed("/slack/events", "application/json", body, now, None).await;
+    assert_eq!(unsigned.status(), 401);
+    let junk = h
+        .send_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "command=%2Fstandup",
+            now,
+            Some("v0=00".into()),
+        )
+        .await;
+    assert_eq!(junk.status(), 401);
+}
+
+async fn url_verification_echoes_the_challenge(url: &str) {
+    let h = harness(url).await;
+    let body =
+        r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let answer: Value = h.send("/slack/events", "application/json", body).await.json().await.unwrap();
+    assert_eq!(answer["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+}
+
+async fn a_mention_delivered_twice_gets_one_threaded_reply(url: &str) {
+    let h = harness(url).await;
+    let event = json!({"type": "app_mention", "user": "U01ANASOUS", "text": "<@U0BOT> board blocked", "ts": "1700000100.000200", "channel": "C0WEB", "event_ts": "1700000100.000200"});
+    assert_eq!(h.event("Ev01", event.clone()).await.status(), 200);
+    assert_eq!(h.event("Ev01", event).await.status(), 200, "Slack's retry is acknowledged too");
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["thread_ts"], "1700000100.000200");
+    assert_eq!(posts[0]["channel"], "C0WEB");
+    assert!(text_of(&posts[0]).contains("Apple Pay on the checkout screen"), "{}", posts[0]);
+    h.assert_no_failed_attempts().await;
+}
+
+async fn standup_by_slash_command_is_posted_in_the_channel(url: &str) {
+    let h = harness(url).await;
+    let ack = h.command("U01PATMRGN", "C0TEAM", "/standup", "").await;
+    assert_eq!(ack.status(), 200);
+    let ack: Value = ack.json().await.unwrap();
+    assert_eq!(
+        (ack["response_type"].as_str(), ack["text"].as_str()),
+        (Some("ephemeral"), Some("Working on `/standup`…"))
+    );
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["channel"], "C0TEAM");
+    assert_eq!(posts[0]["blocks"][0]["type"], "header");
+    assert!(posts[0]["blocks"][0]["text"]["text"].as_str().unwrap().starts_with("Standup ·"));
+    h.assert_no_failed_attempts().await;
+}
+
+async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {
+    let h = harness(url).await;
+    let mention = json!({"type": "app_mention", "user": "U0BEN", "text": "<@U0BOT> create \"Export invoices\"", "ts": "1700000200.000100", "channel": "C0WEB"});
+    h.event("Ev02", mention).await;
+    h.worker.run_until_idle().await;
+    let card = h
+        .fake
+        .calls("chat.postMessage")
+        .into_iter()
+        .find(|p| text_of(p).contains("approval.decide"))
+        .expect("the triage card");
+    let button =
+        card["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap()["elements"][0].clone();
+    let (action_id, value) = (button["action_id"].as_str().unwrap(), button["value"].as_str().unwrap());
+
+    assert_eq!(h.press("U0BEN", action_id, value).await.status(), 200);
+    h.worker.run_until_idle().await;
+    let refused = h.fake.calls("response/press");
+    assert!(text_of(&refused[0]).contains("Only a PM or lead can decide on this"), "{refused:?}");
+
+    h.press("U01PATMRGN", action_id, value).await;
+    h.worker.run_until_idle().await;
+    let updates = h.fake.calls("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["ts"], "1700000000.000001", "the card is updated in place");
+    assert!(text_of(&updates[0]).contains("Decision: Pat Morgan approved"), "{}", updates[0]);
+    assert!(!text_of(&updates[0]).contains("approval.decide"), "its buttons are gone");
+    let said = h.fake.calls("chat.postMessage");
+    assert!(text_of(said.last().unwrap()).contains("was accepted into to do by Pat Morgan"), "{said:#?}");
+    h.assert_no_failed_attempts().await;
+}
+
+async fn a_rate_limited_post_waits_and_succeeds(url: &str) {
+    let h = harness(url).await;
+    *h.fake.rate_limited.lock().unwrap() = 1;
+    h.command("U01PATMRGN", "C0TEAM", "/standup", "").await;
+    let started = std::time::Instant::now();
+    h.worker.run_until_idle().await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After was honoured");
+    assert_eq!(h.fake.calls("chat.postMessage").len(), 1);
+}
+
+async fn not_being_in_the_channel_is_said_to_whoever_asked(url: &str) {
+    let h = harness(url).await;
+    h.command("U01ANASOUS", "CNOTIN", "/standup", "").await;
+    h.worker.run_until_idle().await;
+    let told: Vec<Value> = h
+        .fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _)| m.starts_with("response/"))
+        .map(|(_, b)| b.clone())
+        .collect();
+    assert_eq!(told.len(), 1);
+    assert!(text_of(&told[0]).contains("I'm not in <#CNOTIN>"), "{}", told[0]);
+    assert!(text_of(&told[0]).contains("Standup ·"), "and what it would have said");
+}
+
+async fn every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx(url: &str) {
+    let h = harness(url).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/slack");
+    let mut files = Vec::new();
+    for dir in ["events", "app-backend"] {
+        collect(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 90, "the fixtures are there: {}", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.to_string_lossy().to_string();
+        let response = if name.contains("/events/") {
+            h.send("/slack/events", "application/json", &text).await
+        } else if name.contains("slash-commands") {
+            let fields: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &fields {
+                form.append_pair(k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()).as_str());
+            }
+            h.send("/slack/commands", "application/x-www-form-urlencoded", &form.finish()).await
+        } else {
+            let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &text).finish();
+            h.send("/slack/interactions", "application/x-www-form-urlencoded", &body).await
+        };
+        let status = response.status().as_u16();
+        assert!((200..500).contains(&status), "{name}: {status}");
+    }
+    h.worker.run_until_idle().await;
+    let stuck = h.app.store.jobs(&h.app.workspace(), Some(pmbot::store::JobState::Running), None, 10).await.unwrap();
+    assert!(stuck.is_empty());
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+async fn bad_bodies_get_clear_4xx(url: &str) {
+    let h = harness(url).await;
+    assert_eq!(h.send("/slack/events", "application/json", "{not json").await.status(), 400);
+    assert_eq!(
+        h.send("/slack/events", "text/plain", r#"{"type":"url_verification","challenge":"c"}"#).await.status(),
+        415
+    );
+    assert_eq!(h.send("/slack/events", "application/json", r#"{"type":"event_callback"}"#).await.status(), 400);
+    assert_eq!(h.send("/slack/interactions", "application/x-www-form-urlencoded", "nothing=here").await.status(), 400);
+    assert_eq!(
+        h.send("/slack/commands", "application/x-www-form-urlencoded", "command=%2Fstandup").await.status(),
+        400
+    );
+    let huge = "x".repeat(2 << 20);
+    let response = h.send("/slack/events", "application/json", &huge).await;
+    assert_eq!(response.status(), 413);
+}
