@@ -165,7 +165,7 @@ mod tests {
         let items: Vec<String> = (0..400).map(|i| format!("item {i} {}", "y".repeat(60))).collect();
         let fields: Vec<Field> = (0..23).map(|i| Field { label: format!("L{i}"), value: "v".repeat(3000) }).collect();
         let buttons: Vec<Button> = (0..30).map(|i| button(&format!("{i} {}", "z".repeat(100)))).collect();
-        let message = Message {
+        let mut message = Message {
             blocks: vec![
                 Block::Header { text: long.clone() },
                 Block::Section { text: long },
@@ -174,6 +174,7 @@ mod tests {
                 Block::Actions { buttons },
             ],
         };
+        message.blocks.extend((0..60).map(|i| Block::Context { text: format!("note {i}") }));
         let (blocks, fallback) = blocks(&message);
         assert!(blocks.len() <= 50);
         assert_eq!(blocks.last().unwrap()["elements"][0]["text"].as_str().unwrap().split(' ').next(), Some("…and"));
