@@ -212,6 +212,7 @@ on_both_backends!(
     not_being_in_the_channel_is_said_to_whoever_asked,
     every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx,
     bad_bodies_get_clear_4xx,
+    random_signed_bodies_never_get_a_5xx,
 );
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
@@ -397,4 +398,66 @@ async fn bad_bodies_get_clear_4xx(url: &str) {
     let huge = "x".repeat(2 << 20);
     let response = h.send("/slack/events", "application/json", &huge).await;
     assert_eq!(response.status(), 413);
+}
+
+/// A fuzz-style property: whatever a correctly signed body holds, the answer is never a 5xx.
+async fn random_signed_bodies_never_get_a_5xx(url: &str) {
+    let h = harness(url).await;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"type\"",
+        ":",
+        ",",
+        "\"event_callback\"",
+        "\"block_actions\"",
+        "\"event\"",
+        "\"event_id\"",
+        "\"Ev1\"",
+        "\"actions\"",
+        "payload=",
+        "command=%2Fstandup",
+        "&",
+        "user_id=U1",
+        "null",
+        "1e999",
+        "\"\\u0000\"",
+        "🙂",
+        "%ZZ",
+        "\"url_verification\"",
+        "\"challenge\"",
+        "true",
+        "-0",
+        "\"app_mention\"",
+        "\"user\"",
+        "\"channel\"",
+        "\"ts\"",
+    ];
+    for round in 0..60 {
+        let mut body = String::new();
+        for _ in 0..(next() % 24) {
+            body.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        if round % 3 == 0 {
+            body = format!("{{\"type\":\"event_callback\",\"event_id\":\"Fz{round}\",\"event\":{{\"type\":\"app_mention\",\"user\":\"U1\",\"channel\":\"C{round}\",\"ts\":\"{round}.0\",\"text\":\"{}\"}}}}", body.replace('"', "'"));
+        }
+        for (path, content_type) in [
+            ("/slack/events", "application/json"),
+            ("/slack/commands", "application/x-www-form-urlencoded"),
+            ("/slack/interactions", "application/x-www-form-urlencoded"),
+        ] {
+            let status = h.send(path, content_type, &body).await.status().as_u16();
+            assert!(status < 500, "{path} answered {status} to {body:?}");
+        }
+    }
+    h.worker.run_until_idle().await;
 }

@@ -35,6 +35,9 @@ async fn mondays_team_standup() {
     let message = standup::build(&app.store, &app.workspace(), &app.config, &app.templates, None, t0()).await.unwrap();
     insta::assert_snapshot!("standup_terminal", render("pmbot › #team", &message, Style::PLAIN, 1));
     insta::assert_snapshot!("standup_message", serde_json::to_string_pretty(&message).unwrap());
+    let (blocks, fallback) = pmbot::chat::slack::render::blocks(&message);
+    insta::assert_snapshot!("standup_block_kit", serde_json::to_string_pretty(&blocks).unwrap());
+    assert!(fallback.starts_with("Standup · Monday 16 November"));
     db.finish().await;
 }
 
@@ -68,5 +71,7 @@ async fn the_triage_card_a_pm_answers() {
     let card = chat.last_with_buttons().expect("the triage card");
     insta::assert_snapshot!("triage_card_terminal", render("pmbot › #mobile-app", &card, Style::PLAIN, 1));
     insta::assert_snapshot!("triage_card_message", serde_json::to_string_pretty(&card).unwrap());
+    let (blocks, _) = pmbot::chat::slack::render::blocks(&card);
+    insta::assert_snapshot!("triage_card_block_kit", serde_json::to_string_pretty(&blocks).unwrap());
     db.finish().await;
 }

@@ -3,6 +3,7 @@
 //! same job) and acknowledged at once. The work happens in the job.
 
 use crate::chat::slack::inbound::{events_request, EventsRequest};
+use crate::chat::slack::PATHS;
 use crate::jobs::{SlackInboundJob, SlackSource};
 use crate::queue::JobSpec;
 use crate::store::{Store, WorkspaceId};
@@ -30,9 +31,9 @@ pub struct SlackHttp {
 
 pub fn routes(state: Arc<SlackHttp>) -> Router {
     Router::new()
-        .route("/slack/events", post(events))
-        .route("/slack/commands", post(commands))
-        .route("/slack/interactions", post(interactions))
+        .route(PATHS[0], post(events))
+        .route(PATHS[1], post(commands))
+        .route(PATHS[2], post(interactions))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

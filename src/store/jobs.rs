@@ -236,12 +236,13 @@ impl StoreTx {
     /// Enqueues inside this transaction; `None` when a job with the same unique key exists.
     pub async fn enqueue(&mut self, ws: &WorkspaceId, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>> {
         let state = if job.run_at > now { JobState::Scheduled } else { JobState::Available };
+        let payload = without_nul(&job.payload);
         let max_attempts = to_i32(job.max_attempts.max(1));
         let id: Option<i64> = on_tx!(self, |conn| sqlx::query_scalar(INSERT_JOB)
             .bind(ws.as_str())
             .bind(&job.kind)
             .bind(&job.queue)
-            .bind(Json(&job.payload))
+            .bind(Json(&payload))
             .bind(state.as_str())
             .bind(job.priority)
             .bind(max_attempts)
@@ -580,5 +581,16 @@ impl Store {
     pub async fn probe_counts(&self, ws: &WorkspaceId) -> Result<Vec<(String, i64)>> {
         let sql = "SELECT worker, COUNT(*) FROM job_probes WHERE workspace_id = $1 GROUP BY worker ORDER BY worker";
         Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?)
+    }
+}
+
+/// PostgreSQL cannot store the NUL character in text or JSON; it carries no meaning in
+/// anything pmbot keeps, so it is dropped on both backends alike.
+pub(crate) fn without_nul(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(items) => Value::Array(items.iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.replace('\0', ""), without_nul(v))).collect()),
+        other => other.clone(),
     }
 }

@@ -27,7 +27,7 @@ impl StoreTx {
             .bind(&m.user_id)
             .bind(&m.ts)
             .bind(&m.thread_ts)
-            .bind(&m.text)
+            .bind(m.text.replace('\0', ""))
             .bind(m.created_at)
             .execute(&mut *conn)
             .await

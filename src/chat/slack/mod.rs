@@ -7,3 +7,13 @@ pub mod inbound;
 pub mod render;
 
 pub use client::{SlackChat, SlackSettings};
+
+/// The slash commands pmbot answers in Slack (`/pm` takes every other command as text).
+pub const SLASH_COMMANDS: &[&str] = &["/standup", "/fix", "/pm"];
+
+/// The Events API subscriptions pmbot handles (`message.*` all arrive as `message`).
+pub const EVENTS: &[&str] =
+    &["app_mention", "message.channels", "message.groups", "message.im", "member_joined_channel"];
+
+/// The request paths of HTTP mode.
+pub const PATHS: [&str; 3] = ["/slack/events", "/slack/commands", "/slack/interactions"];
