@@ -64,6 +64,14 @@ async fn api(State(fake): State<Arc<Fake>>, UrlPath(method): UrlPath<String>, bo
         "chat.update" => json!({"ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
             "message": {"type": "message", "text": body["text"], "user": "U0BOT", "bot_id": "B0BOT", "ts": body["ts"]}}),
         "conversations.open" => json!({"ok": true, "channel": {"id": "D0ANA"}}),
+        "views.publish" => {
+            let mut view = body["view"].clone();
+            view["id"] = json!("V0HOME");
+            view["team_id"] = json!("T1");
+            view["hash"] = json!("1700000000.abcdef");
+            view["state"] = json!({"values": {}});
+            json!({"ok": true, "view": view})
+        }
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.000999"}),
         _ => json!({"ok": true}),
     };
@@ -213,6 +221,7 @@ on_both_backends!(
     every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx,
     bad_bodies_get_clear_4xx,
     random_signed_bodies_never_get_a_5xx,
+    the_app_home_shows_what_waits_on_you,
 );
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
@@ -460,4 +469,21 @@ async fn random_signed_bodies_never_get_a_5xx(url: &str) {
         }
     }
     h.worker.run_until_idle().await;
+}
+
+async fn the_app_home_shows_what_waits_on_you(url: &str) {
+    let h = harness(url).await;
+    let mention = json!({"type": "app_mention", "user": "U0BEN", "text": "<@U0BOT> create \"Export invoices\"", "ts": "1700000300.000100", "channel": "C0WEB"});
+    h.event("Ev03", mention).await;
+    h.worker.run_until_idle().await;
+    let opened = json!({"type": "app_home_opened", "user": "U01PATMRGN", "channel": "D0PAT", "tab": "home", "event_ts": "1700000301.000000"});
+    h.event("Ev04", opened).await;
+    h.worker.run_until_idle().await;
+    let published = h.fake.calls("views.publish");
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["user_id"], "U01PATMRGN");
+    assert_eq!(published[0]["view"]["type"], "home");
+    let text = text_of(&published[0]);
+    assert!(text.contains("Pat Morgan's work") && text.contains("Triage WEB-22 Export invoices"), "{text}");
+    h.assert_no_failed_attempts().await;
 }

@@ -73,6 +73,10 @@ pub enum Inbound {
     MemberJoined {
         origin: Origin,
     },
+    /// Someone opened the bot's home (Slack's App Home tab).
+    HomeOpened {
+        origin: Origin,
+    },
 }
 
 impl Inbound {
@@ -82,7 +86,8 @@ impl Inbound {
             | Inbound::Message { origin, .. }
             | Inbound::SlashCommand { origin, .. }
             | Inbound::Action { origin, .. }
-            | Inbound::MemberJoined { origin } => origin,
+            | Inbound::MemberJoined { origin }
+            | Inbound::HomeOpened { origin } => origin,
         }
     }
 }

@@ -40,6 +40,11 @@ pub enum Outbound {
         user: String,
         message: Message,
     },
+    /// Replace what `user` sees on the bot's home.
+    Home {
+        user: String,
+        message: Message,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +75,8 @@ pub trait Chat: Send + Sync {
         message: &Message,
     ) -> impl Future<Output = Result<(), ChatError>> + Send;
     fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
+    /// Shows `message` as the person's home view of the bot.
+    fn home(&self, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
 }
 
 /// Performs each outbound action in order.
@@ -84,6 +91,7 @@ pub async fn deliver<C: Chat>(chat: &C, outbound: &[Outbound]) -> Result<(), Cha
             Outbound::Dm { user, message } => {
                 chat.dm(user, message).await?;
             }
+            Outbound::Home { user, message } => chat.home(user, message).await?,
         }
     }
     Ok(())

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ticket_changed", include_str!("../../templates/ticket_changed.hbs")),
     ("triage_request", include_str!("../../templates/triage_request.hbs")),
     ("approval_decided", include_str!("../../templates/approval_decided.hbs")),
+    ("home", include_str!("../../templates/home.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

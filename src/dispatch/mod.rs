@@ -4,6 +4,7 @@
 mod actions;
 mod approvals;
 mod commands;
+mod home;
 pub mod views;
 
 use crate::board::Person;
@@ -78,6 +79,7 @@ impl Bot {
             },
             Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|_| Vec::new()),
             Inbound::MemberJoined { .. } => self.hello(origin),
+            Inbound::HomeOpened { .. } => self.home(origin).await,
             Inbound::Action { action_id, value, message, .. } => {
                 self.action(origin, action_id, value, message, now).await
             }

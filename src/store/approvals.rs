@@ -184,6 +184,17 @@ impl Store {
         })
     }
 
+    /// The workspace's pending approvals, oldest first.
+    pub async fn pending_approvals(&self, ws: &WorkspaceId) -> Result<Vec<Approval>> {
+        let sql = "SELECT id FROM approvals WHERE workspace_id = $1 AND state = 'pending' ORDER BY created_at, id";
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_all(pool).await)?;
+        let mut approvals = Vec::with_capacity(ids.len());
+        for id in ids {
+            approvals.push(self.approval(ws, id).await?);
+        }
+        Ok(approvals)
+    }
+
     /// Records `decider`'s verdict and moves the approval to its new state; once it is
     /// resolved, the jobs parked on it are made runnable in the same transaction, told the
     /// outcome. A decision on an approval that is no longer pending (or has expired by `at`)

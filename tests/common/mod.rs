@@ -150,6 +150,11 @@ impl pmbot::chat::Chat for RecordingChat {
         Ok(())
     }
 
+    async fn home(&self, user: &str, message: &pmbot::chat::Message) -> Result<(), pmbot::chat::ChatError> {
+        self.push(&format!("home:{user}"), message);
+        Ok(())
+    }
+
     async fn dm(
         &self,
         user: &str,

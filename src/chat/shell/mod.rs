@@ -87,6 +87,11 @@ impl Chat for ShellChat {
         self.show("pmbot › (only you see this)", target, message).map(|_| ())
     }
 
+    async fn home(&self, user: &str, message: &Message) -> Result<(), ChatError> {
+        let target = MessageRef { channel: format!("home:{user}"), ts: "home".into() };
+        self.show(&format!("pmbot › home of @{user}"), target, message).map(|_| ())
+    }
+
     async fn dm(&self, user: &str, message: &Message) -> Result<MessageRef, ChatError> {
         let target = self.next_ref(&format!("@{user}"));
         self.show(&format!("pmbot › DM to @{user}"), target, message)

@@ -130,6 +130,13 @@ impl Chat for SlackChat {
         self.retrying(channel, || session.chat_post_ephemeral(&request)).await.map(|_| ())
     }
 
+    async fn home(&self, user: &str, message: &Message) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let blocks = content(message)?.blocks.unwrap_or_default();
+        let request = SlackApiViewsPublishRequest::new(user.into(), SlackView::Home(SlackHomeView::new(blocks)));
+        self.retrying("", || session.views_publish(&request)).await.map(|_| ())
+    }
+
     async fn dm(&self, user: &str, message: &Message) -> Result<MessageRef, ChatError> {
         let session = self.client.open_session(&self.token);
         let open = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);

@@ -74,6 +74,10 @@ pub fn event(event: &Value) -> Option<Inbound> {
             let origin = origin(channel, user, text(&event["ts"])?, text(&event["thread_ts"]));
             Some(Inbound::Message { origin, text: event["text"].as_str().unwrap_or_default().into() })
         }
+        "app_home_opened" if event["tab"].as_str() == Some("home") => {
+            let ts = text(&event["event_ts"]).unwrap_or_else(|| "0".into());
+            Some(Inbound::HomeOpened { origin: origin(channel, user, ts, None) })
+        }
         "member_joined_channel" => {
             let ts = text(&event["event_ts"]).unwrap_or_else(|| "0".into());
             Some(Inbound::MemberJoined { origin: origin(channel, user, ts, None) })

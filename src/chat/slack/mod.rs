@@ -13,7 +13,7 @@ pub const SLASH_COMMANDS: &[&str] = &["/standup", "/fix", "/pm"];
 
 /// The Events API subscriptions pmbot handles (`message.*` all arrive as `message`).
 pub const EVENTS: &[&str] =
-    &["app_mention", "message.channels", "message.groups", "message.im", "member_joined_channel"];
+    &["app_mention", "message.channels", "message.groups", "message.im", "member_joined_channel", "app_home_opened"];
 
 /// The request paths of HTTP mode.
 pub const PATHS: [&str; 3] = ["/slack/events", "/slack/commands", "/slack/interactions"];
