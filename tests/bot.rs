@@ -72,7 +72,8 @@ fn text_of(out: &[Outbound]) -> String {
             Outbound::Reply { message, .. }
             | Outbound::Ephemeral { message, .. }
             | Outbound::Update { message, .. }
-            | Outbound::Dm { message, .. } => message.fallback_text(),
+            | Outbound::Dm { message, .. }
+            | Outbound::Home { message, .. } => message.fallback_text(),
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -53,8 +53,7 @@ fn every_declared_command_parses_to_a_command() {
 fn every_declared_event_is_turned_into_an_inbound_event() {
     for event in EVENTS {
         let kind = if event.starts_with("message.") { "message" } else { event };
-        let payload =
-            json!({"type": kind, "user": "U1", "channel": "C1", "text": "hi", "ts": "1.0", "event_ts": "1.0"});
+        let payload = json!({"type": kind, "user": "U1", "channel": "C1", "text": "hi", "ts": "1.0", "event_ts": "1.0", "tab": "home"});
         assert!(inbound::event(&payload).is_some(), "{event}");
     }
 }
