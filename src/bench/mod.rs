@@ -3,6 +3,7 @@
 //! PostgreSQL; the same three statements through sqlx for SQLite).
 
 mod baseline;
+pub mod http;
 mod measure;
 
 use crate::store::Store;

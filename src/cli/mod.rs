@@ -120,6 +120,17 @@ fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce(
 
 #[derive(Debug, Subcommand)]
 pub enum BenchTarget {
+    /// Signed Slack events over loopback against `pmbot serve` on PostgreSQL: ack latency
+    /// percentiles, throughput and memory at several rates.
+    Http {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+        /// Events per second, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "200,500,1000")]
+        rates: Vec<u32>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Job queue throughput and latency vs pgbench simple-update (PostgreSQL) and vs the
     /// same statements through sqlx (SQLite).
     Queue {
@@ -190,6 +201,14 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
+        Command::Bench { target: BenchTarget::Http { postgres, rates, seconds } } => {
+            let rates: Vec<u32> = rates.into_iter().map(|r| r.clamp(1, 20_000)).collect();
+            let options =
+                crate::bench::http::HttpBenchOptions { postgres_url: postgres, rates, seconds: seconds.clamp(1, 600) };
+            crate::bench::http::run(&options, &mut std::io::stdout())
+                .await
+                .map_err(|e| CliError::Failure(e.to_string()))
+        }
         Command::Bench { target: BenchTarget::Queue { postgres, no_postgres, no_sqlite, clients, seconds } } => {
             let options = crate::bench::BenchOptions {
                 postgres_url: (!no_postgres).then_some(postgres),
