@@ -78,11 +78,11 @@ impl App {
     ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let slack = self.slack.as_ref().map(|settings| {
+        let slack = self.slack.as_ref().and_then(|settings| settings.signing_secret.clone()).map(|signing_secret| {
             Arc::new(crate::http::slack::SlackHttp {
                 store: self.store.clone(),
                 workspace: self.workspace(),
-                signing_secret: settings.signing_secret.clone(),
+                signing_secret,
             })
         });
         let router = crate::http::router(self.store.clone(), slack);

@@ -111,7 +111,8 @@ async fn harness(url: &str) -> Harness {
     let mut app = App::open(config, Some(url)).await.unwrap();
     app.slack = Some(SlackEnv {
         bot_token: "xoxb-test".into(),
-        signing_secret: SECRET.into(),
+        signing_secret: Some(SECRET.into()),
+        app_token: None,
         api_url: format!("http://{fake_addr}/api"),
     });
     pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();

@@ -364,6 +364,21 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
     tracing::info!(%addr, database = app.store.backend(), "pmbot is listening");
     println!("pmbot listening on http://{addr}");
     let scheduler = worker::scheduler_task(app, stop.clone());
+    let socket_mode =
+        app.slack.as_ref().and_then(|slack| Some((slack.app_token.clone()?, slack))).map(|(token, slack)| {
+            let settings = crate::chat::slack::SlackSettings {
+                bot_token: slack.bot_token.clone(),
+                api_url: slack.api_url.clone(),
+            };
+            let (store, workspace, stop) = (app.store.clone(), app.workspace(), stop.clone());
+            tokio::spawn(async move {
+                if let Err(err) =
+                    crate::chat::slack::socket::run(&token, &settings, store, workspace, stop.wait()).await
+                {
+                    tracing::error!(error = %err, "Socket Mode stopped");
+                }
+            })
+        });
     let args = worker::WorkerArgs {
         concurrency: None,
         batch: None,
@@ -375,6 +390,9 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
     };
     let (served, stats) = tokio::join!(server, worker::run_worker(app, &args, stop));
     let _ = scheduler.await;
+    if let Some(socket_mode) = socket_mode {
+        let _ = socket_mode.await;
+    }
     served?;
     let stats = stats?;
     tracing::info!(completed = stats.completed, released = stats.released, "pmbot stopped");

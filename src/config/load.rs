@@ -69,7 +69,10 @@ pub fn data_dir() -> PathBuf {
 #[derive(Clone)]
 pub struct SlackEnv {
     pub bot_token: String,
-    pub signing_secret: String,
+    /// HTTP mode: verifies requests (`SLACK_SIGNING_SECRET`).
+    pub signing_secret: Option<String>,
+    /// Socket Mode: the app-level token (`SLACK_APP_TOKEN`, `xapp-…`).
+    pub app_token: Option<String>,
     /// `SLACK_API_URL`, default `https://slack.com/api`.
     pub api_url: String,
 }
@@ -80,14 +83,17 @@ impl std::fmt::Debug for SlackEnv {
     }
 }
 
-/// `Some` when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
+/// `Some` when `SLACK_BOT_TOKEN` is set with `SLACK_SIGNING_SECRET` (HTTP mode) and/or
+/// `SLACK_APP_TOKEN` (Socket Mode).
 pub fn slack_env() -> Option<SlackEnv> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    Some(SlackEnv {
+    let env = SlackEnv {
         bot_token: var("SLACK_BOT_TOKEN")?,
-        signing_secret: var("SLACK_SIGNING_SECRET")?,
+        signing_secret: var("SLACK_SIGNING_SECRET"),
+        app_token: var("SLACK_APP_TOKEN"),
         api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into()),
-    })
+    };
+    (env.signing_secret.is_some() || env.app_token.is_some()).then_some(env)
 }
 
 /// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).

@@ -27,7 +27,7 @@ impl std::fmt::Debug for SlackSettings {
     }
 }
 
-type Connector =
+pub(super) type Connector =
     SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
 
 /// How often a 429 is waited out before the error goes back to the job.
@@ -42,15 +42,9 @@ pub struct SlackChat {
 
 impl SlackChat {
     pub fn new(settings: &SlackSettings) -> Self {
-        // Only ring is compiled in; say so once, before any TLS client is built.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let https =
-            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
-        let connector =
-            SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'));
         let quota = Quota::per_second(NonZeroU32::MIN).allow_burst(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
         SlackChat {
-            client: SlackClient::new(connector),
+            client: SlackClient::new(connector(settings)),
             token: SlackApiToken::new(settings.bot_token.clone().into()),
             per_channel: Arc::new(RateLimiter::keyed(quota)),
         }
@@ -88,6 +82,15 @@ impl SlackChat {
             }
         }
     }
+}
+
+/// slack-morphism's connector, allowing `http://` too (for tests and proxies) and pointed at
+/// `settings.api_url`.
+pub(super) fn connector(settings: &SlackSettings) -> Connector {
+    // Only ring is compiled in; say so once, before any TLS client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+    SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'))
 }
 
 fn content(message: &Message) -> Result<SlackMessageContent, ChatError> {

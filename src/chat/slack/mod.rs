@@ -5,6 +5,7 @@
 pub mod client;
 pub mod inbound;
 pub mod render;
+pub mod socket;
 
 pub use client::{SlackChat, SlackSettings};
 
