@@ -63,7 +63,13 @@ fn mention(user: &str, text: &str) -> Inbound {
 
 fn press(user: &str, action_id: &str, value: &str) -> Inbound {
     let message = MessageRef { channel: "#acme-web".into(), ts: "card-1".into() };
-    Inbound::Action { origin: origin(user, "2.0"), action_id: action_id.into(), value: value.into(), message }
+    Inbound::Action {
+        origin: origin(user, "2.0"),
+        action_id: action_id.into(),
+        value: value.into(),
+        message,
+        trigger: None,
+    }
 }
 
 fn text_of(out: &[Outbound]) -> String {

@@ -64,7 +64,7 @@ async fn api(State(fake): State<Arc<Fake>>, UrlPath(method): UrlPath<String>, bo
         "chat.update" => json!({"ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
             "message": {"type": "message", "text": body["text"], "user": "U0BOT", "bot_id": "B0BOT", "ts": body["ts"]}}),
         "conversations.open" => json!({"ok": true, "channel": {"id": "D0ANA"}}),
-        "views.publish" => {
+        "views.publish" | "views.open" => {
             let mut view = body["view"].clone();
             view["id"] = json!("V0HOME");
             view["team_id"] = json!("T1");
@@ -223,6 +223,7 @@ on_both_backends!(
     bad_bodies_get_clear_4xx,
     random_signed_bodies_never_get_a_5xx,
     the_app_home_shows_what_waits_on_you,
+    needs_changes_opens_a_form_and_its_answer_is_recorded,
 );
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
@@ -486,5 +487,44 @@ async fn the_app_home_shows_what_waits_on_you(url: &str) {
     assert_eq!(published[0]["view"]["type"], "home");
     let text = text_of(&published[0]);
     assert!(text.contains("Pat Morgan's work") && text.contains("Triage WEB-22 Export invoices"), "{text}");
+    h.assert_no_failed_attempts().await;
+}
+
+async fn needs_changes_opens_a_form_and_its_answer_is_recorded(url: &str) {
+    let h = harness(url).await;
+    let mention = json!({"type": "app_mention", "user": "U0BEN", "text": "<@U0BOT> create \"Export invoices\"", "ts": "1700000400.000100", "channel": "C0WEB"});
+    h.event("Ev05", mention).await;
+    h.worker.run_until_idle().await;
+    let card = h.fake.calls("chat.postMessage").into_iter().find(|p| text_of(p).contains("approval.decide")).unwrap();
+    let buttons =
+        card["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap()["elements"].clone();
+    let changes = buttons
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["value"].as_str().unwrap().ends_with(":request_changes"))
+        .unwrap()
+        .clone();
+    h.press("U01ANASOUS", changes["action_id"].as_str().unwrap(), changes["value"].as_str().unwrap()).await;
+    h.worker.run_until_idle().await;
+    let opened = h.fake.calls("views.open");
+    assert_eq!(opened.len(), 1, "a modal asks what should change");
+    assert_eq!(opened[0]["view"]["callback_id"], "pmbot.form");
+    let metadata = opened[0]["view"]["private_metadata"].as_str().unwrap().to_string();
+
+    let submission = json!({
+        "type": "view_submission", "trigger_id": rand_id(), "user": {"id": "U01ANASOUS"},
+        "view": {"id": "V1", "callback_id": "pmbot.form", "private_metadata": metadata,
+            "state": {"values": {"answer": {"answer": {"type": "plain_text_input", "value": "Split export and import"}}}}}
+    });
+    let body =
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &submission.to_string()).finish();
+    assert_eq!(h.send("/slack/interactions", "application/x-www-form-urlencoded", &body).await.status(), 200);
+    h.worker.run_until_idle().await;
+    let updates = h.fake.calls("chat.update");
+    assert!(text_of(updates.last().unwrap()).contains("Decision: Ana Sousa asked for changes"), "{updates:?}");
+    let key: pmbot::board::TicketKey = "WEB-22".parse().unwrap();
+    let comments = h.app.store.comments(&h.app.workspace(), &key).await.unwrap();
+    assert_eq!(comments.last().map(|c| c.body.as_str()), Some("Split export and import"));
     h.assert_no_failed_attempts().await;
 }

@@ -68,6 +68,17 @@ pub enum Inbound {
         action_id: String,
         value: String,
         message: MessageRef,
+        /// What lets the platform open a form in reply (Slack's `trigger_id`), if any.
+        trigger: Option<String>,
+    },
+    /// A form the bot asked for was filled in (see `Outbound::Form`).
+    FormSubmitted {
+        origin: Origin,
+        action_id: String,
+        value: String,
+        /// The message the form was about, to update in place.
+        message: Option<MessageRef>,
+        text: String,
     },
     /// Someone joined a channel the bot is in.
     MemberJoined {
@@ -87,7 +98,8 @@ impl Inbound {
             | Inbound::SlashCommand { origin, .. }
             | Inbound::Action { origin, .. }
             | Inbound::MemberJoined { origin }
-            | Inbound::HomeOpened { origin } => origin,
+            | Inbound::HomeOpened { origin }
+            | Inbound::FormSubmitted { origin, .. } => origin,
         }
     }
 }

@@ -45,6 +45,28 @@ pub enum Outbound {
         user: String,
         message: Message,
     },
+    /// Ask `user` for a line of text in a form, where the platform can open one in reply to
+    /// `trigger`; elsewhere `fallback` is shown to them instead.
+    Form {
+        channel: String,
+        user: String,
+        trigger: Option<String>,
+        form: Form,
+        fallback: Message,
+    },
+}
+
+/// A one-question form. Its answer comes back as `Inbound::FormSubmitted` with this
+/// `action_id` and `value`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Form {
+    pub title: String,
+    pub question: String,
+    pub submit: String,
+    pub action_id: String,
+    pub value: String,
+    /// The message the form is about.
+    pub message: Option<MessageRef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +99,11 @@ pub trait Chat: Send + Sync {
     fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
     /// Shows `message` as the person's home view of the bot.
     fn home(&self, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
+    /// Opens `form` for the person; `false` when this platform (or this moment) cannot.
+    fn form(&self, trigger: Option<&str>, form: &Form) -> impl Future<Output = Result<bool, ChatError>> + Send {
+        let _ = (trigger, form);
+        async { Ok(false) }
+    }
 }
 
 /// Performs each outbound action in order.
@@ -92,6 +119,11 @@ pub async fn deliver<C: Chat>(chat: &C, outbound: &[Outbound]) -> Result<(), Cha
                 chat.dm(user, message).await?;
             }
             Outbound::Home { user, message } => chat.home(user, message).await?,
+            Outbound::Form { channel, user, trigger, form, fallback } => {
+                if !chat.form(trigger.as_deref(), form).await? {
+                    chat.ephemeral(channel, user, fallback).await?;
+                }
+            }
         }
     }
     Ok(())

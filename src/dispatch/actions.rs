@@ -16,6 +16,7 @@ impl Bot {
         action_id: &str,
         value: &str,
         message: &MessageRef,
+        trigger: Option<&str>,
         now: DateTime<Utc>,
     ) -> Outcome {
         let person = self.known_sender(origin)?.clone();
@@ -33,8 +34,7 @@ impl Bot {
                 let id: i64 = id.parse().map_err(|_| bad())?;
                 let verdict: Verdict = verdict.parse().map_err(|_| bad())?;
                 if verdict == Verdict::RequestChanges {
-                    let text = format!("Say what should change: `@{} changes {id} <what>`", self.config.team.bot_name);
-                    return Ok(vec![ephemeral(origin, Message::text(text))]);
+                    return self.ask_for_changes(origin, id, message, trigger).await;
                 }
                 self.decide(origin, id, verdict, None, Some(message), now).await
             }

@@ -3,7 +3,10 @@
 
 use super::{ephemeral, Bot, BotError, Outcome};
 use crate::board::{Person, Verdict};
-use crate::chat::{Message, MessageRef, Origin, Outbound};
+use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
+
+/// The `action_id` of the "what should change?" form.
+pub(super) const CHANGES_FORM: &str = "approval.changes";
 use crate::store::{ApprovalState, NewDecision, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -65,6 +68,66 @@ impl Bot {
             Some(target) => Outbound::Update { target: target.clone(), message },
             None => super::reply(origin, message, true),
         }])
+    }
+
+    /// "Needs changes…": a form asking what should change, where the platform can open one;
+    /// elsewhere, how to say it with a command.
+    pub(super) async fn ask_for_changes(
+        &self,
+        origin: &Origin,
+        id: i64,
+        card: &MessageRef,
+        trigger: Option<&str>,
+    ) -> Outcome {
+        let person = self.known_sender(origin)?.clone();
+        let approval = self.store.approval(&self.workspace, id).await?;
+        if !approval.approvers.allows(&person) {
+            self.log_refusal(&person, id, &approval.subject, Utc::now()).await?;
+            let who = who_may(&approval.approvers);
+            return Ok(vec![ephemeral(
+                origin,
+                Message::text(format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role)),
+            )]);
+        }
+        let form = Form {
+            title: "Needs changes".into(),
+            question: format!("What should change? ({})", approval.description),
+            submit: "Send".into(),
+            action_id: CHANGES_FORM.into(),
+            value: id.to_string(),
+            message: Some(card.clone()),
+        };
+        let fallback =
+            Message::text(format!("Say what should change: `@{} changes {id} <what>`", self.config.team.bot_name));
+        Ok(vec![Outbound::Form {
+            channel: origin.channel.clone(),
+            user: origin.user.clone(),
+            trigger: trigger.map(str::to_string),
+            form,
+            fallback,
+        }])
+    }
+
+    /// A filled-in form: today, the changes asked for on an approval request.
+    pub(super) async fn form_submitted(
+        &self,
+        origin: &Origin,
+        action_id: &str,
+        value: &str,
+        card: Option<&MessageRef>,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        if action_id != CHANGES_FORM {
+            return Ok(vec![]);
+        }
+        let id: i64 = value.parse().map_err(|_| {
+            BotError::User(format!("That form is about an unknown request ({value}); nothing changed."))
+        })?;
+        if text.trim().is_empty() {
+            return Ok(vec![ephemeral(origin, Message::text("Say what should change; nothing was recorded."))]);
+        }
+        self.decide(origin, id, Verdict::RequestChanges, Some(text.trim()), card, now).await
     }
 
     async fn log_refusal(&self, person: &Person, id: i64, subject: &str, now: DateTime<Utc>) -> Result<(), BotError> {

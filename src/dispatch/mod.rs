@@ -80,8 +80,11 @@ impl Bot {
             Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|_| Vec::new()),
             Inbound::MemberJoined { .. } => self.hello(origin),
             Inbound::HomeOpened { .. } => self.home(origin).await,
-            Inbound::Action { action_id, value, message, .. } => {
-                self.action(origin, action_id, value, message, now).await
+            Inbound::Action { action_id, value, message, trigger, .. } => {
+                self.action(origin, action_id, value, message, trigger.as_deref(), now).await
+            }
+            Inbound::FormSubmitted { action_id, value, message, text, .. } => {
+                self.form_submitted(origin, action_id, value, message.as_ref(), text, now).await
             }
         };
         result.unwrap_or_else(|err| vec![self.error_reply(origin, &err)])

@@ -156,6 +156,7 @@ impl<'a> ShellSession<'a> {
                     action_id: button.action_id,
                     value: button.value,
                     message,
+                    trigger: None,
                 },
                 None => {
                     self.chat.note(&format!(

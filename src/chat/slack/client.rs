@@ -4,7 +4,7 @@
 //! past that the error is handed back for the job to retry later.
 
 use super::render::blocks;
-use crate::chat::{Chat, ChatError, Message, MessageRef};
+use crate::chat::{Chat, ChatError, Form, Message, MessageRef};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -138,6 +138,38 @@ impl Chat for SlackChat {
         let blocks = content(message)?.blocks.unwrap_or_default();
         let request = SlackApiViewsPublishRequest::new(user.into(), SlackView::Home(SlackHomeView::new(blocks)));
         self.retrying("", || session.views_publish(&request)).await.map(|_| ())
+    }
+
+    async fn form(&self, trigger: Option<&str>, form: &Form) -> Result<bool, ChatError> {
+        let Some(trigger) = trigger else { return Ok(false) };
+        let metadata = serde_json::json!({
+            "action": form.action_id, "value": form.value,
+            "channel": form.message.as_ref().map(|m| m.channel.clone()),
+            "ts": form.message.as_ref().map(|m| m.ts.clone()),
+        });
+        let view = serde_json::json!({
+            "type": "modal",
+            "callback_id": super::FORM_CALLBACK,
+            "private_metadata": metadata.to_string(),
+            "title": { "type": "plain_text", "text": form.title.chars().take(24).collect::<String>() },
+            "submit": { "type": "plain_text", "text": form.submit.chars().take(24).collect::<String>() },
+            "close": { "type": "plain_text", "text": "Cancel" },
+            "blocks": [{
+                "type": "input", "block_id": "answer",
+                "label": { "type": "plain_text", "text": form.question.chars().take(2000).collect::<String>() },
+                "element": { "type": "plain_text_input", "action_id": "answer", "multiline": true, "max_length": 3000 }
+            }]
+        });
+        let view: SlackView =
+            serde_json::from_value(view).map_err(|e| ChatError::Platform(format!("building the modal: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiViewsOpenRequest::new(trigger.into(), view);
+        match self.retrying("", || session.views_open(&request)).await {
+            Ok(_) => Ok(true),
+            // The trigger lives 3 s; past that, say it another way.
+            Err(ChatError::Platform(reason)) if reason.contains("expired_trigger_id") => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     async fn dm(&self, user: &str, message: &Message) -> Result<MessageRef, ChatError> {

@@ -101,6 +101,9 @@ pub fn command(form: &HashMap<String, String>) -> Result<(Inbound, String), Pars
 /// A `block_actions` interaction (a button on one of pmbot's messages), or `None` for
 /// other interaction types.
 pub fn interaction(payload: &Value) -> Result<Option<Inbound>, ParseError> {
+    if payload["type"].as_str() == Some("view_submission") {
+        return form_submission(payload);
+    }
     if payload["type"].as_str() != Some("block_actions") {
         return Ok(None);
     }
@@ -120,6 +123,30 @@ pub fn interaction(payload: &Value) -> Result<Option<Inbound>, ParseError> {
         action_id: original_action_id(&action_id).to_string(),
         value: action["value"].as_str().unwrap_or_default().to_string(),
         message: MessageRef { channel, ts: message_ts },
+        trigger: text(&payload["trigger_id"]),
+    }))
+}
+
+/// A submitted form (`view_submission` of a modal pmbot opened), or `None` for other views.
+pub fn form_submission(payload: &Value) -> Result<Option<Inbound>, ParseError> {
+    if payload["type"].as_str() != Some("view_submission")
+        || payload["view"]["callback_id"].as_str() != Some(super::FORM_CALLBACK)
+    {
+        return Ok(None);
+    }
+    let meta: Value = serde_json::from_str(payload["view"]["private_metadata"].as_str().unwrap_or_default())
+        .map_err(|_| ParseError::Missing("view.private_metadata"))?;
+    let user = text(&payload["user"]["id"]).ok_or(ParseError::Missing("user.id"))?;
+    let channel = text(&meta["channel"]).unwrap_or_default();
+    let answer = payload["view"]["state"]["values"]["answer"]["answer"]["value"].as_str().unwrap_or_default();
+    let message = text(&meta["ts"]).map(|ts| MessageRef { channel: channel.clone(), ts });
+    let ts = text(&payload["view"]["id"]).unwrap_or_else(|| "form".into());
+    Ok(Some(Inbound::FormSubmitted {
+        origin: origin(channel, user, ts, None),
+        action_id: text(&meta["action"]).ok_or(ParseError::Missing("the form's action"))?,
+        value: meta["value"].as_str().unwrap_or_default().to_string(),
+        message,
+        text: answer.trim().to_string(),
     }))
 }
 

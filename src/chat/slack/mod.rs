@@ -16,5 +16,8 @@ pub const SLASH_COMMANDS: &[&str] = &["/standup", "/fix", "/pm"];
 pub const EVENTS: &[&str] =
     &["app_mention", "message.channels", "message.groups", "message.im", "member_joined_channel", "app_home_opened"];
 
+/// The `callback_id` of the modals pmbot opens for `Outbound::Form`.
+pub const FORM_CALLBACK: &str = "pmbot.form";
+
 /// The request paths of HTTP mode.
 pub const PATHS: [&str; 3] = ["/slack/events", "/slack/commands", "/slack/interactions"];
