@@ -80,6 +80,7 @@ fn text_of(out: &[Outbound]) -> String {
             | Outbound::Update { message, .. }
             | Outbound::Dm { message, .. }
             | Outbound::Home { message, .. } => message.fallback_text(),
+            Outbound::Form { fallback, .. } => fallback.fallback_text(),
         })
         .collect::<Vec<_>>()
         .join("\n")
