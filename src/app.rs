@@ -18,6 +18,8 @@ pub struct App {
     pub templates: Arc<Templates>,
     /// Set when `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are.
     pub slack: Option<config::SlackEnv>,
+    /// Set when `DISCORD_BOT_TOKEN`, `DISCORD_PUBLIC_KEY` and `DISCORD_APPLICATION_ID` are.
+    pub discord: Option<config::DiscordEnv>,
 }
 
 impl App {
@@ -29,8 +31,13 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
-        let app =
-            App { config: Arc::new(config), store, templates: Arc::new(Templates::new()), slack: config::slack_env() };
+        let app = App {
+            config: Arc::new(config),
+            store,
+            templates: Arc::new(Templates::new()),
+            slack: config::slack_env(),
+            discord: config::discord_env(),
+        };
         app.sync_team().await?;
         Ok(app)
     }
@@ -62,6 +69,17 @@ impl App {
         Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
     }
 
+    /// A worker that also runs Discord's job kinds, speaking through `chat`.
+    pub fn discord_worker(
+        &self,
+        chat: Arc<crate::chat::discord::DiscordChat>,
+    ) -> Result<Worker<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
+        let env =
+            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+        let registry = Arc::new(jobs::discord_registry()?);
+        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+    }
+
     async fn sync_team(&self) -> Result<(), StoreError> {
         let (ws, now) = (self.workspace(), Utc::now());
         self.store.ensure_workspace(&ws, &self.config.team.name, now).await?;
@@ -85,7 +103,15 @@ impl App {
                 signing_secret,
             })
         });
-        let router = crate::http::router(self.store.clone(), slack);
+        let discord = self.discord.as_ref().and_then(|settings| {
+            let public_key = crate::chat::discord::verify::public_key(&settings.public_key).ok()?;
+            Some(Arc::new(crate::http::discord::DiscordHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                public_key,
+            }))
+        });
+        let router = crate::http::router(self.store.clone(), slack, discord);
         let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
         Ok((addr, server))
     }

@@ -2,6 +2,7 @@
 //! the command grammar, and the `Chat` trait every platform adapter implements.
 
 pub mod command;
+pub mod discord;
 pub mod inbound;
 pub mod markup;
 pub mod message;

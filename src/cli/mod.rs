@@ -76,6 +76,11 @@ pub enum StoreCommand {
     },
     /// Run queued jobs (and, with --scheduler, enqueue scheduled ones) until SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Discord: register the slash commands.
+    Discord {
+        #[command(subcommand)]
+        action: DiscordAction,
+    },
     /// The job queue: list, show, retry, cancel, probe.
     Jobs {
         #[command(subcommand)]
@@ -148,6 +153,12 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordAction {
+    /// Replace the application's slash commands with manifest/discord-commands.json.
+    RegisterCommands,
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +266,7 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         }
         StoreCommand::Board { action } => board::run(app, action).await,
         StoreCommand::Worker(args) => worker::run(app, args).await,
+        StoreCommand::Discord { action: DiscordAction::RegisterCommands } => register_discord_commands(app).await,
         StoreCommand::Jobs { action } => jobs::run(app, action).await,
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
@@ -396,6 +408,25 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
     served?;
     let stats = stats?;
     tracing::info!(completed = stats.completed, released = stats.released, "pmbot stopped");
+    Ok(())
+}
+
+async fn register_discord_commands(app: &App) -> Result<(), CliError> {
+    let discord = app.discord.as_ref().ok_or_else(|| {
+        CliError::Misuse("set DISCORD_BOT_TOKEN, DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID first".into())
+    })?;
+    let settings = crate::chat::discord::DiscordSettings {
+        bot_token: discord.bot_token.clone(),
+        application_id: discord.application_id.clone(),
+        api_url: discord.api_url.clone(),
+    };
+    let commands: serde_json::Value =
+        serde_json::from_str(crate::chat::discord::COMMANDS_JSON).map_err(|e| CliError::Failure(e.to_string()))?;
+    let registered = crate::chat::discord::DiscordChat::new(&settings)
+        .register_commands(&commands)
+        .await
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    println!("Registered {registered} slash commands for application {}.", discord.application_id);
     Ok(())
 }
 

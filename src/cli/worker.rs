@@ -3,6 +3,7 @@
 
 use super::CliError;
 use crate::app::App;
+use crate::chat::discord::{DiscordChat, DiscordSettings};
 use crate::chat::shell::{render::Style, ShellChat};
 use crate::chat::slack::{SlackChat, SlackSettings};
 use crate::queue::scheduler::Scheduler;
@@ -69,8 +70,9 @@ pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
 }
 
 /// Runs the worker until `stop`; jobs speak through the terminal chat on stdout.
-/// Runs the worker until `stop`. Jobs speak through Slack when `SLACK_BOT_TOKEN` and
-/// `SLACK_SIGNING_SECRET` are set, else through the terminal chat on stdout.
+/// Runs the worker until `stop`. Jobs speak through Slack when it is configured, else
+/// through Discord when it is, else through the terminal chat on stdout (one chat platform
+/// per deployment).
 pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crate::queue::WorkerStats, CliError> {
     let failure = |e: crate::queue::RegistryError| CliError::Failure(e.to_string());
     if let Some(slack) = &app.slack {
@@ -78,6 +80,17 @@ pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crat
         let mut worker = app.slack_worker(Arc::new(SlackChat::new(&settings))).map_err(failure)?;
         apply(worker.config_mut(), args);
         tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack", "worker started");
+        return Ok(worker.run(stop.wait()).await);
+    }
+    if let Some(discord) = &app.discord {
+        let settings = DiscordSettings {
+            bot_token: discord.bot_token.clone(),
+            application_id: discord.application_id.clone(),
+            api_url: discord.api_url.clone(),
+        };
+        let mut worker = app.discord_worker(Arc::new(DiscordChat::new(&settings))).map_err(failure)?;
+        apply(worker.config_mut(), args);
+        tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "discord", "worker started");
         return Ok(worker.run(stop.wait()).await);
     }
     let style = Style { color: std::io::stdout().is_terminal() && crate::config::color_allowed() };

@@ -96,6 +96,37 @@ pub fn slack_env() -> Option<SlackEnv> {
     (env.signing_secret.is_some() || env.app_token.is_some()).then_some(env)
 }
 
+/// Discord's secrets and endpoint, from the environment.
+#[derive(Clone)]
+pub struct DiscordEnv {
+    pub bot_token: String,
+    /// Hex; verifies interactions.
+    pub public_key: String,
+    pub application_id: String,
+    /// `DISCORD_API_URL`, default `https://discord.com/api/v10`.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for DiscordEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordEnv")
+            .field("application_id", &self.application_id)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Some` when `DISCORD_BOT_TOKEN`, `DISCORD_PUBLIC_KEY` and `DISCORD_APPLICATION_ID` are set.
+pub fn discord_env() -> Option<DiscordEnv> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Some(DiscordEnv {
+        bot_token: var("DISCORD_BOT_TOKEN")?,
+        public_key: var("DISCORD_PUBLIC_KEY")?,
+        application_id: var("DISCORD_APPLICATION_ID")?,
+        api_url: var("DISCORD_API_URL").unwrap_or_else(|| "https://discord.com/api/v10".into()),
+    })
+}
+
 /// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

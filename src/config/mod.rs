@@ -7,7 +7,9 @@ pub mod load;
 mod model;
 mod validate;
 
-pub use load::{color_allowed, data_dir, load, slack_env, ConfigSource, Loaded, SlackEnv, BUILT_IN};
+pub use load::{
+    color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv, BUILT_IN,
+};
 pub use model::{Config, PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, TeamConfig};
 
 use std::path::PathBuf;

@@ -1,17 +1,25 @@
 //! HTTP routes served by `pmbot serve`: liveness, readiness, and Slack when configured.
 
+pub mod discord;
 pub mod slack;
 
 use crate::store::Store;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
 
-pub fn router(store: Store, slack: Option<std::sync::Arc<slack::SlackHttp>>) -> Router {
-    let health = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
-    match slack {
-        Some(slack) => health.merge(slack::routes(slack)),
-        None => health,
+pub fn router(
+    store: Store,
+    slack: Option<std::sync::Arc<slack::SlackHttp>>,
+    discord: Option<std::sync::Arc<discord::DiscordHttp>>,
+) -> Router {
+    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
+    if let Some(slack) = slack {
+        router = router.merge(slack::routes(slack));
     }
+    if let Some(discord) = discord {
+        router = router.merge(discord::routes(discord));
+    }
+    router
 }
 
 /// The process is up.

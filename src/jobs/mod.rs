@@ -1,9 +1,11 @@
 //! The app's job kinds and schedules: the one place that maps kinds to handlers and turns
 //! `pmbot.toml` schedules into cron schedules.
 
+mod discord;
 mod probe;
 mod slack;
 
+pub use discord::{DiscordInboundJob, DiscordSendJob};
 pub use probe::ProbeJob;
 pub use slack::{SlackInboundJob, SlackSendJob, SlackSource};
 
@@ -38,6 +40,11 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
 /// Every job kind, plus Slack's own, for a worker that speaks to Slack.
 pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
     registry()?.register::<SlackInboundJob>()?.register::<SlackSendJob>()
+}
+
+/// Every job kind, plus Discord's own, for a worker that speaks to Discord.
+pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
+    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
 }
 
 /// The worker's settings from `[queue]`.

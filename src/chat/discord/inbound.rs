@@ -1,0 +1,127 @@
+//! Discord interactions as the chat core's events. Pure: JSON in, a typed request out.
+
+use super::render::parse_custom_id;
+use crate::chat::{Inbound, MessageRef, Origin, Platform};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interaction {
+    Ping,
+    /// A slash command or button press to run as a job; `token` answers it.
+    Run {
+        inbound: Box<Inbound>,
+        token: String,
+        kind: RunKind,
+    },
+    /// Autocomplete requests: pmbot offers no suggestions.
+    Autocomplete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Command,
+    Component,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParseError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the interaction lacks {0}")]
+    Missing(&'static str),
+    #[error("interaction type {0} is not one pmbot handles")]
+    UnknownType(i64),
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    match json["type"].as_i64().ok_or(ParseError::Missing("type"))? {
+        1 => Ok(Interaction::Ping),
+        2 => run(&json, RunKind::Command),
+        3 => run(&json, RunKind::Component),
+        4 => Ok(Interaction::Autocomplete),
+        other => Err(ParseError::UnknownType(other)),
+    }
+}
+
+fn run(json: &Value, kind: RunKind) -> Result<Interaction, ParseError> {
+    let token = text(&json["token"]).ok_or(ParseError::Missing("token"))?;
+    let user =
+        text(&json["member"]["user"]["id"]).or_else(|| text(&json["user"]["id"])).ok_or(ParseError::Missing("user"))?;
+    let channel =
+        text(&json["channel_id"]).or_else(|| text(&json["channel"]["id"])).ok_or(ParseError::Missing("channel_id"))?;
+    let id = text(&json["id"]).ok_or(ParseError::Missing("id"))?;
+    let origin = Origin { platform: Platform::Discord, channel: channel.clone(), user, ts: id, thread: None };
+    let data = &json["data"];
+    let inbound = match kind {
+        RunKind::Command => {
+            let name = text(&data["name"]).ok_or(ParseError::Missing("data.name"))?;
+            Inbound::SlashCommand { origin, command: format!("/{name}"), text: options_text(data) }
+        }
+        RunKind::Component => {
+            let (action_id, value) =
+                parse_custom_id(&text(&data["custom_id"]).ok_or(ParseError::Missing("data.custom_id"))?);
+            let message =
+                MessageRef { channel, ts: text(&json["message"]["id"]).ok_or(ParseError::Missing("message.id"))? };
+            Inbound::Action { origin, action_id, value, message, trigger: None }
+        }
+    };
+    Ok(Interaction::Run { inbound: Box::new(inbound), token, kind })
+}
+
+/// A command's options as the text a Slack user would have typed: users as `<@id>`.
+fn options_text(data: &Value) -> String {
+    data["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|option| match option["type"].as_i64() {
+            Some(6) => option["value"].as_str().map(|id| format!("<@{id}>")),
+            _ => {
+                option["value"].as_str().map(str::to_string).or_else(|| option["value"].as_i64().map(|n| n.to_string()))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guild_command_with_a_user_option() {
+        let body = br#"{"id":"9","type":2,"token":"tok","channel_id":"C1","member":{"user":{"id":"U1"}},
+            "data":{"name":"standup","options":[{"type":6,"name":"person","value":"U2"}]}}"#;
+        let Interaction::Run { inbound, token, .. } = parse(body).unwrap() else { panic!() };
+        let Inbound::SlashCommand { command, text, origin } = *inbound else { panic!() };
+        assert_eq!(
+            (command.as_str(), text.as_str(), token.as_str(), origin.user.as_str()),
+            ("/standup", "<@U2>", "tok", "U1")
+        );
+    }
+
+    #[test]
+    fn a_button_press_names_its_message() {
+        let body = br#"{"id":"9","type":3,"token":"tok","channel_id":"C1","user":{"id":"U1"},"message":{"id":"M1"},
+            "data":{"custom_id":"approval.decide|7:approve","component_type":2}}"#;
+        let Interaction::Run { inbound, .. } = parse(body).unwrap() else { panic!() };
+        let Inbound::Action { action_id, value, message, .. } = *inbound else { panic!() };
+        assert_eq!((action_id.as_str(), value.as_str(), message.ts.as_str()), ("approval.decide", "7:approve", "M1"));
+    }
+
+    #[test]
+    fn the_minimal_samples_are_refused_cleanly() {
+        assert_eq!(parse(br#"{"type":1}"#), Ok(Interaction::Ping));
+        assert!(matches!(
+            parse(br#"{"id":"1","token":"t","type":2,"data":{"name":"test"}}"#),
+            Err(ParseError::Missing(_))
+        ));
+        assert!(matches!(parse(br#"{"type":9}"#), Err(ParseError::UnknownType(9))));
+        assert!(matches!(parse(b"nope"), Err(ParseError::NotJson(_))));
+    }
+}

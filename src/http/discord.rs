@@ -1,0 +1,61 @@
+//! `POST /discord/interactions`: Ed25519-verified, then PING → PONG, autocomplete → no
+//! suggestions, commands and buttons → recorded as a job and deferred (Discord's 3 s rule).
+
+use crate::chat::discord::inbound::{parse, Interaction, RunKind};
+use crate::chat::discord::verify::verify;
+use crate::jobs::DiscordInboundJob;
+use crate::queue::JobSpec;
+use crate::store::{Store, WorkspaceId};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use ed25519_dalek::VerifyingKey;
+use serde_json::json;
+use std::sync::Arc;
+
+pub const PATH: &str = "/discord/interactions";
+
+pub struct DiscordHttp {
+    pub store: Store,
+    pub workspace: WorkspaceId,
+    pub public_key: VerifyingKey,
+}
+
+pub fn routes(state: Arc<DiscordHttp>) -> Router {
+    Router::new().route(PATH, post(interactions)).layer(DefaultBodyLimit::max(super::slack::MAX_BODY)).with_state(state)
+}
+
+async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (header("x-signature-ed25519"), header("x-signature-timestamp")) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if verify(&state.public_key, signature, timestamp, &body, Utc::now()).is_err() {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match parse(&body) {
+        Ok(Interaction::Ping) => Json(json!({ "type": 1 })).into_response(),
+        Ok(Interaction::Autocomplete) => Json(json!({ "type": 8, "data": { "choices": [] } })).into_response(),
+        Ok(Interaction::Run { inbound, kind, .. }) => {
+            let interaction = inbound.origin().ts.clone();
+            let job = DiscordInboundJob { interaction, body: String::from_utf8_lossy(&body).into_owned() };
+            let now = Utc::now();
+            if let Err(err) = state.store.enqueue(&state.workspace, &job.to_new_job(now), now).await {
+                tracing::error!(error = %err, "recording a Discord interaction failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "could not record the interaction; try again")
+                    .into_response();
+            }
+            match kind {
+                // A private "thinking…" until the job answers.
+                RunKind::Command => Json(json!({ "type": 5, "data": { "flags": 64 } })).into_response(),
+                // The pressed message is updated by the job.
+                RunKind::Component => Json(json!({ "type": 6 })).into_response(),
+            }
+        }
+        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    }
+}

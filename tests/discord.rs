@@ -1,0 +1,247 @@
+//! pmbot in Discord, offline: interactions signed with a test Ed25519 key exactly as Discord
+//! signs them, and the REST client talking to a local fake Discord that records each call.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use ed25519_dalek::{Signer, SigningKey};
+use pmbot::app::App;
+use pmbot::chat::discord::{DiscordChat, DiscordSettings};
+use pmbot::config::{load::parse, DiscordEnv, BUILT_IN};
+use pmbot::jobs::JobEnv;
+use pmbot::queue::Worker;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<(String, Value)>>,
+    rate_limited: Mutex<u32>,
+}
+
+impl Fake {
+    fn calls(&self, prefix: &str) -> Vec<(String, Value)> {
+        self.calls.lock().unwrap().iter().filter(|(c, _)| c.starts_with(prefix)).cloned().collect()
+    }
+}
+
+async fn any(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let call = format!("{method} {}", uri.path().trim_start_matches("/api/v10"));
+    if call.starts_with("POST /channels/") {
+        let mut limited = fake.rate_limited.lock().unwrap();
+        if *limited > 0 {
+            *limited -= 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"message": "You are being rate limited.", "retry_after": 0.5, "global": false})),
+            )
+                .into_response();
+        }
+    }
+    fake.calls.lock().unwrap().push((call.clone(), body.clone()));
+    let n = fake.calls.lock().unwrap().len();
+    let answer = if call == "POST /users/@me/channels" {
+        json!({"id": "DM1", "type": 1})
+    } else if call.starts_with("PUT /applications/") {
+        body.clone()
+    } else {
+        json!({"id": format!("M{n}"), "channel_id": "C1"})
+    };
+    Json(answer).into_response()
+}
+
+async fn start_fake() -> (SocketAddr, Arc<Fake>) {
+    let fake = Arc::new(Fake::default());
+    let router = Router::new().fallback(any).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (addr, fake)
+}
+
+struct Harness {
+    base: String,
+    fake: Arc<Fake>,
+    key: SigningKey,
+    worker: Worker<JobEnv<DiscordChat>>,
+    http: reqwest::Client,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Pat (PM) is D_PAT in Discord, Ben (member) D_BEN.
+async fn harness(url: &str) -> Harness {
+    let (fake_addr, fake) = start_fake().await;
+    let key = SigningKey::from_bytes(&[42; 32]);
+    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    config.people[0].discord_id = Some("D_PAT".into());
+    config.people[2].discord_id = Some("D_BEN".into());
+    let mut app = App::open(config, Some(url)).await.unwrap();
+    let api_url = format!("http://{fake_addr}/api/v10");
+    app.discord = Some(DiscordEnv {
+        bot_token: "bot-token".into(),
+        public_key: hex(key.verifying_key().as_bytes()),
+        application_id: "APP1".into(),
+        api_url: api_url.clone(),
+    });
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();
+    let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
+    tokio::spawn(server);
+    let chat = Arc::new(DiscordChat::new(&DiscordSettings {
+        bot_token: "bot-token".into(),
+        application_id: "APP1".into(),
+        api_url,
+    }));
+    let worker = app.discord_worker(chat).unwrap();
+    Harness { base: format!("http://{addr}"), fake, key, worker, http: reqwest::Client::new() }
+}
+
+impl Harness {
+    async fn send(&self, body: &str) -> reqwest::Response {
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let signature = hex(&self.key.sign(&[ts.as_bytes(), body.as_bytes()].concat()).to_bytes());
+        self.send_with(body, &ts, Some(signature)).await
+    }
+
+    async fn send_with(&self, body: &str, ts: &str, signature: Option<String>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/discord/interactions", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(signature) = signature {
+            request = request.header("x-signature-ed25519", signature).header("x-signature-timestamp", ts);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn command(&self, id: &str, user: &str, name: &str, options: Value) -> Value {
+        let body = json!({"id": id, "type": 2, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
+            "member": {"user": {"id": user}}, "data": {"id": "cmd", "name": name, "options": options}});
+        self.send(&body.to_string()).await.json().await.unwrap()
+    }
+
+    async fn press(&self, id: &str, user: &str, custom_id: &str, message_id: &str) -> Value {
+        let body = json!({"id": id, "type": 3, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
+            "member": {"user": {"id": user}}, "message": {"id": message_id}, "data": {"custom_id": custom_id, "component_type": 2}});
+        self.send(&body.to_string()).await.json().await.unwrap()
+    }
+}
+
+on_both_backends!(
+    url:
+    a_ping_is_ponged_and_bad_signatures_are_refused,
+    a_standup_command_is_deferred_then_posted,
+    a_pm_approves_with_a_button_and_a_member_is_refused,
+    a_rate_limited_post_waits_and_succeeds,
+    every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx,
+);
+
+async fn a_ping_is_ponged_and_bad_signatures_are_refused(url: &str) {
+    let h = harness(url).await;
+    let ping = r#"{"id":"1","token":"t","type":1,"version":1}"#;
+    let pong: Value = h.send(ping).await.json().await.unwrap();
+    assert_eq!(pong, json!({"type": 1}));
+    let now = chrono::Utc::now().timestamp().to_string();
+    let wrong = hex(&h.key.sign(b"something else").to_bytes());
+    assert_eq!(h.send_with(ping, &now, Some(wrong)).await.status(), 401);
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let old_signature = hex(&h.key.sign(&[old.as_bytes(), ping.as_bytes()].concat()).to_bytes());
+    assert_eq!(h.send_with(ping, &old, Some(old_signature)).await.status(), 401, "stale");
+    assert_eq!(h.send_with(ping, &now, None).await.status(), 401, "unsigned");
+    let autocomplete = r#"{"id":"2","token":"t","type":4,"data":{"name":"standup","options":[]}}"#;
+    let answer: Value = h.send(autocomplete).await.json().await.unwrap();
+    assert_eq!(answer["type"], 8);
+}
+
+async fn a_standup_command_is_deferred_then_posted(url: &str) {
+    let h = harness(url).await;
+    let deferred = h.command("I1", "D_PAT", "standup", json!([])).await;
+    assert_eq!(deferred, json!({"type": 5, "data": {"flags": 64}}));
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("POST /channels/C1/messages");
+    assert_eq!(posts.len(), 1);
+    assert!(posts[0].1["embeds"][0]["title"].as_str().unwrap().starts_with("Standup ·"));
+    let closed = h.fake.calls("PATCH /webhooks/APP1/tok-I1/messages/@original");
+    assert_eq!(closed.len(), 1, "the private thinking… is closed");
+}
+
+async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {
+    let h = harness(url).await;
+    h.command("I2", "D_BEN", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}]))
+        .await;
+    h.worker.run_until_idle().await;
+    let (_, card) = h
+        .fake
+        .calls("POST /channels/C1/messages")
+        .into_iter()
+        .find(|(_, b)| b.to_string().contains("approval.decide"))
+        .expect("triage card");
+    let accept = card["components"][0]["components"][0]["custom_id"].as_str().unwrap().to_string();
+
+    assert_eq!(h.press("I3", "D_BEN", &accept, "M9").await, json!({"type": 6}));
+    h.worker.run_until_idle().await;
+    let refused = h.fake.calls("POST /webhooks/APP1/tok-I3");
+    assert_eq!(refused[0].1["flags"], 64, "only Ben sees it");
+    assert!(refused[0].1.to_string().contains("Only a PM or lead can decide on this"));
+
+    h.press("I4", "D_PAT", &accept, "M9").await;
+    h.worker.run_until_idle().await;
+    let edited = h.fake.calls("PATCH /webhooks/APP1/tok-I4/messages/@original");
+    assert_eq!(edited.len(), 1, "the pressed message is updated in place");
+    assert!(edited[0].1.to_string().contains("Decision: Pat Morgan approved"));
+    assert_eq!(edited[0].1["components"], json!([]), "its buttons are gone");
+}
+
+async fn a_rate_limited_post_waits_and_succeeds(url: &str) {
+    let h = harness(url).await;
+    *h.fake.rate_limited.lock().unwrap() = 1;
+    h.command("I5", "D_PAT", "standup", json!([])).await;
+    h.worker.run_until_idle().await;
+    assert_eq!(h.fake.calls("POST /channels/C1/messages").len(), 1);
+}
+
+async fn every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx(url: &str) {
+    let h = harness(url).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/discord");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read_to_string(&path).unwrap();
+        let status = h.send(&body).await.status().as_u16();
+        assert!((200..500).contains(&status), "{}: {status}", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+    for body in ["", "{", "[]", r#"{"type":"x"}"#, r#"{"type":3,"token":"t"}"#, "\u{0}"] {
+        let status = h.send(body).await.status().as_u16();
+        assert!((400..500).contains(&status), "{body:?}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn slash_commands_are_registered_from_the_manifest() {
+    let (fake_addr, fake) = start_fake().await;
+    let chat = DiscordChat::new(&DiscordSettings {
+        bot_token: "b".into(),
+        application_id: "APP1".into(),
+        api_url: format!("http://{fake_addr}/api/v10"),
+    });
+    let commands: Value = serde_json::from_str(pmbot::chat::discord::COMMANDS_JSON).unwrap();
+    assert_eq!(chat.register_commands(&commands).await.unwrap(), 3);
+    let put = fake.calls("PUT /applications/APP1/commands");
+    let names: Vec<&str> = put[0].1.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, pmbot::chat::discord::COMMANDS);
+    for name in names {
+        assert!(pmbot::chat::command::parse_slash(&format!("/{name}"), "").is_ok(), "/{name} is handled");
+    }
+}
