@@ -144,6 +144,8 @@ on_both_backends!(
     a_pm_approves_with_a_button_and_a_member_is_refused,
     a_rate_limited_post_waits_and_succeeds,
     every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx,
+    needs_changes_opens_a_modal_and_its_answer_is_recorded,
+    random_signed_bodies_never_get_a_5xx,
 );
 
 async fn a_ping_is_ponged_and_bad_signatures_are_refused(url: &str) {
@@ -244,4 +246,74 @@ async fn slash_commands_are_registered_from_the_manifest() {
     for name in names {
         assert!(pmbot::chat::command::parse_slash(&format!("/{name}"), "").is_ok(), "/{name} is handled");
     }
+}
+
+async fn needs_changes_opens_a_modal_and_its_answer_is_recorded(url: &str) {
+    let h = harness(url).await;
+    h.command("I6", "D_BEN", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}]))
+        .await;
+    h.worker.run_until_idle().await;
+    let (_, card) = h
+        .fake
+        .calls("POST /channels/C1/messages")
+        .into_iter()
+        .find(|(_, b)| b.to_string().contains("approval.decide"))
+        .unwrap();
+    let changes = card["components"][0]["components"][2]["custom_id"].as_str().unwrap().to_string();
+    assert!(changes.ends_with(":request_changes"));
+    let modal = h.press("I7", "D_PAT", &changes, "M9").await;
+    assert_eq!(modal["type"], 9, "a modal, as the immediate answer");
+    let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = json!({"id": "I8", "type": 5, "token": "tok-I8", "application_id": "APP1", "channel_id": "C1",
+        "member": {"user": {"id": "D_PAT"}},
+        "data": {"custom_id": form_id, "components": [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": "Split export and import"}]}]}});
+    let answer: Value = h.send(&submit.to_string()).await.json().await.unwrap();
+    assert_eq!(answer, json!({"type": 6}));
+    h.worker.run_until_idle().await;
+    let edited = h.fake.calls("PATCH /webhooks/APP1/tok-I8/messages/@original");
+    assert!(edited[0].1.to_string().contains("Decision: Pat Morgan asked for changes"), "{edited:?}");
+}
+
+async fn random_signed_bodies_never_get_a_5xx(url: &str) {
+    let h = harness(url).await;
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"type\"",
+        ":",
+        ",",
+        "1",
+        "2",
+        "3",
+        "5",
+        "\"data\"",
+        "\"token\"",
+        "\"t\"",
+        "\"custom_id\"",
+        "\"a|b\"",
+        "\"form|x|y|z\"",
+        "null",
+        "\"member\"",
+        "\"user\"",
+        "\"id\"",
+        "\"\\u0000\"",
+        "🙂",
+        "-1e999",
+    ];
+    for _ in 0..80 {
+        let mut body = String::new();
+        for _ in 0..(seed % 20) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            body.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let status = h.send(&body).await.status().as_u16();
+        assert!(status < 500, "{status} for {body:?}");
+    }
+    h.worker.run_until_idle().await;
 }

@@ -7,6 +7,26 @@ use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
 
 /// The `action_id` of the "what should change?" form.
 pub(super) const CHANGES_FORM: &str = "approval.changes";
+
+fn changes_form(id: i64, card: &MessageRef) -> Form {
+    Form {
+        title: "Needs changes".into(),
+        question: "What should change?".into(),
+        submit: "Send".into(),
+        action_id: CHANGES_FORM.into(),
+        value: id.to_string(),
+        message: Some(card.clone()),
+    }
+}
+
+/// The form a button opens at once, for platforms that can open one only as the immediate
+/// answer to the press (Discord); `None` for buttons that act directly.
+pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Option<Form> {
+    let (id, verdict) = value.split_once(':')?;
+    (action_id == crate::workflows::triage::DECIDE_ACTION && verdict == Verdict::RequestChanges.as_str())
+        .then(|| id.parse().ok().map(|id| changes_form(id, card)))
+        .flatten()
+}
 use crate::store::{ApprovalState, NewDecision, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -89,14 +109,8 @@ impl Bot {
                 Message::text(format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role)),
             )]);
         }
-        let form = Form {
-            title: "Needs changes".into(),
-            question: format!("What should change? ({})", approval.description),
-            submit: "Send".into(),
-            action_id: CHANGES_FORM.into(),
-            value: id.to_string(),
-            message: Some(card.clone()),
-        };
+        let mut form = changes_form(id, card);
+        form.question = format!("What should change? ({})", approval.description);
         let fallback =
             Message::text(format!("Say what should change: `@{} changes {id} <what>`", self.config.team.bot_name));
         Ok(vec![Outbound::Form {

@@ -3,6 +3,7 @@
 
 mod actions;
 mod approvals;
+pub use approvals::form_for_button;
 mod commands;
 mod home;
 pub mod views;

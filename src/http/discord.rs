@@ -19,6 +19,19 @@ use std::sync::Arc;
 
 pub const PATH: &str = "/discord/interactions";
 
+fn modal(form: &crate::chat::Form) -> serde_json::Value {
+    let message = form.message.as_ref().map(|m| m.ts.as_str());
+    let custom_id = crate::chat::discord::inbound::form_id(&form.action_id, &form.value, message);
+    json!({ "type": 9, "data": {
+        "custom_id": custom_id.chars().take(100).collect::<String>(),
+        "title": form.title.chars().take(45).collect::<String>(),
+        "components": [{ "type": 1, "components": [{
+            "type": 4, "custom_id": "answer", "style": 2, "required": true, "max_length": 3000,
+            "label": form.question.chars().take(45).collect::<String>()
+        }]}]
+    }})
+}
+
 pub struct DiscordHttp {
     pub store: Store,
     pub workspace: WorkspaceId,
@@ -41,6 +54,12 @@ async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap,
         Ok(Interaction::Ping) => Json(json!({ "type": 1 })).into_response(),
         Ok(Interaction::Autocomplete) => Json(json!({ "type": 8, "data": { "choices": [] } })).into_response(),
         Ok(Interaction::Run { inbound, kind, .. }) => {
+            // A form can only be opened as the immediate answer to the press.
+            if let crate::chat::Inbound::Action { action_id, value, message, .. } = inbound.as_ref() {
+                if let Some(form) = crate::dispatch::form_for_button(action_id, value, message) {
+                    return Json(modal(&form)).into_response();
+                }
+            }
             let interaction = inbound.origin().ts.clone();
             let job = DiscordInboundJob { interaction, body: String::from_utf8_lossy(&body).into_owned() };
             let now = Utc::now();
@@ -53,7 +72,7 @@ async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap,
                 // A private "thinking…" until the job answers.
                 RunKind::Command => Json(json!({ "type": 5, "data": { "flags": 64 } })).into_response(),
                 // The pressed message is updated by the job.
-                RunKind::Component => Json(json!({ "type": 6 })).into_response(),
+                RunKind::Component | RunKind::FormSubmit => Json(json!({ "type": 6 })).into_response(),
             }
         }
         Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),

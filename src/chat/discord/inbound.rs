@@ -21,6 +21,8 @@ pub enum Interaction {
 pub enum RunKind {
     Command,
     Component,
+    /// A modal pmbot opened was submitted.
+    FormSubmit,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -44,6 +46,7 @@ pub fn parse(body: &[u8]) -> Result<Interaction, ParseError> {
         2 => run(&json, RunKind::Command),
         3 => run(&json, RunKind::Component),
         4 => Ok(Interaction::Autocomplete),
+        5 => run(&json, RunKind::FormSubmit),
         other => Err(ParseError::UnknownType(other)),
     }
 }
@@ -69,8 +72,28 @@ fn run(json: &Value, kind: RunKind) -> Result<Interaction, ParseError> {
                 MessageRef { channel, ts: text(&json["message"]["id"]).ok_or(ParseError::Missing("message.id"))? };
             Inbound::Action { origin, action_id, value, message, trigger: None }
         }
+        RunKind::FormSubmit => {
+            let custom_id = text(&data["custom_id"]).ok_or(ParseError::Missing("data.custom_id"))?;
+            let (action_id, value, message_id) =
+                parse_form_id(&custom_id).ok_or(ParseError::Missing("a form custom_id"))?;
+            let answer =
+                data["components"][0]["components"][0]["value"].as_str().unwrap_or_default().trim().to_string();
+            let message = message_id.map(|ts| MessageRef { channel, ts });
+            Inbound::FormSubmitted { origin, action_id, value, message, text: answer }
+        }
     };
     Ok(Interaction::Run { inbound: Box::new(inbound), token, kind })
+}
+
+/// `form|action_id|value|message_id`, the `custom_id` of the modals pmbot opens.
+pub fn form_id(action_id: &str, value: &str, message_id: Option<&str>) -> String {
+    format!("form|{action_id}|{value}|{}", message_id.unwrap_or_default())
+}
+
+fn parse_form_id(custom_id: &str) -> Option<(String, String, Option<String>)> {
+    let mut parts = custom_id.strip_prefix("form|")?.splitn(3, '|');
+    let (action, value, message) = (parts.next()?, parts.next()?, parts.next().unwrap_or_default());
+    Some((action.to_string(), value.to_string(), (!message.is_empty()).then(|| message.to_string())))
 }
 
 /// A command's options as the text a Slack user would have typed: users as `<@id>`.
