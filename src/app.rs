@@ -69,6 +69,17 @@ impl App {
         Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
     }
 
+    /// A worker for Discord's job kinds only (beside a Slack worker that runs the rest).
+    pub fn discord_only_worker(
+        &self,
+        chat: Arc<crate::chat::discord::DiscordChat>,
+    ) -> Result<Worker<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
+        let env =
+            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+        let registry = Arc::new(jobs::discord_only_registry()?);
+        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+    }
+
     /// A worker that also runs Discord's job kinds, speaking through `chat`.
     pub fn discord_worker(
         &self,
@@ -96,12 +107,17 @@ impl App {
     ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let slack = self.slack.as_ref().and_then(|settings| settings.signing_secret.clone()).map(|signing_secret| {
-            Arc::new(crate::http::slack::SlackHttp {
+        let slack = self.slack.as_ref().and_then(|settings| {
+            let chat = crate::chat::slack::SlackChat::new(&crate::chat::slack::SlackSettings {
+                bot_token: settings.bot_token.clone(),
+                api_url: settings.api_url.clone(),
+            });
+            Some(Arc::new(crate::http::slack::SlackHttp {
                 store: self.store.clone(),
                 workspace: self.workspace(),
-                signing_secret,
-            })
+                signing_secret: settings.signing_secret.clone()?,
+                chat: Arc::new(chat),
+            }))
         });
         let discord = self.discord.as_ref().and_then(|settings| {
             let public_key = crate::chat::discord::verify::public_key(&settings.public_key).ok()?;

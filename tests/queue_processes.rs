@@ -34,7 +34,7 @@ fn spawn_worker(url: &str, name: &str) -> Child {
         .env_remove("PMBOT_CONFIG")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log_of(name)).unwrap()))
         .spawn()
         .expect("start pmbot worker")
 }
@@ -66,12 +66,19 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> 
     }
 }
 
+/// Where a worker's errors go, to show when it misbehaves.
+fn log_of(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("pmbot-test-worker-{}-{name}.log", std::process::id()))
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "worker exited with {status}");
+            let logs: String =
+                ["w1", "w2", "w3", "survivor"].iter().filter_map(|n| std::fs::read_to_string(log_of(n)).ok()).collect();
+            assert!(status.success(), "worker exited with {status}; its errors:\n{logs}");
             return;
         }
         assert!(Instant::now() < deadline, "worker did not stop on SIGTERM");

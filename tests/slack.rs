@@ -224,6 +224,7 @@ on_both_backends!(
     random_signed_bodies_never_get_a_5xx,
     the_app_home_shows_what_waits_on_you,
     needs_changes_opens_a_form_and_its_answer_is_recorded,
+    a_direct_message_to_the_bot_is_answered,
 );
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
@@ -346,7 +347,7 @@ async fn not_being_in_the_channel_is_said_to_whoever_asked(url: &str) {
         .map(|(_, b)| b.clone())
         .collect();
     assert_eq!(told.len(), 1);
-    assert!(text_of(&told[0]).contains("I'm not in <#CNOTIN>"), "{}", told[0]);
+    assert!(text_of(&told[0]).contains("I'm not in that channel"), "{}", told[0]);
     assert!(text_of(&told[0]).contains("Standup ·"), "and what it would have said");
 }
 
@@ -527,4 +528,15 @@ async fn needs_changes_opens_a_form_and_its_answer_is_recorded(url: &str) {
     let comments = h.app.store.comments(&h.app.workspace(), &key).await.unwrap();
     assert_eq!(comments.last().map(|c| c.body.as_str()), Some("Split export and import"));
     h.assert_no_failed_attempts().await;
+}
+
+async fn a_direct_message_to_the_bot_is_answered(url: &str) {
+    let h = harness(url).await;
+    let dm = json!({"type": "message", "channel_type": "im", "user": "U01ANASOUS", "text": "board blocked", "ts": "1700000500.000100", "channel": "D0ANA"});
+    h.event("Ev06", dm).await;
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["channel"], "D0ANA");
+    assert!(text_of(&posts[0]).contains("Apple Pay"), "{}", posts[0]);
 }

@@ -76,6 +76,9 @@ pub enum ChatError {
     NotInChannel(String),
     #[error("chat platform error: {0}")]
     Platform(String),
+    /// Permanent: retrying cannot help.
+    #[error("{0}")]
+    Gone(String),
     #[error("the chat platform asks to slow down")]
     RateLimited { retry_after: Option<std::time::Duration> },
     #[error("output failed: {0}")]

@@ -43,14 +43,16 @@ pub async fn run(app: &App, action: JobsAction) -> Result<(), CliError> {
     let (store, ws, now) = (&app.store, app.workspace(), Utc::now());
     match action {
         JobsAction::List { state, kind, limit, json } => {
-            let jobs = store.jobs(&ws, state, kind.as_deref(), limit.clamp(1, 10_000)).await?;
+            let mut jobs = store.jobs(&ws, state, kind.as_deref(), limit.clamp(1, 10_000)).await?;
+            jobs.iter_mut().for_each(|job| job.payload = redacted(&job.payload));
             print(json, &jobs, || {
                 let counts = jobs.iter().map(line).collect::<Vec<_>>().join("\n");
                 format!("{counts}\n{} jobs shown", jobs.len())
             })
         }
         JobsAction::Show { id, json } => {
-            let job = store.job(&ws, id).await?;
+            let mut job = store.job(&ws, id).await?;
+            job.payload = redacted(&job.payload);
             print(json, &job, || details(&job))
         }
         JobsAction::Retry { id } => {
@@ -72,6 +74,20 @@ pub async fn run(app: &App, action: JobsAction) -> Result<(), CliError> {
             println!("Enqueued {count} {} jobs on queue {}.", ProbeJob::KIND, ProbeJob::QUEUE);
             Ok(())
         }
+    }
+}
+
+/// Interaction tokens and response URLs can answer as the bot: never printed.
+fn redacted(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), if matches!(k.as_str(), "token" | "response_url") { "***".into() } else { redacted(v) })
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items.iter().map(redacted).collect(),
+        other => other.clone(),
     }
 }
 

@@ -368,6 +368,11 @@ async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError
 }
 
 async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
+    if let Some(discord) = &app.discord {
+        crate::chat::discord::verify::public_key(&discord.public_key).map_err(|_| {
+            CliError::Misuse("DISCORD_PUBLIC_KEY must be the application's public key: 64 hex characters".into())
+        })?;
+    }
     let stop = worker::Stop::on_signal();
     let (addr, server) = app
         .serve(listen, stop.clone().wait())

@@ -75,20 +75,27 @@ pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
 /// per deployment).
 pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crate::queue::WorkerStats, CliError> {
     let failure = |e: crate::queue::RegistryError| CliError::Failure(e.to_string());
+    let discord_chat = app.discord.as_ref().map(|discord| {
+        Arc::new(DiscordChat::new(&DiscordSettings {
+            bot_token: discord.bot_token.clone(),
+            application_id: discord.application_id.clone(),
+            api_url: discord.api_url.clone(),
+        }))
+    });
     if let Some(slack) = &app.slack {
         let settings = SlackSettings { bot_token: slack.bot_token.clone(), api_url: slack.api_url.clone() };
         let mut worker = app.slack_worker(Arc::new(SlackChat::new(&settings))).map_err(failure)?;
         apply(worker.config_mut(), args);
         tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack", "worker started");
-        return Ok(worker.run(stop.wait()).await);
+        // With Discord too, its interactions run on a worker of their own (its own queue).
+        let Some(discord_chat) = discord_chat else { return Ok(worker.run(stop.wait()).await) };
+        let mut discord = app.discord_only_worker(discord_chat).map_err(failure)?;
+        apply(discord.config_mut(), args);
+        let (stats, _) = tokio::join!(worker.run(stop.clone().wait()), discord.run(stop.wait()));
+        return Ok(stats);
     }
-    if let Some(discord) = &app.discord {
-        let settings = DiscordSettings {
-            bot_token: discord.bot_token.clone(),
-            application_id: discord.application_id.clone(),
-            api_url: discord.api_url.clone(),
-        };
-        let mut worker = app.discord_worker(Arc::new(DiscordChat::new(&settings))).map_err(failure)?;
+    if let Some(chat) = discord_chat {
+        let mut worker = app.discord_worker(chat).map_err(failure)?;
         apply(worker.config_mut(), args);
         tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "discord", "worker started");
         return Ok(worker.run(stop.wait()).await);

@@ -4,6 +4,7 @@
 
 use crate::chat::slack::inbound::{events_request, EventsRequest};
 use crate::chat::slack::PATHS;
+use crate::chat::Chat;
 use crate::jobs::{SlackInboundJob, SlackSource};
 use crate::queue::JobSpec;
 use crate::store::{Store, WorkspaceId};
@@ -27,6 +28,8 @@ pub struct SlackHttp {
     pub store: Store,
     pub workspace: WorkspaceId,
     pub signing_secret: String,
+    /// Opens forms (modals) at once: their trigger lives only 3 s.
+    pub chat: Arc<crate::chat::slack::SlackChat>,
 }
 
 pub fn routes(state: Arc<SlackHttp>) -> Router {
@@ -131,7 +134,8 @@ async fn commands(
 ) -> Result<Response, SlackHttpError> {
     verify(&state.signing_secret, &headers, &body)?;
     expect_content_type(&headers, "application/x-www-form-urlencoded")?;
-    let fields = form(&body);
+    let mut fields = form(&body);
+    fields.remove("token");
     // Checked now so a malformed command is refused here, not discarded later.
     crate::chat::slack::inbound::command(&fields).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
     let trigger = fields.get("trigger_id").cloned().unwrap_or_default();
@@ -151,10 +155,24 @@ async fn interactions(
     expect_content_type(&headers, "application/x-www-form-urlencoded")?;
     let payload =
         form(&body).remove("payload").ok_or_else(|| SlackHttpError::BadRequest("the request lacks payload".into()))?;
-    let payload: Value =
+    let mut payload: Value =
         serde_json::from_str(&payload).map_err(|e| SlackHttpError::BadRequest(format!("payload is not JSON: {e}")))?;
+    // Slack's legacy verification token is not needed, so not kept.
+    if let Some(fields) = payload.as_object_mut() {
+        fields.remove("token");
+    }
     let parsed =
         crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    if let Some(crate::chat::Inbound::Action { action_id, value, message, trigger: Some(trigger), .. }) = &parsed {
+        if let Some(form) = crate::dispatch::form_for_button(action_id, value, message) {
+            let opening =
+                tokio::time::timeout(std::time::Duration::from_millis(2500), state.chat.form(Some(trigger), &form));
+            if let Ok(Ok(true)) = opening.await {
+                return Ok(StatusCode::OK.into_response());
+            }
+            // Not opened in time: the job answers with the command to use instead.
+        }
+    }
     if parsed.is_some() {
         let trigger = payload["trigger_id"].as_str().filter(|t| !t.is_empty());
         let action_ts = payload["actions"][0]["action_ts"].as_str().unwrap_or_default();

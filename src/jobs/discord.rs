@@ -20,7 +20,7 @@ pub struct DiscordInboundJob {
 
 impl JobSpec for DiscordInboundJob {
     const KIND: &'static str = "discord.inbound";
-    const QUEUE: &'static str = "chat";
+    const QUEUE: &'static str = "discord";
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: Duration = Duration::from_secs(30);
     const PRIORITY: i32 = -10;
@@ -75,7 +75,7 @@ pub struct DiscordSendJob {
 
 impl JobSpec for DiscordSendJob {
     const KIND: &'static str = "discord.send";
-    const QUEUE: &'static str = "chat";
+    const QUEUE: &'static str = "discord";
     const MAX_ATTEMPTS: u32 = 8;
     const TIMEOUT: Duration = Duration::from_secs(120);
     const PRIORITY: i32 = -10;
@@ -102,6 +102,7 @@ impl Job<JobEnv<DiscordChat>> for DiscordSendJob {
                 Outcome::Retry { error: "Discord rate limit".into(), after: retry_after }
             }
             Err(ChatError::NotInChannel(_)) => Outcome::Cancel("the bot cannot post in that channel".into()),
+            Err(ChatError::Gone(reason)) => Outcome::Cancel(reason),
             Err(err) => Outcome::retry(err.to_string()),
         }
     }
@@ -113,7 +114,11 @@ impl DiscordSendJob {
     async fn reply(&self, chat: &DiscordChat, channel: &str, message: &Message) -> Result<(), ChatError> {
         match chat.post(channel, None, message).await {
             Ok(_) if self.from_command => {
-                chat.edit_original(&self.token, &Message::text("Posted in the channel ✓")).await
+                // Posted; failing to close the private "thinking…" must not post it again.
+                if let Err(err) = chat.edit_original(&self.token, &Message::text("Posted in the channel ✓")).await {
+                    tracing::warn!(error = %err, "could not close a Discord command's thinking… message");
+                }
+                Ok(())
             }
             Ok(_) => Ok(()),
             Err(ChatError::NotInChannel(_)) => {

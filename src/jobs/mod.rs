@@ -47,6 +47,11 @@ pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::Discor
     registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
 }
 
+/// Only Discord's own job kinds (its own queue), for a second worker beside Slack's.
+pub fn discord_only_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
+    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
+}
+
 /// The worker's settings from `[queue]`.
 pub fn worker_config(config: &Config) -> WorkerConfig {
     let queue = &config.queue;

@@ -33,7 +33,7 @@ pub struct SlackInboundJob {
 
 impl JobSpec for SlackInboundJob {
     const KIND: &'static str = "slack.inbound";
-    const QUEUE: &'static str = "chat";
+    const QUEUE: &'static str = "slack";
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: Duration = Duration::from_secs(30);
     const PRIORITY: i32 = -10;
@@ -98,7 +98,7 @@ pub struct SlackSendJob {
 
 impl JobSpec for SlackSendJob {
     const KIND: &'static str = "slack.send";
-    const QUEUE: &'static str = "chat";
+    const QUEUE: &'static str = "slack";
     const MAX_ATTEMPTS: u32 = 8;
     const TIMEOUT: Duration = Duration::from_secs(120);
     const PRIORITY: i32 = -10;
@@ -126,6 +126,7 @@ impl Job<JobEnv<SlackChat>> for SlackSendJob {
             Err(ChatError::RateLimited { retry_after }) => {
                 Outcome::Retry { error: "Slack rate limit".into(), after: retry_after }
             }
+            Err(ChatError::Gone(reason)) => Outcome::Cancel(reason),
             Err(ChatError::NotInChannel(channel)) => {
                 Outcome::Cancel(format!("not in {channel}, and the requester could not be told"))
             }
@@ -138,7 +139,8 @@ impl SlackSendJob {
     /// Says so to whoever asked: through the command's response URL, or by DM.
     async fn not_in_channel(&self, env: &JobEnv<SlackChat>, channel: &str, message: &Message) -> Result<(), ChatError> {
         let bot = &env.config.team.bot_name;
-        let note = format!("I'm not in <#{channel}>, so I could not post there. Invite me with `/invite @{bot}`; here is what I would have said:");
+        let _ = channel;
+        let note = format!("I'm not in that channel, so I could not post there. Invite me with `/invite @{bot}`; here is what I would have said:");
         let mut told = Message::text(note);
         told.blocks.extend(message.blocks.iter().cloned());
         match &self.response_url {

@@ -42,6 +42,8 @@ struct ProjectRow {
     pm: Option<String>,
 }
 
+const LOCK_WORKSPACE: &str = "UPDATE workspaces SET updated_at = updated_at WHERE id = $1";
+
 const UPSERT_PERSON: &str = "INSERT INTO people (workspace_id, handle, display_name, role, timezone, slack_id, \
      discord_id, tracker_id, time_tracking_id, active, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, $10, $10) \
@@ -70,6 +72,9 @@ impl Store {
     pub async fn sync_people(&self, ws: &WorkspaceId, people: &[Person], now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // Several processes start at once (replicas, workers): take the workspace row's
+            // lock first so their syncs run one after another instead of deadlocking.
+            sqlx::query(LOCK_WORKSPACE).bind(ws.as_str()).execute(&mut *tx).await?;
             sqlx::query("UPDATE people SET active = FALSE WHERE workspace_id = $1")
                 .bind(ws.as_str())
                 .execute(&mut *tx)
@@ -98,6 +103,9 @@ impl Store {
     pub async fn sync_projects(&self, ws: &WorkspaceId, projects: &[Project], now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // Several processes start at once (replicas, workers): take the workspace row's
+            // lock first so their syncs run one after another instead of deadlocking.
+            sqlx::query(LOCK_WORKSPACE).bind(ws.as_str()).execute(&mut *tx).await?;
             sqlx::query("UPDATE projects SET active = FALSE WHERE workspace_id = $1")
                 .bind(ws.as_str())
                 .execute(&mut *tx)

@@ -90,9 +90,12 @@ impl DiscordChat {
             if status.is_success() {
                 return Ok(answer);
             }
-            // 50001 Missing Access / 10003 Unknown Channel: the bot cannot post there.
-            if matches!(answer["code"].as_i64(), Some(50001 | 10003)) {
-                return Err(ChatError::NotInChannel(path.to_string()));
+            // 50001 Missing Access, 50013 Missing Permissions, 10003 Unknown Channel: the bot
+            // cannot post there. 10015 Unknown Webhook: the interaction's token expired.
+            match answer["code"].as_i64() {
+                Some(50001 | 50013 | 10003) => return Err(ChatError::NotInChannel(path.to_string())),
+                Some(10015) => return Err(ChatError::Gone("the interaction expired (15 minutes)".into())),
+                _ => {}
             }
             return Err(ChatError::Platform(format!(
                 "Discord answered {status}: {}",

@@ -16,6 +16,7 @@ const MAX_ROWS: usize = 5;
 const MAX_PER_ROW: usize = 5;
 const MAX_LABEL: usize = 80;
 const MAX_CUSTOM_ID: usize = 100;
+const MAX_EMBED_TOTAL: usize = 6000;
 
 /// The message body for Discord's create/edit message endpoints.
 pub fn message(message: &Message) -> Value {
@@ -39,7 +40,23 @@ pub fn message(message: &Message) -> Value {
         }
     }
     fields.truncate(MAX_FIELDS);
-    let mut embed = json!({ "description": cut(&description.join("\n\n"), MAX_DESCRIPTION), "fields": fields });
+    // All of an embed's text together may not pass 6,000 characters: fields are kept while
+    // they fit beside the title and footer, and the description takes what is left.
+    let chars = |v: &Value| v.as_str().map_or(0, |t| t.chars().count());
+    let mut used =
+        title.as_deref().map_or(0, |t| t.chars().count()) + footer.iter().map(|f| f.chars().count() + 3).sum::<usize>();
+    let mut kept = Vec::with_capacity(fields.len());
+    for field in fields {
+        let size = chars(&field["name"]) + chars(&field["value"]);
+        if used + size > MAX_EMBED_TOTAL - 200 {
+            break;
+        }
+        used += size;
+        kept.push(field);
+    }
+    let fields = kept;
+    let room = MAX_EMBED_TOTAL.saturating_sub(used).clamp(1, MAX_DESCRIPTION);
+    let mut embed = json!({ "description": cut(&description.join("\n\n"), room), "fields": fields });
     if let Some(title) = title {
         embed["title"] = json!(title);
     }
@@ -80,8 +97,11 @@ pub fn parse_custom_id(custom_id: &str) -> (String, String) {
     }
 }
 
-/// Slack-style `*bold*` becomes Discord's `**bold**`.
+/// Slack-style `*bold*` becomes Discord's `**bold**`; brackets are escaped so user text
+/// cannot pose as a masked link.
 fn bold(text: &str) -> String {
+    let text = text.replace('[', "\\[").replace(']', "\\]");
+    let text = text.as_str();
     let mut out = String::with_capacity(text.len() + 8);
     let mut open = false;
     let chars: Vec<char> = text.chars().collect();
@@ -157,6 +177,17 @@ mod tests {
         let card = Message { blocks: vec![Block::Section { text: "y".repeat(9000) }, Block::Actions { buttons }] };
         let body = super::message(&card);
         assert_eq!(body["embeds"][0]["description"].as_str().unwrap().chars().count(), 4096);
+        let fields: Vec<Field> = (0..25).map(|i| Field { label: format!("L{i}"), value: "v".repeat(1024) }).collect();
+        let crowded = Message { blocks: vec![Block::Fields { fields }, Block::Section { text: "d".repeat(4000) }] };
+        let embed = &super::message(&crowded)["embeds"][0];
+        let total: usize = embed["description"].as_str().unwrap().chars().count()
+            + embed["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap().len() + f["value"].as_str().unwrap().chars().count())
+                .sum::<usize>();
+        assert!(total <= 6000, "an embed's text stays within 6,000 characters: {total}");
         let rows = body["components"].as_array().unwrap();
         assert_eq!(rows.len(), 5);
         for row in rows {

@@ -72,7 +72,13 @@ pub fn event(event: &Value) -> Option<Inbound> {
         }
         "message" if text(&event["subtype"]).is_none() => {
             let origin = origin(channel, user, text(&event["ts"])?, text(&event["thread_ts"]));
-            Some(Inbound::Message { origin, text: event["text"].as_str().unwrap_or_default().into() })
+            let text = event["text"].as_str().unwrap_or_default().into();
+            // A direct message to the bot is talking to it, as a mention is.
+            if event["channel_type"].as_str() == Some("im") {
+                Some(Inbound::Mention { origin, text })
+            } else {
+                Some(Inbound::Message { origin, text })
+            }
         }
         "app_home_opened" if event["tab"].as_str() == Some("home") => {
             let ts = text(&event["event_ts"]).unwrap_or_else(|| "0".into());

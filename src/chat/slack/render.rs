@@ -71,7 +71,7 @@ pub fn blocks(message: &Message) -> (Vec<Value>, String) {
         out.truncate(MAX_BLOCKS - 1);
         out.push(json!({ "type": "context", "elements": [mrkdwn(&format!("…and {left_out} more"), MAX_TEXT)] }));
     }
-    (out, cut(&message.fallback_text(), MAX_FALLBACK))
+    (out, cut(&escape(&message.fallback_text()), MAX_FALLBACK))
 }
 
 /// The action id a button was rendered from (`ticket.move#3` → `ticket.move`).

@@ -70,7 +70,12 @@ async fn on_interaction(
     if super::inbound::interaction(&payload).ok().flatten().is_none() {
         return Ok(());
     }
-    let trigger = payload["trigger_id"].as_str().unwrap_or_default().to_string();
+    let trigger = payload["trigger_id"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .or_else(|| payload["actions"][0]["action_ts"].as_str())
+        .unwrap_or_default()
+        .to_string();
     let job =
         SlackInboundJob { source: SlackSource::Interaction, delivery: format!("interaction:{trigger}"), body: payload };
     record(&states, job).await
