@@ -225,6 +225,7 @@ on_both_backends!(
     the_app_home_shows_what_waits_on_you,
     needs_changes_opens_a_form_and_its_answer_is_recorded,
     a_direct_message_to_the_bot_is_answered,
+    a_newcomer_to_a_channel_gets_a_hello_and_a_stranger_a_way_in,
 );
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
@@ -539,4 +540,19 @@ async fn a_direct_message_to_the_bot_is_answered(url: &str) {
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0]["channel"], "D0ANA");
     assert!(text_of(&posts[0]).contains("Apple Pay"), "{}", posts[0]);
+}
+
+async fn a_newcomer_to_a_channel_gets_a_hello_and_a_stranger_a_way_in(url: &str) {
+    let h = harness(url).await;
+    h.event("Ev07", json!({"type": "member_joined_channel", "user": "U01ANASOUS", "channel": "C0WEB", "event_ts": "1700000600.000100"})).await;
+    let stranger = json!({"type": "app_mention", "user": "U0NOBODY", "text": "<@U0BOT> create \"x\"", "ts": "1700000601.000100", "channel": "C0WEB"});
+    h.event("Ev08", stranger).await;
+    h.worker.run_until_idle().await;
+    let ephemeral = h.fake.calls("chat.postEphemeral");
+    assert_eq!(ephemeral.len(), 2, "{ephemeral:?}");
+    let to = |user: &str| ephemeral.iter().find(|e| e["user"] == user).map(text_of).unwrap_or_default();
+    assert!(to("U01ANASOUS").contains("What I can do"), "{ephemeral:?}");
+    assert!(to("U0NOBODY").contains("ask a PM to add you to pmbot.toml"), "{ephemeral:?}");
+    let tickets = h.app.store.tickets(&h.app.workspace(), &Default::default()).await.unwrap();
+    assert!(tickets.iter().all(|t| t.title != "x"), "nothing was written for a stranger");
 }

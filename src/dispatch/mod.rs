@@ -133,7 +133,7 @@ impl Bot {
     fn known_sender(&self, origin: &Origin) -> Result<&Person, BotError> {
         self.sender(origin).ok_or_else(|| {
             BotError::User(format!(
-                "I don't know you yet ({} user {}): add yourself to people in pmbot.toml to change the board.",
+                "I don't know you yet ({} user {}): ask a PM to add you to pmbot.toml to change the board.",
                 origin.platform, origin.user
             ))
         })
