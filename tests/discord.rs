@@ -214,7 +214,7 @@ async fn a_rate_limited_post_waits_and_succeeds(url: &str) {
 
 async fn every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx(url: &str) {
     let h = harness(url).await;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/discord");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/discord");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

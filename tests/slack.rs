@@ -354,7 +354,7 @@ async fn not_being_in_the_channel_is_said_to_whoever_asked(url: &str) {
 
 async fn every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx(url: &str) {
     let h = harness(url).await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/slack");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slack");
     let mut files = Vec::new();
     for dir in ["events", "app-backend"] {
         collect(&root.join(dir), &mut files);
