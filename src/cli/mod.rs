@@ -36,6 +36,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Match a conversation to tickets, offline: one JSON decision per message.
+    Match {
+        /// A JSON array of {key, title, description, status, assignee, epic, labels}.
+        #[arg(long)]
+        tickets: PathBuf,
+        /// One {id, channel, user, ts, text, thread} per line, in order.
+        #[arg(long)]
+        messages: PathBuf,
+    },
     /// Benchmarks, each against a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -212,6 +221,7 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
+        Command::Match { tickets, messages } => match_conversation(&tickets, &messages),
         Command::Bench { target: BenchTarget::Http { postgres, rates, seconds } } => {
             let rates: Vec<u32> = rates.into_iter().map(|r| r.clamp(1, 20_000)).collect();
             let options =
@@ -432,6 +442,24 @@ async fn register_discord_commands(app: &App) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Failure(e.to_string()))?;
     println!("Registered {registered} slash commands for application {}.", discord.application_id);
+    Ok(())
+}
+
+fn match_conversation(tickets: &std::path::Path, messages: &std::path::Path) -> Result<(), CliError> {
+    use crate::workflows::matching::{MatchMessage, MatchTicket, Matcher};
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| CliError::Misuse(format!("{}: {e}", path.display())))
+    };
+    let tickets: Vec<MatchTicket> = serde_json::from_str(&read(tickets)?)
+        .map_err(|e| CliError::Misuse(format!("{}: not a JSON array of tickets: {e}", tickets.display())))?;
+    let mut matcher = Matcher::new(tickets);
+    let mut out = std::io::stdout().lock();
+    for (n, line) in read(messages)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let message: MatchMessage = serde_json::from_str(line)
+            .map_err(|e| CliError::Misuse(format!("{} line {}: not a message: {e}", messages.display(), n + 1)))?;
+        let decision = matcher.decide(&message);
+        writeln!(out, "{}", serde_json::to_string(&decision).map_err(|e| CliError::Failure(e.to_string()))?)?;
+    }
     Ok(())
 }
 

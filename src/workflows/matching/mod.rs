@@ -1,0 +1,276 @@
+//! Conversation → tickets: for each message the bot sees, whether it comments on a ticket,
+//! moves one, asks for a new one, or is none of those — with a confidence and a one-sentence
+//! reason. Deterministic and offline: ticket keys first, then BM25 over the open tickets,
+//! read together with the thread the message is in. The board changes as messages move
+//! tickets, and later messages see the change.
+
+mod index;
+mod signals;
+mod text;
+
+use index::Index;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A ticket as the matcher sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchTicket {
+    pub key: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub status: String,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub epic: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchMessage {
+    pub id: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub ts: String,
+    pub text: String,
+    /// The id of the thread's first message, for a reply.
+    #[serde(default)]
+    pub thread: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchDecision {
+    pub id: String,
+    /// comment | move | create | none
+    pub decision: &'static str,
+    pub ticket: Option<String>,
+    pub status: Option<String>,
+    pub confidence: f64,
+    pub rationale: String,
+}
+
+/// How much of a message's weight must match a ticket for the ticket to be the subject.
+const MIN_COVERAGE: f64 = 0.2;
+const MIN_SCORE: f64 = 2.0;
+/// A request counts as being about a ticket only at this confidence or above.
+const STRONG_MATCH: f64 = 0.7;
+
+/// Reads a conversation message by message, keeping the board as the messages change it.
+pub struct Matcher {
+    tickets: HashMap<String, MatchTicket>,
+    index: Index,
+    /// What each message was about, for the replies in its thread.
+    subjects: HashMap<String, Option<String>>,
+    texts: HashMap<String, String>,
+    default_project: Option<String>,
+}
+
+impl Matcher {
+    /// Tickets with duplicate keys keep the last; tickets without a title are left out.
+    pub fn new(tickets: Vec<MatchTicket>) -> Self {
+        let tickets: HashMap<String, MatchTicket> =
+            tickets.into_iter().filter(|t| !t.title.trim().is_empty()).map(|t| (t.key.clone(), t)).collect();
+        let index = Index::new(tickets.values().filter(|t| is_open(&t.status)));
+        let default_project = most_common_project(tickets.keys());
+        Matcher { tickets, index, subjects: HashMap::new(), texts: HashMap::new(), default_project }
+    }
+
+    pub fn decide(&mut self, message: &MatchMessage) -> MatchDecision {
+        // Long pastes are read by their start; a decision never needs 40 kB.
+        let text: String = message.text.chars().take(4000).collect();
+        let root = message.thread.as_ref().filter(|t| *t != &message.id);
+        let root_text = root.and_then(|r| self.texts.get(r)).cloned().unwrap_or_default();
+        self.texts.insert(message.id.clone(), text.clone());
+        let (subject, how) =
+            self.subject(&text, root.and_then(|r| self.subjects.get(r).cloned().flatten()), &root_text);
+        let decision = self.judge(message, &text, subject.as_ref(), how);
+        self.subjects.insert(message.id.clone(), decision.ticket.clone().or(subject.map(|(k, _)| k)));
+        if decision.decision == "move" {
+            if let (Some(key), Some(status)) = (&decision.ticket, &decision.status) {
+                self.set_status(key, status);
+            }
+        }
+        decision
+    }
+
+    /// The ticket the message is about, with how sure and why.
+    fn subject(
+        &self,
+        text: &str,
+        thread_subject: Option<String>,
+        root_text: &str,
+    ) -> (Option<(String, f64)>, &'static str) {
+        if let Some(key) = signals::ticket_keys(text, self.default_project.as_deref())
+            .into_iter()
+            .find(|k| self.tickets.contains_key(k))
+        {
+            return (Some((key, 0.95)), "it names the ticket");
+        }
+        if let Some(key) = thread_subject {
+            return (Some((key, 0.85)), "its thread is about that ticket");
+        }
+        let mut query = text::terms(text);
+        if !root_text.is_empty() {
+            query.extend(text::terms(root_text));
+        }
+        let ranked = self.index.search(&query);
+        match ranked.first() {
+            Some((key, score, coverage)) if *coverage >= MIN_COVERAGE && *score >= MIN_SCORE => {
+                let second = ranked.get(1).map_or(0.0, |r| r.1);
+                let margin = ((score - second) / score).clamp(0.0, 1.0);
+                let confidence = (0.45 + 0.3 * coverage.min(1.0) + 0.2 * margin).min(0.9);
+                (Some((key.clone(), confidence)), "its words match the ticket")
+            }
+            _ => (None, ""),
+        }
+    }
+
+    fn judge(&self, message: &MatchMessage, text: &str, subject: Option<&(String, f64)>, how: &str) -> MatchDecision {
+        let decided = |decision: &'static str,
+                       ticket: Option<String>,
+                       status: Option<&str>,
+                       confidence: f64,
+                       rationale: String| {
+            MatchDecision {
+                id: message.id.clone(),
+                decision,
+                ticket,
+                status: status.map(str::to_string),
+                confidence,
+                rationale,
+            }
+        };
+        if text.trim().is_empty() || signals::only_acknowledges(text) {
+            return decided("none", None, None, 0.9, "It only acknowledges; nothing to act on.".into());
+        }
+        let announced = signals::announced_status(text);
+        let asks = signals::asks_for_work(text);
+        if asks && announced.is_none() && signals::says_separate(text) {
+            return decided("create", None, None, 0.7, "It asks for work and says it is a separate issue.".into());
+        }
+        // A request only resembling a ticket is new work; it must match well to be about one.
+        let subject = subject.filter(|(_, confidence)| !(asks && announced.is_none() && *confidence < STRONG_MATCH));
+        match subject.and_then(|(key, c)| self.tickets.get(key).map(|t| (t, *c))) {
+            Some((ticket, confidence)) if is_open(&ticket.status) => match announced {
+                Some(status) if status != ticket.status => decided(
+                    "move",
+                    Some(ticket.key.clone()),
+                    Some(status),
+                    confidence,
+                    format!("{} {} {how}, and says it is now {status}.", ticket.key, ticket.title),
+                ),
+                _ => decided(
+                    "comment",
+                    Some(ticket.key.clone()),
+                    None,
+                    confidence * 0.95,
+                    format!("It is about {} ({}): {how}.", ticket.key, ticket.title),
+                ),
+            },
+            // Done tickets are not reopened: new work near them is new work.
+            Some((ticket, _)) if asks => {
+                decided("create", None, None, 0.6, format!("It asks for work, and {} is already closed.", ticket.key))
+            }
+            _ if asks && message.thread.as_ref().is_none_or(|t| t == &message.id) => {
+                decided("create", None, None, 0.6, "It asks for work that no open ticket covers.".into())
+            }
+            _ => decided("none", None, None, 0.7, "No ticket matches and it asks for no work.".into()),
+        }
+    }
+
+    fn set_status(&mut self, key: &str, status: &str) {
+        if let Some(ticket) = self.tickets.get_mut(key) {
+            ticket.status = status.to_string();
+            if is_open(status) {
+                self.index.upsert(ticket);
+            } else {
+                self.index.remove(key);
+            }
+        }
+    }
+}
+
+fn is_open(status: &str) -> bool {
+    !matches!(status, "done" | "cancelled")
+}
+
+fn most_common_project<'a>(keys: impl Iterator<Item = &'a String>) -> Option<String> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for key in keys {
+        if let Some((project, _)) = key.split_once('-') {
+            *counts.entry(project).or_default() += 1;
+        }
+    }
+    counts.into_iter().max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p))).map(|(p, _)| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(key: &str, title: &str, status: &str) -> MatchTicket {
+        MatchTicket {
+            key: key.into(),
+            title: title.into(),
+            description: String::new(),
+            status: status.into(),
+            assignee: None,
+            epic: None,
+            labels: vec![],
+        }
+    }
+
+    fn said(id: &str, text: &str, thread: Option<&str>) -> MatchMessage {
+        MatchMessage {
+            id: id.into(),
+            channel: "eng".into(),
+            user: "ana".into(),
+            ts: String::new(),
+            text: text.into(),
+            thread: thread.map(str::to_string),
+        }
+    }
+
+    fn board() -> Matcher {
+        Matcher::new(vec![
+            ticket("ENG-1", "Login returns 500 after session expiry", "in_progress"),
+            ticket("ENG-2", "CSV export dates in US format", "todo"),
+            ticket("ENG-2", "duplicate key keeps the last", "todo"),
+            ticket("ENG-3", "   ", "todo"),
+        ])
+    }
+
+    #[test]
+    fn a_named_ticket_that_is_merged_moves_and_later_messages_see_it() {
+        let mut m = board();
+        let d = m.decide(&said("1", "ENG-1 is merged 🎉", None));
+        assert_eq!((d.decision, d.ticket.as_deref(), d.status.as_deref()), ("move", Some("ENG-1"), Some("done")));
+        let again = m.decide(&said("2", "ENG-1 merged, as said", None));
+        assert_ne!(again.decision, "move", "done already: no second move");
+    }
+
+    #[test]
+    fn a_thread_reply_is_read_with_its_thread() {
+        let mut m = board();
+        m.decide(&said("1", "ENG-1: Northwind still gets the 500 after their session expired", None));
+        let d = m.decide(&said("2", "PR is up", Some("1")));
+        assert_eq!((d.decision, d.ticket.as_deref(), d.status.as_deref()), ("move", Some("ENG-1"), Some("in_review")));
+    }
+
+    #[test]
+    fn odd_input_gets_a_decision_and_no_panic() {
+        let mut m = board();
+        for text in
+            ["", "🙂🙂🙂", &"x".repeat(40_000), "```\nfn main() {}\n```", "Der Export funktioniert nicht", "\u{0}"]
+        {
+            let d = m.decide(&said("x", text, None));
+            assert!(["none", "comment", "move", "create"].contains(&d.decision), "{text:?}");
+        }
+        assert_eq!(m.decide(&said("y", "", None)).decision, "none");
+    }
+}

@@ -1,0 +1,275 @@
+//! What a message says, read from its words: ticket keys it names, a status change it
+//! announces (with negations and plans read as no change), whether it asks for new work, and
+//! whether it is only an acknowledgement.
+
+/// Phrases that announce a status, by the status they announce.
+const STATUS_PHRASES: &[(&str, &[&str])] = &[
+    (
+        "done",
+        &[
+            "merged",
+            "deployed",
+            "shipped",
+            "landed",
+            "live on prod",
+            "is live",
+            "went live",
+            "released",
+            "rolled out",
+            "in prod now",
+        ],
+    ),
+    (
+        "in_review",
+        &[
+            "pr is up",
+            "pr's up",
+            "pr up",
+            "opened a pr",
+            "opened the pr",
+            "patch is up",
+            "diff is up",
+            "ready for review",
+            "up for review",
+            "in review",
+        ],
+    ),
+    (
+        "in_progress",
+        &[
+            "picking up",
+            "picking this up",
+            "picking it up",
+            "starting on",
+            "started on",
+            "starting the",
+            "taking it",
+            "taking this",
+            "i'll take",
+            "back on it",
+            "working on it",
+        ],
+    ),
+    ("blocked", &["blocked on", "blocked by", "waiting on", "waiting for", "stuck on"]),
+    ("backlog", &["won't get to", "back to the backlog", "to the backlog", "deprioritiz", "next sprint"]),
+    ("todo", &["pulled into", "pull it into", "into this sprint", "into the sprint"]),
+];
+
+/// Words before a phrase that turn it into no change: a negation, a plan, a condition.
+const NOT_A_CHANGE: &[&str] = &[
+    "not", "n't", "never", "will", "once", "when", "after", "until", "before", "if", "going", "gonna", "planning",
+    "plan", "still", "since", "should",
+];
+
+/// The status a message announces, or `None` (no announcement, or negated / planned).
+pub fn announced_status(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase().replace('’', "'");
+    let mut best: Option<(usize, &'static str)> = None;
+    for (status, phrases) in STATUS_PHRASES {
+        for phrase in *phrases {
+            let Some(at) = find_word_phrase(&lower, phrase) else { continue };
+            if negated(&lower[..at]) || lower[at..].contains(" yet") {
+                continue;
+            }
+            // The phrase said last wins ("was blocked, now merged").
+            if best.is_none_or(|(b, _)| at > b) {
+                best = Some((at, status));
+            }
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+fn find_word_phrase(text: &str, phrase: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find(phrase) {
+        let at = from + found;
+        let before_ok = at == 0 || !text[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+        let end = at + phrase.len();
+        let after_ok = phrase.ends_with("iz")
+            || end >= text.len()
+            || !text[end..].chars().next().is_some_and(char::is_alphanumeric);
+        if before_ok && after_ok {
+            return Some(at);
+        }
+        from = at + phrase.len().max(1);
+    }
+    None
+}
+
+/// Whether the words just before a phrase (in the same clause) negate or defer it.
+fn negated(before: &str) -> bool {
+    let clause = before.rsplit(['.', '!', '?', ';', ',', '\n']).next().unwrap_or(before);
+    let words: Vec<&str> = clause.split_whitespace().rev().take(4).collect();
+    words.iter().any(|w| {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+        NOT_A_CHANGE.contains(&w) || w.ends_with("n't")
+    })
+}
+
+/// Ticket keys named in the text (`ENG-12`, `eng-12`, or `#12` for `default_project`).
+pub fn ticket_keys(text: &str, default_project: Option<&str>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '#')) {
+        let word = word.trim_matches('-');
+        if let Some((project, number)) = word.split_once('-') {
+            let project_ok = (2..=10).contains(&project.len()) && project.chars().all(|c| c.is_ascii_alphabetic());
+            if project_ok && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+                keys.push(format!("{}-{number}", project.to_ascii_uppercase()));
+            }
+        } else if let (Some(number), Some(project)) = (word.strip_prefix('#'), default_project) {
+            if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+                keys.push(format!("{project}-{number}"));
+            }
+        }
+    }
+    keys
+}
+
+/// New work: a bug report or a request for a change.
+pub fn asks_for_work(text: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "can we",
+        "could we",
+        "can you add",
+        "could you add",
+        "would be nice",
+        "would be great",
+        "please add",
+        "feature request",
+        "request from",
+        "we need",
+        "need a",
+        "need to be able",
+        "should be able",
+        "add a",
+        "add an",
+        "support for",
+        "bug",
+        "broken",
+        "error",
+        "500",
+        "crash",
+        "fails",
+        "failing",
+        "failed",
+        "doesn't work",
+        "does not work",
+        "not working",
+        "can't",
+        "cannot",
+        "wrong",
+        "instead of",
+        "asked for",
+        "want a",
+        "wants a",
+        "wants to",
+        "want to be able",
+        "option to",
+        "ability to",
+        "let users",
+        "allow",
+        "slow",
+        "timeout",
+        "times out",
+        "never arrives",
+        "don't get",
+        "doesn't show",
+        "not showing",
+    ];
+    let lower = text.to_lowercase().replace('’', "'");
+    SIGNS.iter().any(|s| find_word_phrase(&lower, s).is_some())
+}
+
+/// The message says it is about something else than what it resembles.
+pub fn says_separate(text: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "separate from",
+        "separate issue",
+        "unrelated to",
+        "unrelated,",
+        "not related to",
+        "different issue",
+        "different bug",
+        "new one",
+        "new ask",
+        "new request",
+        "new bug",
+        "another one",
+        "not the same",
+        "on top of that",
+    ];
+    let lower = text.to_lowercase().replace('’', "'");
+    SIGNS.iter().any(|s| lower.contains(s))
+}
+
+/// Only an acknowledgement or a reaction: thanks, emoji, "+1", "nice".
+pub fn only_acknowledges(text: &str) -> bool {
+    const ACKS: &[&str] = &[
+        "thanks",
+        "thank",
+        "you",
+        "ty",
+        "thx",
+        "nice",
+        "great",
+        "cool",
+        "awesome",
+        "perfect",
+        "lgtm",
+        "+1",
+        "ok",
+        "okay",
+        "yay",
+        "woo",
+        "wow",
+        "sweet",
+        "ace",
+        "cheers",
+        "legend",
+        "ta",
+        "much",
+        "appreciated",
+        "so",
+        "very",
+        "all",
+        "team",
+        "folks",
+    ];
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '+').to_string())
+        .filter(|w| !w.is_empty() && !w.starts_with("u0") && !w.starts_with('@'))
+        .collect();
+    words.iter().all(|w| ACKS.contains(&w.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_review_start_and_blocking_are_read() {
+        assert_eq!(announced_status("merged and deployed 🎉"), Some("done"));
+        assert_eq!(announced_status("PR is up for the csv fix"), Some("in_review"));
+        assert_eq!(announced_status("picking this up today"), Some("in_progress"));
+        assert_eq!(announced_status("blocked on the vendor's API key"), Some("blocked"));
+    }
+
+    #[test]
+    fn negations_and_plans_are_not_changes() {
+        assert_eq!(announced_status("not merged yet"), None);
+        assert_eq!(announced_status("will merge once CI is green"), None);
+        assert_eq!(announced_status("haven't started on it"), None);
+        assert_eq!(announced_status("still blocked on legal"), None);
+    }
+
+    #[test]
+    fn keys_and_acknowledgements() {
+        assert_eq!(ticket_keys("ENG-20 and eng-7, also #3", Some("ENG")), ["ENG-20", "ENG-7", "ENG-3"]);
+        assert!(only_acknowledges("thanks!! 🙏"));
+        assert!(only_acknowledges("👍"));
+        assert!(!only_acknowledges("thanks, but it still fails on Safari"));
+    }
+}
