@@ -4,6 +4,7 @@
 
 mod baseline;
 pub mod http;
+pub mod matching;
 mod measure;
 
 use crate::store::Store;

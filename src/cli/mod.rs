@@ -134,6 +134,14 @@ fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce(
 
 #[derive(Debug, Subcommand)]
 pub enum BenchTarget {
+    /// The matcher: one message at a time against synthetic boards of several sizes.
+    Match {
+        /// Board sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+    },
     /// Signed Slack events over loopback against `pmbot serve` on PostgreSQL: ack latency
     /// percentiles, throughput and memory at several rates.
     Http {
@@ -222,6 +230,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
         Command::Match { tickets, messages } => match_conversation(&tickets, &messages),
+        Command::Bench { target: BenchTarget::Match { sizes, messages } } => {
+            let sizes: Vec<usize> = sizes.into_iter().map(|n| n.clamp(1, 1_000_000)).collect();
+            crate::bench::matching::run(&sizes, messages.clamp(1, 100_000), &mut std::io::stdout());
+            Ok(())
+        }
         Command::Bench { target: BenchTarget::Http { postgres, rates, seconds } } => {
             let rates: Vec<u32> = rates.into_iter().map(|r| r.clamp(1, 20_000)).collect();
             let options =

@@ -183,6 +183,16 @@ impl Matcher {
         }
     }
 
+    /// Replaces one ticket (a change on the board) without rebuilding the index.
+    pub fn update_ticket(&mut self, ticket: MatchTicket) {
+        if is_open(&ticket.status) {
+            self.index.upsert(&ticket);
+        } else {
+            self.index.remove(&ticket.key);
+        }
+        self.tickets.insert(ticket.key.clone(), ticket);
+    }
+
     fn set_status(&mut self, key: &str, status: &str) {
         if let Some(ticket) = self.tickets.get_mut(key) {
             ticket.status = status.to_string();

@@ -1,0 +1,171 @@
+//! `pmbot bench match`: one message at a time against 1k, 10k and 100k synthetic open
+//! tickets: decisions per second, p50/p99 latency, the index build time, and the cost of
+//! updating one ticket against rebuilding the index.
+
+use crate::workflows::matching::{MatchMessage, MatchTicket, Matcher};
+use std::time::{Duration, Instant};
+
+const WORDS: &[&str] = &[
+    "login",
+    "session",
+    "export",
+    "invoice",
+    "billing",
+    "dashboard",
+    "chart",
+    "timezone",
+    "email",
+    "digest",
+    "webhook",
+    "retry",
+    "payment",
+    "stripe",
+    "refund",
+    "proration",
+    "report",
+    "csv",
+    "pdf",
+    "filter",
+    "search",
+    "tenant",
+    "workspace",
+    "admin",
+    "sso",
+    "okta",
+    "azure",
+    "saml",
+    "password",
+    "reset",
+    "token",
+    "cache",
+    "latency",
+    "timeout",
+    "queue",
+    "worker",
+    "mobile",
+    "safari",
+    "widget",
+    "layout",
+    "currency",
+    "rounding",
+    "locale",
+    "translation",
+    "notification",
+    "slack",
+    "audit",
+    "log",
+    "permission",
+    "role",
+    "import",
+    "upload",
+    "attachment",
+    "storage",
+    "quota",
+    "limit",
+    "plan",
+    "trial",
+    "onboarding",
+    "signup",
+];
+const VERBS: &[&str] = &["fails", "breaks", "is slow", "shows wrong", "duplicates", "drops", "times out on", "ignores"];
+
+/// A deterministic pseudo-random sequence (xorshift), so runs compare.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 as usize
+    }
+
+    fn word(&mut self) -> &'static str {
+        WORDS[self.next() % WORDS.len()]
+    }
+}
+
+fn tickets(n: usize, rng: &mut Rng) -> Vec<MatchTicket> {
+    (1..=n)
+        .map(|i| {
+            let title =
+                format!("{} {} {} {}{}", rng.word(), rng.word(), VERBS[rng.next() % VERBS.len()], rng.word(), i % 97);
+            let description = (0..12).map(|_| rng.word()).collect::<Vec<_>>().join(" ");
+            MatchTicket {
+                key: format!("BEN-{i}"),
+                title,
+                description,
+                status: ["todo", "in_progress", "in_review", "backlog"][i % 4].into(),
+                assignee: None,
+                epic: None,
+                labels: vec![rng.word().to_string()],
+            }
+        })
+        .collect()
+}
+
+pub fn run(sizes: &[usize], messages: usize, out: &mut dyn std::io::Write) {
+    let _ = writeln!(out, "pmbot matcher benchmark · {messages} messages per size · one message at a time");
+    if cfg!(debug_assertions) {
+        let _ = writeln!(
+            out,
+            "(a debug build: these figures are not representative; use cargo run --release -- bench match)"
+        );
+    }
+    for &size in sizes {
+        let mut rng = Rng(0x5EED_0000 + size as u64);
+        let board = tickets(size, &mut rng);
+        let started = Instant::now();
+        let mut matcher = Matcher::new(board.clone());
+        let build = started.elapsed();
+        let mut latencies = Vec::with_capacity(messages);
+        for n in 0..messages {
+            let about = &board[rng.next() % board.len()];
+            let text = format!(
+                "hey, {} {} again for a customer, {} {}",
+                about.title,
+                rng.word(),
+                rng.word(),
+                if n % 5 == 0 { "PR is up" } else { "" }
+            );
+            let message = MatchMessage {
+                id: format!("m{n}"),
+                channel: "eng".into(),
+                user: "ana".into(),
+                ts: String::new(),
+                text,
+                thread: None,
+            };
+            let started = Instant::now();
+            std::hint::black_box(matcher.decide(&message));
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        let total: Duration = latencies.iter().sum();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
+        let mut changed = board[size / 2].clone();
+        changed.title.push_str(" urgent");
+        let started = Instant::now();
+        matcher.update_ticket(changed);
+        let update = started.elapsed();
+        let verdict = if size == 10_000 {
+            if at(0.99) < 2.0 {
+                " (meets the < 2 ms target at 10k)"
+            } else {
+                " (MISSES the < 2 ms target at 10k)"
+            }
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {size:>7} tickets: build {:>8.1} ms · {:>8.0} decisions/s · p50 {:.3} ms · p99 {:.3} ms{verdict} · one ticket updated in {:.3} ms ({:.0}× faster than a rebuild)",
+            build.as_secs_f64() * 1000.0,
+            messages as f64 / total.as_secs_f64(),
+            at(0.5),
+            at(0.99),
+            update.as_secs_f64() * 1000.0,
+            build.as_secs_f64() / update.as_secs_f64().max(1e-9),
+        );
+    }
+}
