@@ -1,10 +1,12 @@
 //! Wiring: configuration + store + templates into a running bot, and the HTTP server.
 
+use crate::chat::discord::DiscordChat;
+use crate::chat::slack::SlackChat;
 use crate::chat::{Chat, Templates};
 use crate::config::{self, Config};
 use crate::dispatch::Bot;
 use crate::jobs::{self, JobEnv};
-use crate::queue::{RegistryError, Worker};
+use crate::queue::{Registry, RegistryError, Worker};
 use crate::store::{Store, StoreError, WorkspaceId};
 use chrono::Utc;
 use std::future::Future;
@@ -52,43 +54,28 @@ impl App {
 
     /// A worker running pmbot's job kinds, speaking through `chat`.
     pub fn worker<C: Chat + 'static>(&self, chat: Arc<C>) -> Result<Worker<JobEnv<C>>, RegistryError> {
-        let env =
-            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
-        let registry = Arc::new(jobs::registry::<C>()?);
-        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+        Ok(self.worker_with(chat, jobs::registry::<C>()?))
     }
 
     /// A worker that also runs Slack's job kinds, speaking through `chat`.
-    pub fn slack_worker(
-        &self,
-        chat: Arc<crate::chat::slack::SlackChat>,
-    ) -> Result<Worker<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
-        let env =
-            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
-        let registry = Arc::new(jobs::slack_registry()?);
-        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+    pub fn slack_worker(&self, chat: Arc<SlackChat>) -> Result<Worker<JobEnv<SlackChat>>, RegistryError> {
+        Ok(self.worker_with(chat, jobs::slack_registry()?))
     }
 
     /// A worker for Discord's job kinds only (beside a Slack worker that runs the rest).
-    pub fn discord_only_worker(
-        &self,
-        chat: Arc<crate::chat::discord::DiscordChat>,
-    ) -> Result<Worker<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-        let env =
-            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
-        let registry = Arc::new(jobs::discord_only_registry()?);
-        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+    pub fn discord_only_worker(&self, chat: Arc<DiscordChat>) -> Result<Worker<JobEnv<DiscordChat>>, RegistryError> {
+        Ok(self.worker_with(chat, jobs::discord_only_registry()?))
     }
 
     /// A worker that also runs Discord's job kinds, speaking through `chat`.
-    pub fn discord_worker(
-        &self,
-        chat: Arc<crate::chat::discord::DiscordChat>,
-    ) -> Result<Worker<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
+    pub fn discord_worker(&self, chat: Arc<DiscordChat>) -> Result<Worker<JobEnv<DiscordChat>>, RegistryError> {
+        Ok(self.worker_with(chat, jobs::discord_registry()?))
+    }
+
+    fn worker_with<C: Send + Sync + 'static>(&self, chat: Arc<C>, registry: Registry<JobEnv<C>>) -> Worker<JobEnv<C>> {
         let env =
             JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
-        let registry = Arc::new(jobs::discord_registry()?);
-        Ok(Worker::new(self.store.clone(), registry, Arc::new(env), jobs::worker_config(&self.config)))
+        Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }
 
     async fn sync_team(&self) -> Result<(), StoreError> {

@@ -95,3 +95,12 @@ impl Message {
             .join("\n")
     }
 }
+
+/// `text` cut to `max` characters, ending in "…" when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max.saturating_sub(1)).collect::<String>())
+    }
+}

@@ -40,24 +40,15 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
         let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone());
         let outbound = bot.handle(&inbound, ctx.now).await;
         let channel = inbound.origin().channel.clone();
-        let enqueued = async {
-            let mut tx = env.store.begin().await?;
-            for (n, outbound) in outbound.into_iter().enumerate() {
-                let send = DiscordSendJob {
-                    delivery: format!("{}:{n}", self.interaction),
-                    outbound,
-                    token: token.clone(),
-                    from_command: kind == RunKind::Command,
-                    channel: channel.clone(),
-                };
-                tx.enqueue(&ctx.workspace, &send.to_new_job(ctx.now), ctx.now).await?;
-            }
-            tx.commit().await
-        };
-        match enqueued.await {
-            Ok(()) => Outcome::Done,
-            Err(err) => Outcome::retry(err.to_string()),
-        }
+        let from_command = kind == RunKind::Command;
+        let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {
+            delivery: format!("{}:{n}", self.interaction),
+            outbound,
+            token: token.clone(),
+            from_command,
+            channel: channel.clone(),
+        });
+        super::enqueue_all(&env.store, ctx, sends).await
     }
 }
 

@@ -12,7 +12,7 @@ pub use slack::{SlackInboundJob, SlackSendJob, SlackSource};
 use crate::chat::{Chat, Templates};
 use crate::config::Config;
 use crate::queue::scheduler::Schedule;
-use crate::queue::{Registry, RegistryError, WorkerConfig};
+use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
 use crate::store::{Store, WorkspaceId};
 use crate::workflows::{standup::StandupJob, triage::TriageJob};
 use std::sync::Arc;
@@ -29,6 +29,25 @@ pub struct JobEnv<C> {
 impl<C> JobEnv<C> {
     pub fn workspace(&self) -> WorkspaceId {
         WorkspaceId::new(self.config.team.workspace.clone())
+    }
+}
+
+/// Enqueues `jobs` together (all or none) and says how the job that made them ended.
+pub(crate) async fn enqueue_all<J: JobSpec>(
+    store: &Store,
+    ctx: &JobContext,
+    jobs: impl IntoIterator<Item = J>,
+) -> Outcome {
+    let enqueued = async {
+        let mut tx = store.begin().await?;
+        for job in jobs {
+            tx.enqueue(&ctx.workspace, &job.to_new_job(ctx.now), ctx.now).await?;
+        }
+        tx.commit().await
+    };
+    match enqueued.await {
+        Ok(()) => Outcome::Done,
+        Err(err) => Outcome::retry(err.to_string()),
     }
 }
 

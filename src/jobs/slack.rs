@@ -72,17 +72,7 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
             response_url: response_url.clone(),
             requester: requester.clone(),
         });
-        let enqueued = async {
-            let mut tx = env.store.begin().await?;
-            for send in sends {
-                tx.enqueue(&ctx.workspace, &send.to_new_job(ctx.now), ctx.now).await?;
-            }
-            tx.commit().await
-        };
-        match enqueued.await {
-            Ok(()) => Outcome::Done,
-            Err(err) => Outcome::retry(err.to_string()),
-        }
+        super::enqueue_all(&env.store, ctx, sends).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! 4,096, 25 fields of 256/1,024, footer 2,048, 6,000 in all; 5 rows of 5 buttons, labels 80,
 //! `custom_id` 100).
 
+use crate::chat::message::cut;
 use crate::chat::{Block, ButtonStyle, Message};
 use serde_json::{json, Value};
 
@@ -119,14 +120,6 @@ fn bold(text: &str) -> String {
         }
     }
     out
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max - 1).collect::<String>())
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! button label, 255 per `action_id`, 2,000 per `value`. What does not fit is cut with an
 //! ellipsis or a "…and N more" line. Text is mrkdwn with `&`, `<`, `>` escaped.
 
+use crate::chat::message::cut;
 use crate::chat::{Block, ButtonStyle, Message};
 use serde_json::{json, Value};
 
@@ -111,14 +112,6 @@ fn plain(text: &str, max: usize) -> Value {
 /// Slack's mrkdwn needs only these three escaped.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max - 1).collect::<String>())
-    }
 }
 
 #[cfg(test)]
