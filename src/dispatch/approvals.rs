@@ -27,7 +27,7 @@ pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Optio
         .then(|| id.parse().ok().map(|id| changes_form(id, card)))
         .flatten()
 }
-use crate::store::{ApprovalState, NewDecision, StoreError};
+use crate::store::{Approval, ApprovalState, NewDecision, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -46,12 +46,7 @@ impl Bot {
         let person = self.known_sender(origin)?.clone();
         let approval = self.store.approval(&self.workspace, id).await?;
         if !approval.approvers.allows(&person) {
-            self.log_refusal(&person, id, &approval.subject, now).await?;
-            let who = who_may(&approval.approvers);
-            return Ok(vec![ephemeral(
-                origin,
-                Message::text(format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role)),
-            )]);
+            return self.refuse(origin, &person, &approval, now).await;
         }
         let decided = match self.store.decide_approval(&self.workspace, id, &person.handle, verdict, comment, now).await
         {
@@ -102,12 +97,7 @@ impl Bot {
         let person = self.known_sender(origin)?.clone();
         let approval = self.store.approval(&self.workspace, id).await?;
         if !approval.approvers.allows(&person) {
-            self.log_refusal(&person, id, &approval.subject, Utc::now()).await?;
-            let who = who_may(&approval.approvers);
-            return Ok(vec![ephemeral(
-                origin,
-                Message::text(format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role)),
-            )]);
+            return self.refuse(origin, &person, &approval, Utc::now()).await;
         }
         let mut form = changes_form(id, card);
         form.question = format!("What should change? ({})", approval.description);
@@ -142,6 +132,14 @@ impl Bot {
             return Ok(vec![ephemeral(origin, Message::text("Say what should change; nothing was recorded."))]);
         }
         self.decide(origin, id, Verdict::RequestChanges, Some(text.trim()), card, now).await
+    }
+
+    /// Someone not among the approvers pressed: told privately, and the refusal logged.
+    async fn refuse(&self, origin: &Origin, person: &Person, approval: &Approval, now: DateTime<Utc>) -> Outcome {
+        self.log_refusal(person, approval.id, &approval.subject, now).await?;
+        let who = who_may(&approval.approvers);
+        let text = format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role);
+        Ok(vec![ephemeral(origin, Message::text(text))])
     }
 
     async fn log_refusal(&self, person: &Person, id: i64, subject: &str, now: DateTime<Utc>) -> Result<(), BotError> {

@@ -78,6 +78,19 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), SlackHtt
         .map_err(|_| SlackHttpError::Unauthorized)
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The signature first (nothing else is read before it), then the content type.
+fn check(
+    state: &SlackHttp,
+    headers: &HeaderMap,
+    body: &[u8],
+    content_type: &'static str,
+) -> Result<(), SlackHttpError> {
+    verify(&state.signing_secret, headers, body)?;
+    expect_content_type(headers, content_type)
+}
+
 fn expect_content_type(headers: &HeaderMap, wanted: &'static str) -> Result<(), SlackHttpError> {
     let actual = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if actual.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(wanted)) {
@@ -103,8 +116,7 @@ async fn events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SlackHttpError> {
-    verify(&state.signing_secret, &headers, &body)?;
-    expect_content_type(&headers, "application/json")?;
+    check(&state, &headers, &body, "application/json")?;
     match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
         EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
         EventsRequest::Callback { event_id, event } => {
@@ -132,8 +144,7 @@ async fn commands(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SlackHttpError> {
-    verify(&state.signing_secret, &headers, &body)?;
-    expect_content_type(&headers, "application/x-www-form-urlencoded")?;
+    check(&state, &headers, &body, FORM)?;
     let mut fields = form(&body);
     fields.remove("token");
     // Checked now so a malformed command is refused here, not discarded later.
@@ -151,8 +162,7 @@ async fn interactions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SlackHttpError> {
-    verify(&state.signing_secret, &headers, &body)?;
-    expect_content_type(&headers, "application/x-www-form-urlencoded")?;
+    check(&state, &headers, &body, FORM)?;
     let payload =
         form(&body).remove("payload").ok_or_else(|| SlackHttpError::BadRequest("the request lacks payload".into()))?;
     let mut payload: Value =
