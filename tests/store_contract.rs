@@ -234,6 +234,7 @@ async fn decisions_are_logged_and_listed_by_subject(store: &Store) {
         action: "move:todo".into(),
         actor: "pat".into(),
         outcome: "moved".into(),
+        source: None,
     };
     store.log_decision(&ws, &decision("WEB-1"), t0()).await.unwrap();
     store.log_decision(&ws, &decision("WEB-2"), t0() + Duration::minutes(1)).await.unwrap();

@@ -58,6 +58,18 @@ pub struct Person {
     pub time_tracking_id: Option<String>,
 }
 
+impl Person {
+    /// Whether `user` on `platform` (`shell`, `slack`, `discord`) is this person.
+    pub fn answers_to(&self, platform: &str, user: &str) -> bool {
+        match platform {
+            "shell" => self.handle == user,
+            "slack" => self.slack_id.as_deref() == Some(user),
+            "discord" => self.discord_id.as_deref() == Some(user),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectKind {

@@ -47,6 +47,10 @@ pub enum Command {
     Fix {
         key: Option<TicketKey>,
     },
+    /// What the bot decided about a ticket, and why.
+    Why {
+        key: TicketKey,
+    },
     /// Answer approval request `approval` (`approve 12`, `reject 12 why`, `changes 12 what`).
     Decide {
         approval: i64,
@@ -75,6 +79,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("assign", "assign WEB-12 to @person | me | nobody"),
     ("comment", "comment WEB-12 text"),
     ("fix", "fix WEB-12"),
+    ("why", "why WEB-12"),
     ("approve", "approve 12 [comment]"),
     ("reject", "reject 12 [comment]"),
     ("changes", "changes 12 what should change"),
@@ -139,6 +144,7 @@ fn parse_verb(verb: &str, rest: &str) -> Result<Command, ParseError> {
         "approve" | "approved" | "lgtm" => parse_decide("approve", Verdict::Approve, rest),
         "reject" | "decline" => parse_decide("reject", Verdict::Reject, rest),
         "changes" | "request-changes" => parse_decide("changes", Verdict::RequestChanges, rest),
+        "why" | "explain" => Ok(Command::Why { key: key_arg("why", args.first())? }),
         "fix" => Ok(Command::Fix { key: args.first().map(|a| key_arg("fix", Some(a))).transpose()? }),
         other => Err(ParseError::Unknown { word: other.chars().take(40).collect(), suggestion: closest_verb(other) }),
     }

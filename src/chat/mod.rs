@@ -103,6 +103,11 @@ pub trait Chat: Send + Sync {
     fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
     /// Shows `message` as the person's home view of the bot.
     fn home(&self, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
+    /// A link to a message people can open; `None` where the platform has none.
+    fn permalink(&self, channel: &str, ts: &str) -> impl Future<Output = Result<Option<String>, ChatError>> + Send {
+        let _ = (channel, ts);
+        async { Ok(None) }
+    }
     /// Opens `form` for the person; `false` when this platform (or this moment) cannot.
     fn form(&self, trigger: Option<&str>, form: &Form) -> impl Future<Output = Result<bool, ChatError>> + Send {
         let _ = (trigger, form);

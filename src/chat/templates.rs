@@ -16,6 +16,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("triage_request", include_str!("../../templates/triage_request.hbs")),
     ("approval_decided", include_str!("../../templates/approval_decided.hbs")),
     ("home", include_str!("../../templates/home.hbs")),
+    ("conversation_done", include_str!("../../templates/conversation_done.hbs")),
+    ("conversation_suggest", include_str!("../../templates/conversation_suggest.hbs")),
+    ("why", include_str!("../../templates/why.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,89 @@ pub struct Config {
     pub queue: QueueConfig,
     #[serde(default)]
     pub schedules: Vec<ScheduleConfig>,
+    #[serde(default)]
+    pub conversation: ConversationConfig,
+    #[serde(default)]
+    pub digest: DigestConfig,
+    #[serde(default)]
+    pub llm: LlmConfig,
+}
+
+/// Conversation → tickets: which channels are read and how sure the bot must be to act.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// Read channel messages and match them to tickets.
+    pub enabled: bool,
+    /// Only these channels (empty: every channel the bot is in).
+    pub channels: Vec<String>,
+    /// Channels where decisions are logged but nothing is done or said.
+    pub shadow_channels: Vec<String>,
+    /// The label put on tickets created from conversation.
+    pub label: String,
+    /// How long a suggestion's buttons wait for an answer.
+    pub suggestion_expiry_hours: u64,
+    pub comment: Thresholds,
+    #[serde(rename = "move")]
+    pub move_: Thresholds,
+    pub create: Thresholds,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig {
+            enabled: true,
+            channels: Vec::new(),
+            shadow_channels: Vec::new(),
+            label: "from-chat".into(),
+            suggestion_expiry_hours: 48,
+            comment: Thresholds { auto: 0.9, ask: 0.6 },
+            move_: Thresholds { auto: 0.9, ask: 0.6 },
+            create: Thresholds { auto: 0.95, ask: 0.55 },
+        }
+    }
+}
+
+/// At or above `auto` the bot acts (with Undo); from `ask` it suggests; below, it only logs.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub auto: f64,
+    pub ask: f64,
+}
+
+/// The weekly digest of what the team got done.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestConfig {
+    pub enabled: bool,
+    /// A cron expression in the team's time zone. Default: Fridays at 16:00.
+    pub schedule: String,
+    /// Default: the standup channel.
+    pub channel: Option<String>,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig { enabled: true, schedule: "0 16 * * FRI".into(), channel: None }
+    }
+}
+
+/// The optional language model. The endpoint and key come from the environment
+/// (`PMBOT_LLM_URL`, `PMBOT_LLM_MODEL`, `PMBOT_LLM_API_KEY`, or `ANTHROPIC_API_KEY`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Tokens (prompt and answer) the model may use per day; then the deterministic path.
+    pub daily_token_budget: u64,
+    /// How long one answer may take before the deterministic path is used.
+    pub timeout_seconds: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig { daily_token_budget: 200_000, timeout_seconds: 10 }
+    }
 }
 
 /// The job queue's limits and timings.
@@ -203,7 +286,9 @@ impl Config {
     /// The project for tickets created in `channel`: the project whose channel it is,
     /// else the team's default project, else the first project.
     pub fn project_for_channel(&self, channel: &str) -> Option<&ProjectConfig> {
-        let by_channel = self.projects.iter().find(|p| p.channel.as_deref() == Some(channel));
+        // `#eng` in the config names the channel `eng` (and Slack ids match either way).
+        let same = |c: &str| c.trim_start_matches('#').eq_ignore_ascii_case(channel.trim_start_matches('#'));
+        let by_channel = self.projects.iter().find(|p| p.channel.as_deref().is_some_and(same));
         let by_default = || {
             let key = self.team.default_project.as_deref()?;
             self.projects.iter().find(|p| p.key == key)

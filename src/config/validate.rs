@@ -10,6 +10,7 @@ pub(super) fn validate(config: &Config) -> Result<(), (String, String)> {
     people(config)?;
     projects(config)?;
     standup(config)?;
+    conversation(config)?;
     queue(config)?;
     schedules(config)
 }
@@ -86,6 +87,32 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
         if project.kind == crate::board::ProjectKind::Retainer && project.retainer_hours.is_none() {
             return fail(format!("projects[{i}].retainer_hours"), "a retainer project needs its monthly hours");
         }
+    }
+    Ok(())
+}
+
+fn conversation(config: &Config) -> Result<(), (String, String)> {
+    let conversation = &config.conversation;
+    for (name, t) in [("comment", conversation.comment), ("move", conversation.move_), ("create", conversation.create)]
+    {
+        if !(0.0..=1.0).contains(&t.ask) || !(0.0..=1.0).contains(&t.auto) {
+            return fail(format!("conversation.{name}"), "auto and ask must be between 0 and 1");
+        }
+        if t.ask > t.auto {
+            return fail(format!("conversation.{name}.ask"), format!("{} is above auto ({})", t.ask, t.auto));
+        }
+    }
+    if conversation.label.trim().is_empty() {
+        return fail("conversation.label", "must not be empty");
+    }
+    if !(1..=720).contains(&conversation.suggestion_expiry_hours) {
+        return fail("conversation.suggestion_expiry_hours", "must be between 1 and 720");
+    }
+    if let Err(err) = config.digest.schedule.parse::<croner::Cron>() {
+        return fail("digest.schedule", format!("\"{}\" is not a cron expression: {err}", config.digest.schedule));
+    }
+    if !(1..=120).contains(&config.llm.timeout_seconds) {
+        return fail("llm.timeout_seconds", "must be between 1 and 120");
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use super::views::{ASSIGN_ME, MOVE};
 use super::{ephemeral, Bot, BotError, Outcome};
 use crate::board::{Status, TicketKey, Verdict};
 use crate::chat::{Message, MessageRef, Origin, Outbound};
+use crate::workflows::conversation::{CREATE_ACTION, OTHER_ACTION, UNDO_ACTION};
 use crate::workflows::triage::DECIDE_ACTION;
 use chrono::{DateTime, Utc};
 
@@ -45,6 +46,9 @@ impl Bot {
                 let note = format!("✓ {} took it", person.display_name);
                 Ok(vec![self.update_card(message, &key, &note).await?])
             }
+            UNDO_ACTION => self.undo(origin, value, message, now).await,
+            OTHER_ACTION => self.ask_other_ticket(origin, value, message, trigger).await,
+            CREATE_ACTION => self.create_from(origin, value, message, now).await,
             other => {
                 tracing::warn!(action_id = other, "a button this version does not know was pressed");
                 Ok(vec![ephemeral(

@@ -22,6 +22,9 @@ fn changes_form(id: i64, card: &MessageRef) -> Form {
 /// The form a button opens at once, for platforms that can open one only as the immediate
 /// answer to the press (Discord); `None` for buttons that act directly.
 pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Option<Form> {
+    if action_id == crate::workflows::conversation::OTHER_ACTION {
+        return value.parse().ok().map(|id| super::decisions::other_ticket_form(id, card));
+    }
     let (id, verdict) = value.split_once(':')?;
     (action_id == crate::workflows::triage::DECIDE_ACTION && verdict == Verdict::RequestChanges.as_str())
         .then(|| id.parse().ok().map(|id| changes_form(id, card)))
@@ -75,9 +78,16 @@ impl Bot {
             let text = format!("Recorded: {have} of {} approvals so far.", decided.required);
             return Ok(vec![ephemeral(origin, Message::text(text))]);
         }
+        // A conversation suggestion was a question: its answer reads as one.
+        let (verdict_text, comment) = match (super::decisions::is_suggestion(&decided.subject), verdict) {
+            (true, Verdict::Approve) => ("said yes", None),
+            (true, Verdict::Reject) => ("said no", None),
+            (true, Verdict::RequestChanges) => ("pointed to another ticket", comment),
+            (false, _) => (verdict.past_tense(), comment),
+        };
         let message = self.templates.render(
             "approval_decided",
-            &json!({ "by": person.display_name, "verdict": verdict.past_tense(), "description": decided.description, "comment": comment }),
+            &json!({ "by": person.display_name, "verdict": verdict_text, "description": decided.description, "comment": comment }),
         )?;
         Ok(vec![match card {
             Some(target) => Outbound::Update { target: target.clone(), message },
@@ -122,6 +132,9 @@ impl Bot {
         text: &str,
         now: DateTime<Utc>,
     ) -> Outcome {
+        if action_id == crate::workflows::conversation::OTHER_ACTION {
+            return self.other_ticket_chosen(origin, value, card, text, now).await;
+        }
         if action_id != CHANGES_FORM {
             return Ok(vec![]);
         }
@@ -135,7 +148,13 @@ impl Bot {
     }
 
     /// Someone not among the approvers pressed: told privately, and the refusal logged.
-    async fn refuse(&self, origin: &Origin, person: &Person, approval: &Approval, now: DateTime<Utc>) -> Outcome {
+    pub(super) async fn refuse(
+        &self,
+        origin: &Origin,
+        person: &Person,
+        approval: &Approval,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         self.log_refusal(person, approval.id, &approval.subject, now).await?;
         let who = who_may(&approval.approvers);
         let text = format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role);
@@ -152,6 +171,7 @@ impl Bot {
             action: "none".into(),
             actor: person.handle.clone(),
             outcome: "refused".into(),
+            source: None,
         };
         self.store.log_decision(&self.workspace, &decision, now).await?;
         Ok(())

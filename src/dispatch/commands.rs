@@ -40,6 +40,7 @@ impl Bot {
             Command::Decide { approval, verdict, comment } => {
                 self.decide(origin, approval, verdict, comment.as_deref(), None, now).await
             }
+            Command::Why { key } => self.why(origin, &key, in_thread).await,
             Command::Fix { .. } => Err(BotError::User(
                 "The AI queue is not available yet: it arrives with the job queue and approvals (see the roadmap in README.md).".into(),
             )),
@@ -111,6 +112,7 @@ impl Bot {
             action: "create".into(),
             actor: reporter.handle.clone(),
             outcome: format!("created {key} in backlog"),
+            source: None,
         };
         tx.log_decision(&self.workspace, &decision, now).await?;
         let triage =

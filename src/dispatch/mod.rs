@@ -5,6 +5,7 @@ mod actions;
 mod approvals;
 pub use approvals::form_for_button;
 mod commands;
+mod decisions;
 mod home;
 pub mod views;
 
@@ -12,7 +13,9 @@ use crate::board::Person;
 use crate::chat::command::{PersonRef, COMMANDS};
 use crate::chat::{Inbound, Message, Origin, Outbound, Platform, TemplateError, Templates};
 use crate::config::Config;
+use crate::queue::JobSpec;
 use crate::store::{ChatMessageSeen, Store, StoreError, WorkspaceId};
+use crate::workflows::conversation::{self, DiscordMatchJob, MatchJob};
 use crate::workflows::standup::StandupError;
 use crate::workflows::views::Names;
 use chrono::{DateTime, Utc};
@@ -78,7 +81,7 @@ impl Bot {
                 }
                 Err(err) => Err(err),
             },
-            Inbound::Message { text, .. } => self.record(origin, text, now).await.map(|_| Vec::new()),
+            Inbound::Message { text, .. } => self.read(origin, text, now).await.map(|_| Vec::new()),
             Inbound::MemberJoined { .. } => self.hello(origin),
             Inbound::HomeOpened { .. } => self.home(origin).await,
             Inbound::Action { action_id, value, message, trigger, .. } => {
@@ -93,7 +96,11 @@ impl Bot {
 
     /// Every message the bot sees is kept once; `false` when it had been seen already.
     async fn record(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<bool, BotError> {
-        let seen = ChatMessageSeen {
+        Ok(self.store.record_message(&self.workspace, &self.seen(origin, text, now)).await?)
+    }
+
+    fn seen(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> ChatMessageSeen {
+        ChatMessageSeen {
             platform: origin.platform.as_str().into(),
             channel: origin.channel.clone(),
             user_id: origin.user.clone(),
@@ -101,8 +108,29 @@ impl Bot {
             thread_ts: origin.thread.clone(),
             text: text.into(),
             created_at: now,
-        };
-        Ok(self.store.record_message(&self.workspace, &seen).await?)
+        }
+    }
+
+    /// A channel message: kept, and read against the board by a job (never here, so a slow
+    /// board never holds up the platform's delivery), both in one transaction.
+    async fn read(&self, origin: &Origin, text: &str, now: DateTime<Utc>) -> Result<(), BotError> {
+        let mut tx = self.store.begin().await?;
+        let stored = tx.record_message(&self.workspace, &self.seen(origin, text, now)).await?;
+        let direct = origin.platform == Platform::Slack && origin.channel.starts_with('D');
+        if stored && !direct && conversation::policy::reads(&self.config.conversation, &origin.channel) {
+            let job = MatchJob {
+                platform: origin.platform.as_str().into(),
+                channel: origin.channel.clone(),
+                ts: origin.ts.clone(),
+            };
+            let new = match origin.platform {
+                Platform::Discord => DiscordMatchJob(job).to_new_job(now),
+                _ => job.to_new_job(now),
+            };
+            tx.enqueue(&self.workspace, &new, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A short hello, to the person who joined, with what the bot can do.
@@ -122,11 +150,7 @@ impl Bot {
 
     /// The person who sent the event, if they are on the team.
     fn sender(&self, origin: &Origin) -> Option<&Person> {
-        self.people.iter().find(|p| match origin.platform {
-            Platform::Shell => p.handle == origin.user,
-            Platform::Slack => p.slack_id.as_deref() == Some(origin.user.as_str()),
-            Platform::Discord => p.discord_id.as_deref() == Some(origin.user.as_str()),
-        })
+        self.people.iter().find(|p| p.answers_to(origin.platform.as_str(), &origin.user))
     }
 
     /// The sender, or a user error explaining how to be added.
@@ -176,6 +200,7 @@ impl Bot {
             "assign" => "give a ticket to someone",
             "comment" => "add a comment to a ticket",
             "fix" => "hand a ticket to the AI queue (not available yet)",
+            "why" => "what the bot decided about a ticket, and why",
             "approve" => "approve request N (the number on its card)",
             "reject" => "reject request N",
             "changes" => "ask for changes on request N",

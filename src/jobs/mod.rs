@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::queue::scheduler::Schedule;
 use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
 use crate::store::{Store, WorkspaceId};
+use crate::workflows::conversation::{DiscordMatchJob, MatchJob};
 use crate::workflows::{standup::StandupJob, triage::TriageJob};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,43 @@ pub struct JobEnv<C> {
 impl<C> JobEnv<C> {
     pub fn workspace(&self) -> WorkspaceId {
         WorkspaceId::new(self.config.team.workspace.clone())
+    }
+}
+
+/// Why a job's step stopped: what is gone for good, or what may work on a retry.
+pub(crate) enum StepError {
+    Gone(String),
+    Failed(String),
+}
+
+/// A step's result as the queue understands it.
+pub(crate) fn finish(result: Result<Outcome, StepError>) -> Outcome {
+    match result {
+        Ok(outcome) => outcome,
+        Err(StepError::Gone(reason)) => Outcome::Cancel(reason),
+        Err(StepError::Failed(reason)) => Outcome::retry(reason),
+    }
+}
+
+impl From<crate::store::StoreError> for StepError {
+    fn from(err: crate::store::StoreError) -> Self {
+        if err.is_user_error() {
+            StepError::Gone(err.to_string())
+        } else {
+            StepError::Failed(err.to_string())
+        }
+    }
+}
+
+impl From<crate::chat::ChatError> for StepError {
+    fn from(err: crate::chat::ChatError) -> Self {
+        StepError::Failed(err.to_string())
+    }
+}
+
+impl From<crate::chat::TemplateError> for StepError {
+    fn from(err: crate::chat::TemplateError) -> Self {
+        StepError::Failed(err.to_string())
     }
 }
 
@@ -53,7 +91,7 @@ pub(crate) async fn enqueue_all<J: JobSpec>(
 
 /// Every job kind pmbot runs.
 pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {
-    Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()
+    Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()?.register::<MatchJob>()
 }
 
 /// Every job kind, plus Slack's own, for a worker that speaks to Slack.
@@ -63,12 +101,12 @@ pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>
 
 /// Every job kind, plus Discord's own, for a worker that speaks to Discord.
 pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
+    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()?.register::<DiscordMatchJob>()
 }
 
 /// Only Discord's own job kinds (its own queue), for a second worker beside Slack's.
 pub fn discord_only_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
+    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()?.register::<DiscordMatchJob>()
 }
 
 /// The worker's settings from `[queue]`.

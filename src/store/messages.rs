@@ -59,6 +59,50 @@ impl Store {
         Ok(rows)
     }
 
+    /// One stored message.
+    pub async fn message(
+        &self,
+        ws: &WorkspaceId,
+        platform: &str,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<ChatMessageSeen>> {
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+                   WHERE workspace_id = $1 AND platform = $2 AND channel = $3 AND ts = $4";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(ws.as_str())
+            .bind(platform)
+            .bind(channel)
+            .bind(ts)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// A thread's messages up to and including `until` (its first message and the replies),
+    /// oldest first, at most `limit` of the newest.
+    pub async fn thread_messages(
+        &self,
+        ws: &WorkspaceId,
+        platform: &str,
+        channel: &str,
+        thread: &str,
+        limit: i64,
+    ) -> Result<Vec<ChatMessageSeen>> {
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+                   WHERE workspace_id = $1 AND platform = $2 AND channel = $3 AND (ts = $4 OR thread_ts = $4) \
+                   ORDER BY created_at DESC, id DESC LIMIT $5";
+        let mut rows: Vec<ChatMessageSeen> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(ws.as_str())
+            .bind(platform)
+            .bind(channel)
+            .bind(thread)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     pub async fn message_count(&self, ws: &WorkspaceId) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM chat_messages WHERE workspace_id = $1";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_one(pool).await)?)

@@ -16,7 +16,7 @@ mod tickets;
 pub use crate::board::Verdict;
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval};
 pub use connect::{redact, sqlite_url};
-pub use decisions::{Decision, NewDecision};
+pub use decisions::{Decision, DecisionFilter, NewDecision};
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
 pub use tickets::TicketFilter;
@@ -134,6 +134,8 @@ pub enum StoreError {
     JobNotChangeable { id: i64, state: JobState, verb: &'static str },
     #[error("approval #{0} does not exist")]
     UnknownApproval(i64),
+    #[error("decision #{0} does not exist")]
+    UnknownDecision(i64),
     #[error("approval #{id} is already {state}; nothing changed")]
     ApprovalClosed { id: i64, state: ApprovalState },
     #[error("{decider} has already decided on approval #{id}; nothing changed")]
@@ -158,6 +160,7 @@ impl StoreError {
                 | StoreError::UnknownPerson(_)
                 | StoreError::AlreadyInStatus { .. }
                 | StoreError::UnknownApproval(_)
+                | StoreError::UnknownDecision(_)
                 | StoreError::UnknownJob(_)
                 | StoreError::JobNotChangeable { .. }
                 | StoreError::ApprovalClosed { .. }

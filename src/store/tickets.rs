@@ -270,6 +270,32 @@ impl Store {
         Ok(Comment { id, ticket: key.clone(), author: author.to_string(), body: body.to_string(), created_at: at })
     }
 
+    /// The ticket made from `external_id` of `tracker` (e.g. a chat message), if any.
+    pub async fn ticket_from(&self, ws: &WorkspaceId, tracker: &str, external_id: &str) -> Result<Option<Ticket>> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND source_tracker = $2 AND external_id = $3"
+        );
+        let row: Option<TicketRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(ws.as_str())
+            .bind(tracker)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(TicketRow::into_ticket).transpose()
+    }
+
+    /// Removes a comment (an undone automatic comment); `false` when it was gone already.
+    pub async fn delete_comment(&self, ws: &WorkspaceId, id: i64) -> Result<bool> {
+        let sql = "DELETE FROM comments WHERE workspace_id = $1 AND id = $2";
+        let done = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
     /// A ticket's comments, oldest first.
     pub async fn comments(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
         let sql =

@@ -32,6 +32,8 @@ fn slash_commands_parse() {
         ("/fix", "", Command::Fix { key: None }),
         ("/pm", "", Command::Help),
         ("/pm", "show web-7", Command::Show { key: key("WEB-7") }),
+        ("/pm", "why PM-12", Command::Why { key: key("PM-12") }),
+        ("/pm", "explain pm-12?", Command::Why { key: key("PM-12") }),
         (
             "/pm",
             "  move   WEB-7   to   in   progress  ",

@@ -73,9 +73,10 @@ impl ShellChat {
 }
 
 impl Chat for ShellChat {
-    async fn post(&self, channel: &str, _thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
+    async fn post(&self, channel: &str, thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
         let target = self.next_ref(channel);
-        self.show(&format!("pmbot › {channel}"), target, message)
+        let where_ = if thread.is_some() { format!("{channel} (in the thread)") } else { channel.to_string() };
+        self.show(&format!("pmbot › {where_}"), target, message)
     }
 
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
@@ -109,6 +110,8 @@ pub struct ShellSession<'a> {
     /// Print each typed line before the reply (for piped input and the demo).
     pub echo: bool,
     sent: u64,
+    /// The last message that was not a reply: `> text` replies in its thread.
+    last_root: Option<String>,
 }
 
 /// Whether to keep reading lines.
@@ -120,7 +123,16 @@ pub enum Flow {
 
 impl<'a> ShellSession<'a> {
     pub fn new(bot: &'a Bot, chat: Arc<ShellChat>, user: &str, channel: &str, echo: bool) -> Self {
-        ShellSession { bot, chat, worker: None, user: user.into(), channel: channel.into(), echo, sent: 0 }
+        ShellSession {
+            bot,
+            chat,
+            worker: None,
+            user: user.into(),
+            channel: channel.into(),
+            echo,
+            sent: 0,
+            last_root: None,
+        }
     }
 
     /// Runs due jobs with `worker` after each line.
@@ -167,7 +179,19 @@ impl<'a> ShellSession<'a> {
             },
             ShellInput::Slash { command, text } => Inbound::SlashCommand { origin: self.origin(now), command, text },
             ShellInput::Mention { text } => Inbound::Mention { origin: self.origin(now), text },
-            ShellInput::Message { text } => Inbound::Message { origin: self.origin(now), text },
+            ShellInput::Message { text } => {
+                let mut origin = self.origin(now);
+                match text.strip_prefix("> ").or_else(|| text.strip_prefix('>')) {
+                    Some(reply) if self.last_root.is_some() => {
+                        origin.thread = self.last_root.clone();
+                        Inbound::Message { origin, text: reply.trim().to_string() }
+                    }
+                    _ => {
+                        self.last_root = Some(origin.ts.clone());
+                        Inbound::Message { origin, text }
+                    }
+                }
+            }
         };
         let outbound = self.bot.handle(&inbound, now).await;
         deliver(self.chat.as_ref(), &outbound).await?;
@@ -203,12 +227,14 @@ impl<'a> ShellSession<'a> {
             },
             "channel" | "join" if arg.starts_with('#') && arg.len() > 1 => {
                 self.channel = arg.to_string();
+                self.last_root = None;
                 self.chat.note(&format!("You are now in {arg}."))?;
             }
             "channel" | "join" => self.chat.note("⚠️ Name the channel with its #, e.g. :channel #acme-web")?,
             _ => self.chat.note(
                 "Type a message, a /command (/standup, /board, /pm help) or mention @pmbot.\n\
-                 !N presses button N · :as HANDLE switches person · :channel #NAME switches channel · :quit leaves",
+                 > text replies in the thread of the last message · !N presses button N\n\
+                 :as HANDLE switches person · :channel #NAME switches channel · :quit leaves",
             )?,
         }
         Ok(Flow::Continue)

@@ -120,6 +120,13 @@ impl Chat for SlackChat {
         Ok(MessageRef { channel: posted.channel.to_string(), ts: posted.ts.to_string() })
     }
 
+    async fn permalink(&self, channel: &str, ts: &str) -> Result<Option<String>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());
+        let found = self.retrying(channel, || session.chat_get_permalink(&request)).await?;
+        Ok(Some(found.permalink.to_string()))
+    }
+
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
         let request =

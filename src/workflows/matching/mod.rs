@@ -162,7 +162,10 @@ impl Matcher {
                     Some(ticket.key.clone()),
                     Some(status),
                     confidence,
-                    format!("{} {} {how}, and says it is now {status}.", ticket.key, ticket.title),
+                    format!(
+                        "It is about {} ({}): {how}, and it says the work is now {status}.",
+                        ticket.key, ticket.title
+                    ),
                 ),
                 _ => decided(
                     "comment",
@@ -181,6 +184,13 @@ impl Matcher {
             }
             _ => decided("none", None, None, 0.7, "No ticket matches and it asks for no work.".into()),
         }
+    }
+
+    /// Tells the matcher about an earlier message (a thread's first one) and what it was about,
+    /// so that a reply to it is read with it.
+    pub fn remember(&mut self, id: &str, text: &str, subject: Option<String>) {
+        self.texts.insert(id.to_string(), text.chars().take(4000).collect());
+        self.subjects.insert(id.to_string(), subject);
     }
 
     /// Replaces one ticket (a change on the board) without rebuilding the index.

@@ -8,7 +8,7 @@ pub use decide::{decide, Resume, Step};
 
 use crate::board::{Status, TicketKey};
 use crate::chat::{Chat, Message};
-use crate::jobs::JobEnv;
+use crate::jobs::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::{Approvers, NewApproval, NewDecision, StoreError};
 use crate::workflows::views::Names;
@@ -38,50 +38,18 @@ impl JobSpec for TriageJob {
 
 impl<C: Chat + 'static> Job<JobEnv<C>> for TriageJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
-        match self.step(env, ctx).await {
-            Ok(outcome) => outcome,
-            Err(TriageError::Gone(reason)) => Outcome::Cancel(reason),
-            Err(TriageError::Failed(reason)) => Outcome::retry(reason),
-        }
-    }
-}
-
-enum TriageError {
-    Gone(String),
-    Failed(String),
-}
-
-impl From<StoreError> for TriageError {
-    fn from(err: StoreError) -> Self {
-        if err.is_user_error() {
-            TriageError::Gone(err.to_string())
-        } else {
-            TriageError::Failed(err.to_string())
-        }
-    }
-}
-
-impl From<crate::chat::ChatError> for TriageError {
-    fn from(err: crate::chat::ChatError) -> Self {
-        TriageError::Failed(err.to_string())
-    }
-}
-
-impl From<crate::chat::TemplateError> for TriageError {
-    fn from(err: crate::chat::TemplateError) -> Self {
-        TriageError::Failed(err.to_string())
+        crate::jobs::finish(self.step(env, ctx).await)
     }
 }
 
 impl TriageJob {
-    async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, TriageError> {
-        let key: TicketKey =
-            self.key.parse().map_err(|e: crate::board::BoardError| TriageError::Gone(e.to_string()))?;
+    async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, StepError> {
+        let key: TicketKey = self.key.parse().map_err(|e: crate::board::BoardError| StepError::Gone(e.to_string()))?;
         let ticket = env.store.ticket(&ctx.workspace, &key).await?;
         let resume: Option<Resume> = match &ctx.resume {
             Some(value) => Some(
                 serde_json::from_value(value.clone())
-                    .map_err(|e| TriageError::Gone(format!("unreadable decision: {e}")))?,
+                    .map_err(|e| StepError::Gone(format!("unreadable decision: {e}")))?,
             ),
             None => None,
         };
@@ -139,7 +107,7 @@ impl TriageJob {
         title: &str,
         project: &str,
         names: &Names,
-    ) -> Result<Outcome, TriageError> {
+    ) -> Result<Outcome, StepError> {
         let hours = env.config.queue.triage_expiry_hours;
         let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(72));
         let request = NewApproval {
@@ -177,6 +145,7 @@ impl TriageJob {
             action: action.into(),
             actor: by.into(),
             outcome: outcome.into(),
+            source: None,
         };
         env.store.log_decision(&ctx.workspace, &decision, ctx.now).await.map(|_| ())
     }

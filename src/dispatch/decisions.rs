@@ -1,0 +1,213 @@
+//! The buttons and commands around the bot's own conversation decisions: Undo, "Different
+//! ticket…", "Create ticket" (from the standup's untracked conversations), and `why KEY`.
+
+use super::{ephemeral, reply, Bot, BotError, Outcome};
+use crate::board::{TicketKey, Verdict};
+use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
+use crate::store::{Decision, DecisionFilter, NewDecision};
+use crate::workflows::conversation::apply::{apply, undo, Proposal};
+use crate::workflows::conversation::{APPROVAL_SUBJECT, KIND, OTHER_ACTION};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// How many decisions `why` lists before pointing at the CLI.
+const WHY_LIMIT: i64 = 8;
+
+/// The form "Different ticket…" opens.
+pub(super) fn other_ticket_form(approval: i64, card: &MessageRef) -> Form {
+    Form {
+        title: "Different ticket".into(),
+        question: "Which ticket is it about? (its key, e.g. ENG-12)".into(),
+        submit: "Use this ticket".into(),
+        action_id: OTHER_ACTION.into(),
+        value: approval.to_string(),
+        message: Some(card.clone()),
+    }
+}
+
+impl Bot {
+    /// Undo of something the bot did on its own (or on a Yes): the message's author or a PM
+    /// or lead may; a second press says it was undone already.
+    pub(super) async fn undo(&self, origin: &Origin, value: &str, card: &MessageRef, now: DateTime<Utc>) -> Outcome {
+        let person = self.known_sender(origin)?.clone();
+        let decision = self.conversation_decision(value).await?;
+        let mut proposal = Proposal::of(&decision)?;
+        let is_author = proposal.author.as_deref() == Some(person.handle.as_str());
+        if !is_author && !person.role.can_triage() {
+            let text = "⛔ Only the person who wrote the message, a PM or a lead can undo this. Nothing changed.";
+            return Ok(vec![ephemeral(origin, Message::text(text))]);
+        }
+        let result =
+            proposal.result.clone().filter(|_| matches!(decision.outcome.as_str(), "done" | "accepted" | "redirected"));
+        let Some(result) = result else {
+            let text = format!("There is nothing to undo: that decision is {}. Nothing changed.", decision.outcome);
+            return Ok(vec![ephemeral(origin, Message::text(text))]);
+        };
+        let log = NewDecision {
+            kind: "conversation.undo".into(),
+            subject: decision.subject.clone(),
+            inputs: json!({ "decision": decision.id, "result": result }),
+            rationale: format!("{} undid decision #{}", person.display_name, decision.id),
+            confidence: 1.0,
+            action: format!("undo:{}", decision.action),
+            actor: person.handle.clone(),
+            outcome: "undone".into(),
+            source: Some(format!("undo:{}", decision.id)),
+        };
+        if self.store.log_decision_once(&self.workspace, &log, now).await?.is_err() {
+            let text = "That was undone already. Nothing changed.";
+            return Ok(vec![ephemeral(origin, Message::text(text))]);
+        }
+        let what = undo(&self.store, &self.workspace, &result, &person.handle, now).await?;
+        let outcome = if decision.outcome == "done" { "undone" } else { "accepted+undone" };
+        proposal.result = Some(json!({ "undone": result }));
+        self.store
+            .update_decision(&self.workspace, decision.id, outcome, &decision.subject, &proposal.to_value())
+            .await?;
+        let text = format!("↩️ {} undid this: {what}.", person.display_name);
+        Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
+    }
+
+    /// "Different ticket…": a form asking which, where the platform can open one.
+    pub(super) async fn ask_other_ticket(
+        &self,
+        origin: &Origin,
+        value: &str,
+        card: &MessageRef,
+        trigger: Option<&str>,
+    ) -> Outcome {
+        let person = self.known_sender(origin)?.clone();
+        let id: i64 = value.parse().map_err(|_| unexpected(value))?;
+        let approval = self.store.approval(&self.workspace, id).await?;
+        if !approval.approvers.allows(&person) {
+            return self.refuse(origin, &person, &approval, Utc::now()).await;
+        }
+        let fallback = Message::text(format!(
+            "Say which ticket: `@{} changes {id} ENG-12` (with its key).",
+            self.config.team.bot_name
+        ));
+        Ok(vec![Outbound::Form {
+            channel: origin.channel.clone(),
+            user: origin.user.clone(),
+            trigger: trigger.map(str::to_string),
+            form: other_ticket_form(id, card),
+            fallback,
+        }])
+    }
+
+    /// The "Different ticket…" form, filled in: the key must name a ticket on the board.
+    pub(super) async fn other_ticket_chosen(
+        &self,
+        origin: &Origin,
+        value: &str,
+        card: Option<&MessageRef>,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let id: i64 = value.parse().map_err(|_| unexpected(value))?;
+        let word = text.split_whitespace().next().unwrap_or_default().trim_start_matches('#');
+        let key: TicketKey = word.parse().map_err(|_| {
+            BotError::User(format!("“{}” is not a ticket key (like ENG-12); nothing was recorded.", text.trim()))
+        })?;
+        self.store.ticket(&self.workspace, &key).await?;
+        self.decide(origin, id, Verdict::RequestChanges, Some(key.as_str()), card, now).await
+    }
+
+    /// "Create ticket" on an untracked conversation in the standup.
+    pub(super) async fn create_from(
+        &self,
+        origin: &Origin,
+        value: &str,
+        card: &MessageRef,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let person = self.known_sender(origin)?.clone();
+        let decision = self.conversation_decision(value).await?;
+        let mut proposal = Proposal::of(&decision)?;
+        if let Some(key) = proposal.result.as_ref().and_then(|r| r["ticket"].as_str()) {
+            let text = format!("That conversation already has a ticket: {key}. Nothing changed.");
+            return Ok(vec![ephemeral(origin, Message::text(text))]);
+        }
+        proposal.decision = "create".into();
+        let applied = apply(&self.store, &self.config, &self.workspace, &proposal, &person.handle, None, now).await?;
+        proposal.result = Some(applied.result.clone());
+        self.store.update_decision(&self.workspace, decision.id, "created", &applied.key, &proposal.to_value()).await?;
+        let log = NewDecision {
+            kind: "conversation.answer".into(),
+            subject: applied.key.clone(),
+            inputs: json!({ "decision": decision.id, "answer": "create", "by": person.handle }),
+            rationale: format!("{} created a ticket from an untracked conversation", person.display_name),
+            confidence: 1.0,
+            action: "create".into(),
+            actor: person.handle.clone(),
+            outcome: "created".into(),
+            source: Some(format!("answer:{}", decision.id)),
+        };
+        // A run again after a crash finds the answer logged already, which is fine.
+        let _ = self.store.log_decision_once(&self.workspace, &log, now).await?;
+        let text = format!(
+            "✓ {}: {} (by {}).",
+            applied.what,
+            proposal.text.chars().take(80).collect::<String>(),
+            person.display_name
+        );
+        Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
+    }
+
+    /// `why KEY`: what the bot (and people through it) decided about the ticket, and why.
+    pub(super) async fn why(&self, origin: &Origin, key: &TicketKey, in_thread: bool) -> Outcome {
+        self.store.ticket(&self.workspace, key).await?;
+        let filter =
+            DecisionFilter { subject: Some(key.to_string()), limit: WHY_LIMIT + 1, ..DecisionFilter::default() };
+        let mut found = self.store.find_decisions(&self.workspace, &filter).await?;
+        let more = found.len() > usize::try_from(WHY_LIMIT).unwrap_or(8);
+        found.truncate(usize::try_from(WHY_LIMIT).unwrap_or(8));
+        let zone = self.config.team.timezone;
+        let names = self.names();
+        let by = |actor: &str| if actor == "pmbot" { actor.to_string() } else { names.full(actor) };
+        let decisions: Vec<_> = found
+            .iter()
+            .map(|d| {
+                json!({
+                    "when": d.created_at.with_timezone(&zone).format("%a %-d %b %H:%M").to_string(),
+                    "what": describe(d),
+                    "how": format!("{} · {}% sure · {}", d.outcome, (d.confidence * 100.0).round(), by(&d.actor)),
+                    "rationale": d.rationale,
+                })
+            })
+            .collect();
+        let context = json!({ "key": key.as_str(), "decisions": decisions, "more": if more { "some" } else { "" } });
+        Ok(vec![reply(origin, self.templates.render("why", &context)?, in_thread)])
+    }
+
+    async fn conversation_decision(&self, value: &str) -> Result<Decision, BotError> {
+        let id: i64 = value.parse().map_err(|_| unexpected(value))?;
+        let decision = self.store.decision(&self.workspace, id).await?;
+        if decision.kind != KIND {
+            return Err(unexpected(value));
+        }
+        Ok(decision)
+    }
+}
+
+/// Whether approval `subject` is a conversation suggestion (its buttons read Yes / No).
+pub(super) fn is_suggestion(subject: &str) -> bool {
+    subject.starts_with(APPROVAL_SUBJECT)
+}
+
+fn unexpected(value: &str) -> BotError {
+    BotError::User(format!("That button carries an unexpected value ({value}); nothing changed."))
+}
+
+/// "matched a message: move to done", "triage", … for a line of `why`.
+fn describe(d: &Decision) -> String {
+    let kind = match d.kind.as_str() {
+        KIND => "from chat",
+        "conversation.answer" => "answer",
+        "conversation.undo" => "undo",
+        "ticket.create" => "created",
+        "ticket.triage" => "triage",
+        other => other,
+    };
+    format!("{kind}: {}", d.action.replace(':', " → "))
+}

@@ -1,0 +1,254 @@
+//! Doing what a conversation decision says (comment, move, create) and undoing it. Shared by
+//! the conversation job (acting on its own or on a Yes) and the buttons (Undo, Create ticket).
+//! Each step is safe to repeat: a job run again after a crash finds its work done.
+
+use super::draft::{draft, Said};
+use crate::board::{NewTicket, Source, Status, TicketKey};
+use crate::config::Config;
+use crate::store::{Decision, Store, StoreError, WorkspaceId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The chat message a decision is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageAt {
+    pub platform: String,
+    pub channel: String,
+    pub ts: String,
+    #[serde(default)]
+    pub thread: Option<String>,
+    pub user: String,
+}
+
+impl MessageAt {
+    /// The decision log's `source` for the decision about this message.
+    pub fn source(&self) -> String {
+        source(&self.platform, &self.channel, &self.ts)
+    }
+}
+
+pub fn source(platform: &str, channel: &str, ts: &str) -> String {
+    format!("msg:{platform}:{channel}:{ts}")
+}
+
+/// What a `conversation.match` decision keeps in its `inputs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub message: MessageAt,
+    /// The author's handle, when they are on the team.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The start of the message.
+    pub text: String,
+    /// comment | move | create | none
+    pub decision: String,
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The new status of a move.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The ticket's status when decided (what Undo goes back to).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A permalink to the message.
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub approval: Option<i64>,
+    /// What was done: `{ticket, comment?, from?, to?, created?}`.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// Set when a language model reranked or titled it.
+    #[serde(default)]
+    pub model: Option<Value>,
+}
+
+impl Proposal {
+    pub fn of(decision: &Decision) -> Result<Proposal, StoreError> {
+        serde_json::from_value(decision.inputs.clone())
+            .map_err(|e| StoreError::Corrupt(format!("decision #{}: unreadable inputs: {e}", decision.id)))
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// What was done, for the reply and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub key: String,
+    /// "Commented on *ENG-12* Fix the login timeout", …
+    pub what: String,
+    pub result: Value,
+}
+
+/// Does what `proposal` says; with `other`, about that ticket instead (a create pointed at
+/// an existing ticket becomes a comment on it).
+pub async fn apply(
+    store: &Store,
+    config: &Config,
+    ws: &WorkspaceId,
+    proposal: &Proposal,
+    actor: &str,
+    other: Option<&TicketKey>,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let decision = if other.is_some() && proposal.decision == "create" { "comment" } else { &proposal.decision };
+    let key = || -> Result<TicketKey, StoreError> {
+        match other {
+            Some(key) => Ok(key.clone()),
+            None => Ok(proposal.ticket.as_deref().unwrap_or_default().parse()?),
+        }
+    };
+    match decision {
+        "comment" => {
+            let key = key()?;
+            let ticket = store.ticket(ws, &key).await?;
+            let body = comment_body(config, proposal);
+            let existing = store.comments(ws, &key).await?.into_iter().find(|c| c.body == body);
+            let id = match existing {
+                Some(comment) => comment.id,
+                None => store.add_comment(ws, &key, actor, &body, now).await?.id,
+            };
+            Ok(Applied {
+                what: format!("Added this to *{key}* {} as a comment", ticket.title),
+                result: json!({ "ticket": key.as_str(), "comment": id }),
+                key: key.to_string(),
+            })
+        }
+        "move" => {
+            let key = key()?;
+            let to: Status = proposal.status.as_deref().unwrap_or_default().parse()?;
+            let ticket = store.ticket(ws, &key).await?;
+            let from = if ticket.status == to {
+                // Already there: moved by this decision before a crash, or by someone.
+                proposal.from.as_deref().and_then(|s| s.parse().ok()).unwrap_or(to)
+            } else {
+                store.move_ticket(ws, &key, to, actor, Some("said in chat"), now).await?;
+                ticket.status
+            };
+            Ok(Applied {
+                what: format!("Moved *{key}* {} from {} to {}", ticket.title, from.label(), to.label()),
+                result: json!({ "ticket": key.as_str(), "from": from.as_str(), "to": to.as_str() }),
+                key: key.to_string(),
+            })
+        }
+        "create" => {
+            let source = proposal.message.source();
+            let ticket = match store.ticket_from(ws, "chat", &source).await? {
+                Some(ticket) => ticket,
+                None => {
+                    let new = new_ticket(store, config, ws, proposal).await?;
+                    store.create_ticket(ws, &new, actor, now).await?
+                }
+            };
+            Ok(Applied {
+                what: format!("Created *{}* {} in the {} backlog", ticket.key, ticket.title, ticket.project),
+                result: json!({ "ticket": ticket.key.as_str(), "created": true }),
+                key: ticket.key.to_string(),
+            })
+        }
+        other => Err(StoreError::Corrupt(format!("nothing to do for a \"{other}\" decision"))),
+    }
+}
+
+/// Takes back what was applied (`result` of [`apply`]); says what was undone.
+pub async fn undo(
+    store: &Store,
+    ws: &WorkspaceId,
+    result: &Value,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let key: TicketKey = result["ticket"].as_str().unwrap_or_default().parse()?;
+    if let Some(id) = result["comment"].as_i64() {
+        store.delete_comment(ws, id).await?;
+        return Ok(format!("removed the comment from *{key}*"));
+    }
+    if result["created"].as_bool() == Some(true) {
+        // Cancelled rather than deleted: keys are never reused and the history stays.
+        return match store.move_ticket(ws, &key, Status::Cancelled, actor, Some("undone"), now).await {
+            Ok(_) | Err(StoreError::AlreadyInStatus { .. }) => Ok(format!("cancelled *{key}*")),
+            Err(err) => Err(err),
+        };
+    }
+    let (Some(from), Some(to)) = (result["from"].as_str(), result["to"].as_str()) else {
+        return Err(StoreError::Corrupt(format!("nothing recorded to undo on {key}")));
+    };
+    let (from, to): (Status, Status) = (from.parse()?, to.parse()?);
+    let now_at = store.ticket(ws, &key).await?.status;
+    if now_at != to {
+        // Someone moved it since; moving it back would undo their change, not the bot's.
+        return Ok(format!("left *{key}* where it is ({}), since it was moved again after", now_at.label()));
+    }
+    store.move_ticket(ws, &key, from, actor, Some("undone"), now).await?;
+    Ok(format!("moved *{key}* back to {}", from.label()))
+}
+
+fn who(config: &Config, proposal: &Proposal) -> String {
+    let people = config.people();
+    proposal
+        .author
+        .as_ref()
+        .and_then(|h| people.iter().find(|p| &p.handle == h))
+        .map_or_else(|| proposal.message.user.clone(), |p| p.display_name.clone())
+}
+
+fn channel_name(channel: &str) -> String {
+    if channel.starts_with('#') {
+        channel.to_string()
+    } else {
+        format!("#{channel}")
+    }
+}
+
+fn comment_body(config: &Config, proposal: &Proposal) -> String {
+    let mut body =
+        format!("{} in {}: “{}”", who(config, proposal), channel_name(&proposal.message.channel), proposal.text);
+    if let Some(link) = &proposal.link {
+        body.push_str(&format!(" ({link})"));
+    }
+    body
+}
+
+async fn new_ticket(
+    store: &Store,
+    config: &Config,
+    ws: &WorkspaceId,
+    proposal: &Proposal,
+) -> Result<NewTicket, StoreError> {
+    let m = &proposal.message;
+    let project = config.project_for_channel(&m.channel).ok_or_else(|| StoreError::UnknownProject("(none)".into()))?;
+    let people = config.people();
+    let name = |user: &str| {
+        people
+            .iter()
+            .find(|p| p.answers_to(&m.platform, user))
+            .map_or_else(|| user.to_string(), |p| p.display_name.clone())
+    };
+    let thread: Vec<Said> = match &m.thread {
+        Some(root) => store
+            .thread_messages(ws, &m.platform, &m.channel, root, 12)
+            .await?
+            .into_iter()
+            .map(|said| Said { who: name(&said.user_id), text: said.text })
+            .collect(),
+        None => Vec::new(),
+    };
+    let request = Said { who: who(config, proposal), text: proposal.text.clone() };
+    let drafted = draft(&request, &thread, &channel_name(&m.channel), proposal.link.as_deref());
+    let title = proposal
+        .model
+        .as_ref()
+        .and_then(|model| model["title"].as_str())
+        .filter(|t| !t.trim().is_empty())
+        .map_or(drafted.title, str::to_string);
+    let mut new = NewTicket::new(&project.key, &title)?;
+    new.description = drafted.description;
+    new.labels = vec![config.conversation.label.clone()];
+    new.reporter = proposal.author.clone();
+    new.source = Source { tracker: Some("chat".into()), external_id: Some(m.source()), url: proposal.link.clone() };
+    Ok(new)
+}

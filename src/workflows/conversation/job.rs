@@ -1,0 +1,383 @@
+//! The conversation job: one per channel message the bot sees. It reads the message with its
+//! thread against the board, logs the decision, and acts, suggests or only logs as the
+//! channel's policy says. A suggestion parks the job on an approval; the answer resumes it.
+
+use super::apply::{apply, source, Applied, MessageAt, Proposal};
+use super::policy::{self, Act};
+use crate::board::{Role, Ticket, TicketKey};
+use crate::chat::Chat;
+use crate::jobs::{JobEnv, StepError};
+use crate::queue::{Job, JobContext, JobSpec, Outcome};
+use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
+use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket, Matcher};
+use crate::workflows::triage::Resume;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+pub const KIND: &str = "conversation.match";
+pub const UNDO_ACTION: &str = "conversation.undo";
+pub const OTHER_ACTION: &str = "conversation.other";
+pub const CREATE_ACTION: &str = "conversation.create";
+/// The prefix of a suggestion's approval subject, followed by the decision id.
+pub const APPROVAL_SUBJECT: &str = "decision:";
+/// How much of a message the decision log keeps.
+const KEPT_CHARS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchJob {
+    pub platform: String,
+    pub channel: String,
+    pub ts: String,
+}
+
+impl JobSpec for MatchJob {
+    const KIND: &'static str = KIND;
+    const MAX_ATTEMPTS: u32 = 5;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    fn unique_key(&self) -> Option<String> {
+        Some(source(&self.platform, &self.channel, &self.ts))
+    }
+}
+
+/// The same job on Discord's queue, so that its replies go out through the Discord worker
+/// when a Slack worker runs beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DiscordMatchJob(pub MatchJob);
+
+impl JobSpec for DiscordMatchJob {
+    const KIND: &'static str = "conversation.match.discord";
+    const QUEUE: &'static str = "discord";
+    const MAX_ATTEMPTS: u32 = 5;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    fn unique_key(&self) -> Option<String> {
+        self.0.unique_key()
+    }
+}
+
+impl<C: Chat + 'static> Job<JobEnv<C>> for MatchJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        crate::jobs::finish(self.step(env, ctx).await)
+    }
+}
+
+impl<C: Chat + 'static> Job<JobEnv<C>> for DiscordMatchJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        crate::jobs::finish(self.0.step(env, ctx).await)
+    }
+}
+
+impl MatchJob {
+    async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, StepError> {
+        let ws = &ctx.workspace;
+        let source = source(&self.platform, &self.channel, &self.ts);
+        if let Some(resume) = &ctx.resume {
+            let resume: Resume = serde_json::from_value(resume.clone())
+                .map_err(|e| StepError::Gone(format!("unreadable answer: {e}")))?;
+            let decision = env.store.decision_by_source(ws, &source).await?;
+            let decision = decision.ok_or_else(|| StepError::Gone("the suggestion is no longer logged".into()))?;
+            return self.answered(env, ctx, decision, &resume).await;
+        }
+        let decision = match env.store.decision_by_source(ws, &source).await? {
+            Some(earlier) => earlier,
+            None => {
+                let Some(message) = env.store.message(ws, &self.platform, &self.channel, &self.ts).await? else {
+                    return Ok(Outcome::Cancel("the message is no longer stored".into()));
+                };
+                let logged = self.decide(env, ctx, &message).await?;
+                match env.store.log_decision_once(ws, &logged, ctx.now).await? {
+                    Ok(id) => env.store.decision(ws, id).await?,
+                    Err(earlier) => earlier,
+                }
+            }
+        };
+        match decision.outcome.as_str() {
+            "acting" => self.act(env, ctx, &decision).await,
+            "asking" => self.ask(env, ctx, &decision).await,
+            // Logged, shadowed, none, or already done by an earlier run.
+            _ => Ok(Outcome::Done),
+        }
+    }
+
+    /// Reads the message against the board and says what the policy makes of it.
+    async fn decide<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        message: &ChatMessageSeen,
+    ) -> Result<NewDecision, StepError> {
+        let ws = &ctx.workspace;
+        let tickets = env.store.tickets(ws, &TicketFilter::default()).await?;
+        let mut matcher = Matcher::new(tickets.iter().map(match_ticket).collect());
+        let root = message.thread_ts.clone().filter(|t| t != &message.ts);
+        if let Some(root) = &root {
+            if let Some(first) = env.store.message(ws, &self.platform, &self.channel, root).await? {
+                let earlier = env.store.decision_by_source(ws, &source(&self.platform, &self.channel, root)).await?;
+                matcher.remember(root, &first.text, earlier.as_ref().and_then(subject_of));
+            }
+        }
+        let decided = matcher.decide(&MatchMessage {
+            id: message.ts.clone(),
+            channel: message.channel.clone(),
+            user: message.user_id.clone(),
+            ts: message.ts.clone(),
+            text: message.text.clone(),
+            thread: message.thread_ts.clone(),
+        });
+        let act = policy::act(&env.config.conversation, &self.channel, &decided);
+        let link = if matches!(act, Act::Auto | Act::Ask) && decided.decision == "create" {
+            // Only new tickets quote the link; a failure to get one is no reason to stop.
+            env.chat.permalink(&self.channel, &self.ts).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "no permalink for a conversation message");
+                None
+            })
+        } else {
+            None
+        };
+        let people = env.config.people();
+        let author = people.iter().find(|p| p.answers_to(&self.platform, &message.user_id)).map(|p| p.handle.clone());
+        let from = decided
+            .ticket
+            .as_ref()
+            .and_then(|key| tickets.iter().find(|t| t.key.as_str() == key))
+            .map(|t| t.status.as_str().to_string());
+        let proposal = Proposal {
+            message: MessageAt {
+                platform: self.platform.clone(),
+                channel: self.channel.clone(),
+                ts: self.ts.clone(),
+                thread: message.thread_ts.clone(),
+                user: message.user_id.clone(),
+            },
+            author,
+            text: message.text.chars().take(KEPT_CHARS).collect(),
+            decision: decided.decision.to_string(),
+            ticket: decided.ticket.clone(),
+            status: decided.status.clone(),
+            from,
+            link,
+            approval: None,
+            result: None,
+            model: None,
+        };
+        Ok(NewDecision {
+            kind: KIND.into(),
+            subject: decided.ticket.clone().unwrap_or_else(|| self.channel.clone()),
+            inputs: proposal.to_value(),
+            rationale: decided.rationale.clone(),
+            confidence: decided.confidence,
+            action: action_name(&decided),
+            actor: "pmbot".into(),
+            outcome: act.outcome().into(),
+            source: Some(source(&self.platform, &self.channel, &self.ts)),
+        })
+    }
+
+    /// Confident enough: do it and say so in the thread, with Undo.
+    async fn act<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, decision: &Decision) -> Result<Outcome, StepError> {
+        let mut proposal = Proposal::of(decision)?;
+        match apply(&env.store, &env.config, &ctx.workspace, &proposal, "pmbot", None, ctx.now).await {
+            Ok(applied) => {
+                proposal.result = Some(applied.result.clone());
+                env.store
+                    .update_decision(&ctx.workspace, decision.id, "done", &applied.key, &proposal.to_value())
+                    .await?;
+                self.say_done(env, decision, &proposal, &applied, None).await?;
+            }
+            Err(err) if err.is_user_error() => {
+                // The ticket went away or changed meanwhile: logged, nothing said.
+                let outcome = format!("skipped: {err}");
+                env.store
+                    .update_decision(&ctx.workspace, decision.id, &outcome, &decision.subject, &decision.inputs)
+                    .await?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// Unsure: suggest it in the thread with Yes / No / Different ticket… and wait.
+    async fn ask<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, decision: &Decision) -> Result<Outcome, StepError> {
+        let ws = &ctx.workspace;
+        let mut proposal = Proposal::of(decision)?;
+        let subject = format!("{APPROVAL_SUBJECT}{}", decision.id);
+        // A run after a crash finds the approval it made before.
+        let earlier = env.store.pending_approvals(ws).await?.into_iter().find(|a| a.subject == subject);
+        let hours = env.config.conversation.suggestion_expiry_hours;
+        let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(48));
+        let question = self.question(env, ws, &proposal).await?;
+        let approval = match earlier {
+            Some(approval) => approval,
+            None => {
+                let request = NewApproval {
+                    subject,
+                    description: question.replace('*', ""),
+                    approvers: Approvers {
+                        role: Some(Role::Lead),
+                        people: proposal.author.clone().into_iter().collect(),
+                    },
+                    required: 1,
+                    expires_at: Some(expires_at),
+                };
+                env.store.create_approval(ws, &request, ctx.now).await?
+            }
+        };
+        proposal.approval = Some(approval.id);
+        env.store.update_decision(ws, decision.id, "asked", &decision.subject, &proposal.to_value()).await?;
+        let expires = expires_at.with_timezone(&env.config.team.timezone).format("%a %-d %b %H:%M").to_string();
+        let who = match &proposal.author {
+            Some(handle) => format!("@{handle} or a PM/lead"),
+            None => "A PM or lead".into(),
+        };
+        let context = json!({
+            "question": question, "why": decision.rationale, "confidence": percent(decision.confidence),
+            "who": who, "expires": expires, "approval": approval.id, "decide": crate::workflows::triage::DECIDE_ACTION,
+            "other": OTHER_ACTION, "create": proposal.decision == "create",
+        });
+        let message = env.templates.render("conversation_suggest", &context)?;
+        env.chat.post(&self.channel, Some(thread_of(&proposal)), &message).await?;
+        Ok(Outcome::Await { approval_id: approval.id })
+    }
+
+    async fn question<C>(
+        &self,
+        env: &JobEnv<C>,
+        ws: &crate::store::WorkspaceId,
+        p: &Proposal,
+    ) -> Result<String, StepError> {
+        let ticket = match p.ticket.as_deref().map(str::parse::<TicketKey>) {
+            Some(Ok(key)) => Some(env.store.ticket(ws, &key).await?),
+            _ => None,
+        };
+        let named = |t: &Option<Ticket>| t.as_ref().map_or_else(String::new, |t| format!("*{}* {}", t.key, t.title));
+        Ok(match p.decision.as_str() {
+            "comment" => format!("Is this about {}? I'd add it there as a comment.", named(&ticket)),
+            "move" => format!(
+                "Should I move {} to {}?",
+                named(&ticket),
+                p.status.as_deref().and_then(|s| s.parse::<crate::board::Status>().ok()).map_or("?", |s| s.label())
+            ),
+            _ => {
+                let title = super::draft::title(&p.text).unwrap_or_else(|| "this request".into());
+                format!("Should I create a ticket for this: “{title}”?")
+            }
+        })
+    }
+
+    /// A person answered the suggestion (or nobody did in time).
+    async fn answered<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        decision: Decision,
+        resume: &Resume,
+    ) -> Result<Outcome, StepError> {
+        let ws = &ctx.workspace;
+        let mut proposal = Proposal::of(&decision)?;
+        let by = resume.by.clone().unwrap_or_else(|| "pmbot".into());
+        let (answer, other) = match resume.state.as_str() {
+            "approved" => ("yes", None),
+            "changes_requested" => {
+                let key = resume.comment.as_deref().unwrap_or_default().trim().parse::<TicketKey>();
+                ("different", Some(key.map_err(|e| StepError::Gone(e.to_string()))?))
+            }
+            "rejected" => ("no", None),
+            _ => ("expired", None),
+        };
+        let answer_log = NewDecision {
+            kind: "conversation.answer".into(),
+            subject: other.as_ref().map_or_else(|| decision.subject.clone(), |k| k.to_string()),
+            inputs: json!({ "decision": decision.id, "answer": answer, "by": by, "ticket": other.as_ref().map(|k| k.as_str()) }),
+            rationale: format!("{by} answered {answer} to: {}", decision.rationale),
+            confidence: 1.0,
+            action: decision.action.clone(),
+            actor: by.clone(),
+            outcome: answer.into(),
+            source: Some(format!("answer:{}", decision.id)),
+        };
+        // A run again after a crash finds the answer logged already, which is fine.
+        let _ = env.store.log_decision_once(ws, &answer_log, ctx.now).await?;
+        let outcome = match answer {
+            "yes" => "accepted",
+            "different" => "redirected",
+            "no" => "declined",
+            _ => "expired",
+        };
+        if matches!(answer, "no" | "expired") {
+            env.store.update_decision(ws, decision.id, outcome, &decision.subject, &decision.inputs).await?;
+            return Ok(Outcome::Done);
+        }
+        match apply(&env.store, &env.config, ws, &proposal, &by, other.as_ref(), ctx.now).await {
+            Ok(applied) => {
+                proposal.result = Some(applied.result.clone());
+                env.store.update_decision(ws, decision.id, outcome, &applied.key, &proposal.to_value()).await?;
+                self.say_done(env, &decision, &proposal, &applied, Some(&by)).await?;
+            }
+            Err(err) if err.is_user_error() => {
+                let text = format!("⚠️ I could not do that: {err}. Nothing changed.");
+                env.store
+                    .update_decision(ws, decision.id, &format!("failed: {err}"), &decision.subject, &decision.inputs)
+                    .await?;
+                env.chat.post(&self.channel, Some(thread_of(&proposal)), &crate::chat::Message::text(text)).await?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn say_done<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        decision: &Decision,
+        proposal: &Proposal,
+        applied: &Applied,
+        by: Option<&str>,
+    ) -> Result<(), StepError> {
+        let by = by.map(|handle| crate::workflows::views::Names::new(&env.config.people()).full(handle));
+        let context = json!({
+            "what": applied.what, "why": decision.rationale, "confidence": percent(decision.confidence),
+            "by": by, "decision": decision.id, "undo": UNDO_ACTION,
+        });
+        let message = env.templates.render("conversation_done", &context)?;
+        env.chat.post(&self.channel, Some(thread_of(proposal)), &message).await?;
+        Ok(())
+    }
+}
+
+/// Replies go in the message's thread (or start one under it).
+fn thread_of(proposal: &Proposal) -> &str {
+    proposal.message.thread.as_deref().unwrap_or(&proposal.message.ts)
+}
+
+fn percent(confidence: f64) -> u32 {
+    (confidence.clamp(0.0, 1.0) * 100.0).round() as u32
+}
+
+/// `comment`, `move:done`, `create`, `none`.
+fn action_name(decided: &MatchDecision) -> String {
+    match (&decided.status, decided.decision) {
+        (Some(status), "move") => format!("move:{status}"),
+        (_, decision) => decision.to_string(),
+    }
+}
+
+/// The ticket an earlier decision was about, or created.
+fn subject_of(decision: &Decision) -> Option<String> {
+    let proposal = Proposal::of(decision).ok()?;
+    proposal.result.as_ref().and_then(|r| r["ticket"].as_str().map(str::to_string)).or(proposal.ticket)
+}
+
+pub fn match_ticket(ticket: &Ticket) -> MatchTicket {
+    MatchTicket {
+        key: ticket.key.to_string(),
+        title: ticket.title.clone(),
+        description: ticket.description.clone(),
+        status: ticket.status.as_str().to_string(),
+        assignee: ticket.assignee.clone(),
+        epic: ticket.epic.clone(),
+        labels: ticket.labels.clone(),
+    }
+}
