@@ -280,3 +280,38 @@ fn a_bad_schedule_stops_start_up_with_its_name() {
     let err = stderr(&output);
     assert!(err.starts_with("pmbot: error: pmbot.toml: schedules[0].cron: schedule \"ana-morning\": \"30 25 * * *\" is not a cron expression"), "{err}");
 }
+
+#[test]
+fn chat_in_the_shell_is_matched_and_the_decision_log_explains_it() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.sqlite_url();
+    assert!(sandbox.run(&["--database-url", &url, "seed"]).status.success());
+    let said = sandbox.run_with_input(
+        &["--database-url", &url, "shell", "--as", "ana", "--channel", "#acme-web"],
+        "WEB-5 is merged and deployed\ncan we add an export to CSV on the orders page?\n!3\n",
+    );
+    let out = stdout(&said);
+    assert!(
+        out.contains("✓ Moved WEB-5 Login times out after 30 seconds on slow networks from in review to done."),
+        "{out}"
+    );
+    assert!(out.contains("💡 Should I create a ticket for this"), "{out}");
+    assert!(out.contains("Ana Sousa said no"), "{out}");
+
+    let listed = sandbox.run(&["--database-url", &url, "decisions", "list", "--kind", "conversation.match", "--json"]);
+    let decisions: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let outcomes: Vec<&str> = decisions.as_array().unwrap().iter().map(|d| d["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["declined", "done"]);
+    let id = decisions[1]["id"].as_i64().unwrap().to_string();
+    let shown = stdout(&sandbox.run(&["--database-url", &url, "decisions", "show", &id]));
+    assert!(shown.contains("about WEB-5") && shown.contains("Action: move:done · outcome: done"), "{shown}");
+
+    let stats = sandbox.run(&["--database-url", &url, "decisions", "stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["move"]["done"], 1);
+    assert_eq!((stats["create"]["suggested"].as_u64(), stats["create"]["declined"].as_u64()), (Some(1), Some(1)));
+
+    let missing = sandbox.run(&["--database-url", &url, "decisions", "show", "999"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stderr(&missing).trim(), "pmbot: error: decision #999 does not exist");
+}

@@ -2,6 +2,7 @@
 //! (exit 2: a bad flag, file, key or status) and failures (exit 1: the database is down…).
 
 mod board;
+mod decisions;
 mod jobs;
 mod worker;
 
@@ -89,6 +90,11 @@ pub enum StoreCommand {
     Discord {
         #[command(subcommand)]
         action: DiscordAction,
+    },
+    /// The decision log: what the bot decided and why, and how its suggestions fared.
+    Decisions {
+        #[command(subcommand)]
+        action: decisions::DecisionsAction,
     },
     /// The job queue: list, show, retry, cancel, probe.
     Jobs {
@@ -291,6 +297,7 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Worker(args) => worker::run(app, args).await,
         StoreCommand::Discord { action: DiscordAction::RegisterCommands } => register_discord_commands(app).await,
         StoreCommand::Jobs { action } => jobs::run(app, action).await,
+        StoreCommand::Decisions { action } => decisions::run(app, action).await,
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
 }

@@ -22,7 +22,7 @@ pub struct NewDecision {
     pub source: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct Decision {
     pub id: i64,
     pub kind: String,
