@@ -31,6 +31,9 @@ on_both_backends!(
     a_redelivered_message_is_read_once,
     chit_chat_and_bad_input_are_logged_as_none,
     why_explains_what_was_decided_about_a_ticket,
+    the_standup_lists_untracked_conversations_with_create_buttons,
+    the_standup_gives_each_person_a_plan_for_tomorrow,
+    the_friday_digest_is_posted_once_per_firing,
 );
 
 struct Fixture {
@@ -361,4 +364,130 @@ async fn why_explains_what_was_decided_about_a_ticket(url: &str) {
         text: "why WEB-12".into(),
     };
     assert!(text_of(&f.bot.handle(&slash, t0()).await).contains("Nothing about WEB-12 in the decision log yet."));
+}
+
+async fn the_standup_lists_untracked_conversations_with_create_buttons(url: &str) {
+    let f = fixture(url).await;
+    f.say("ben", "can we add an export to CSV on the orders page?").await;
+    f.say("dev", "can we add dark mode to the admin dashboard?").await;
+    let standup = Inbound::SlashCommand {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "#team".into(),
+            user: "pat".into(),
+            ts: next_ts(),
+            thread: None,
+        },
+        command: "/standup".into(),
+        text: String::new(),
+    };
+    let out = f.bot.handle(&standup, t0()).await;
+    let [Outbound::Reply { message, .. }] = &out[..] else { panic!("{out:?}") };
+    let text = message.fallback_text();
+    assert!(text.contains("*Untracked conversations* · asked for work, no ticket yet"), "{text}");
+    assert!(text.contains("1. “can we add an export to CSV on the orders page?” — Ben in #acme-web"), "{text}");
+    assert!(text.contains("2. “can we add dark mode to the admin dashboard?” — Dev in #acme-web"), "{text}");
+    let create: Vec<_> = message.buttons().filter(|b| b.label.starts_with("Create ticket")).cloned().collect();
+    assert_eq!(create.len(), 2);
+
+    let count = f.ticket_count().await;
+    let press = |value: &str| Inbound::Action {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "#team".into(),
+            user: "pat".into(),
+            ts: next_ts(),
+            thread: None,
+        },
+        action_id: create[1].action_id.clone(),
+        value: value.into(),
+        message: MessageRef { channel: "#team".into(), ts: "standup-1".into() },
+        trigger: None,
+    };
+    let out = f.bot.handle(&press(&create[1].value), t0()).await;
+    let [Outbound::Reply { thread, message, .. }] = &out[..] else { panic!("{out:?}") };
+    assert_eq!(thread.as_deref(), Some("standup-1"), "said under the standup, which stays");
+    assert!(message.fallback_text().starts_with("✓ Created *WEB-"), "{}", message.fallback_text());
+    assert!(
+        message.fallback_text().contains("asked for by @dev, created by Pat Morgan"),
+        "{}",
+        message.fallback_text()
+    );
+    assert_eq!(f.ticket_count().await, count + 1);
+    let again = f.bot.handle(&press(&create[1].value), t0()).await;
+    assert!(text_of(&again).contains("already has a ticket"), "{}", text_of(&again));
+    assert_eq!(f.ticket_count().await, count + 1);
+
+    let out = f.bot.handle(&standup, t0()).await;
+    let text = text_of(&out);
+    assert!(!text.contains("dark mode"), "a conversation with a ticket is tracked: {text}");
+}
+
+async fn the_standup_gives_each_person_a_plan_for_tomorrow(url: &str) {
+    let f = fixture(url).await;
+    let standup = Inbound::SlashCommand {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "#team".into(),
+            user: "pat".into(),
+            ts: next_ts(),
+            thread: None,
+        },
+        command: "/standup".into(),
+        text: String::new(),
+    };
+    let text = text_of(&f.bot.handle(&standup, t0()).await);
+    let plan = text.split("Tomorrow's plan").nth(1).unwrap_or_else(|| panic!("no plan: {text}"));
+    let focus = text.split("Today's focus").nth(1).unwrap().split("Tomorrow's plan").next().unwrap();
+    let ana_plan = plan.lines().find(|l| l.contains("*Ana*:")).unwrap_or_else(|| panic!("{plan}"));
+    let ana_focus = focus.lines().find(|l| l.contains("*Ana*:")).unwrap();
+    for key in ana_plan.split('*').filter(|w| w.contains('-') && !w.contains(' ')) {
+        assert!(!ana_focus.contains(key), "{key} is both today's focus and tomorrow's plan");
+    }
+}
+
+async fn the_friday_digest_is_posted_once_per_firing(url: &str) {
+    use pmbot::queue::scheduler::Scheduler;
+    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    let app = App::open(config.clone(), Some(url)).await.unwrap();
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
+    // During the week: Ana finishes WEB-5 and starts WEB-13; Ben asks for a ticket.
+    let bot = app.bot();
+    let tuesday = t0() + chrono::Duration::days(1);
+    let say = |user: &str, text: &str| Inbound::Mention {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "#acme-web".into(),
+            user: user.into(),
+            ts: next_ts(),
+            thread: None,
+        },
+        text: text.into(),
+    };
+    bot.handle(&say("ana", "@pmbot move WEB-5 to done"), tuesday).await;
+    bot.handle(&say("ana", "@pmbot move WEB-13 to in progress"), tuesday).await;
+    bot.handle(&say("ben", "@pmbot create \"Export invoices as CSV\""), tuesday).await;
+    let friday = t0() + chrono::Duration::days(4) + chrono::Duration::hours(7);
+    let chat = Arc::new(RecordingChat::default());
+    let clock: Clock = Arc::new(move || friday + chrono::Duration::minutes(5));
+    let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
+    let schedules: Vec<_> = pmbot::jobs::schedules(&config).into_iter().filter(|s| s.name == "digest").collect();
+    let catch_up = std::time::Duration::from_secs(3600);
+    let (mut one, mut two) = (
+        Scheduler::new(app.store.clone(), schedules.clone(), catch_up),
+        Scheduler::new(app.store.clone(), schedules, catch_up),
+    );
+    one.tick(friday + chrono::Duration::minutes(1)).await.unwrap();
+    two.tick(friday + chrono::Duration::minutes(2)).await.unwrap();
+    worker.run_until_idle().await;
+    let jobs = app.store.jobs(&app.workspace(), None, Some("digest.weekly"), 10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one job for the firing, whichever replica ticked: {jobs:?}");
+    let posts: Vec<_> = chat.texts().into_iter().filter(|(_, t)| t.starts_with("Week in review")).collect();
+    assert_eq!(posts.len(), 1, "{:?} {jobs:?}", chat.texts());
+    let (channel, text) = &posts[0];
+    assert_eq!(channel, "#team");
+    assert!(text.starts_with("Week in review · Monday 16 November to Friday 20 November"), "{text}");
+    assert!(text.contains("*Ana Sousa* · 1 done · 1 moved · 0 created"), "{text}");
+    assert!(text.contains("✓ *WEB-5* Login times out after 30 seconds on slow networks"), "{text}");
+    assert!(text.contains("*Ben Carter* · 0 done · 0 moved · 1 created"), "{text}");
 }

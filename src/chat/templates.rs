@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("conversation_done", include_str!("../../templates/conversation_done.hbs")),
     ("conversation_suggest", include_str!("../../templates/conversation_suggest.hbs")),
     ("why", include_str!("../../templates/why.hbs")),
+    ("digest", include_str!("../../templates/digest.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

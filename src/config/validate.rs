@@ -154,13 +154,13 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup"]);
+    let mut seen = HashSet::from(["standup", "digest"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {
             return fail(
                 format!("schedules[{i}].name"),
-                format!("\"{name}\" must be non-empty and unique (\"standup\" is the team standup)"),
+                format!("\"{name}\" must be non-empty and unique (\"standup\" and \"digest\" are taken)"),
             );
         }
         if let Err(err) = crate::queue::scheduler::Schedule::parse(name, &schedule.cron) {

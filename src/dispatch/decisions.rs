@@ -145,13 +145,10 @@ impl Bot {
         };
         // A run again after a crash finds the answer logged already, which is fine.
         let _ = self.store.log_decision_once(&self.workspace, &log, now).await?;
-        let text = format!(
-            "✓ {}: {} (by {}).",
-            applied.what,
-            proposal.text.chars().take(80).collect::<String>(),
-            person.display_name
-        );
-        Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
+        // Said under the standup, which stays as it is for the other conversations.
+        let text = format!("✓ {} (asked for by {}, created by {}).", applied.what, who(&proposal), person.display_name);
+        let message = Message::text(text);
+        Ok(vec![Outbound::Reply { channel: card.channel.clone(), thread: Some(card.ts.clone()), message }])
     }
 
     /// `why KEY`: what the bot (and people through it) decided about the ticket, and why.
@@ -193,6 +190,10 @@ impl Bot {
 /// Whether approval `subject` is a conversation suggestion (its buttons read Yes / No).
 pub(super) fn is_suggestion(subject: &str) -> bool {
     subject.starts_with(APPROVAL_SUBJECT)
+}
+
+fn who(proposal: &Proposal) -> String {
+    proposal.author.as_ref().map_or_else(|| proposal.message.user.clone(), |h| format!("@{h}"))
 }
 
 fn unexpected(value: &str) -> BotError {

@@ -15,7 +15,7 @@ use crate::queue::scheduler::Schedule;
 use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
 use crate::store::{Store, WorkspaceId};
 use crate::workflows::conversation::{DiscordMatchJob, MatchJob};
-use crate::workflows::{standup::StandupJob, triage::TriageJob};
+use crate::workflows::{digest::DigestJob, standup::StandupJob, triage::TriageJob};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,13 +34,13 @@ impl<C> JobEnv<C> {
 }
 
 /// Why a job's step stopped: what is gone for good, or what may work on a retry.
-pub(crate) enum StepError {
+pub enum StepError {
     Gone(String),
     Failed(String),
 }
 
 /// A step's result as the queue understands it.
-pub(crate) fn finish(result: Result<Outcome, StepError>) -> Outcome {
+pub fn finish(result: Result<Outcome, StepError>) -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(StepError::Gone(reason)) => Outcome::Cancel(reason),
@@ -91,7 +91,12 @@ pub(crate) async fn enqueue_all<J: JobSpec>(
 
 /// Every job kind pmbot runs.
 pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {
-    Registry::new().register::<StandupJob>()?.register::<TriageJob>()?.register::<ProbeJob>()?.register::<MatchJob>()
+    Registry::new()
+        .register::<StandupJob>()?
+        .register::<TriageJob>()?
+        .register::<ProbeJob>()?
+        .register::<MatchJob>()?
+        .register::<DigestJob>()
 }
 
 /// Every job kind, plus Slack's own, for a worker that speaks to Slack.
@@ -127,24 +132,32 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
 pub fn schedules(config: &Config) -> Vec<Schedule> {
     let workspace = WorkspaceId::new(config.team.workspace.clone());
     let mut out = Vec::new();
-    let mut add =
-        |name: &str, expression: &str, timezone, payload: serde_json::Value| match Schedule::parse(name, expression) {
+    // (kind, queue, max attempts) of the job a schedule enqueues.
+    let standup = (StandupJob::KIND, StandupJob::QUEUE, StandupJob::MAX_ATTEMPTS);
+    let digest = (DigestJob::KIND, DigestJob::QUEUE, DigestJob::MAX_ATTEMPTS);
+    let mut add = |name: &str, expression: &str, timezone, job: (&str, &str, u32), payload: serde_json::Value| {
+        match Schedule::parse(name, expression) {
             Ok(cron) => out.push(Schedule {
                 name: name.into(),
                 expression: expression.into(),
                 cron,
                 timezone,
                 workspace: workspace.clone(),
-                kind: <StandupJob as crate::queue::JobSpec>::KIND.into(),
-                queue: <StandupJob as crate::queue::JobSpec>::QUEUE.into(),
+                kind: job.0.into(),
+                queue: job.1.into(),
                 payload,
-                max_attempts: <StandupJob as crate::queue::JobSpec>::MAX_ATTEMPTS,
+                max_attempts: job.2,
             }),
             Err(err) => tracing::error!(error = %err, "schedule left out"),
-        };
+        }
+    };
     if config.standup.enabled {
         let payload = serde_json::json!({ "channel": config.standup.channel, "person": null });
-        add("standup", &config.standup.schedule, config.team.timezone, payload);
+        add("standup", &config.standup.schedule, config.team.timezone, standup, payload);
+    }
+    if config.digest.enabled {
+        let channel = config.digest.channel.clone().unwrap_or_else(|| config.standup.channel.clone());
+        add("digest", &config.digest.schedule, config.team.timezone, digest, serde_json::json!({ "channel": channel }));
     }
     for schedule in &config.schedules {
         let person_zone = schedule
@@ -154,7 +167,7 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
             .and_then(|p| p.timezone);
         let timezone = schedule.timezone.or(person_zone).unwrap_or(config.team.timezone);
         let payload = serde_json::json!({ "channel": schedule.channel, "person": schedule.person });
-        add(&schedule.name, &schedule.cron, timezone, payload);
+        add(&schedule.name, &schedule.cron, timezone, standup, payload);
     }
     out
 }

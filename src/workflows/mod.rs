@@ -2,6 +2,7 @@
 //! calls it, and renders or acts.
 
 pub mod conversation;
+pub mod digest;
 pub mod matching;
 pub mod standup;
 pub mod triage;

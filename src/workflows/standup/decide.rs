@@ -24,6 +24,20 @@ pub struct StandupInput<'a> {
     /// Only this person's work, when set (a handle).
     pub person: Option<&'a str>,
     pub stale_after_days: u32,
+    /// Conversations that looked like work and have no ticket (any age; filtered here).
+    pub untracked: &'a [Untracked],
+}
+
+/// A thread that looked like a work request but matched no ticket, and none was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Untracked {
+    /// The decision about it (the Create ticket button carries it).
+    pub decision: i64,
+    pub channel: String,
+    /// The author's handle, when on the team.
+    pub author: Option<String>,
+    pub text: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +54,10 @@ pub struct Standup {
     pub finished: Vec<Finished>,
     /// Per person (by handle), their most important open items.
     pub focus: BTreeMap<String, Vec<Ticket>>,
+    /// Per person, what comes after today's focus: tomorrow's plan.
+    pub plan: BTreeMap<String, Vec<Ticket>>,
+    /// Since the previous working day's start, oldest first.
+    pub untracked: Vec<Untracked>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,8 +82,9 @@ pub struct Finished {
     pub at: DateTime<Utc>,
 }
 
-/// How many items each person's focus lists.
+/// How many items each person's focus lists, and their plan after it.
 const FOCUS_ITEMS: usize = 2;
+const PLAN_ITEMS: usize = 2;
 
 pub fn decide(input: &StandupInput) -> Standup {
     let date = local_date(input.now, input.tz);
@@ -79,6 +98,7 @@ pub fn decide(input: &StandupInput) -> Standup {
         list.sort_by_key(|t| (t.priority.rank(), t.created_at));
         list
     };
+    let queues = queues(&scoped);
     Standup {
         date,
         since_date,
@@ -89,8 +109,29 @@ pub fn decide(input: &StandupInput) -> Standup {
         blocked: blocked(input, &scoped, date),
         stale: stale(input, &scoped, date),
         finished: finished(input, since),
-        focus: focus(&scoped),
+        focus: queues
+            .iter()
+            .map(|(who, queue)| (who.clone(), queue.iter().take(FOCUS_ITEMS).cloned().collect()))
+            .collect(),
+        plan: queues
+            .into_iter()
+            .map(|(who, queue)| (who, queue.into_iter().skip(FOCUS_ITEMS).take(PLAN_ITEMS).collect::<Vec<_>>()))
+            .filter(|(_, plan)| !plan.is_empty())
+            .collect(),
+        untracked: untracked(input, since),
     }
+}
+
+fn untracked(input: &StandupInput, since: DateTime<Utc>) -> Vec<Untracked> {
+    let mut list: Vec<Untracked> = input
+        .untracked
+        .iter()
+        .filter(|u| u.at >= since && u.at <= input.now)
+        .filter(|u| input.person.is_none_or(|p| u.author.as_deref() == Some(p)))
+        .cloned()
+        .collect();
+    list.sort_by_key(|u| (u.at, u.decision));
+    list
 }
 
 fn blocked(input: &StandupInput, scoped: &[&Ticket], today: NaiveDate) -> Vec<Blocked> {
@@ -141,23 +182,28 @@ fn finished(input: &StandupInput, since: DateTime<Utc>) -> Vec<Finished> {
     list
 }
 
-fn focus(scoped: &[&Ticket]) -> BTreeMap<String, Vec<Ticket>> {
+/// Per person, their open work in the order they would take it: started work first, then
+/// to do, then their backlog; most urgent first within each.
+fn queues(scoped: &[&Ticket]) -> BTreeMap<String, Vec<Ticket>> {
     let order = |s: Status| match s {
         Status::InProgress => 0,
         Status::InReview => 1,
         Status::Todo => 2,
-        _ => 3,
+        Status::Backlog => 3,
+        _ => 4,
     };
     let mut by_person: BTreeMap<String, Vec<Ticket>> = BTreeMap::new();
-    for ticket in scoped.iter().filter(|t| order(t.status) < 3) {
+    for ticket in scoped.iter().filter(|t| order(t.status) < 4) {
         if let Some(assignee) = &ticket.assignee {
             by_person.entry(assignee.clone()).or_default().push((*ticket).clone());
         }
     }
     for tickets in by_person.values_mut() {
-        tickets.sort_by_key(|t| (t.priority.rank(), order(t.status), t.created_at));
-        tickets.truncate(FOCUS_ITEMS);
+        // The backlog comes last whatever its priority: it is not committed work.
+        tickets.sort_by_key(|t| (order(t.status) == 3, t.priority.rank(), order(t.status), t.created_at));
     }
+    // Someone whose only work is backlog has no focus today.
+    by_person.retain(|_, tickets| tickets.first().is_some_and(|t| t.status != Status::Backlog));
     by_person
 }
 

@@ -10,10 +10,11 @@ pub use job::StandupJob;
 use crate::board::{Status, TicketKey};
 use crate::chat::{Message, Templates};
 use crate::config::Config;
-use crate::store::{Store, StoreError, TicketFilter, WorkspaceId};
+use crate::store::{DecisionFilter, Store, StoreError, TicketFilter, WorkspaceId};
+use crate::workflows::conversation::apply::Proposal;
 use crate::workflows::views::{long_date, shorten, ticket_line, ListView, Names};
 use chrono::{DateTime, Duration, Utc};
-use decide::{decide, BlockerNote, Standup, StandupInput};
+use decide::{decide, BlockerNote, Standup, StandupInput, Untracked};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -41,6 +42,7 @@ pub async fn build(
     for ticket in tickets.iter().filter(|t| t.status == Status::Blocked) {
         blockers.insert(ticket.key.clone(), blocker_note(store, ws, &ticket.key).await?);
     }
+    let untracked = untracked(store, ws, now - Duration::days(7)).await?;
     let standup = decide(&StandupInput {
         now,
         tz: config.team.timezone,
@@ -50,9 +52,36 @@ pub async fn build(
         blockers: &blockers,
         person,
         stale_after_days: config.standup.stale_after_days,
+        untracked: &untracked,
     });
     let names = Names::new(&store.people(ws).await?);
     Ok(templates.render("standup", &view(&standup, config, &names))?)
+}
+
+/// Threads since `since` that asked for work no ticket covers, and got none: only logged,
+/// shadowed, or suggested and not (yet) taken up.
+async fn untracked(store: &Store, ws: &WorkspaceId, since: DateTime<Utc>) -> Result<Vec<Untracked>, StoreError> {
+    let filter = DecisionFilter {
+        kind_prefix: Some(crate::workflows::conversation::KIND.into()),
+        since: Some(since),
+        limit: 500,
+        ..DecisionFilter::default()
+    };
+    let decisions = store.find_decisions(ws, &filter).await?;
+    Ok(decisions
+        .iter()
+        .filter(|d| d.kind == crate::workflows::conversation::KIND && d.action == "create")
+        .filter(|d| matches!(d.outcome.as_str(), "logged" | "shadow" | "asked" | "expired"))
+        .filter_map(|d| Proposal::of(d).ok().map(|p| (d, p)))
+        .filter(|(_, p)| p.result.is_none() && p.message.thread.as_ref().is_none_or(|t| t == &p.message.ts))
+        .map(|(d, p)| Untracked {
+            decision: d.id,
+            channel: p.message.channel,
+            author: p.author,
+            text: p.text,
+            at: d.created_at,
+        })
+        .collect())
 }
 
 /// The reason given when it was blocked, else the latest comment.
@@ -81,6 +110,17 @@ struct StandupView {
     stale: ListView,
     stale_after_days: u32,
     focus: Vec<FocusView>,
+    plan: Vec<FocusView>,
+    untracked: Vec<UntrackedView>,
+    untracked_more: usize,
+    create: &'static str,
+}
+
+#[derive(Serialize)]
+struct UntrackedView {
+    n: usize,
+    decision: i64,
+    line: String,
 }
 
 #[derive(Serialize)]
@@ -145,6 +185,32 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
                 items: tickets.iter().map(|t| format!("*{}* {}", t.key, t.title)).collect(),
             })
             .collect(),
+        plan: standup
+            .plan
+            .iter()
+            .map(|(handle, tickets)| FocusView {
+                name: names.short(handle),
+                items: tickets.iter().map(|t| format!("*{}* {}", t.key, t.title)).collect(),
+            })
+            .collect(),
+        untracked: standup
+            .untracked
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, u)| UntrackedView {
+                n: i + 1,
+                decision: u.decision,
+                line: format!(
+                    "“{}” — {} in {}",
+                    shorten(&u.text, 100),
+                    u.author.as_deref().map_or_else(|| "someone".into(), |h| names.short(h)),
+                    u.channel
+                ),
+            })
+            .collect(),
+        untracked_more: standup.untracked.len().saturating_sub(limit),
+        create: crate::workflows::conversation::CREATE_ACTION,
     }
 }
 

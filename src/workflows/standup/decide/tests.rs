@@ -60,6 +60,7 @@ fn run(
         blockers,
         person,
         stale_after_days: 3,
+        untracked: &[],
     })
 }
 
@@ -137,6 +138,60 @@ fn focus_takes_each_persons_most_urgent_open_items() {
     let ana: Vec<_> = standup.focus["ana"].iter().map(|t| t.key.as_str()).collect();
     assert_eq!(ana, ["WEB-1", "WEB-2"]);
     assert!(!standup.focus.contains_key("ben"), "done work is not a focus");
+}
+
+#[test]
+fn tomorrows_plan_is_what_comes_after_the_focus_backlog_last() {
+    let tickets = [
+        ticket(1, Status::Backlog, Priority::Critical, Some("ana"), 0),
+        ticket(2, Status::InProgress, Priority::Medium, Some("ana"), 0),
+        ticket(3, Status::Todo, Priority::High, Some("ana"), 0),
+        ticket(4, Status::Todo, Priority::Low, Some("ana"), 0),
+        ticket(5, Status::Blocked, Priority::Critical, Some("ana"), 0),
+        ticket(6, Status::Backlog, Priority::High, Some("ben"), 0),
+    ];
+    let standup = run(&tickets, &[], &HashMap::new(), None);
+    let keys = |list: &[Ticket]| list.iter().map(|t| t.key.to_string()).collect::<Vec<_>>();
+    assert_eq!(keys(&standup.focus["ana"]), ["WEB-3", "WEB-2"]);
+    assert_eq!(keys(&standup.plan["ana"]), ["WEB-4", "WEB-1"], "blocked work is not planned; backlog comes last");
+    assert!(!standup.plan.contains_key("ben") && !standup.focus.contains_key("ben"), "backlog alone is no plan");
+}
+
+#[test]
+fn untracked_conversations_since_the_previous_working_day_are_listed() {
+    let said = |decision: i64, author: &str, at: DateTime<Utc>| Untracked {
+        decision,
+        channel: "#eng".into(),
+        author: Some(author.into()),
+        text: "can we add CSV export".into(),
+        at,
+    };
+    let friday_noon = monday_9am() - chrono::Duration::hours(69);
+    let thursday = monday_9am() - chrono::Duration::days(4);
+    let untracked = [
+        said(2, "ben", friday_noon),
+        said(1, "ana", thursday),
+        said(3, "ana", monday_9am() + chrono::Duration::minutes(5)),
+    ];
+    let blockers = HashMap::new();
+    let input = |person| StandupInput {
+        now: monday_9am(),
+        tz: New_York,
+        working_days: &WEEK,
+        tickets: &[],
+        transitions: &[],
+        blockers: &blockers,
+        person,
+        stale_after_days: 3,
+        untracked: &untracked,
+    };
+    let team = decide(&input(None));
+    assert_eq!(
+        team.untracked.iter().map(|u| u.decision).collect::<Vec<_>>(),
+        [2],
+        "Thursday is before Friday; later is not yet"
+    );
+    assert!(decide(&input(Some("ana"))).untracked.is_empty());
 }
 
 #[test]
