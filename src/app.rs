@@ -22,6 +22,9 @@ pub struct App {
     pub slack: Option<config::SlackEnv>,
     /// Set when `DISCORD_BOT_TOKEN`, `DISCORD_PUBLIC_KEY` and `DISCORD_APPLICATION_ID` are.
     pub discord: Option<config::DiscordEnv>,
+    /// The optional language model (see `LlmSettings::from_env`); `None` keeps every
+    /// decision deterministic.
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 impl App {
@@ -39,6 +42,7 @@ impl App {
             templates: Arc::new(Templates::new()),
             slack: config::slack_env(),
             discord: config::discord_env(),
+            llm: None,
         };
         app.sync_team().await?;
         Ok(app)
@@ -73,8 +77,13 @@ impl App {
     }
 
     fn worker_with<C: Send + Sync + 'static>(&self, chat: Arc<C>, registry: Registry<JobEnv<C>>) -> Worker<JobEnv<C>> {
-        let env =
-            JobEnv { store: self.store.clone(), config: self.config.clone(), templates: self.templates.clone(), chat };
+        let env = JobEnv {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            templates: self.templates.clone(),
+            chat,
+            llm: self.llm.clone(),
+        };
         Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }
 

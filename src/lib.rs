@@ -13,6 +13,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod http;
 pub mod jobs;
+pub mod llm;
 pub mod queue;
 pub mod store;
 pub mod workflows;

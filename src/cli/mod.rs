@@ -261,7 +261,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;
-            let app = App::open(loaded.config, cli.database_url.as_deref()).await?;
+            let mut app = App::open(loaded.config, cli.database_url.as_deref()).await?;
+            app.llm = crate::llm::LlmSettings::from_env(&app.config.llm)
+                .map_err(CliError::Misuse)?
+                .map(|settings| std::sync::Arc::new(crate::llm::Llm::new(settings)));
             let result = run_with_app(&app, command).await;
             app.store.close().await;
             result

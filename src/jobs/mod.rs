@@ -25,6 +25,7 @@ pub struct JobEnv<C> {
     pub config: Arc<Config>,
     pub templates: Arc<Templates>,
     pub chat: Arc<C>,
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 impl<C> JobEnv<C> {

@@ -9,6 +9,7 @@ mod approvals;
 mod connect;
 mod decisions;
 mod jobs;
+mod llm;
 mod messages;
 mod team;
 mod tickets;

@@ -239,14 +239,16 @@ async fn new_ticket(
     };
     let request = Said { who: who(config, proposal), text: proposal.text.clone() };
     let drafted = draft(&request, &thread, &channel_name(&m.channel), proposal.link.as_deref());
-    let title = proposal
-        .model
-        .as_ref()
-        .and_then(|model| model["title"].as_str())
-        .filter(|t| !t.trim().is_empty())
-        .map_or(drafted.title, str::to_string);
+    // A language model's title and summary, when it wrote them; the quote stays either way.
+    let written = |field: &str| {
+        proposal.model.as_ref().and_then(|m| m["answer"][field].as_str()).filter(|t| !t.trim().is_empty())
+    };
+    let title = written("title").map_or(drafted.title, str::to_string);
     let mut new = NewTicket::new(&project.key, &title)?;
-    new.description = drafted.description;
+    new.description = match written("description") {
+        Some(summary) => format!("{summary}\n\n{}", drafted.description),
+        None => drafted.description,
+    };
     new.labels = vec![config.conversation.label.clone()];
     new.reporter = proposal.author.clone();
     new.source = Source { tracker: Some("chat".into()), external_id: Some(m.source()), url: proposal.link.clone() };

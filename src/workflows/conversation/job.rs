@@ -7,6 +7,7 @@ use super::policy::{self, Act};
 use crate::board::{Role, Ticket, TicketKey};
 use crate::chat::Chat;
 use crate::jobs::{JobEnv, StepError};
+use crate::llm::answer::Question;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
 use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket, Matcher};
@@ -113,20 +114,24 @@ impl MatchJob {
         let tickets = env.store.tickets(ws, &TicketFilter::default()).await?;
         let mut matcher = Matcher::new(tickets.iter().map(match_ticket).collect());
         let root = message.thread_ts.clone().filter(|t| t != &message.ts);
+        let mut root_text = None;
         if let Some(root) = &root {
             if let Some(first) = env.store.message(ws, &self.platform, &self.channel, root).await? {
                 let earlier = env.store.decision_by_source(ws, &source(&self.platform, &self.channel, root)).await?;
                 matcher.remember(root, &first.text, earlier.as_ref().and_then(subject_of));
+                root_text = Some(first.text);
             }
         }
-        let decided = matcher.decide(&MatchMessage {
+        let said = MatchMessage {
             id: message.ts.clone(),
             channel: message.channel.clone(),
             user: message.user_id.clone(),
             ts: message.ts.clone(),
             text: message.text.clone(),
             thread: message.thread_ts.clone(),
-        });
+        };
+        let decided = matcher.decide(&said);
+        let (decided, model) = consult(env, ctx, &matcher, &said, root_text, decided).await;
         let act = policy::act(&env.config.conversation, &self.channel, &decided);
         let link = if matches!(act, Act::Auto | Act::Ask) && decided.decision == "create" {
             // Only new tickets quote the link; a failure to get one is no reason to stop.
@@ -161,7 +166,7 @@ impl MatchJob {
             link,
             approval: None,
             result: None,
-            model: None,
+            model,
         };
         Ok(NewDecision {
             kind: KIND.into(),
@@ -261,7 +266,8 @@ impl MatchJob {
                 p.status.as_deref().and_then(|s| s.parse::<crate::board::Status>().ok()).map_or("?", |s| s.label())
             ),
             _ => {
-                let title = super::draft::title(&p.text).unwrap_or_else(|| "this request".into());
+                let written = p.model.as_ref().and_then(|m| m["answer"]["title"].as_str()).map(str::to_string);
+                let title = written.or_else(|| super::draft::title(&p.text)).unwrap_or_else(|| "this request".into());
                 format!("Should I create a ticket for this: “{title}”?")
             }
         })
@@ -344,6 +350,67 @@ impl MatchJob {
         let message = env.templates.render("conversation_done", &context)?;
         env.chat.post(&self.channel, Some(thread_of(proposal)), &message).await?;
         Ok(())
+    }
+}
+
+/// With a language model configured, an unsure decision (or any new ticket, for its title)
+/// is put to the model, which chooses among the matcher's candidates. Any failure keeps the
+/// matcher's decision; either way `inputs.model` says what happened.
+async fn consult<C>(
+    env: &JobEnv<C>,
+    ctx: &JobContext,
+    matcher: &Matcher,
+    said: &MatchMessage,
+    root_text: Option<String>,
+    decided: MatchDecision,
+) -> (MatchDecision, Option<serde_json::Value>) {
+    let Some(llm) = &env.llm else { return (decided, None) };
+    let worth_asking = policy::thresholds(&env.config.conversation, decided.decision)
+        .is_some_and(|t| decided.confidence < t.auto || decided.decision == "create");
+    if !worth_asking {
+        return (decided, None);
+    }
+    let hint = json!({
+        "decision": decided.decision, "ticket": decided.ticket, "status": decided.status, "confidence": decided.confidence,
+    });
+    let question = Question {
+        message: said.text.clone(),
+        thread: root_text.into_iter().collect(),
+        candidates: matcher.candidates(said, 5),
+        matcher: hint.clone(),
+    };
+    let day = crate::calendar::local_date(ctx.now, env.config.team.timezone).to_string();
+    let settings = &llm.settings;
+    match llm.decide(&env.store, &ctx.workspace, &day, &question).await {
+        Ok(reply) => {
+            let answer = reply.answer;
+            let decision = match answer.decision.as_str() {
+                "comment" => "comment",
+                "move" => "move",
+                "create" => "create",
+                _ => "none",
+            };
+            let model = json!({
+                "provider": settings.provider.as_str(), "model": settings.model, "tokens": reply.tokens,
+                "answer": answer, "matcher": hint,
+            });
+            let reranked = MatchDecision {
+                id: decided.id,
+                decision,
+                ticket: answer.ticket,
+                status: answer.status,
+                // The model chooses; it does not get to be surer than a named ticket.
+                confidence: answer.confidence.min(0.95),
+                rationale: format!("{} (read by {})", answer.rationale, settings.model),
+            };
+            (reranked, Some(model))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "the language model was not used; the matcher decides");
+            let model =
+                json!({ "provider": settings.provider.as_str(), "model": settings.model, "fallback": err.to_string() });
+            (decided, Some(model))
+        }
     }
 }
 

@@ -90,9 +90,14 @@ impl Index {
         ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
     }
 
-    /// The two best tickets for `query` (distinct query terms), best first, each with its
-    /// score and the share of the query's weight it matched.
+    /// The best match and its runner-up for `query` (distinct query terms), each as
+    /// `(key, score, coverage)`: coverage is the share of the query's weight it matched.
     pub fn search(&self, query: &[String]) -> Vec<(String, f64, f64)> {
+        self.search_top(query, 2)
+    }
+
+    /// The best `k` tickets, best first.
+    pub fn search_top(&self, query: &[String], k: usize) -> Vec<(String, f64, f64)> {
         let mut seen = std::collections::HashSet::new();
         let query: Vec<&String> = query.iter().filter(|t| seen.insert(*t)).collect();
         let avg = if self.live == 0 { 1.0 } else { self.total_len as f64 / self.live as f64 };
@@ -115,24 +120,19 @@ impl Index {
                 coverage[slot] += share;
             }
         }
-        // Only the best two are needed (the match and its runner-up): no sort.
+        // Only the best k are needed: kept in order in a short list, no sort of them all.
         let better = |a: u32, b: u32| {
             let (a_s, b_s) = (scores[a as usize], scores[b as usize]);
             a_s > b_s || (a_s == b_s && self.keys[a as usize] < self.keys[b as usize])
         };
-        let mut top: Vec<u32> = Vec::with_capacity(2);
+        let mut top: Vec<u32> = Vec::with_capacity(k + 1);
         for doc in touched {
-            match top.len() {
-                0 => top.push(doc),
-                1 if better(doc, top[0]) => top.insert(0, doc),
-                1 => top.push(doc),
-                _ if better(doc, top[0]) => {
-                    top[1] = top[0];
-                    top[0] = doc;
-                }
-                _ if better(doc, top[1]) => top[1] = doc,
-                _ => {}
+            if top.len() == k && top.last().is_none_or(|&last| !better(doc, last)) {
+                continue;
             }
+            let at = top.iter().position(|&t| better(doc, t)).unwrap_or(top.len());
+            top.insert(at, doc);
+            top.truncate(k);
         }
         top.into_iter().map(|d| (self.keys[d as usize].clone(), scores[d as usize], coverage[d as usize])).collect()
     }

@@ -186,6 +186,26 @@ impl Matcher {
         }
     }
 
+    /// The open tickets most like the message read with its thread, best first (what a
+    /// language model may choose among), with the thread's ticket first when it has one.
+    pub fn candidates(&self, message: &MatchMessage, n: usize) -> Vec<MatchTicket> {
+        let text: String = message.text.chars().take(4000).collect();
+        let root = message.thread.as_ref().filter(|t| *t != &message.id);
+        let mut query = text::terms(&text);
+        if let Some(root_text) = root.and_then(|r| self.texts.get(r)) {
+            query.extend(text::terms(root_text));
+        }
+        let mut keys: Vec<String> = signals::ticket_keys(&text, self.default_project.as_deref());
+        keys.extend(root.and_then(|r| self.subjects.get(r).cloned().flatten()));
+        keys.extend(self.index.search_top(&query, n).into_iter().map(|(key, _, _)| key));
+        let mut seen = std::collections::HashSet::new();
+        keys.into_iter()
+            .filter(|k| seen.insert(k.clone()))
+            .filter_map(|k| self.tickets.get(&k).filter(|t| is_open(&t.status)).cloned())
+            .take(n)
+            .collect()
+    }
+
     /// Tells the matcher about an earlier message (a thread's first one) and what it was about,
     /// so that a reply to it is read with it.
     pub fn remember(&mut self, id: &str, text: &str, subject: Option<String>) {
