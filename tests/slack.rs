@@ -73,6 +73,8 @@ async fn api(State(fake): State<Arc<Fake>>, UrlPath(method): UrlPath<String>, bo
             json!({"ok": true, "view": view})
         }
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.000999"}),
+        "chat.getPermalink" => json!({"ok": true, "channel": "C0WEB",
+            "permalink": "https://acme.slack.com/archives/C0WEB/p1700000600000100"}),
         _ => json!({"ok": true}),
     };
     Json(answer).into_response()
@@ -86,8 +88,10 @@ async fn respond(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>, bo
 
 async fn start_fake() -> (SocketAddr, Arc<Fake>) {
     let fake = Arc::new(Fake::default());
-    let router =
-        Router::new().route("/api/{method}", post(api)).route("/response/{id}", post(respond)).with_state(fake.clone());
+    let router = Router::new()
+        .route("/api/{method}", post(api).get(api))
+        .route("/response/{id}", post(respond))
+        .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -226,7 +230,60 @@ on_both_backends!(
     needs_changes_opens_a_form_and_its_answer_is_recorded,
     a_direct_message_to_the_bot_is_answered,
     a_newcomer_to_a_channel_gets_a_hello_and_a_stranger_a_way_in,
+    a_channel_message_is_matched_and_answered_in_its_thread,
+    a_request_becomes_a_ticket_that_links_back_to_the_conversation,
 );
+
+async fn a_channel_message_is_matched_and_answered_in_its_thread(url: &str) {
+    let h = harness(url).await;
+    let said = json!({"type": "message", "channel_type": "channel", "user": "U01ANASOUS", "text": "WEB-5 is merged and deployed :tada:", "ts": "1700000600.000100", "channel": "C0WEB"});
+    assert_eq!(h.event("Ev10", said.clone()).await.status(), 200);
+    assert_eq!(h.event("Ev10", said).await.status(), 200);
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(
+        (posts[0]["channel"].as_str(), posts[0]["thread_ts"].as_str()),
+        (Some("C0WEB"), Some("1700000600.000100"))
+    );
+    assert!(text_of(&posts[0]).contains("Moved *WEB-5*"), "{}", posts[0]);
+    assert!(text_of(&posts[0]).contains("conversation.undo"), "an Undo button: {}", posts[0]);
+    let ticket = h.app.store.ticket(&h.app.workspace(), &"WEB-5".parse().unwrap()).await.unwrap();
+    assert_eq!(ticket.status, pmbot::board::Status::Done);
+    h.assert_no_failed_attempts().await;
+}
+
+async fn a_request_becomes_a_ticket_that_links_back_to_the_conversation(url: &str) {
+    let h = harness(url).await;
+    let said = json!({"type": "message", "channel_type": "channel", "user": "U0BEN", "text": "can we add an export to CSV on the orders page?", "ts": "1700000600.000100", "channel": "C0WEB"});
+    h.event("Ev11", said).await;
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    assert!(text_of(&posts[0]).contains("Should I create a ticket"), "{}", posts[0]);
+    let yes = posts[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["text"]["text"] == "Yes")
+        .unwrap_or_else(|| panic!("a Yes button: {}", posts[0]));
+    assert_eq!(
+        h.press("U01ANASOUS", yes["action_id"].as_str().unwrap(), yes["value"].as_str().unwrap()).await.status(),
+        200
+    );
+    h.worker.run_until_idle().await;
+    h.worker.run_until_idle().await;
+    let posts = h.fake.calls("chat.postMessage");
+    let done = posts.last().unwrap();
+    assert!(text_of(done).contains("Created *"), "{done}");
+    let key = text_of(done).split('*').nth(1).unwrap().to_string();
+    let ticket = h.app.store.ticket(&h.app.workspace(), &key.parse().unwrap()).await.unwrap();
+    let link = "https://acme.slack.com/archives/C0WEB/p1700000600000100";
+    assert_eq!(ticket.source.url.as_deref(), Some(link));
+    assert!(ticket.description.ends_with(&format!("Conversation: {link}")), "{}", ticket.description);
+    assert_eq!(ticket.reporter.as_deref(), Some("ben"));
+    h.assert_no_failed_attempts().await;
+}
 
 async fn signatures_are_checked_before_anything_else(url: &str) {
     let h = harness(url).await;

@@ -15,7 +15,7 @@ use crate::chat::{Inbound, Message, Origin, Outbound, Platform, TemplateError, T
 use crate::config::Config;
 use crate::queue::JobSpec;
 use crate::store::{ChatMessageSeen, Store, StoreError, WorkspaceId};
-use crate::workflows::conversation::{self, DiscordMatchJob, MatchJob};
+use crate::workflows::conversation::{self, MatchJob};
 use crate::workflows::standup::StandupError;
 use crate::workflows::views::Names;
 use chrono::{DateTime, Utc};
@@ -123,11 +123,7 @@ impl Bot {
                 channel: origin.channel.clone(),
                 ts: origin.ts.clone(),
             };
-            let new = match origin.platform {
-                Platform::Discord => DiscordMatchJob(job).to_new_job(now),
-                _ => job.to_new_job(now),
-            };
-            tx.enqueue(&self.workspace, &new, now).await?;
+            tx.enqueue(&self.workspace, &job.to_new_job(now), now).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::queue::scheduler::Schedule;
 use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
 use crate::store::{Store, WorkspaceId};
-use crate::workflows::conversation::{DiscordMatchJob, MatchJob};
+use crate::workflows::conversation::MatchJob;
 use crate::workflows::{digest::DigestJob, standup::StandupJob, triage::TriageJob};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,12 +107,12 @@ pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>
 
 /// Every job kind, plus Discord's own, for a worker that speaks to Discord.
 pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()?.register::<DiscordMatchJob>()
+    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
 }
 
 /// Only Discord's own job kinds (its own queue), for a second worker beside Slack's.
 pub fn discord_only_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()?.register::<DiscordMatchJob>()
+    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
 }
 
 /// The worker's settings from `[queue]`.

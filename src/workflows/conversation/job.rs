@@ -42,32 +42,9 @@ impl JobSpec for MatchJob {
     }
 }
 
-/// The same job on Discord's queue, so that its replies go out through the Discord worker
-/// when a Slack worker runs beside it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DiscordMatchJob(pub MatchJob);
-
-impl JobSpec for DiscordMatchJob {
-    const KIND: &'static str = "conversation.match.discord";
-    const QUEUE: &'static str = "discord";
-    const MAX_ATTEMPTS: u32 = 5;
-    const TIMEOUT: Duration = Duration::from_secs(60);
-
-    fn unique_key(&self) -> Option<String> {
-        self.0.unique_key()
-    }
-}
-
 impl<C: Chat + 'static> Job<JobEnv<C>> for MatchJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
         crate::jobs::finish(self.step(env, ctx).await)
-    }
-}
-
-impl<C: Chat + 'static> Job<JobEnv<C>> for DiscordMatchJob {
-    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
-        crate::jobs::finish(self.0.step(env, ctx).await)
     }
 }
 

@@ -8,6 +8,4 @@ mod job;
 pub mod policy;
 pub mod stats;
 
-pub use job::{
-    match_ticket, DiscordMatchJob, MatchJob, APPROVAL_SUBJECT, CREATE_ACTION, KIND, OTHER_ACTION, UNDO_ACTION,
-};
+pub use job::{match_ticket, MatchJob, APPROVAL_SUBJECT, CREATE_ACTION, KIND, OTHER_ACTION, UNDO_ACTION};
