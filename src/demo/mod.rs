@@ -53,13 +53,22 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
         ("ben", "#acme-web", "!1".into()),
         ("pat", "#acme-web", "!1".into()),
         ("pat", "#acme-web", format!("@pmbot assign WEB-{next_web} to ben")),
-        ("ana", "#acme-web", format!("@pmbot move {login} to done — merged and deployed")),
+        // Plain chat: the bot reads it against the board.
+        ("ana", "#acme-web", format!("{login} is merged and deployed 🎉")),
+        ("chloe", "#acme-web", "hey team, can we add a dark mode toggle to the site header? two clients asked".into()),
+        ("pat", "#acme-web", "press Yes".into()),
         ("ben", "#acme-web", "/board @ben".into()),
+        ("pat", "#acme-web", format!("@pmbot why {login}")),
     ];
     for (user, channel, line) in &script {
         session.user = user.to_string();
         session.channel = channel.to_string();
-        session.line(line, Utc::now()).await?;
+        // "press Yes" presses the newest button labelled Yes, whatever its number.
+        let line = match line.strip_prefix("press ") {
+            Some(label) => session.chat.newest_button(label).map_or_else(|| line.clone(), |n| format!("!{n}")),
+            None => line.clone(),
+        };
+        session.line(&line, Utc::now()).await?;
     }
 
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
@@ -97,11 +106,15 @@ fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisio
          • Ben created a ticket from chat. A triage job asked for a PM or lead's decision and parked in the queue.\n\
          • Ben pressed Accept: as a member he may not decide, and the refusal was logged.\n\
          • Pat (the PM) pressed Accept: the card updated in place, the job resumed and moved the ticket to to do.\n\
-         • Pat assigned it to Ben; Ana moved her ticket to done by saying so.\n\
+         • Pat assigned it to Ben.\n\
+         • Ana said in the channel that her ticket is merged and deployed: the bot moved it, said so in the thread, offered Undo.\n\
+         • Chloé asked for new work: unsure, the bot suggested a ticket; Pat pressed Yes and it was created, quoting the thread.\n\
+         • `why` showed every decision about Ana's ticket, with its reason and confidence.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
          The data lives in {db}. Look around:\n\
          \x20 {program} --database-url {url} board list\n\
          \x20 {program} --database-url {url} shell --as pat\n\
+         \x20 {program} --database-url {url} decisions list\n\
          Or start your own team: cp pmbot.example.toml pmbot.toml, edit it, then pmbot seed / pmbot shell.",
         db = database.display(),
     )

@@ -40,6 +40,11 @@ impl ShellChat {
     }
 
     /// The button shown as `[number]`, with the message it is on.
+    /// The number of the newest button still shown whose label starts with `label`.
+    pub fn newest_button(&self, label: &str) -> Option<usize> {
+        self.lock().buttons.iter().rev().find(|(_, (_, b))| b.label.starts_with(label)).map(|(n, _)| *n)
+    }
+
     pub fn button(&self, number: usize) -> Option<(MessageRef, Button)> {
         self.lock().buttons.get(&number).cloned()
     }
