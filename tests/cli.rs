@@ -67,7 +67,10 @@ fn the_demo_prints_a_standup_and_a_button_driven_board_change() {
     assert!(out.contains("Only a PM or lead can decide on this"), "{out}");
     assert!(out.contains("Decision: Pat Morgan approved — Triage WEB-22"), "{out}");
     assert!(out.contains("was accepted into to do by Pat Morgan"), "{out}");
-    assert!(out.contains("✓ Moved WEB-5 Login times out after 30 seconds on slow networks from in review to done."), "{out}");
+    assert!(
+        out.contains("✓ Moved WEB-5 Login times out after 30 seconds on slow networks from in review to done."),
+        "{out}"
+    );
     assert!(out.contains("Decision: Pat Morgan said yes — Should I create a ticket for this"), "{out}");
     assert!(out.contains("✓ Created WEB-23 Add a dark mode toggle to the site header"), "{out}");
     assert!(out.contains("Why WEB-5"), "{out}");

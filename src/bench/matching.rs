@@ -99,6 +99,8 @@ fn tickets(n: usize, rng: &mut Rng) -> Vec<MatchTicket> {
                 assignee: None,
                 epic: None,
                 labels: vec![rng.word().to_string()],
+                comments: vec![],
+                updated_at: None,
             }
         })
         .collect()

@@ -143,6 +143,8 @@ mod tests {
             assignee: None,
             epic: None,
             labels: vec![],
+            comments: vec![],
+            updated_at: None,
         }]
     }
 

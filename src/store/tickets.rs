@@ -296,6 +296,14 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// The newest `limit` comments of open tickets, newest first: `(ticket key, body)`.
+    pub async fn recent_comments(&self, ws: &WorkspaceId, limit: i64) -> Result<Vec<(String, String)>> {
+        let sql = "SELECT t.key, c.body FROM comments c JOIN tickets t ON t.id = c.ticket_id \
+                   WHERE c.workspace_id = $1 AND t.status NOT IN ('done', 'cancelled') \
+                   ORDER BY c.created_at DESC, c.id DESC LIMIT $2";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(limit).fetch_all(pool).await)?)
+    }
+
     /// A ticket's comments, oldest first.
     pub async fn comments(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
         let sql =

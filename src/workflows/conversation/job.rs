@@ -14,6 +14,7 @@ use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket, Match
 use crate::workflows::triage::Resume;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub const KIND: &str = "conversation.match";
@@ -22,6 +23,8 @@ pub const OTHER_ACTION: &str = "conversation.other";
 pub const CREATE_ACTION: &str = "conversation.create";
 /// The prefix of a suggestion's approval subject, followed by the decision id.
 pub const APPROVAL_SUBJECT: &str = "decision:";
+/// How many of the board's newest comments the matcher reads along with the tickets.
+const RECENT_COMMENTS: i64 = 1000;
 /// How much of a message the decision log keeps.
 const KEPT_CHARS: usize = 500;
 
@@ -89,7 +92,17 @@ impl MatchJob {
     ) -> Result<NewDecision, StepError> {
         let ws = &ctx.workspace;
         let tickets = env.store.tickets(ws, &TicketFilter::default()).await?;
-        let mut matcher = Matcher::new(tickets.iter().map(match_ticket).collect());
+        let mut comments: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, body) in env.store.recent_comments(ws, RECENT_COMMENTS).await? {
+            comments.entry(key).or_default().push(body);
+        }
+        let mut matcher = Matcher::new(
+            tickets.iter().map(|t| match_ticket(t, comments.remove(t.key.as_str()).unwrap_or_default())).collect(),
+        )
+        .at(ctx.now);
+        if let Some(project) = env.config.project_for_channel(&self.channel) {
+            matcher = matcher.channel_project(&self.channel, &project.key);
+        }
         let root = message.thread_ts.clone().filter(|t| t != &message.ts);
         let mut root_text = None;
         if let Some(root) = &root {
@@ -414,7 +427,8 @@ fn subject_of(decision: &Decision) -> Option<String> {
     proposal.result.as_ref().and_then(|r| r["ticket"].as_str().map(str::to_string)).or(proposal.ticket)
 }
 
-pub fn match_ticket(ticket: &Ticket) -> MatchTicket {
+/// A board ticket as the matcher reads it, with its latest comments (newest first).
+pub fn match_ticket(ticket: &Ticket, comments: Vec<String>) -> MatchTicket {
     MatchTicket {
         key: ticket.key.to_string(),
         title: ticket.title.clone(),
@@ -423,5 +437,7 @@ pub fn match_ticket(ticket: &Ticket) -> MatchTicket {
         assignee: ticket.assignee.clone(),
         epic: ticket.epic.clone(),
         labels: ticket.labels.clone(),
+        comments,
+        updated_at: Some(ticket.updated_at),
     }
 }

@@ -1,4 +1,4 @@
-//! BM25 over open tickets (title counted twice, description, labels, epic), updated one
+//! BM25 over open tickets (title counted twice, description, labels, epic, latest comments), updated one
 //! ticket at a time. Documents are numbered and scores gathered in a dense array, so a query
 //! costs one pass over its terms' postings.
 
@@ -41,6 +41,7 @@ impl Index {
         words.extend(terms(&ticket.description));
         words.extend(ticket.labels.iter().flat_map(|l| terms(l)));
         words.extend(ticket.epic.iter().flat_map(|e| terms(e)));
+        words.extend(ticket.comments.iter().take(3).flat_map(|c| terms(c)));
         let mut counts: HashMap<String, u32> = HashMap::new();
         for word in &words {
             *counts.entry(word.clone()).or_default() += 1;
@@ -90,13 +91,8 @@ impl Index {
         ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
     }
 
-    /// The best match and its runner-up for `query` (distinct query terms), each as
+    /// The best `k` tickets for `query` (distinct query terms), best first, each as
     /// `(key, score, coverage)`: coverage is the share of the query's weight it matched.
-    pub fn search(&self, query: &[String]) -> Vec<(String, f64, f64)> {
-        self.search_top(query, 2)
-    }
-
-    /// The best `k` tickets, best first.
     pub fn search_top(&self, query: &[String], k: usize) -> Vec<(String, f64, f64)> {
         let mut seen = std::collections::HashSet::new();
         let query: Vec<&String> = query.iter().filter(|t| seen.insert(*t)).collect();

@@ -8,6 +8,7 @@ mod index;
 mod signals;
 mod text;
 
+use chrono::{DateTime, Utc};
 use index::Index;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -26,6 +27,12 @@ pub struct MatchTicket {
     pub epic: Option<String>,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Its latest comments, newest first (indexed with the description).
+    #[serde(default)]
+    pub comments: Vec<String>,
+    /// When it last changed, for the recency boost.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +66,8 @@ const MIN_COVERAGE: f64 = 0.2;
 const MIN_SCORE: f64 = 2.0;
 /// A request counts as being about a ticket only at this confidence or above.
 const STRONG_MATCH: f64 = 0.7;
+/// How many BM25 hits the context boosts may reorder.
+const RERANKED: usize = 5;
 
 /// Reads a conversation message by message, keeping the board as the messages change it.
 pub struct Matcher {
@@ -68,6 +77,10 @@ pub struct Matcher {
     subjects: HashMap<String, Option<String>>,
     texts: HashMap<String, String>,
     default_project: Option<String>,
+    /// channel → the project it is about, for the channel boost.
+    channel_projects: HashMap<String, String>,
+    /// The instant recency is measured from; `None` turns the recency boost off.
+    now: Option<DateTime<Utc>>,
 }
 
 impl Matcher {
@@ -77,7 +90,27 @@ impl Matcher {
             tickets.into_iter().filter(|t| !t.title.trim().is_empty()).map(|t| (t.key.clone(), t)).collect();
         let index = Index::new(tickets.values().filter(|t| is_open(&t.status)));
         let default_project = most_common_project(tickets.keys());
-        Matcher { tickets, index, subjects: HashMap::new(), texts: HashMap::new(), default_project }
+        Matcher {
+            tickets,
+            index,
+            subjects: HashMap::new(),
+            texts: HashMap::new(),
+            default_project,
+            channel_projects: HashMap::new(),
+            now: None,
+        }
+    }
+
+    /// Tickets of `project` rank a little higher for messages in `channel`.
+    pub fn channel_project(mut self, channel: &str, project: &str) -> Self {
+        self.channel_projects.insert(channel.trim_start_matches('#').to_lowercase(), project.to_string());
+        self
+    }
+
+    /// Recently changed tickets rank a little higher, measured from `now`.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.now = Some(now);
+        self
     }
 
     pub fn decide(&mut self, message: &MatchMessage) -> MatchDecision {
@@ -87,7 +120,7 @@ impl Matcher {
         let root_text = root.and_then(|r| self.texts.get(r)).cloned().unwrap_or_default();
         self.texts.insert(message.id.clone(), text.clone());
         let (subject, how) =
-            self.subject(&text, root.and_then(|r| self.subjects.get(r).cloned().flatten()), &root_text);
+            self.subject(message, &text, root.and_then(|r| self.subjects.get(r).cloned().flatten()), &root_text);
         let decision = self.judge(message, &text, subject.as_ref(), how);
         self.subjects.insert(message.id.clone(), decision.ticket.clone().or(subject.map(|(k, _)| k)));
         if decision.decision == "move" {
@@ -101,6 +134,7 @@ impl Matcher {
     /// The ticket the message is about, with how sure and why.
     fn subject(
         &self,
+        message: &MatchMessage,
         text: &str,
         thread_subject: Option<String>,
         root_text: &str,
@@ -118,7 +152,11 @@ impl Matcher {
         if !root_text.is_empty() {
             query.extend(text::terms(root_text));
         }
-        let ranked = self.index.search(&query);
+        let mut ranked = self.index.search_top(&query, RERANKED);
+        for (key, score, _) in &mut ranked {
+            *score *= self.boost(message, key);
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         match ranked.first() {
             Some((key, score, coverage)) if *coverage >= MIN_COVERAGE && *score >= MIN_SCORE => {
                 let second = ranked.get(1).map_or(0.0, |r| r.1);
@@ -128,6 +166,26 @@ impl Matcher {
             }
             _ => (None, ""),
         }
+    }
+
+    /// Context the words do not carry: the author's own tickets, the channel's project, and
+    /// tickets touched lately rank a little higher. Each is at most a few per cent, so it
+    /// breaks near-ties and never outweighs what the message says.
+    fn boost(&self, message: &MatchMessage, key: &str) -> f64 {
+        let Some(ticket) = self.tickets.get(key) else { return 1.0 };
+        let mut boost = 1.0;
+        if !message.user.is_empty() && ticket.assignee.as_deref() == Some(message.user.as_str()) {
+            boost *= 1.08;
+        }
+        let channel = message.channel.trim_start_matches('#').to_lowercase();
+        if self.channel_projects.get(&channel).is_some_and(|p| key.split_once('-').is_some_and(|(k, _)| k == p)) {
+            boost *= 1.05;
+        }
+        if let (Some(now), Some(updated)) = (self.now, ticket.updated_at) {
+            let days = (now - updated).num_hours().max(0) as f64 / 24.0;
+            boost *= 1.0 + 0.05 * (-days / 7.0).exp();
+        }
+        boost
     }
 
     fn judge(&self, message: &MatchMessage, text: &str, subject: Option<&(String, f64)>, how: &str) -> MatchDecision {
@@ -262,6 +320,8 @@ mod tests {
             assignee: None,
             epic: None,
             labels: vec![],
+            comments: vec![],
+            updated_at: None,
         }
     }
 
@@ -312,5 +372,45 @@ mod tests {
             assert!(["none", "comment", "move", "create"].contains(&d.decision), "{text:?}");
         }
         assert_eq!(m.decide(&said("y", "", None)).decision, "none");
+    }
+
+    fn twins() -> Vec<MatchTicket> {
+        let mut web = ticket("WEB-1", "Webhook retries give up too early", "todo");
+        let mut app = ticket("APP-1", "Webhook retries give up too early", "todo");
+        web.assignee = Some("ana".into());
+        app.assignee = Some("ben".into());
+        let others = ["Dark mode for the dashboard", "CSV export dates", "Login page copy", "Invoice PDF layout"];
+        let mut board = vec![web, app];
+        board.extend(others.iter().enumerate().map(|(i, t)| ticket(&format!("ENG-{}", i + 1), t, "todo")));
+        board
+    }
+
+    #[test]
+    fn near_ties_go_to_the_authors_ticket_then_the_channels_project_then_the_recent_one() {
+        let question = |user: &str, channel: &str| MatchMessage {
+            user: user.into(),
+            channel: channel.into(),
+            ..said("m", "the webhook retries give up too early again", None)
+        };
+        let mut m = Matcher::new(twins());
+        assert_eq!(m.decide(&question("ana", "eng")).ticket.as_deref(), Some("WEB-1"));
+        assert_eq!(m.decide(&question("ben", "eng")).ticket.as_deref(), Some("APP-1"));
+        let mut m = Matcher::new(twins()).channel_project("#mobile", "APP");
+        assert_eq!(m.decide(&question("chloe", "mobile")).ticket.as_deref(), Some("APP-1"));
+        let now = chrono::Utc::now();
+        let mut recent = twins();
+        recent[1].updated_at = Some(now - chrono::Duration::hours(2));
+        recent[0].updated_at = Some(now - chrono::Duration::days(60));
+        let mut m = Matcher::new(recent).at(now);
+        assert_eq!(m.decide(&question("chloe", "eng")).ticket.as_deref(), Some("APP-1"));
+    }
+
+    #[test]
+    fn a_tickets_latest_comments_are_searched_too() {
+        let mut flaky = ticket("ENG-7", "Nightly build is flaky", "in_progress");
+        flaky.comments = vec!["Root cause: the Postgres container runs out of shared memory".into()];
+        let mut m = Matcher::new(vec![flaky, ticket("ENG-8", "Dark mode for the dashboard", "todo")]);
+        let d = m.decide(&said("m", "postgres container out of shared memory again tonight", None));
+        assert_eq!((d.decision, d.ticket.as_deref()), ("comment", Some("ENG-7")));
     }
 }
