@@ -107,9 +107,13 @@ fn negated(before: &str) -> bool {
     })
 }
 
-/// Ticket keys named in the text (`ENG-12`, `eng-12`, or `#12` for `default_project`).
+/// Ticket keys named in the text: `ENG-12`, `eng-12`, a tracker URL holding one
+/// (`…/browse/ENG-12`, `…/issue/ENG-12/…`), or `#12` and a GitHub issue URL (`…/issues/12`)
+/// for `default_project`.
 pub fn ticket_keys(text: &str, default_project: Option<&str>) -> Vec<String> {
     let mut keys = Vec::new();
+    // GitHub numbers its issues per repository: read `…/issues/12` as `#12`.
+    let text = text.replace("/issues/", " #");
     for word in text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '#')) {
         let word = word.trim_matches('-');
         if let Some((project, number)) = word.split_once('-') {
@@ -268,6 +272,9 @@ mod tests {
     #[test]
     fn keys_and_acknowledgements() {
         assert_eq!(ticket_keys("ENG-20 and eng-7, also #3", Some("ENG")), ["ENG-20", "ENG-7", "ENG-3"]);
+        let urls = "see https://acme.atlassian.net/browse/ENG-41, https://linear.app/acme/issue/ENG-42/login-fix \
+                    and https://github.com/acme/web/issues/43";
+        assert_eq!(ticket_keys(urls, Some("ENG")), ["ENG-41", "ENG-42", "ENG-43"]);
         assert!(only_acknowledges("thanks!! 🙏"));
         assert!(only_acknowledges("👍"));
         assert!(!only_acknowledges("thanks, but it still fails on Safari"));
