@@ -322,3 +322,46 @@ fn chat_in_the_shell_is_matched_and_the_decision_log_explains_it() {
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(stderr(&missing).trim(), "pmbot: error: decision #999 does not exist");
 }
+
+#[test]
+fn worklogs_import_all_or_nothing_and_agents_send_once() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.sqlite_url();
+    assert!(sandbox.run(&["--database-url", &url, "migrate"]).status.success());
+    sandbox.write(
+        "hours.csv",
+        "person,date,hours,project,epic,ticket,description\n\
+         ben,2026-11-09,4,WEB,,,\n\
+         zoe,2026-11-10,8,WEB,,,\n\
+         ben,2026-11-10,-1,WEB,,,\n\
+         chloe,2026-11-09,8,APP,Offline,APP-4,queue\n",
+    );
+    let refused = sandbox.run(&["--database-url", &url, "worklogs", "import", "hours.csv"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = stderr(&refused);
+    assert!(err.contains("2 bad rows in hours.csv; nothing was imported"), "{err}");
+    assert!(err.contains("hours.csv: line 3: unknown person \"zoe\""), "{err}");
+    assert!(err.contains("hours.csv: line 4: hours must be above 0 (got -1)"), "{err}");
+
+    let dry = sandbox.run(&["--database-url", &url, "run", "compliance", "--at", "2026-11-16 10:00", "--dry-run"]);
+    let out = stdout(&dry);
+    assert!(out.contains("[would send] DM @ben · compliance:2026-11-09:ben"), "nothing imported, so 0 h: {out}");
+
+    let skipped = sandbox.run(&["--database-url", &url, "worklogs", "import", "hours.csv", "--skip-bad-rows"]);
+    assert!(skipped.status.success(), "{}", stderr(&skipped));
+    assert_eq!(stdout(&skipped).trim(), "Imported 2 worklogs (12 h) from hours.csv; skipped 2 bad rows.");
+
+    let first = stdout(&sandbox.run(&["--database-url", &url, "run", "compliance", "--at", "2026-11-16 10:00"]));
+    assert!(first.contains("you logged *4 h*") || first.contains("you logged 4 h"), "{first}");
+    assert!(first.contains("Sent 7; 0 already sent before for this period."), "{first}");
+    let second = stdout(&sandbox.run(&["--database-url", &url, "run", "compliance", "--at", "2026-11-16 10:00"]));
+    assert!(second.contains("Sent 0; 7 already sent before for this period."), "{second}");
+
+    let bad_at = sandbox.run(&["--database-url", &url, "run", "budget", "--at", "next tuesday"]);
+    assert_eq!(bad_at.status.code(), Some(2));
+    assert!(stderr(&bad_at).contains("--at \"next tuesday\" is not a date and time"), "{}", stderr(&bad_at));
+
+    sandbox.write("forecast.csv", "project,epic,hours\nAPP,Offline mode,120\nAPP,Payments,80\n");
+    let forecasts = sandbox.run(&["--database-url", &url, "forecasts", "import", "forecast.csv"]);
+    assert_eq!(stdout(&forecasts).trim(), "Imported 2 forecasts from forecast.csv.");
+}

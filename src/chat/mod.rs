@@ -103,6 +103,10 @@ pub trait Chat: Send + Sync {
     fn dm(&self, user: &str, message: &Message) -> impl Future<Output = Result<MessageRef, ChatError>> + Send;
     /// Shows `message` as the person's home view of the bot.
     fn home(&self, user: &str, message: &Message) -> impl Future<Output = Result<(), ChatError>> + Send;
+    /// Who `person` is on this platform (for a DM); `None` when they have no id here.
+    fn address(&self, person: &crate::board::Person) -> Option<String> {
+        Some(person.handle.clone())
+    }
     /// A link to a message people can open; `None` where the platform has none.
     fn permalink(&self, channel: &str, ts: &str) -> impl Future<Output = Result<Option<String>, ChatError>> + Send {
         let _ = (channel, ts);

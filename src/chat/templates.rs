@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("conversation_suggest", include_str!("../../templates/conversation_suggest.hbs")),
     ("why", include_str!("../../templates/why.hbs")),
     ("digest", include_str!("../../templates/digest.hbs")),
+    ("compliance_dm", include_str!("../../templates/compliance_dm.hbs")),
+    ("compliance_summary", include_str!("../../templates/compliance_summary.hbs")),
+    ("budget_alert", include_str!("../../templates/budget_alert.hbs")),
+    ("budget_summary", include_str!("../../templates/budget_summary.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

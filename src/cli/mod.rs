@@ -1,6 +1,7 @@
 //! The command line: parsed by clap in `main.rs`, run here. Errors are sorted into misuse
 //! (exit 2: a bad flag, file, key or status) and failures (exit 1: the database is down…).
 
+mod agents;
 mod board;
 mod decisions;
 mod jobs;
@@ -91,6 +92,28 @@ pub enum StoreCommand {
         #[command(subcommand)]
         action: DiscordAction,
     },
+    /// Run a PM agent now: print what it sends (through the terminal chat) and record it, so
+    /// the scheduled run sends nothing twice.
+    Run {
+        agent: crate::workflows::agents::Agent,
+        /// Only show what would be sent; record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Judge the data as of this instant ("2026-11-16 10:00" in the team's zone, or RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Hours worked, for the agents: import a CSV (person, date, hours, project, epic, ticket,
+    /// description).
+    Worklogs {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
+    /// Forecast hours per epic: import a CSV (project, epic, hours).
+    Forecasts {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
     /// The decision log: what the bot decided and why, and how its suggestions fared.
     Decisions {
         #[command(subcommand)]
@@ -111,6 +134,11 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Colour on a terminal unless NO_COLOR says otherwise; plain when piped.
+fn stdout_style() -> Style {
+    Style { color: std::io::stdout().is_terminal() && config::color_allowed() }
 }
 
 fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -136,6 +164,17 @@ fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce(
         println!("{}", text());
     }
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportAction {
+    /// All rows or none: every bad row is reported with its line number.
+    Import {
+        file: PathBuf,
+        /// Import the good rows and report the bad ones.
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,10 +327,11 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
                     other => CliError::Misuse(other.to_string()),
                 })?;
             println!(
-                "Seeded {} tickets, {} comments and {} chat messages into {}.",
+                "Seeded {} tickets, {} comments, {} chat messages and {} worklogs into {}.",
                 seeded.tickets,
                 seeded.comments,
                 seeded.messages,
+                seeded.worklogs,
                 app.store.display_url()
             );
             Ok(())
@@ -301,6 +341,13 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Discord { action: DiscordAction::RegisterCommands } => register_discord_commands(app).await,
         StoreCommand::Jobs { action } => jobs::run(app, action).await,
         StoreCommand::Decisions { action } => decisions::run(app, action).await,
+        StoreCommand::Run { agent, dry_run, at } => agents::run(app, agent, dry_run, at.as_deref()).await,
+        StoreCommand::Worklogs { action: ImportAction::Import { file, skip_bad_rows } } => {
+            agents::import_worklogs(app, &file, skip_bad_rows).await
+        }
+        StoreCommand::Forecasts { action: ImportAction::Import { file, skip_bad_rows } } => {
+            agents::import_forecasts(app, &file, skip_bad_rows).await
+        }
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
 }
@@ -338,7 +385,7 @@ fn config_check(loaded: &Loaded) -> Result<(), CliError> {
 }
 
 async fn demo() -> Result<(), CliError> {
-    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
+    let style = stdout_style();
     match crate::demo::run(Box::new(std::io::stdout()), style, &program_name()).await {
         Ok(_) => Ok(()),
         Err(crate::demo::DemoError::Chat(ChatError::Io(err))) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -370,7 +417,7 @@ async fn shell(app: &App, as_person: &str, channel: &str) -> Result<(), CliError
         return Err(CliError::Misuse(format!("--channel {channel}: name a channel with its #, e.g. #team")));
     }
     let interactive = std::io::stdin().is_terminal();
-    let style = Style { color: std::io::stdout().is_terminal() && config::color_allowed() };
+    let style = stdout_style();
     let bot = app.bot();
     let chat = std::sync::Arc::new(ShellChat::new(Box::new(std::io::stdout()), style));
     let worker = app.worker(chat.clone()).map_err(|e| CliError::Failure(e.to_string()))?;

@@ -11,8 +11,8 @@ pub use load::{
     color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv, BUILT_IN,
 };
 pub use model::{
-    Config, ConversationConfig, DigestConfig, LlmConfig, PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig,
-    StandupConfig, TeamConfig, Thresholds,
+    AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, LlmConfig, PersonConfig,
+    ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

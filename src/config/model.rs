@@ -1,7 +1,7 @@
 //! The shape of `pmbot.toml`. Every field has a default; `pmbot.example.toml` documents each.
 
 use crate::board::{Person, Project, ProjectKind, Role};
-use chrono::Weekday;
+use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::{de, Deserialize, Deserializer};
 
@@ -26,6 +26,61 @@ pub struct Config {
     pub digest: DigestConfig,
     #[serde(default)]
     pub llm: LlmConfig,
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+/// The scheduled PM agents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// Where summaries for the PMs go.
+    pub pm_channel: String,
+    pub compliance: ComplianceConfig,
+    pub budget: BudgetConfig,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            pm_channel: "#pm".into(),
+            compliance: ComplianceConfig::default(),
+            budget: BudgetConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    pub enabled: bool,
+    /// Default: Mondays 10:00, team time zone.
+    pub schedule: String,
+    /// Full-time hours a week to be compliant, and to be partial (scaled pro rata).
+    pub compliant_hours: f64,
+    pub partial_hours: f64,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig { enabled: true, schedule: "0 10 * * MON".into(), compliant_hours: 32.0, partial_hours: 16.0 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    pub enabled: bool,
+    /// Default: 09:00, 13:00 and 17:00 on working days, team time zone.
+    pub schedule: String,
+    /// Percentages of the monthly retainer that alert, once each per project and month.
+    pub thresholds: Vec<u32>,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig { enabled: true, schedule: "0 9,13,17 * * MON-FRI".into(), thresholds: vec![75, 90, 100] }
+    }
 }
 
 /// Conversation → tickets: which channels are read and how sure the bot must be to act.
@@ -173,6 +228,9 @@ pub struct TeamConfig {
     pub default_project: Option<String>,
     /// The name people mention the bot by (`@pmbot`).
     pub bot_name: String,
+    /// Days nobody works ("2026-11-26"); not expected in time tracking or budgets.
+    #[serde(deserialize_with = "dates")]
+    pub holidays: Vec<NaiveDate>,
 }
 
 impl Default for TeamConfig {
@@ -184,6 +242,7 @@ impl Default for TeamConfig {
             working_days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
             default_project: None,
             bot_name: "pmbot".into(),
+            holidays: Vec::new(),
         }
     }
 }
@@ -231,6 +290,12 @@ pub struct PersonConfig {
     pub tracker_id: Option<String>,
     #[serde(default)]
     pub time_tracking_id: Option<String>,
+    /// Contracted hours a week; part-time people are judged pro rata. Default: 40.
+    #[serde(default = "full_week")]
+    pub weekly_hours: f64,
+    /// Days off: "2026-12-24" or "2026-12-21..2026-12-31".
+    #[serde(default, deserialize_with = "date_ranges")]
+    pub leave: Vec<(NaiveDate, NaiveDate)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +385,34 @@ fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
 
 fn optional_time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
     Ok(Some(parse_time_zone(&String::deserialize(d)?)?))
+}
+
+fn full_week() -> f64 {
+    40.0
+}
+
+fn parse_date<E: de::Error>(text: &str) -> Result<NaiveDate, E> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| E::custom(format!("\"{text}\" is not a date (use YYYY-MM-DD)")))
+}
+
+fn dates<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
+    Vec::<String>::deserialize(d)?.iter().map(|day| parse_date(day)).collect()
+}
+
+/// "2026-12-24" (one day) or "2026-12-21..2026-12-31" (inclusive).
+fn date_ranges<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(NaiveDate, NaiveDate)>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|range| {
+            let (from, to) = range.split_once("..").unwrap_or((range, range));
+            let (from, to) = (parse_date(from)?, parse_date(to)?);
+            if to < from {
+                return Err(de::Error::custom(format!("\"{range}\" ends before it starts")));
+            }
+            Ok((from, to))
+        })
+        .collect()
 }
 
 fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {

@@ -111,6 +111,27 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
     if let Err(err) = config.digest.schedule.parse::<croner::Cron>() {
         return fail("digest.schedule", format!("\"{}\" is not a cron expression: {err}", config.digest.schedule));
     }
+    let agents = &config.agents;
+    for (path, expression) in [
+        ("agents.compliance.schedule", &agents.compliance.schedule),
+        ("agents.budget.schedule", &agents.budget.schedule),
+    ] {
+        if let Err(err) = expression.parse::<croner::Cron>() {
+            return fail(path, format!("\"{expression}\" is not a cron expression: {err}"));
+        }
+    }
+    let c = &agents.compliance;
+    if !(c.partial_hours >= 0.0 && c.partial_hours <= c.compliant_hours && c.compliant_hours <= 168.0) {
+        return fail("agents.compliance", "need 0 <= partial_hours <= compliant_hours <= 168");
+    }
+    if agents.budget.thresholds.is_empty() || agents.budget.thresholds.iter().any(|t| !(1..=1000).contains(t)) {
+        return fail("agents.budget.thresholds", "list percentages between 1 and 1000, e.g. [75, 90, 100]");
+    }
+    for (i, person) in config.people.iter().enumerate() {
+        if !(0.0..=80.0).contains(&person.weekly_hours) {
+            return fail(format!("people[{i}].weekly_hours"), "must be between 0 and 80");
+        }
+    }
     if !(1..=120).contains(&config.llm.timeout_seconds) {
         return fail("llm.timeout_seconds", "must be between 1 and 120");
     }
@@ -154,13 +175,13 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup", "digest"]);
+    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {
             return fail(
                 format!("schedules[{i}].name"),
-                format!("\"{name}\" must be non-empty and unique (\"standup\" and \"digest\" are taken)"),
+                format!("\"{name}\" must be non-empty and unique (\"standup\", \"digest\", \"compliance\" and \"budget\" are taken)"),
             );
         }
         if let Err(err) = crate::queue::scheduler::Schedule::parse(name, &schedule.cron) {

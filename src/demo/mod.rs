@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::chat::shell::{render::Style, ShellChat, ShellSession};
 use crate::config;
 use crate::store::{sqlite_url, TicketFilter};
+use crate::workflows::agents::{self, Agent};
 use chrono::Utc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,16 @@ pub enum DemoError {
     Chat(#[from] crate::chat::ChatError),
     #[error(transparent)]
     Registry(#[from] crate::queue::RegistryError),
+    #[error("an agent failed: {0}")]
+    Agent(String),
+}
+
+impl From<crate::jobs::StepError> for DemoError {
+    fn from(err: crate::jobs::StepError) -> Self {
+        match err {
+            crate::jobs::StepError::Gone(why) | crate::jobs::StepError::Failed(why) => DemoError::Agent(why),
+        }
+    }
 }
 
 /// Runs the demo, printing to `out`; returns the directory holding its database.
@@ -71,6 +82,13 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
         session.line(&line, Utc::now()).await?;
     }
 
+    // Two of the PM agents, as their schedules would run them (Monday 10:00, working days).
+    for agent in [Agent::Compliance, Agent::Budget] {
+        session.chat.note(&format!("\n──── The {} agent runs, as its schedule would ────", agent.as_str()))?;
+        let plan = agents::plan(agent, &app.store, &ws, &app.config, &app.templates, Utc::now()).await?;
+        agents::deliver(&plan, &app.store, &ws, &app.config, session.chat.as_ref(), Utc::now(), false).await?;
+    }
+
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
     let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
     let moves = app.store.transitions_since(&ws, start).await?.len();
@@ -110,6 +128,9 @@ fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisio
          • Ana said in the channel that her ticket is merged and deployed: the bot moved it, said so in the thread, offered Undo.\n\
          • Chloé asked for new work: unsure, the bot suggested a ticket; Pat pressed Yes and it was created, quoting the thread.\n\
          • `why` showed every decision about Ana's ticket, with its reason and confidence.\n\
+         • The compliance agent DM'd the people short of hours last week with what is missing per day, and\n\
+         \x20 sent Pat (PM) the team's summary; the budget agent alerted the PM channel about the WEB retainer.\n\
+         \x20 Run again for the same period, they send nothing: `pmbot run compliance --dry-run` shows it.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
          The data lives in {db}. Look around:\n\
          \x20 {program} --database-url {url} board list\n\

@@ -6,7 +6,7 @@ use crate::board::{NewTicket, Priority, Status, TicketKey};
 use crate::calendar::{is_working_day, local_date};
 use crate::config::Config;
 use crate::store::{ChatMessageSeen, Store, StoreError, TicketFilter, WorkspaceId};
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use std::collections::HashMap;
 
 /// One sample ticket: where it ended up and when it last moved (working days ago).
@@ -103,6 +103,7 @@ pub struct Seeded {
     pub tickets: usize,
     pub comments: usize,
     pub messages: usize,
+    pub worklogs: usize,
     /// Ticket keys by title, for scripts.
     pub keys: HashMap<&'static str, TicketKey>,
 }
@@ -157,7 +158,77 @@ pub async fn seed(
         };
         seeded.messages += usize::from(store.record_message(ws, &message).await?);
     }
+    seeded.worklogs = seed_worklogs(store, ws, config, now).await?;
     Ok(seeded)
+}
+
+/// Nine weeks of hours and this month so far, shaped to give the agents something to say:
+/// Ben short two weeks running, Chloé nearly absent last week, and the WEB retainer (80 h a
+/// month) burning three people's days.
+async fn seed_worklogs(
+    store: &Store,
+    ws: &WorkspaceId,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let tz = config.team.timezone;
+    let today = local_date(now, tz);
+    let this_monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+    let last_monday = this_monday - Days::new(7);
+    let first = (last_monday - Days::new(7 * 8)).min(today.with_day(1).unwrap_or(today));
+    // WEB burns so that today the month stands near 80 % of its 80 h: alerted, not yet out.
+    let month_start = today.with_day(1).unwrap_or(today);
+    let elapsed = (0..=(today - month_start).num_days())
+        .filter(|d| is_working_day(month_start + Days::new(*d as u64), &config.team.working_days))
+        .count()
+        .max(1);
+    let web_share = ((64.0 / elapsed as f64) / 2.0 * 4.0).round() / 4.0;
+    let web_share = web_share.clamp(0.25, 8.0);
+    let mut rows = Vec::new();
+    let mut day = first;
+    while day <= today {
+        if is_working_day(day, &config.team.working_days) {
+            for person in ["pat", "ana", "ben", "chloe", "dev", "eli"] {
+                let last_week = day >= last_monday && day < this_monday;
+                let week_before = day >= last_monday - Days::new(7) && day < last_monday;
+                let hours = match person {
+                    "ben" if last_week => 4.0,
+                    "ben" if week_before => 3.0,
+                    "chloe" if last_week => {
+                        if day == last_monday {
+                            6.0
+                        } else {
+                            0.0
+                        }
+                    }
+                    _ => 8.0,
+                };
+                // Ana and Dev split their days between the WEB retainer and the app.
+                let web =
+                    if matches!(person, "ana" | "dev") && day >= month_start { web_share.min(hours) } else { 0.0 };
+                for (project, hours) in [("WEB", web), ("APP", hours - web)] {
+                    if hours > 0.0 {
+                        rows.push(crate::store::Worklog {
+                            person: person.into(),
+                            day: day.format("%Y-%m-%d").to_string(),
+                            hours,
+                            project: project.into(),
+                            epic: None,
+                            ticket: None,
+                            description: "sample".into(),
+                        });
+                    }
+                }
+            }
+        }
+        day = day + Days::new(1);
+    }
+    let mut tx = store.begin().await?;
+    for row in &rows {
+        tx.add_worklog(ws, row, "seed", now).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
 }
 
 fn check_team(config: &Config) -> Result<(), SeedError> {

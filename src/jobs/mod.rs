@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::queue::scheduler::Schedule;
 use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
 use crate::store::{Store, WorkspaceId};
+use crate::workflows::agents::{Agent, AgentJob};
 use crate::workflows::conversation::MatchJob;
 use crate::workflows::{digest::DigestJob, standup::StandupJob, triage::TriageJob};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ impl<C> JobEnv<C> {
 }
 
 /// Why a job's step stopped: what is gone for good, or what may work on a retry.
+#[derive(Debug)]
 pub enum StepError {
     Gone(String),
     Failed(String),
@@ -97,7 +99,8 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<TriageJob>()?
         .register::<ProbeJob>()?
         .register::<MatchJob>()?
-        .register::<DigestJob>()
+        .register::<DigestJob>()?
+        .register::<AgentJob>()
 }
 
 /// Every job kind, plus Slack's own, for a worker that speaks to Slack.
@@ -136,6 +139,7 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     // (kind, queue, max attempts) of the job a schedule enqueues.
     let standup = (StandupJob::KIND, StandupJob::QUEUE, StandupJob::MAX_ATTEMPTS);
     let digest = (DigestJob::KIND, DigestJob::QUEUE, DigestJob::MAX_ATTEMPTS);
+    let agent = (AgentJob::KIND, AgentJob::QUEUE, AgentJob::MAX_ATTEMPTS);
     let mut add = |name: &str, expression: &str, timezone, job: (&str, &str, u32), payload: serde_json::Value| {
         match Schedule::parse(name, expression) {
             Ok(cron) => out.push(Schedule {
@@ -159,6 +163,15 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     if config.digest.enabled {
         let channel = config.digest.channel.clone().unwrap_or_else(|| config.standup.channel.clone());
         add("digest", &config.digest.schedule, config.team.timezone, digest, serde_json::json!({ "channel": channel }));
+    }
+    let agents = &config.agents;
+    for (on, name, expression, which) in [
+        (agents.compliance.enabled, "compliance", &agents.compliance.schedule, Agent::Compliance),
+        (agents.budget.enabled, "budget", &agents.budget.schedule, Agent::Budget),
+    ] {
+        if on {
+            add(name, expression, config.team.timezone, agent, serde_json::json!({ "agent": which }));
+        }
     }
     for schedule in &config.schedules {
         let person_zone = schedule

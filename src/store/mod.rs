@@ -13,6 +13,7 @@ mod llm;
 mod messages;
 mod team;
 mod tickets;
+mod worklogs;
 
 pub use crate::board::Verdict;
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval};
@@ -21,6 +22,7 @@ pub use decisions::{Decision, DecisionFilter, NewDecision};
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
 pub use tickets::TicketFilter;
+pub use worklogs::Worklog;
 
 use crate::board::{BoardError, Status, TicketKey};
 use sqlx::{PgPool, SqlitePool};

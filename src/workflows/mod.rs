@@ -1,6 +1,7 @@
 //! Workflows: each a folder with a pure `decide` core and a thin shell that loads data,
 //! calls it, and renders or acts.
 
+pub mod agents;
 pub mod conversation;
 pub mod digest;
 pub mod matching;

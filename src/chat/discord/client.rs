@@ -106,6 +106,10 @@ impl DiscordChat {
 }
 
 impl Chat for DiscordChat {
+    fn address(&self, person: &crate::board::Person) -> Option<String> {
+        person.discord_id.clone()
+    }
+
     async fn post(&self, channel: &str, _thread: Option<&str>, message: &Message) -> Result<MessageRef, ChatError> {
         let answer = self.call("POST", &format!("/channels/{channel}/messages"), Some(body_of(message)), true).await?;
         Ok(MessageRef { channel: channel.to_string(), ts: answer["id"].as_str().unwrap_or_default().to_string() })

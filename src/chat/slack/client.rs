@@ -120,6 +120,10 @@ impl Chat for SlackChat {
         Ok(MessageRef { channel: posted.channel.to_string(), ts: posted.ts.to_string() })
     }
 
+    fn address(&self, person: &crate::board::Person) -> Option<String> {
+        person.slack_id.clone()
+    }
+
     async fn permalink(&self, channel: &str, ts: &str) -> Result<Option<String>, ChatError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());

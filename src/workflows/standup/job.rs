@@ -34,7 +34,13 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for StandupJob {
         };
         let sent = match (&self.channel, person) {
             (Some(channel), _) => env.chat.post(channel, None, &message).await.map(|_| ()),
-            (None, Some(handle)) => env.chat.dm(handle, &message).await.map(|_| ()),
+            (None, Some(handle)) => {
+                let person = env.config.people().into_iter().find(|p| p.handle == handle);
+                match person.and_then(|p| env.chat.address(&p)) {
+                    Some(user) => env.chat.dm(&user, &message).await.map(|_| ()),
+                    None => return Outcome::Discard(format!("@{handle} has no id on this chat platform to DM")),
+                }
+            }
             (None, None) => return Outcome::Discard("a standup job needs a channel or a person".into()),
         };
         match sent {

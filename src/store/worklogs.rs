@@ -1,0 +1,128 @@
+//! Hours worked (worklogs), forecasts per epic, and what the agents have sent.
+
+use super::{on_pool, on_tx, Result, Store, StoreTx, WorkspaceId};
+use chrono::{DateTime, NaiveDate, Utc};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Worklog {
+    pub person: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub hours: f64,
+    pub project: String,
+    pub epic: Option<String>,
+    pub ticket: Option<String>,
+    pub description: String,
+}
+
+impl Worklog {
+    pub fn date(&self) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(&self.day, "%Y-%m-%d").ok()
+    }
+}
+
+impl StoreTx {
+    pub async fn add_worklog(&mut self, ws: &WorkspaceId, w: &Worklog, source: &str, at: DateTime<Utc>) -> Result<()> {
+        let sql =
+            "INSERT INTO worklogs (workspace_id, person, day, hours, project, epic, ticket, description, source, \
+                   created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(&w.person)
+            .bind(&w.day)
+            .bind(w.hours)
+            .bind(&w.project)
+            .bind(&w.epic)
+            .bind(&w.ticket)
+            .bind(&w.description)
+            .bind(source)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Sets an epic's forecast, replacing an earlier one.
+    pub async fn set_forecast(
+        &mut self,
+        ws: &WorkspaceId,
+        project: &str,
+        epic: &str,
+        hours: f64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "INSERT INTO forecasts (workspace_id, project, epic, hours, created_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (workspace_id, project, epic) DO UPDATE SET hours = excluded.hours, created_at = excluded.created_at";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(epic)
+            .bind(hours)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Worklogs with `from <= day <= to` (dates as `YYYY-MM-DD`), oldest first.
+    pub async fn worklogs(&self, ws: &WorkspaceId, from: NaiveDate, to: NaiveDate) -> Result<Vec<Worklog>> {
+        let sql = "SELECT person, day, hours, project, epic, ticket, description FROM worklogs \
+                   WHERE workspace_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, id";
+        let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(&from).bind(&to).fetch_all(pool).await)?)
+    }
+
+    pub async fn forecast_count(&self, ws: &WorkspaceId) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM forecasts WHERE workspace_id = $1";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_one(pool).await)?)
+    }
+
+    /// Records that `agent` sent `body` to `recipient` under `key`; `false` (and nothing
+    /// recorded) when that key was sent already.
+    pub async fn record_send(
+        &self,
+        ws: &WorkspaceId,
+        agent: &str,
+        key: &str,
+        recipient: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = "INSERT INTO agent_sends (workspace_id, agent, key, recipient, body, sent_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, key) DO NOTHING";
+        let done = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(agent)
+            .bind(key)
+            .bind(recipient)
+            .bind(body)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Takes back a send record whose message could not be delivered, so a retry sends it.
+    pub async fn forget_send(&self, ws: &WorkspaceId, key: &str) -> Result<()> {
+        let sql = "DELETE FROM agent_sends WHERE workspace_id = $1 AND key = $2";
+        on_pool!(self, |pool| sqlx::query(sql).bind(ws.as_str()).bind(key).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn was_sent(&self, ws: &WorkspaceId, key: &str) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM agent_sends WHERE workspace_id = $1 AND key = $2";
+        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(key).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
+    pub async fn sends(&self, ws: &WorkspaceId, agent: &str) -> Result<Vec<(String, String, String)>> {
+        let sql =
+            "SELECT key, recipient, body FROM agent_sends WHERE workspace_id = $1 AND agent = $2 ORDER BY sent_at, key";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(agent).fetch_all(pool).await)?)
+    }
+}

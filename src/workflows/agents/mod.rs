@@ -1,0 +1,185 @@
+//! The PM agents: scheduled workflows that read the board and the hours worked and tell the
+//! right people. Each agent has a pure `decide`, and here a plan: the messages it would send,
+//! each under a key (`compliance:2026-11-09:ana`) recorded when sent, so running an agent
+//! twice for the same period sends nothing the second time.
+
+pub mod budget;
+pub mod compliance;
+pub mod import;
+
+use crate::chat::{Chat, Message, Templates};
+use crate::config::Config;
+use crate::jobs::{JobEnv, StepError};
+use crate::queue::{Job, JobContext, JobSpec, Outcome};
+use crate::store::{Store, WorkspaceId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The agents `pmbot run` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Agent {
+    /// Time-tracking compliance for the previous week.
+    Compliance,
+    /// Retainer budgets this month.
+    Budget,
+}
+
+impl Agent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::Compliance => "compliance",
+            Agent::Budget => "budget",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recipient {
+    /// A DM to the person (a handle).
+    Person(String),
+    Channel(String),
+}
+
+impl Recipient {
+    pub fn describe(&self) -> String {
+        match self {
+            Recipient::Person(handle) => format!("DM @{handle}"),
+            Recipient::Channel(channel) => channel.clone(),
+        }
+    }
+}
+
+/// One message, sent once per `key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Send {
+    pub key: String,
+    pub to: Recipient,
+    pub message: Message,
+}
+
+/// What an agent would send now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub agent: Agent,
+    /// The period it is about, for people reading the output ("week of Monday 9 November").
+    pub period: String,
+    pub sends: Vec<Send>,
+}
+
+pub async fn plan(
+    agent: Agent,
+    store: &Store,
+    ws: &WorkspaceId,
+    config: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Result<Plan, StepError> {
+    match agent {
+        Agent::Compliance => compliance::plan(store, ws, config, templates, now).await,
+        Agent::Budget => budget::plan(store, ws, config, templates, now).await,
+    }
+}
+
+/// How one planned message ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sent {
+    Sent,
+    /// Its key was sent before (a second run for the same period).
+    Already,
+    /// Would be sent (a dry run).
+    Would,
+    /// The person has no id on this chat platform.
+    NoAddress,
+}
+
+/// Sends what was not sent before; with `dry_run`, only says what would be.
+pub async fn deliver<C: Chat>(
+    plan: &Plan,
+    store: &Store,
+    ws: &WorkspaceId,
+    config: &Config,
+    chat: &C,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Vec<Sent>, StepError> {
+    let people = config.people();
+    let mut out = Vec::with_capacity(plan.sends.len());
+    for send in &plan.sends {
+        if dry_run {
+            out.push(if store.was_sent(ws, &send.key).await? { Sent::Already } else { Sent::Would });
+            continue;
+        }
+        let address = match &send.to {
+            Recipient::Person(handle) => people.iter().find(|p| &p.handle == handle).and_then(|p| chat.address(p)),
+            Recipient::Channel(channel) => Some(channel.clone()),
+        };
+        let Some(address) = address else {
+            out.push(Sent::NoAddress);
+            continue;
+        };
+        let body = send.message.fallback_text();
+        if !store.record_send(ws, plan.agent.as_str(), &send.key, &send.to.describe(), &body, now).await? {
+            out.push(Sent::Already);
+            continue;
+        }
+        let sent = match &send.to {
+            Recipient::Person(_) => chat.dm(&address, &send.message).await.map(|_| ()),
+            Recipient::Channel(_) => chat.post(&address, None, &send.message).await.map(|_| ()),
+        };
+        if let Err(err) = sent {
+            // Not delivered: forget it so the retry sends it.
+            store.forget_send(ws, &send.key).await?;
+            return Err(err.into());
+        }
+        out.push(Sent::Sent);
+    }
+    Ok(out)
+}
+
+/// A scheduled agent run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentJob {
+    pub agent: Agent,
+    /// The firing: the agent judges the data as of this instant.
+    pub at: DateTime<Utc>,
+}
+
+impl JobSpec for AgentJob {
+    const KIND: &'static str = "agent.run";
+    const MAX_ATTEMPTS: u32 = 5;
+    const TIMEOUT: Duration = Duration::from_secs(120);
+}
+
+impl<C: Chat + 'static> Job<JobEnv<C>> for AgentJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        let ran = async {
+            let plan = plan(self.agent, &env.store, &ctx.workspace, &env.config, &env.templates, self.at).await?;
+            deliver(&plan, &env.store, &ctx.workspace, &env.config, env.chat.as_ref(), ctx.now, false).await?;
+            Ok::<_, StepError>(Outcome::Done)
+        };
+        crate::jobs::finish(ran.await)
+    }
+}
+
+/// "1 h", "7.5 h".
+pub(crate) fn hours(h: f64) -> String {
+    let rounded = (h * 100.0).round() / 100.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0} h")
+    } else {
+        format!("{} h", format!("{rounded:.2}").trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hours_read_naturally() {
+        assert_eq!(super::hours(8.0), "8 h");
+        assert_eq!(super::hours(7.5), "7.5 h");
+        assert_eq!(super::hours(31.99), "31.99 h");
+        assert_eq!(super::hours(0.0), "0 h");
+    }
+}

@@ -1,0 +1,181 @@
+//! The PM agents end to end on a real store (SQLite and PostgreSQL): scheduled like the
+//! worker runs them, sent through a chat, and never twice for the same period.
+
+mod common;
+
+use chrono::Duration;
+use common::{t0, RecordingChat};
+use pmbot::app::App;
+use pmbot::config::{load::parse, BUILT_IN};
+use pmbot::queue::scheduler::Scheduler;
+use pmbot::queue::Clock;
+use pmbot::store::Worklog;
+use pmbot::workflows::agents::{self, Agent, Sent};
+use std::path::Path;
+use std::sync::Arc;
+
+on_both_backends!(
+    url:
+    compliance_runs_twice_and_sends_one_set_of_messages,
+    the_budget_alerts_once_per_threshold_and_escalates_at_100,
+    a_failed_send_is_sent_again_on_the_retry,
+);
+
+async fn app(url: &str) -> App {
+    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    let app = App::open(config, Some(url)).await.unwrap();
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
+    app
+}
+
+async fn compliance_runs_twice_and_sends_one_set_of_messages(url: &str) {
+    let app = app(url).await;
+    // Monday 16 November, 10:00 in New York: two schedulers tick, the worker runs what is due.
+    let firing = t0() + Duration::hours(1);
+    let schedules: Vec<_> =
+        pmbot::jobs::schedules(&app.config).into_iter().filter(|s| s.name == "compliance").collect();
+    let catch_up = std::time::Duration::from_secs(3600);
+    let (mut one, mut two) = (
+        Scheduler::new(app.store.clone(), schedules.clone(), catch_up),
+        Scheduler::new(app.store.clone(), schedules, catch_up),
+    );
+    one.tick(firing + Duration::minutes(1)).await.unwrap();
+    two.tick(firing + Duration::minutes(2)).await.unwrap();
+    let chat = Arc::new(RecordingChat::default());
+    let clock: Clock = Arc::new(move || firing + Duration::minutes(3));
+    let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
+    worker.run_until_idle().await;
+    let sent = chat.texts();
+    let to: Vec<&str> = sent.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(to, ["@ben", "@chloe", "@pat"], "{sent:#?}");
+    assert!(
+        sent[0].1.starts_with("Hi Ben, last week (Monday 9 November – Sunday 15 November) you logged *20 h*"),
+        "{}",
+        sent[0].1
+    );
+    assert!(sent[0].1.contains("2 weeks in a row"), "{}", sent[0].1);
+    assert!(sent[1].1.contains("*non-compliant*") && sent[1].1.contains("Tue 10 Nov: 8 h missing"), "{}", sent[1].1);
+    assert!(
+        sent[2].1.contains("Team compliance: 67%") && sent[2].1.contains("Ben Carter (2 weeks running)"),
+        "{}",
+        sent[2].1
+    );
+
+    // The same period again, by hand: nothing more is sent, and a dry run says so.
+    let plan = agents::plan(Agent::Compliance, &app.store, &app.workspace(), &app.config, &app.templates, firing)
+        .await
+        .unwrap();
+    let again =
+        agents::deliver(&plan, &app.store, &app.workspace(), &app.config, chat.as_ref(), firing, false).await.unwrap();
+    assert_eq!(again, [Sent::Already, Sent::Already, Sent::Already]);
+    assert_eq!(chat.texts().len(), 3);
+    let next_week = firing + Duration::weeks(1);
+    let plan = agents::plan(Agent::Compliance, &app.store, &app.workspace(), &app.config, &app.templates, next_week)
+        .await
+        .unwrap();
+    let dry = agents::deliver(&plan, &app.store, &app.workspace(), &app.config, chat.as_ref(), next_week, true)
+        .await
+        .unwrap();
+    assert!(dry.iter().all(|s| *s == Sent::Would), "a new week is new: {dry:?}");
+    assert_eq!(chat.texts().len(), 3, "a dry run sends nothing");
+}
+
+async fn the_budget_alerts_once_per_threshold_and_escalates_at_100(url: &str) {
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = RecordingChat::default();
+    let run = |at| {
+        let (app, chat, ws) = (&app, &chat, &ws);
+        async move {
+            let plan = agents::plan(Agent::Budget, &app.store, ws, &app.config, &app.templates, at).await.unwrap();
+            agents::deliver(&plan, &app.store, ws, &app.config, chat, at, false).await.unwrap()
+        }
+    };
+    // The seed leaves WEB near 80 % of its 80 h on the seed's day.
+    run(t0()).await;
+    run(t0() + Duration::hours(4)).await;
+    let alerts: Vec<_> = chat.texts().into_iter().filter(|(_, t)| t.contains("of its retainer")).collect();
+    assert_eq!(alerts.len(), 1, "one 75 % alert however many runs: {alerts:#?}");
+    assert_eq!(alerts[0].0, "#pm");
+    assert!(alerts[0].1.contains("At the current pace the November budget runs out on"), "{}", alerts[0].1);
+    let summaries = chat.texts().into_iter().filter(|(_, t)| t.starts_with("Retainers · November 2026")).count();
+    assert_eq!(summaries, 1, "one summary a day");
+
+    // Past 100 % the next run alerts the PMs and the project's channel.
+    let extra = Worklog {
+        person: "dev".into(),
+        day: "2026-11-16".into(),
+        hours: 24.0,
+        project: "WEB".into(),
+        epic: None,
+        ticket: None,
+        description: "launch week".into(),
+    };
+    let mut tx = app.store.begin().await.unwrap();
+    tx.add_worklog(&ws, &extra, "test", t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    run(t0() + Duration::hours(8)).await;
+    let over: Vec<String> = chat.texts().into_iter().filter(|(_, t)| t.starts_with("🔴")).map(|(to, _)| to).collect();
+    assert_eq!(over, ["#pm", "#acme-web"]);
+    run(t0() + Duration::days(1)).await;
+    assert_eq!(chat.texts().into_iter().filter(|(_, t)| t.starts_with("🔴")).count(), 2, "still once per month");
+}
+
+/// A chat that fails its first DM.
+#[derive(Default)]
+struct Flaky {
+    inner: RecordingChat,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl pmbot::chat::Chat for Flaky {
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        message: &pmbot::chat::Message,
+    ) -> Result<pmbot::chat::MessageRef, pmbot::chat::ChatError> {
+        self.inner.post(channel, thread, message).await
+    }
+    async fn update(
+        &self,
+        target: &pmbot::chat::MessageRef,
+        message: &pmbot::chat::Message,
+    ) -> Result<(), pmbot::chat::ChatError> {
+        self.inner.update(target, message).await
+    }
+    async fn ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        message: &pmbot::chat::Message,
+    ) -> Result<(), pmbot::chat::ChatError> {
+        self.inner.ephemeral(channel, user, message).await
+    }
+    async fn dm(
+        &self,
+        user: &str,
+        message: &pmbot::chat::Message,
+    ) -> Result<pmbot::chat::MessageRef, pmbot::chat::ChatError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(pmbot::chat::ChatError::Platform("the chat is down".into()));
+        }
+        self.inner.dm(user, message).await
+    }
+    async fn home(&self, user: &str, message: &pmbot::chat::Message) -> Result<(), pmbot::chat::ChatError> {
+        self.inner.home(user, message).await
+    }
+}
+
+async fn a_failed_send_is_sent_again_on_the_retry(url: &str) {
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = Flaky::default();
+    let at = t0() + Duration::hours(1);
+    let plan = agents::plan(Agent::Compliance, &app.store, &ws, &app.config, &app.templates, at).await.unwrap();
+    assert!(agents::deliver(&plan, &app.store, &ws, &app.config, &chat, at, false).await.is_err());
+    let sent = agents::deliver(&plan, &app.store, &ws, &app.config, &chat, at, false).await.unwrap();
+    assert_eq!(sent, [Sent::Sent, Sent::Sent, Sent::Sent]);
+    let to: Vec<String> = chat.inner.texts().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(to, ["@ben", "@chloe", "@pat"]);
+}
