@@ -42,6 +42,42 @@ pub fn working_days_between(from: NaiveDate, to: NaiveDate, working_days: &[Week
     from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| is_working_day(*d, working_days)).count() as u32
 }
 
+/// The working day's hours, local time: 09:00 to 17:00.
+pub const WORKDAY_START: u32 = 9;
+pub const WORKDAY_HOURS: f64 = 8.0;
+
+/// Hours between `from` and `to` that fall in working hours (09:00–17:00 in `tz`) on working
+/// days that are not `holidays`. A DST change moves the window with the clock.
+pub fn working_hours_between(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    working_days: &[Weekday],
+    holidays: &[NaiveDate],
+) -> f64 {
+    if to <= from {
+        return 0.0;
+    }
+    let (first, last) = (local_date(from, tz), local_date(to, tz));
+    first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .filter(|d| is_working_day(*d, working_days) && !holidays.contains(d))
+        .map(|day| {
+            let local_start = day.and_time(NaiveTime::MIN) + chrono::Duration::hours(i64::from(WORKDAY_START));
+            let Some(start) = tz.from_local_datetime(&local_start).earliest() else { return 0.0 };
+            let start = start.with_timezone(&Utc);
+            let end = start + chrono::Duration::minutes((WORKDAY_HOURS * 60.0) as i64);
+            let (a, b) = (start.max(from), end.min(to));
+            if b > a {
+                (b - a).num_seconds() as f64 / 3600.0
+            } else {
+                0.0
+            }
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +110,20 @@ mod tests {
             start_of_day(d(2026, 11, 13), chrono_tz::America::New_York),
             Utc.with_ymd_and_hms(2026, 11, 13, 5, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn working_hours_skip_nights_weekends_and_holidays() {
+        use chrono_tz::America::New_York;
+        let at =
+            |day: u32, hour: u32| New_York.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap().with_timezone(&Utc);
+        assert_eq!(working_hours_between(at(16, 9), at(16, 17), New_York, &WEEK, &[]), 8.0);
+        assert_eq!(working_hours_between(at(13, 15), at(16, 11), New_York, &WEEK, &[]), 4.0, "Friday 2 h, Monday 2 h");
+        assert_eq!(working_hours_between(at(16, 20), at(17, 8), New_York, &WEEK, &[]), 0.0);
+        assert_eq!(working_hours_between(at(25, 12), at(27, 12), New_York, &WEEK, &[d(2026, 11, 26)]), 8.0);
+        assert_eq!(working_hours_between(at(17, 9), at(16, 9), New_York, &WEEK, &[]), 0.0);
+        // Across the DST change (1 November): each day still has 8 working hours.
+        let oct30 = New_York.with_ymd_and_hms(2026, 10, 30, 9, 0, 0).unwrap().with_timezone(&Utc);
+        assert_eq!(working_hours_between(oct30, at(2, 17), New_York, &WEEK, &[]), 16.0);
     }
 }

@@ -24,6 +24,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("compliance_summary", include_str!("../../templates/compliance_summary.hbs")),
     ("budget_alert", include_str!("../../templates/budget_alert.hbs")),
     ("budget_summary", include_str!("../../templates/budget_summary.hbs")),
+    ("stuck_digest", include_str!("../../templates/stuck_digest.hbs")),
+    ("stuck_dm", include_str!("../../templates/stuck_dm.hbs")),
+    ("blocked_notice", include_str!("../../templates/blocked_notice.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ pub use load::{
 };
 pub use model::{
     AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, LlmConfig, PersonConfig,
-    ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, TeamConfig, Thresholds,
+    ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

@@ -38,6 +38,7 @@ pub struct AgentsConfig {
     pub pm_channel: String,
     pub compliance: ComplianceConfig,
     pub budget: BudgetConfig,
+    pub stuck: StuckConfig,
 }
 
 impl Default for AgentsConfig {
@@ -46,6 +47,33 @@ impl Default for AgentsConfig {
             pm_channel: "#pm".into(),
             compliance: ComplianceConfig::default(),
             budget: BudgetConfig::default(),
+            stuck: StuckConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StuckConfig {
+    pub enabled: bool,
+    /// Default: 09:00, 11:00, 14:00 and 16:00 on working days, team time zone.
+    pub schedule: String,
+    /// Nothing counts as stuck before this many working days in its status.
+    pub floor_days: f64,
+    /// The assignee gets a DM after this many working days stuck…
+    pub dm_after_days: f64,
+    /// …and the project's PM after this many.
+    pub escalate_after_days: f64,
+}
+
+impl Default for StuckConfig {
+    fn default() -> Self {
+        StuckConfig {
+            enabled: true,
+            schedule: "0 9,11,14,16 * * MON-FRI".into(),
+            floor_days: 2.0,
+            dm_after_days: 5.0,
+            escalate_after_days: 10.0,
         }
     }
 }

@@ -127,6 +127,13 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
     if agents.budget.thresholds.is_empty() || agents.budget.thresholds.iter().any(|t| !(1..=1000).contains(t)) {
         return fail("agents.budget.thresholds", "list percentages between 1 and 1000, e.g. [75, 90, 100]");
     }
+    let stuck = &agents.stuck;
+    if !(stuck.floor_days >= 0.0
+        && stuck.floor_days <= stuck.dm_after_days
+        && stuck.dm_after_days <= stuck.escalate_after_days)
+    {
+        return fail("agents.stuck", "need 0 <= floor_days <= dm_after_days <= escalate_after_days");
+    }
     for (i, person) in config.people.iter().enumerate() {
         if !(0.0..=80.0).contains(&person.weekly_hours) {
             return fail(format!("people[{i}].weekly_hours"), "must be between 0 and 80");
@@ -175,13 +182,15 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget"]);
+    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {
             return fail(
                 format!("schedules[{i}].name"),
-                format!("\"{name}\" must be non-empty and unique (\"standup\", \"digest\", \"compliance\" and \"budget\" are taken)"),
+                format!(
+                    "\"{name}\" must be non-empty and unique (\"standup\", \"digest\" and the agents' names are taken)"
+                ),
             );
         }
         if let Err(err) = crate::queue::scheduler::Schedule::parse(name, &schedule.cron) {

@@ -168,6 +168,7 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     for (on, name, expression, which) in [
         (agents.compliance.enabled, "compliance", &agents.compliance.schedule, Agent::Compliance),
         (agents.budget.enabled, "budget", &agents.budget.schedule, Agent::Budget),
+        (agents.stuck.enabled, "stuck", &agents.stuck.schedule, Agent::Stuck),
     ] {
         if on {
             add(name, expression, config.team.timezone, agent, serde_json::json!({ "agent": which }));

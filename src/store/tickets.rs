@@ -304,6 +304,26 @@ impl Store {
         Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(limit).fetch_all(pool).await)?)
     }
 
+    /// Every comment made at or after `since`, newest first.
+    pub async fn comments_since(&self, ws: &WorkspaceId, since: DateTime<Utc>) -> Result<Vec<Comment>> {
+        let sql =
+            "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
+                   WHERE c.workspace_id = $1 AND c.created_at >= $2 ORDER BY c.created_at DESC, c.id DESC";
+        let rows: Vec<CommentRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(since).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Comment {
+                    id: r.id,
+                    ticket: decode("tickets.key", &r.key)?,
+                    author: r.author,
+                    body: r.body,
+                    created_at: r.created_at,
+                })
+            })
+            .collect()
+    }
+
     /// A ticket's comments, oldest first.
     pub async fn comments(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
         let sql =

@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod compliance;
 pub mod import;
+pub mod stuck;
 
 use crate::chat::{Chat, Message, Templates};
 use crate::config::Config;
@@ -24,6 +25,8 @@ pub enum Agent {
     Compliance,
     /// Retainer budgets this month.
     Budget,
+    /// Tickets sitting far longer than usual in their status.
+    Stuck,
 }
 
 impl Agent {
@@ -31,6 +34,7 @@ impl Agent {
         match self {
             Agent::Compliance => "compliance",
             Agent::Budget => "budget",
+            Agent::Stuck => "stuck",
         }
     }
 }
@@ -79,6 +83,7 @@ pub async fn plan(
     match agent {
         Agent::Compliance => compliance::plan(store, ws, config, templates, now).await,
         Agent::Budget => budget::plan(store, ws, config, templates, now).await,
+        Agent::Stuck => stuck::plan(store, ws, config, templates, now).await,
     }
 }
 
