@@ -19,6 +19,8 @@ on_both_backends!(
     compliance_runs_twice_and_sends_one_set_of_messages,
     the_budget_alerts_once_per_threshold_and_escalates_at_100,
     a_failed_send_is_sent_again_on_the_retry,
+    stuck_work_is_reported_once_a_day_and_each_dm_once,
+    epic_cards_file_tickets_by_button_for_a_pm_only,
 );
 
 async fn app(url: &str) -> App {
@@ -178,4 +180,100 @@ async fn a_failed_send_is_sent_again_on_the_retry(url: &str) {
     assert_eq!(sent, [Sent::Sent, Sent::Sent, Sent::Sent]);
     let to: Vec<String> = chat.inner.texts().into_iter().map(|(to, _)| to).collect();
     assert_eq!(to, ["@ben", "@chloe", "@pat"]);
+}
+
+async fn stuck_work_is_reported_once_a_day_and_each_dm_once(url: &str) {
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = RecordingChat::default();
+    for hours in [0, 2, 5] {
+        let at = t0() + Duration::hours(hours);
+        let plan = agents::plan(Agent::Stuck, &app.store, &ws, &app.config, &app.templates, at).await.unwrap();
+        agents::deliver(&plan, &app.store, &ws, &app.config, &chat, at, false).await.unwrap();
+    }
+    let sent = chat.texts();
+    let digests: Vec<_> = sent.iter().filter(|(_, t)| t.starts_with("Stuck work ·")).collect();
+    assert_eq!(digests.len(), 1, "{sent:#?}");
+    assert_eq!(digests[0].0, "#pm");
+    assert!(digests[0].1.contains("*WEB-8* Newsletter signup with double opt-in"), "{}", digests[0].1);
+    let dms: Vec<&str> = sent.iter().filter(|(to, _)| to.starts_with('@')).map(|(to, _)| to.as_str()).collect();
+    let mut unique = dms.clone();
+    unique.dedup();
+    assert_eq!(dms, unique, "each stuck ticket's DM goes once");
+    assert!(dms.contains(&"@dev"), "{sent:#?}");
+}
+
+async fn epic_cards_file_tickets_by_button_for_a_pm_only(url: &str) {
+    use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = RecordingChat::default();
+    let plan = agents::plan(Agent::Epics, &app.store, &ws, &app.config, &app.templates, t0()).await.unwrap();
+    agents::deliver(&plan, &app.store, &ws, &app.config, &chat, t0(), false).await.unwrap();
+    let cards = chat.sent.lock().unwrap().clone();
+    assert!(cards[0].1.fallback_text().starts_with("Epics · Mobile app v2"), "{}", cards[0].1.fallback_text());
+    let card_of =
+        |key: &str| cards.iter().find(|(_, m)| m.fallback_text().contains(&format!("*{key}*"))).unwrap().1.clone();
+    let button = |key: &str, label: &str| card_of(key).buttons().find(|b| b.label.starts_with(label)).cloned().unwrap();
+    let bot = app.bot();
+    let press = |user: &str, b: &pmbot::chat::Button| Inbound::Action {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "@pat".into(),
+            user: user.into(),
+            ts: "1.1".into(),
+            thread: None,
+        },
+        action_id: b.action_id.clone(),
+        value: b.value.clone(),
+        message: MessageRef { channel: "@pat".into(), ts: "card".into() },
+        trigger: None,
+    };
+    let orders = button("APP-13", "Assign to Orders");
+    let refused = bot.handle(&press("ben", &orders), t0()).await;
+    assert!(format!("{refused:?}").contains("Only a PM or lead"), "{refused:?}");
+    let out = bot.handle(&press("pat", &orders), t0()).await;
+    let [Outbound::Update { message, .. }] = &out[..] else { panic!("{out:?}") };
+    assert_eq!(message.fallback_text(), "✓ Pat Morgan filed *APP-13* Share an order as a PDF receipt under Orders.");
+    let epic = |key: &str| {
+        let (app, ws) = (&app, &ws);
+        let key = key.to_string();
+        async move { app.store.ticket(ws, &key.parse().unwrap()).await.unwrap().epic }
+    };
+    assert_eq!(epic("APP-13").await.as_deref(), Some("Orders"));
+
+    let out = bot.handle(&press("ana", &button("APP-16", "Pick another")), t0()).await;
+    let [Outbound::Form { form, .. }] = &out[..] else { panic!("{out:?}") };
+    assert!(form.question.contains("One of: Checkout, Look and feel, Orders, Sign-in, Stability"), "{}", form.question);
+    let submit = |text: &str| Inbound::FormSubmitted {
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "@ana".into(),
+            user: "ana".into(),
+            ts: "1.2".into(),
+            thread: None,
+        },
+        action_id: form.action_id.clone(),
+        value: form.value.clone(),
+        message: form.message.clone(),
+        text: text.into(),
+    };
+    let wrong = bot.handle(&submit("Performance"), t0()).await;
+    assert!(format!("{wrong:?}").contains("is not an epic of this project"), "{wrong:?}");
+    bot.handle(&submit("stability"), t0()).await;
+    assert_eq!(epic("APP-16").await.as_deref(), Some("Stability"));
+
+    bot.handle(&press("pat", &button("APP-9", "Skip")), t0()).await;
+    let tomorrow = t0() + Duration::days(1);
+    let plan = agents::plan(Agent::Epics, &app.store, &ws, &app.config, &app.templates, tomorrow).await.unwrap();
+    let keys: Vec<&str> = plan.sends.iter().map(|s| s.key.as_str()).collect();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(":APP-9") || k.ends_with(":APP-13") || k.ends_with(":APP-16")),
+        "{keys:?}"
+    );
+    assert!(
+        plan.sends[0].message.fallback_text().contains("With an epic: 62% of open tickets (8 of 13)"),
+        "{}",
+        plan.sends[0].message.fallback_text()
+    );
 }

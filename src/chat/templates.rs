@@ -27,6 +27,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("stuck_digest", include_str!("../../templates/stuck_digest.hbs")),
     ("stuck_dm", include_str!("../../templates/stuck_dm.hbs")),
     ("blocked_notice", include_str!("../../templates/blocked_notice.hbs")),
+    ("epic_summary", include_str!("../../templates/epic_summary.hbs")),
+    ("epic_card", include_str!("../../templates/epic_card.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,8 @@ pub use load::{
     color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv, BUILT_IN,
 };
 pub use model::{
-    AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, LlmConfig, PersonConfig,
-    ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
+    AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, EpicsConfig, LlmConfig,
+    PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

@@ -39,6 +39,22 @@ pub struct AgentsConfig {
     pub compliance: ComplianceConfig,
     pub budget: BudgetConfig,
     pub stuck: StuckConfig,
+    pub epics: EpicsConfig,
+}
+
+/// Epic hygiene.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EpicsConfig {
+    pub enabled: bool,
+    /// Default: 14:00 on working days, team time zone.
+    pub schedule: String,
+}
+
+impl Default for EpicsConfig {
+    fn default() -> Self {
+        EpicsConfig { enabled: true, schedule: "0 14 * * MON-FRI".into() }
+    }
 }
 
 impl Default for AgentsConfig {
@@ -48,6 +64,7 @@ impl Default for AgentsConfig {
             compliance: ComplianceConfig::default(),
             budget: BudgetConfig::default(),
             stuck: StuckConfig::default(),
+            epics: EpicsConfig::default(),
         }
     }
 }

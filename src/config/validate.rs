@@ -182,7 +182,7 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck"]);
+    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck", "epics"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {

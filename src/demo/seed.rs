@@ -10,6 +10,19 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use std::collections::HashMap;
 
 /// One sample ticket: where it ended up and when it last moved (working days ago).
+/// Epics of the scope project; the other app tickets are left for the epic-hygiene agent.
+const EPICS: [(&str, &str); 9] = [
+    ("Crash when opening a push notification with the app closed", "Stability"),
+    ("Upload crash-report symbols (dSYMs) in CI", "Stability"),
+    ("Pull-to-refresh on the orders list", "Orders"),
+    ("Offline mode: queue orders while disconnected", "Orders"),
+    ("Order history pagination", "Orders"),
+    ("Dark mode colours for the settings screen", "Look and feel"),
+    ("Tablet layout for the product detail screen", "Look and feel"),
+    ("Biometric login on Android", "Sign-in"),
+    ("Apple Pay on the checkout screen", "Checkout"),
+];
+
 struct Sample {
     project: &'static str,
     title: &'static str,
@@ -259,6 +272,7 @@ async fn add_sample(
     new.priority = sample.priority;
     new.assignee = sample.assignee.map(str::to_string);
     new.reporter = Some("pat".into());
+    new.epic = EPICS.iter().find(|(title, _)| *title == sample.title).map(|(_, epic)| epic.to_string());
     let key = store.create_ticket(ws, &new, "pat", created).await?.key;
     let last = clock.at(sample.last_moved, 11 + (index % 5) as u32);
     let steps = path.len() as i32;

@@ -6,6 +6,7 @@ use super::views::{ASSIGN_ME, MOVE};
 use super::{ephemeral, Bot, BotError, Outcome};
 use crate::board::{Status, TicketKey, Verdict};
 use crate::chat::{Message, MessageRef, Origin, Outbound};
+use crate::workflows::agents::epics::{ASSIGN_ACTION, PICK_ACTION, SKIP_ACTION};
 use crate::workflows::conversation::{CREATE_ACTION, OTHER_ACTION, UNDO_ACTION};
 use crate::workflows::triage::DECIDE_ACTION;
 use chrono::{DateTime, Utc};
@@ -49,6 +50,9 @@ impl Bot {
             UNDO_ACTION => self.undo(origin, value, message, now).await,
             OTHER_ACTION => self.ask_other_ticket(origin, value, message, trigger).await,
             CREATE_ACTION => self.create_from(origin, value, message, now).await,
+            ASSIGN_ACTION => self.assign_epic(origin, value, message, now).await,
+            PICK_ACTION => self.pick_epic(origin, value, message, trigger).await,
+            SKIP_ACTION => self.skip_epic(origin, value, message, now).await,
             other => {
                 tracing::warn!(action_id = other, "a button this version does not know was pressed");
                 Ok(vec![ephemeral(

@@ -25,6 +25,9 @@ pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Optio
     if action_id == crate::workflows::conversation::OTHER_ACTION {
         return value.parse().ok().map(|id| super::decisions::other_ticket_form(id, card));
     }
+    if action_id == crate::workflows::agents::epics::PICK_ACTION {
+        return Some(super::epics::pick_form(value, card));
+    }
     let (id, verdict) = value.split_once(':')?;
     (action_id == crate::workflows::triage::DECIDE_ACTION && verdict == Verdict::RequestChanges.as_str())
         .then(|| id.parse().ok().map(|id| changes_form(id, card)))
@@ -134,6 +137,9 @@ impl Bot {
     ) -> Outcome {
         if action_id == crate::workflows::conversation::OTHER_ACTION {
             return self.other_ticket_chosen(origin, value, card, text, now).await;
+        }
+        if action_id == crate::workflows::agents::epics::PICK_ACTION {
+            return self.epic_picked(origin, value, card, text, now).await;
         }
         if action_id != CHANGES_FORM {
             return Ok(vec![]);

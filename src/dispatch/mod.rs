@@ -6,6 +6,7 @@ mod approvals;
 pub use approvals::form_for_button;
 mod commands;
 mod decisions;
+mod epics;
 mod home;
 pub mod views;
 

@@ -169,6 +169,7 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
         (agents.compliance.enabled, "compliance", &agents.compliance.schedule, Agent::Compliance),
         (agents.budget.enabled, "budget", &agents.budget.schedule, Agent::Budget),
         (agents.stuck.enabled, "stuck", &agents.stuck.schedule, Agent::Stuck),
+        (agents.epics.enabled, "epics", &agents.epics.schedule, Agent::Epics),
     ] {
         if on {
             add(name, expression, config.team.timezone, agent, serde_json::json!({ "agent": which }));

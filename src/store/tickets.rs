@@ -284,6 +284,29 @@ impl Store {
         row.map(TicketRow::into_ticket).transpose()
     }
 
+    /// Sets (or with `None` clears) the ticket's epic.
+    pub async fn set_epic(
+        &self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        epic: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "UPDATE tickets SET epic = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4";
+        let done = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(epic)
+            .bind(at)
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::UnknownTicket(key.clone()));
+        }
+        Ok(())
+    }
+
     /// Removes a comment (an undone automatic comment); `false` when it was gone already.
     pub async fn delete_comment(&self, ws: &WorkspaceId, id: i64) -> Result<bool> {
         let sql = "DELETE FROM comments WHERE workspace_id = $1 AND id = $2";

@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod compliance;
+pub mod epics;
 pub mod import;
 pub mod stuck;
 
@@ -27,6 +28,8 @@ pub enum Agent {
     Budget,
     /// Tickets sitting far longer than usual in their status.
     Stuck,
+    /// Open tickets of scope projects without an epic.
+    Epics,
 }
 
 impl Agent {
@@ -35,6 +38,7 @@ impl Agent {
             Agent::Compliance => "compliance",
             Agent::Budget => "budget",
             Agent::Stuck => "stuck",
+            Agent::Epics => "epics",
         }
     }
 }
@@ -84,6 +88,7 @@ pub async fn plan(
         Agent::Compliance => compliance::plan(store, ws, config, templates, now).await,
         Agent::Budget => budget::plan(store, ws, config, templates, now).await,
         Agent::Stuck => stuck::plan(store, ws, config, templates, now).await,
+        Agent::Epics => epics::plan(store, ws, config, templates, now).await,
     }
 }
 

@@ -13,6 +13,31 @@ use index::Index;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// The matcher's terms for `text`: lower-cased, stemmed, stop words out, identifiers split.
+pub fn terms(text: &str) -> Vec<String> {
+    text::terms(text)
+}
+
+/// Ranks free-standing documents `(id, text)` against `query` with the matcher's BM25 and
+/// tokenizer: the best `k`, each with its share of the query's weight matched (0..1).
+pub fn rank_documents(docs: &[(String, String)], query: &str, k: usize) -> Vec<(String, f64, f64)> {
+    let as_tickets: Vec<MatchTicket> = docs
+        .iter()
+        .map(|(id, text)| MatchTicket {
+            key: id.clone(),
+            title: id.clone(),
+            description: text.clone(),
+            status: "todo".into(),
+            assignee: None,
+            epic: None,
+            labels: vec![],
+            comments: vec![],
+            updated_at: None,
+        })
+        .collect();
+    Index::new(as_tickets.iter()).search_top(&text::terms(query), k)
+}
+
 /// A ticket as the matcher sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchTicket {

@@ -272,12 +272,7 @@ mod tests {
         }
     }
 
-    fn run(
-        now: DateTime<Utc>,
-        tickets: &[Ticket],
-        transitions: &[Transition],
-        activity: &Activity,
-    ) -> Report {
+    fn run(now: DateTime<Utc>, tickets: &[Ticket], transitions: &[Transition], activity: &Activity) -> Report {
         decide(&Input {
             now,
             tz: New_York,
