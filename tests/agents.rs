@@ -21,6 +21,7 @@ on_both_backends!(
     a_failed_send_is_sent_again_on_the_retry,
     stuck_work_is_reported_once_a_day_and_each_dm_once,
     epic_cards_file_tickets_by_button_for_a_pm_only,
+    forecast_variance_alerts_once_per_epic_and_month,
 );
 
 async fn app(url: &str) -> App {
@@ -276,4 +277,48 @@ async fn epic_cards_file_tickets_by_button_for_a_pm_only(url: &str) {
         "{}",
         plan.sends[0].message.fallback_text()
     );
+}
+
+async fn forecast_variance_alerts_once_per_epic_and_month(url: &str) {
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = RecordingChat::default();
+    let run = |at| {
+        let (app, chat, ws) = (&app, &chat, &ws);
+        async move {
+            let plan = agents::plan(Agent::Forecast, &app.store, ws, &app.config, &app.templates, at).await.unwrap();
+            agents::deliver(&plan, &app.store, ws, &app.config, chat, at, false).await.unwrap();
+        }
+    };
+    run(t0() + Duration::hours(2)).await;
+    run(t0() + Duration::days(7) + Duration::hours(2)).await;
+    let alerts = |chat: &RecordingChat| -> Vec<(String, String)> {
+        chat.texts().into_iter().filter(|(_, t)| t.starts_with("Forecast ")).collect()
+    };
+    let first = alerts(&chat);
+    assert_eq!(first.len(), 1, "Orders is over 30 %: its PM hears it once a month: {first:#?}");
+    assert_eq!(first[0].0, "@pat");
+    assert!(first[0].1.contains("🟠 *APP · Orders* is heading for"), "{}", first[0].1);
+    assert!(first[0].1.contains("1 of 3 tickets done") && first[0].1.contains("scope grew"), "{}", first[0].1);
+    let summaries = chat.texts().into_iter().filter(|(_, t)| t.starts_with("Forecasts ·")).count();
+    assert_eq!(summaries, 2, "a summary per run day");
+
+    // Another 150 h on Orders pushes it past 50 %: now the project's channel hears it too.
+    let extra = Worklog {
+        person: "ben".into(),
+        day: "2026-11-16".into(),
+        hours: 24.0,
+        project: "APP".into(),
+        epic: Some("Orders".into()),
+        ticket: None,
+        description: "crunch".into(),
+    };
+    let mut tx = app.store.begin().await.unwrap();
+    for _ in 0..3 {
+        tx.add_worklog(&ws, &extra, "test", t0()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    run(t0() + Duration::days(8)).await;
+    let now: Vec<String> = alerts(&chat).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(now, ["@pat", "#mobile-app"], "the PM is not told twice in a month");
 }

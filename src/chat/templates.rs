@@ -29,6 +29,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("blocked_notice", include_str!("../../templates/blocked_notice.hbs")),
     ("epic_summary", include_str!("../../templates/epic_summary.hbs")),
     ("epic_card", include_str!("../../templates/epic_card.hbs")),
+    ("forecast_summary", include_str!("../../templates/forecast_summary.hbs")),
+    ("forecast_alert", include_str!("../../templates/forecast_alert.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

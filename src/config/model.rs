@@ -40,6 +40,22 @@ pub struct AgentsConfig {
     pub budget: BudgetConfig,
     pub stuck: StuckConfig,
     pub epics: EpicsConfig,
+    pub forecast: ForecastConfig,
+}
+
+/// Forecast variance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForecastConfig {
+    pub enabled: bool,
+    /// Default: Mondays 11:00 and the 1st of the month 11:00, team time zone.
+    pub schedules: Vec<String>,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        ForecastConfig { enabled: true, schedules: vec!["0 11 * * MON".into(), "0 11 1 * *".into()] }
+    }
 }
 
 /// Epic hygiene.
@@ -65,6 +81,7 @@ impl Default for AgentsConfig {
             budget: BudgetConfig::default(),
             stuck: StuckConfig::default(),
             epics: EpicsConfig::default(),
+            forecast: ForecastConfig::default(),
         }
     }
 }

@@ -127,6 +127,14 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
     if agents.budget.thresholds.is_empty() || agents.budget.thresholds.iter().any(|t| !(1..=1000).contains(t)) {
         return fail("agents.budget.thresholds", "list percentages between 1 and 1000, e.g. [75, 90, 100]");
     }
+    for (i, expression) in agents.forecast.schedules.iter().enumerate() {
+        if let Err(err) = expression.parse::<croner::Cron>() {
+            return fail(
+                format!("agents.forecast.schedules[{i}]"),
+                format!("\"{expression}\" is not a cron expression: {err}"),
+            );
+        }
+    }
     let stuck = &agents.stuck;
     if !(stuck.floor_days >= 0.0
         && stuck.floor_days <= stuck.dm_after_days
@@ -182,7 +190,7 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck", "epics"]);
+    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck", "epics", "forecast"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {

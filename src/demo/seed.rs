@@ -219,14 +219,21 @@ async fn seed_worklogs(
                 // Ana and Dev split their days between the WEB retainer and the app.
                 let web =
                     if matches!(person, "ana" | "dev") && day >= month_start { web_share.min(hours) } else { 0.0 };
-                for (project, hours) in [("WEB", web), ("APP", hours - web)] {
+                // App work goes to the epics the forecasts cover.
+                let app_epic = match person {
+                    "ben" => Some("Orders"),
+                    "eli" => Some("Checkout"),
+                    "ana" | "dev" => Some("Stability"),
+                    _ => None,
+                };
+                for (project, hours, epic) in [("WEB", web, None), ("APP", hours - web, app_epic)] {
                     if hours > 0.0 {
                         rows.push(crate::store::Worklog {
                             person: person.into(),
                             day: day.format("%Y-%m-%d").to_string(),
                             hours,
                             project: project.into(),
-                            epic: None,
+                            epic: epic.map(str::to_string),
                             ticket: None,
                             description: "sample".into(),
                         });
@@ -239,6 +246,11 @@ async fn seed_worklogs(
     let mut tx = store.begin().await?;
     for row in &rows {
         tx.add_worklog(ws, row, "seed", now).await?;
+    }
+    // Forecasts set two weeks ago: Orders runs well over, the others near their forecast.
+    let forecast_at = now - chrono::Duration::days(14);
+    for (epic, hours) in [("Orders", 700.0), ("Stability", 1300.0), ("Checkout", 400.0)] {
+        tx.set_forecast(ws, "APP", epic, hours, forecast_at).await?;
     }
     tx.commit().await?;
     Ok(rows.len())

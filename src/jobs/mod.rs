@@ -175,6 +175,12 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
             add(name, expression, config.team.timezone, agent, serde_json::json!({ "agent": which }));
         }
     }
+    if agents.forecast.enabled {
+        for (i, expression) in agents.forecast.schedules.iter().enumerate() {
+            let name = if i == 0 { "forecast".to_string() } else { format!("forecast-{}", i + 1) };
+            add(&name, expression, config.team.timezone, agent, serde_json::json!({ "agent": Agent::Forecast }));
+        }
+    }
     for schedule in &config.schedules {
         let person_zone = schedule
             .person

@@ -76,6 +76,13 @@ impl Store {
         Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(&from).bind(&to).fetch_all(pool).await)?)
     }
 
+    /// Every forecast: `(project, epic, hours, when it was set)`.
+    pub async fn forecasts(&self, ws: &WorkspaceId) -> Result<Vec<(String, String, f64, DateTime<Utc>)>> {
+        let sql =
+            "SELECT project, epic, hours, created_at FROM forecasts WHERE workspace_id = $1 ORDER BY project, epic";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?)
+    }
+
     pub async fn forecast_count(&self, ws: &WorkspaceId) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM forecasts WHERE workspace_id = $1";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_one(pool).await)?)

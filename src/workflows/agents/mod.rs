@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod compliance;
 pub mod epics;
+pub mod forecast;
 pub mod import;
 pub mod stuck;
 
@@ -30,6 +31,8 @@ pub enum Agent {
     Stuck,
     /// Open tickets of scope projects without an epic.
     Epics,
+    /// Epics' hours against their forecasts.
+    Forecast,
 }
 
 impl Agent {
@@ -39,6 +42,7 @@ impl Agent {
             Agent::Budget => "budget",
             Agent::Stuck => "stuck",
             Agent::Epics => "epics",
+            Agent::Forecast => "forecast",
         }
     }
 }
@@ -89,6 +93,7 @@ pub async fn plan(
         Agent::Budget => budget::plan(store, ws, config, templates, now).await,
         Agent::Stuck => stuck::plan(store, ws, config, templates, now).await,
         Agent::Epics => epics::plan(store, ws, config, templates, now).await,
+        Agent::Forecast => forecast::plan(store, ws, config, templates, now).await,
     }
 }
 

@@ -1,0 +1,86 @@
+//! Forecast variance (Mondays and the 1st, 11:00, by default): per epic of scope projects
+//! with a forecast, hours against it, the estimate at completion, risk and why; a summary of
+//! the epics over 20 % to the PM channel, an alert to the project's PM over 30 %, and the
+//! project's channel too over 50 % (each alert once per epic and month).
+
+pub mod decide;
+
+use super::{hours, Agent, Plan, Recipient, Send};
+use crate::board::ProjectKind;
+use crate::chat::Templates;
+use crate::config::Config;
+use crate::jobs::StepError;
+use crate::store::{Store, TicketFilter, WorkspaceId};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use decide::{decide, Forecast, Input, Logged, Tier, Variance};
+use serde_json::json;
+
+pub async fn plan(
+    store: &Store,
+    ws: &WorkspaceId,
+    config: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Result<Plan, StepError> {
+    let scope: Vec<&str> =
+        config.projects.iter().filter(|p| p.kind == ProjectKind::Scope).map(|p| p.key.as_str()).collect();
+    let forecasts: Vec<Forecast> = store
+        .forecasts(ws)
+        .await?
+        .into_iter()
+        .filter(|(project, ..)| scope.contains(&project.as_str()))
+        .map(|(project, epic, hours, set_at)| Forecast { project, epic, hours, set_at })
+        .collect();
+    let today = crate::calendar::local_date(now, config.team.timezone);
+    let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today);
+    let worklogs: Vec<Logged> = store
+        .worklogs(ws, since, today)
+        .await?
+        .into_iter()
+        .filter_map(|w| {
+            Some(Logged { day: w.date()?, project: w.project, epic: w.epic, person: w.person, hours: w.hours })
+        })
+        .collect();
+    let tickets = store.tickets(ws, &TicketFilter::default()).await?;
+    let variances =
+        decide(&Input { now, tz: config.team.timezone, forecasts: &forecasts, worklogs: &worklogs, tickets: &tickets });
+    let month = today.with_day(1).unwrap_or(today).format("%Y-%m");
+    let pm_channel = config.agents.pm_channel.clone();
+    let mut sends = Vec::new();
+    for v in variances.iter().filter(|v| v.tier >= Tier::Alert) {
+        let project = config.projects.iter().find(|p| p.key == v.project);
+        let message = templates.render("forecast_alert", &row(v))?;
+        let pm = project.and_then(|p| p.pm.clone());
+        let key = format!("forecast:{}:{}:{month}", v.project, v.epic);
+        let to = pm.map_or_else(|| Recipient::Channel(pm_channel.clone()), Recipient::Person);
+        sends.push(Send { key: format!("{key}:alert"), to, message: message.clone() });
+        if let Some(channel) = project.and_then(|p| p.channel.clone()).filter(|_| v.tier == Tier::Critical) {
+            sends.push(Send { key: format!("{key}:critical"), to: Recipient::Channel(channel), message });
+        }
+    }
+    let flagged: Vec<_> = variances.iter().filter(|v| v.tier >= Tier::Watch).map(row).collect();
+    let context = json!({
+        "date": today.format("%a %-d %b").to_string(), "flagged": flagged, "epics": variances.len(),
+        "none": forecasts.is_empty(),
+    });
+    sends.push(Send {
+        key: format!("forecast:summary:{today}"),
+        to: Recipient::Channel(pm_channel),
+        message: templates.render("forecast_summary", &context)?,
+    });
+    Ok(Plan { agent: Agent::Forecast, period: format!("forecasts as of {}", today.format("%a %-d %b")), sends })
+}
+
+fn row(v: &Variance) -> serde_json::Value {
+    let mark = match v.tier {
+        Tier::Critical => "🔴",
+        Tier::Alert => "🟠",
+        Tier::Watch => "🟡",
+        Tier::Fine => "🟢",
+    };
+    json!({
+        "mark": mark, "project": v.project, "epic": v.epic, "forecast": hours(v.forecast), "actual": hours(v.actual),
+        "mtd": hours(v.month_to_date), "done": v.done, "total": v.total, "eac": hours(v.at_completion),
+        "variance": format!("{:+.0}", v.variance_pct), "risk": v.risk, "reasons": v.reasons.join("; "),
+    })
+}
