@@ -22,6 +22,7 @@ on_both_backends!(
     stuck_work_is_reported_once_a_day_and_each_dm_once,
     epic_cards_file_tickets_by_button_for_a_pm_only,
     forecast_variance_alerts_once_per_epic_and_month,
+    the_month_end_workbook_reads_back_with_its_totals,
 );
 
 async fn app(url: &str) -> App {
@@ -321,4 +322,50 @@ async fn forecast_variance_alerts_once_per_epic_and_month(url: &str) {
     run(t0() + Duration::days(8)).await;
     let now: Vec<String> = alerts(&chat).into_iter().map(|(to, _)| to).collect();
     assert_eq!(now, ["@pat", "#mobile-app"], "the PM is not told twice in a month");
+}
+
+async fn the_month_end_workbook_reads_back_with_its_totals(url: &str) {
+    use calamine::{Data, DataType, Reader, Xlsx};
+    let app = app(url).await;
+    let ws = app.workspace();
+    let chat = RecordingChat::default();
+    for _ in 0..2 {
+        let plan = agents::plan(Agent::MonthEnd, &app.store, &ws, &app.config, &app.templates, t0()).await.unwrap();
+        agents::deliver(&plan, &app.store, &ws, &app.config, &chat, t0(), false).await.unwrap();
+    }
+    let posts = chat.texts();
+    assert_eq!(posts.len(), 1, "once per month: {posts:#?}");
+    assert!(
+        posts[0].1.contains("Month-end reconciliation for October 2026: *month-end-2026-10.xlsx*"),
+        "{}",
+        posts[0].1
+    );
+
+    let bytes = app.store.report(&ws, "month-end-2026-10.xlsx").await.unwrap().expect("kept in the store");
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(book.sheet_names(), ["Executive summary", "Epic details", "Variance analysis", "Team performance"]);
+    let october: Vec<Worklog> = app
+        .store
+        .worklogs(
+            &ws,
+            chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+        )
+        .await
+        .unwrap();
+    let expected: f64 = october.iter().map(|w| w.hours).sum();
+    assert!(expected > 0.0);
+    let summary = book.worksheet_range("Executive summary").unwrap();
+    let header: Vec<String> = (0..8).map(|c| summary.get_value((0, c)).unwrap().to_string()).collect();
+    assert_eq!(header, ["Project", "Name", "Type", "Hours", "Budget h", "Used", "Rate", "Amount"]);
+    let total_row = (0..summary.height() as u32)
+        .find(|r| summary.get_value((*r, 0)) == Some(&Data::String("Total".into())))
+        .unwrap();
+    assert_eq!(summary.get_value((total_row, 3)), Some(&Data::Float(expected)));
+    let per_project: f64 = (1..total_row).filter_map(|r| summary.get_value((r, 3)).and_then(|v| v.get_float())).sum();
+    assert!((per_project - expected).abs() < 1e-6, "the projects add up to the total");
+    let team = book.worksheet_range("Team performance").unwrap();
+    let people_hours: f64 =
+        (1..team.height() as u32).filter_map(|r| team.get_value((r, 1)).and_then(|v| v.get_float())).sum();
+    assert!((people_hours - expected).abs() < 1e-6, "and so do the people");
 }

@@ -38,3 +38,12 @@ CREATE TABLE agent_sends (
     sent_at       TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (workspace_id, key)
 );
+
+-- Files the agents made (the month-end workbook), kept so they can be fetched again.
+CREATE TABLE reports (
+    workspace_id  TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    bytes         BYTEA NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (workspace_id, name)
+);

@@ -107,6 +107,18 @@ pub trait Chat: Send + Sync {
     fn address(&self, person: &crate::board::Person) -> Option<String> {
         Some(person.handle.clone())
     }
+    /// Posts `message` with a file; `false` when this platform takes no uploads here (the
+    /// caller then posts the message alone, which says where the file is kept).
+    fn upload(
+        &self,
+        channel: &str,
+        name: &str,
+        bytes: &[u8],
+        message: &Message,
+    ) -> impl Future<Output = Result<bool, ChatError>> + Send {
+        let _ = (channel, name, bytes, message);
+        async { Ok(false) }
+    }
     /// A link to a message people can open; `None` where the platform has none.
     fn permalink(&self, channel: &str, ts: &str) -> impl Future<Output = Result<Option<String>, ChatError>> + Send {
         let _ = (channel, ts);

@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("epic_card", include_str!("../../templates/epic_card.hbs")),
     ("forecast_summary", include_str!("../../templates/forecast_summary.hbs")),
     ("forecast_alert", include_str!("../../templates/forecast_alert.hbs")),
+    ("month_end", include_str!("../../templates/month_end.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

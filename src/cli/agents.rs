@@ -155,3 +155,28 @@ fn skipped(bad: &[import::BadRow]) -> String {
 fn agents_hours(h: f64) -> String {
     crate::workflows::agents::hours(h)
 }
+
+/// `pmbot reports list` and `pmbot reports save NAME [--to FILE]`.
+pub async fn reports(app: &App, action: super::ReportsAction) -> Result<(), CliError> {
+    let ws = app.workspace();
+    match action {
+        super::ReportsAction::List => {
+            let all = app.store.reports(&ws).await?;
+            for (name, size, at) in &all {
+                println!("{name}  {:.1} KB  {}", *size as f64 / 1024.0, at.format("%Y-%m-%d %H:%M UTC"));
+            }
+            println!("{} report{}", all.len(), if all.len() == 1 { "" } else { "s" });
+            Ok(())
+        }
+        super::ReportsAction::Save { name, to } => {
+            let bytes = app.store.report(&ws, &name).await?.ok_or_else(|| {
+                CliError::Misuse(format!("there is no report \"{name}\"; `pmbot reports list` shows them"))
+            })?;
+            let path = to.unwrap_or_else(|| Path::new(&name).to_path_buf());
+            std::fs::write(&path, &bytes)
+                .map_err(|e| CliError::Failure(format!("cannot write {}: {e}", path.display())))?;
+            println!("Saved {name} ({:.1} KB) to {}.", bytes.len() as f64 / 1024.0, path.display());
+            Ok(())
+        }
+    }
+}

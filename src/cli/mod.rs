@@ -109,6 +109,11 @@ pub enum StoreCommand {
         #[command(subcommand)]
         action: ImportAction,
     },
+    /// Files the agents made (the month-end workbook): list them, or save one.
+    Reports {
+        #[command(subcommand)]
+        action: ReportsAction,
+    },
     /// Forecast hours per epic: import a CSV (project, epic, hours).
     Forecasts {
         #[command(subcommand)]
@@ -164,6 +169,17 @@ fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce(
         println!("{}", text());
     }
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsAction {
+    List,
+    /// Write a report to a file (default: its name, in the current directory).
+    Save {
+        name: String,
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +361,7 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Worklogs { action: ImportAction::Import { file, skip_bad_rows } } => {
             agents::import_worklogs(app, &file, skip_bad_rows).await
         }
+        StoreCommand::Reports { action } => agents::reports(app, action).await,
         StoreCommand::Forecasts { action: ImportAction::Import { file, skip_bad_rows } } => {
             agents::import_forecasts(app, &file, skip_bad_rows).await
         }

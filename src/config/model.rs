@@ -41,6 +41,22 @@ pub struct AgentsConfig {
     pub stuck: StuckConfig,
     pub epics: EpicsConfig,
     pub forecast: ForecastConfig,
+    pub month_end: MonthEndConfig,
+}
+
+/// Month-end reconciliation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonthEndConfig {
+    pub enabled: bool,
+    /// Default: the 1st at 09:00, team time zone (for the previous month).
+    pub schedule: String,
+}
+
+impl Default for MonthEndConfig {
+    fn default() -> Self {
+        MonthEndConfig { enabled: true, schedule: "0 9 1 * *".into() }
+    }
 }
 
 /// Forecast variance.
@@ -82,6 +98,7 @@ impl Default for AgentsConfig {
             stuck: StuckConfig::default(),
             epics: EpicsConfig::default(),
             forecast: ForecastConfig::default(),
+            month_end: MonthEndConfig::default(),
         }
     }
 }

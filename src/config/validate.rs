@@ -190,7 +190,8 @@ fn queue(config: &Config) -> Result<(), (String, String)> {
 }
 
 fn schedules(config: &Config) -> Result<(), (String, String)> {
-    let mut seen = HashSet::from(["standup", "digest", "compliance", "budget", "stuck", "epics", "forecast"]);
+    let mut seen =
+        HashSet::from(["standup", "digest", "compliance", "budget", "stuck", "epics", "forecast", "month-end"]);
     for (i, schedule) in config.schedules.iter().enumerate() {
         let name = &schedule.name;
         if name.trim().is_empty() || !seen.insert(name.as_str()) {

@@ -170,6 +170,7 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
         (agents.budget.enabled, "budget", &agents.budget.schedule, Agent::Budget),
         (agents.stuck.enabled, "stuck", &agents.stuck.schedule, Agent::Stuck),
         (agents.epics.enabled, "epics", &agents.epics.schedule, Agent::Epics),
+        (agents.month_end.enabled, "month-end", &agents.month_end.schedule, Agent::MonthEnd),
     ] {
         if on {
             add(name, expression, config.team.timezone, agent, serde_json::json!({ "agent": which }));

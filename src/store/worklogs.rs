@@ -133,3 +133,34 @@ impl Store {
         Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(agent).fetch_all(pool).await)?)
     }
 }
+
+impl Store {
+    /// Keeps a generated file under `name`, replacing an earlier one.
+    pub async fn save_report(&self, ws: &WorkspaceId, name: &str, bytes: &[u8], at: DateTime<Utc>) -> Result<()> {
+        let sql = "INSERT INTO reports (workspace_id, name, bytes, created_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (workspace_id, name) DO UPDATE SET bytes = excluded.bytes, created_at = excluded.created_at";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(name)
+            .bind(bytes)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn report(&self, ws: &WorkspaceId, name: &str) -> Result<Option<Vec<u8>>> {
+        let sql = "SELECT bytes FROM reports WHERE workspace_id = $1 AND name = $2";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(name).fetch_optional(pool).await)?)
+    }
+
+    /// `(name, size in bytes, when made)`, newest first.
+    pub async fn reports(&self, ws: &WorkspaceId) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+        let sql =
+            "SELECT name, length(bytes), created_at FROM reports WHERE workspace_id = $1 ORDER BY created_at DESC";
+        let rows: Vec<(String, i32, DateTime<Utc>)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(n, s, t)| (n, i64::from(s), t)).collect())
+    }
+}

@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod epics;
 pub mod forecast;
 pub mod import;
+pub mod reconcile;
 pub mod stuck;
 
 use crate::chat::{Chat, Message, Templates};
@@ -33,6 +34,8 @@ pub enum Agent {
     Epics,
     /// Epics' hours against their forecasts.
     Forecast,
+    /// The previous month's workbook.
+    MonthEnd,
 }
 
 impl Agent {
@@ -43,6 +46,7 @@ impl Agent {
             Agent::Stuck => "stuck",
             Agent::Epics => "epics",
             Agent::Forecast => "forecast",
+            Agent::MonthEnd => "month-end",
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct Plan {
     /// The period it is about, for people reading the output ("week of Monday 9 November").
     pub period: String,
     pub sends: Vec<Send>,
+    /// Files that go with a send: `(send key, file name, bytes)`.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 pub async fn plan(
@@ -94,6 +100,7 @@ pub async fn plan(
         Agent::Stuck => stuck::plan(store, ws, config, templates, now).await,
         Agent::Epics => epics::plan(store, ws, config, templates, now).await,
         Agent::Forecast => forecast::plan(store, ws, config, templates, now).await,
+        Agent::MonthEnd => reconcile::plan(store, ws, config, templates, now).await,
     }
 }
 
@@ -139,9 +146,19 @@ pub async fn deliver<C: Chat>(
             out.push(Sent::Already);
             continue;
         }
-        let sent = match &send.to {
-            Recipient::Person(_) => chat.dm(&address, &send.message).await.map(|_| ()),
-            Recipient::Channel(_) => chat.post(&address, None, &send.message).await.map(|_| ()),
+        let attachment = plan.attachments.iter().find(|(key, ..)| key == &send.key);
+        if let Some((_, name, bytes)) = attachment {
+            // Kept first, so the file can be fetched even where the platform takes no uploads.
+            store.save_report(ws, name, bytes, now).await?;
+        }
+        let sent = match (&send.to, attachment) {
+            (_, Some((_, name, bytes))) => match chat.upload(&address, name, bytes, &send.message).await {
+                Ok(true) => Ok(()),
+                Ok(false) => chat.post(&address, None, &send.message).await.map(|_| ()),
+                Err(err) => Err(err),
+            },
+            (Recipient::Person(_), None) => chat.dm(&address, &send.message).await.map(|_| ()),
+            (Recipient::Channel(_), None) => chat.post(&address, None, &send.message).await.map(|_| ()),
         };
         if let Err(err) = sent {
             // Not delivered: forget it so the retry sends it.
@@ -176,6 +193,16 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for AgentJob {
         };
         crate::jobs::finish(ran.await)
     }
+}
+
+/// The middle value (the mean of the two middle ones for an even count); `None` for none.
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
 }
 
 /// "1 h", "7.5 h".

@@ -73,7 +73,12 @@ pub async fn plan(
         to: Recipient::Channel(pm_channel),
         message: templates.render("budget_summary", &summary)?,
     });
-    Ok(Plan { agent: Agent::Budget, period: format!("{} so far", month.format("%B %Y")), sends })
+    Ok(Plan {
+        agent: Agent::Budget,
+        period: format!("{} so far", month.format("%B %Y")),
+        sends,
+        attachments: Vec::new(),
+    })
 }
 
 fn row(b: &Budget, month: chrono::NaiveDate) -> serde_json::Value {

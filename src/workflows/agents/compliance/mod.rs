@@ -87,5 +87,5 @@ pub async fn plan(
             message: templates.render("compliance_summary", &summary)?,
         });
     }
-    Ok(Plan { agent: Agent::Compliance, period: format!("the week {period}"), sends })
+    Ok(Plan { agent: Agent::Compliance, period: format!("the week {period}"), sends, attachments: Vec::new() })
 }

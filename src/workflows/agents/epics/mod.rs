@@ -91,5 +91,10 @@ pub async fn plan(
             });
         }
     }
-    Ok(Plan { agent: Agent::Epics, period: format!("the board on {}", today.format("%a %-d %b")), sends })
+    Ok(Plan {
+        agent: Agent::Epics,
+        period: format!("the board on {}", today.format("%a %-d %b")),
+        sends,
+        attachments: Vec::new(),
+    })
 }

@@ -4,6 +4,7 @@
 
 use crate::board::{Status, Ticket};
 use crate::calendar::local_date;
+use crate::workflows::agents::median;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
@@ -166,15 +167,6 @@ pub fn decide(input: &Input) -> Vec<Variance> {
 
 fn epic_tickets<'a>(tickets: &'a [Ticket], f: &'a Forecast) -> impl Iterator<Item = &'a Ticket> + 'a {
     tickets.iter().filter(move |t| t.project == f.project && t.epic.as_deref() == Some(f.epic.as_str()))
-}
-
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
 }
 
 fn plural(n: usize) -> &'static str {

@@ -68,7 +68,12 @@ pub async fn plan(
         to: Recipient::Channel(pm_channel),
         message: templates.render("forecast_summary", &context)?,
     });
-    Ok(Plan { agent: Agent::Forecast, period: format!("forecasts as of {}", today.format("%a %-d %b")), sends })
+    Ok(Plan {
+        agent: Agent::Forecast,
+        period: format!("forecasts as of {}", today.format("%a %-d %b")),
+        sends,
+        attachments: Vec::new(),
+    })
 }
 
 fn row(v: &Variance) -> serde_json::Value {

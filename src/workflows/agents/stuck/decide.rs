@@ -9,6 +9,7 @@
 
 use crate::board::{Status, Ticket, Transition};
 use crate::calendar::{working_hours_between, WORKDAY_HOURS};
+use crate::workflows::agents::median;
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -126,9 +127,9 @@ pub fn decide(input: &Input) -> Report {
         .into_iter()
         .filter(|(_, v)| v.len() >= MIN_SAMPLES)
         .map(|(k, mut v)| {
-            let m = median(&mut v);
+            let m = median(&mut v).unwrap_or(0.0);
             let mut deviations: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-            (k, (m, median(&mut deviations)))
+            (k, (m, median(&mut deviations).unwrap_or(0.0)))
         })
         .collect();
 
@@ -208,19 +209,6 @@ fn waiting_on(text: &str) -> Option<String> {
         .take(4)
         .collect();
     (!who.is_empty()).then(|| who.join(" "))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
 }
 
 fn round1(x: f64) -> f64 {

@@ -103,5 +103,10 @@ pub async fn plan(
         to: Recipient::Channel(pm_channel),
         message: templates.render("stuck_digest", &context)?,
     });
-    Ok(Plan { agent: Agent::Stuck, period: format!("the board on {}", today.format("%a %-d %b")), sends })
+    Ok(Plan {
+        agent: Agent::Stuck,
+        period: format!("the board on {}", today.format("%a %-d %b")),
+        sends,
+        attachments: Vec::new(),
+    })
 }
