@@ -62,6 +62,11 @@ fn next_ts() -> String {
     format!("1700000000.{:06}", SENT.fetch_add(1, Ordering::SeqCst))
 }
 
+/// A fresh message id from `user` in `channel`.
+fn origin_in(user: &str, channel: &str) -> Origin {
+    Origin { platform: Platform::Shell, channel: channel.into(), user: user.into(), ts: next_ts(), thread: None }
+}
+
 fn said_in(user: &str, ts: &str, thread: Option<&str>, text: &str) -> Inbound {
     let origin = Origin {
         platform: Platform::Shell,
@@ -93,13 +98,7 @@ impl Fixture {
         let button = card.buttons().find(|b| b.label.starts_with(label)).unwrap_or_else(|| {
             panic!("no {label} button on {}", card.fallback_text());
         });
-        let origin = Origin {
-            platform: Platform::Shell,
-            channel: "#acme-web".into(),
-            user: user.into(),
-            ts: next_ts(),
-            thread: None,
-        };
+        let origin = origin_in(user, "#acme-web");
         let inbound = Inbound::Action {
             origin,
             action_id: button.action_id.clone(),
@@ -251,13 +250,7 @@ async fn different_ticket_points_the_suggestion_elsewhere(url: &str) {
     let out = f.press("ana", "It's an existing ticket").await;
     let [Outbound::Form { form, .. }] = &out[..] else { panic!("a form asks which ticket: {out:?}") };
     let submit = |text: &str| Inbound::FormSubmitted {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#acme-web".into(),
-            user: "ana".into(),
-            ts: next_ts(),
-            thread: None,
-        },
+        origin: origin_in("ana", "#acme-web"),
         action_id: form.action_id.clone(),
         value: form.value.clone(),
         message: form.message.clone(),
@@ -337,29 +330,14 @@ async fn chit_chat_and_bad_input_are_logged_as_none(url: &str) {
 async fn why_explains_what_was_decided_about_a_ticket(url: &str) {
     let f = fixture(url).await;
     f.say("ana", "WEB-5 is merged and deployed").await;
-    let ask = Inbound::Mention {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#acme-web".into(),
-            user: "pat".into(),
-            ts: next_ts(),
-            thread: None,
-        },
-        text: "@pmbot why WEB-5".into(),
-    };
+    let ask = Inbound::Mention { origin: origin_in("pat", "#acme-web"), text: "@pmbot why WEB-5".into() };
     let out = f.bot.handle(&ask, t0()).await;
     let text = text_of(&out);
     assert!(text.starts_with("Why WEB-5"), "{text}");
     assert!(text.contains("from chat: move → done · done · 95% sure · pmbot"), "{text}");
     assert!(text.contains("it names the ticket"), "{text}");
     let slash = Inbound::SlashCommand {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#acme-web".into(),
-            user: "pat".into(),
-            ts: next_ts(),
-            thread: None,
-        },
+        origin: origin_in("pat", "#acme-web"),
         command: "/pm".into(),
         text: "why WEB-12".into(),
     };
@@ -370,17 +348,8 @@ async fn the_standup_lists_untracked_conversations_with_create_buttons(url: &str
     let f = fixture(url).await;
     f.say("ben", "can we add an export to CSV on the orders page?").await;
     f.say("dev", "can we add dark mode to the admin dashboard?").await;
-    let standup = Inbound::SlashCommand {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#team".into(),
-            user: "pat".into(),
-            ts: next_ts(),
-            thread: None,
-        },
-        command: "/standup".into(),
-        text: String::new(),
-    };
+    let standup =
+        Inbound::SlashCommand { origin: origin_in("pat", "#team"), command: "/standup".into(), text: String::new() };
     let out = f.bot.handle(&standup, t0()).await;
     let [Outbound::Reply { message, .. }] = &out[..] else { panic!("{out:?}") };
     let text = message.fallback_text();
@@ -392,13 +361,7 @@ async fn the_standup_lists_untracked_conversations_with_create_buttons(url: &str
 
     let count = f.ticket_count().await;
     let press = |value: &str| Inbound::Action {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#team".into(),
-            user: "pat".into(),
-            ts: next_ts(),
-            thread: None,
-        },
+        origin: origin_in("pat", "#team"),
         action_id: create[1].action_id.clone(),
         value: value.into(),
         message: MessageRef { channel: "#team".into(), ts: "standup-1".into() },
@@ -425,17 +388,8 @@ async fn the_standup_lists_untracked_conversations_with_create_buttons(url: &str
 
 async fn the_standup_gives_each_person_a_plan_for_tomorrow(url: &str) {
     let f = fixture(url).await;
-    let standup = Inbound::SlashCommand {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#team".into(),
-            user: "pat".into(),
-            ts: next_ts(),
-            thread: None,
-        },
-        command: "/standup".into(),
-        text: String::new(),
-    };
+    let standup =
+        Inbound::SlashCommand { origin: origin_in("pat", "#team"), command: "/standup".into(), text: String::new() };
     let text = text_of(&f.bot.handle(&standup, t0()).await);
     let plan = text.split("Tomorrow's plan").nth(1).unwrap_or_else(|| panic!("no plan: {text}"));
     let focus = text.split("Today's focus").nth(1).unwrap().split("Tomorrow's plan").next().unwrap();
@@ -454,16 +408,7 @@ async fn the_friday_digest_is_posted_once_per_firing(url: &str) {
     // During the week: Ana finishes WEB-5 and starts WEB-13; Ben asks for a ticket.
     let bot = app.bot();
     let tuesday = t0() + chrono::Duration::days(1);
-    let say = |user: &str, text: &str| Inbound::Mention {
-        origin: Origin {
-            platform: Platform::Shell,
-            channel: "#acme-web".into(),
-            user: user.into(),
-            ts: next_ts(),
-            thread: None,
-        },
-        text: text.into(),
-    };
+    let say = |user: &str, text: &str| Inbound::Mention { origin: origin_in(user, "#acme-web"), text: text.into() };
     bot.handle(&say("ana", "@pmbot move WEB-5 to done"), tuesday).await;
     bot.handle(&say("ana", "@pmbot move WEB-13 to in progress"), tuesday).await;
     bot.handle(&say("ben", "@pmbot create \"Export invoices as CSV\""), tuesday).await;

@@ -153,6 +153,31 @@ pub struct Comment {
 }
 
 #[cfg(test)]
+impl Ticket {
+    /// A medium-priority ticket of `key`'s project for tests, created and changed at `at`.
+    pub fn sample(key: &str, status: Status, at: DateTime<Utc>) -> Ticket {
+        let key: TicketKey = key.parse().unwrap_or_else(|e| panic!("sample ticket key {key}: {e}"));
+        Ticket {
+            project: key.project().to_string(),
+            title: format!("Ticket {key}"),
+            key,
+            description: String::new(),
+            status,
+            priority: Priority::Medium,
+            labels: vec![],
+            assignee: None,
+            reporter: None,
+            epic: None,
+            parent: None,
+            estimate: None,
+            source: Source::default(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

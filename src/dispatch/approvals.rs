@@ -116,13 +116,7 @@ impl Bot {
         form.question = format!("What should change? ({})", approval.description);
         let fallback =
             Message::text(format!("Say what should change: `@{} changes {id} <what>`", self.config.team.bot_name));
-        Ok(vec![Outbound::Form {
-            channel: origin.channel.clone(),
-            user: origin.user.clone(),
-            trigger: trigger.map(str::to_string),
-            form,
-            fallback,
-        }])
+        Ok(vec![super::form_reply(origin, form, trigger, fallback)])
     }
 
     /// A filled-in form: today, the changes asked for on an approval request.

@@ -86,13 +86,7 @@ impl Bot {
             "Say which ticket: `@{} changes {id} ENG-12` (with its key).",
             self.config.team.bot_name
         ));
-        Ok(vec![Outbound::Form {
-            channel: origin.channel.clone(),
-            user: origin.user.clone(),
-            trigger: trigger.map(str::to_string),
-            form: other_ticket_form(id, card),
-            fallback,
-        }])
+        Ok(vec![super::form_reply(origin, other_ticket_form(id, card), trigger, fallback)])
     }
 
     /// The "Different ticket…" form, filled in: the key must name a ticket on the board.

@@ -62,13 +62,7 @@ impl Bot {
         ));
         let mut form = pick_form(key, card);
         form.question = format!("Which epic does {key} belong to? One of: {}", epics.join(", "));
-        Ok(vec![Outbound::Form {
-            channel: origin.channel.clone(),
-            user: origin.user.clone(),
-            trigger: trigger.map(str::to_string),
-            form,
-            fallback,
-        }])
+        Ok(vec![super::form_reply(origin, form, trigger, fallback)])
     }
 
     pub(super) async fn epic_picked(

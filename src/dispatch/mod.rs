@@ -211,6 +211,17 @@ fn ephemeral(origin: &Origin, message: Message) -> Outbound {
     Outbound::Ephemeral { channel: origin.channel.clone(), user: origin.user.clone(), message }
 }
 
+/// A form for the person who pressed (`fallback` where the platform cannot open one).
+fn form_reply(origin: &Origin, form: crate::chat::Form, trigger: Option<&str>, fallback: Message) -> Outbound {
+    Outbound::Form {
+        channel: origin.channel.clone(),
+        user: origin.user.clone(),
+        trigger: trigger.map(str::to_string),
+        form,
+        fallback,
+    }
+}
+
 /// A public reply; mentions are answered in their thread.
 fn reply(origin: &Origin, message: Message, in_thread: bool) -> Outbound {
     let thread = if in_thread {

@@ -88,6 +88,18 @@ struct CommentRow {
     created_at: DateTime<Utc>,
 }
 
+impl CommentRow {
+    fn into_comment(self) -> Result<Comment> {
+        Ok(Comment {
+            id: self.id,
+            ticket: decode("tickets.key", &self.key)?,
+            author: self.author,
+            body: self.body,
+            created_at: self.created_at,
+        })
+    }
+}
+
 const TICKET_COLUMNS: &str = "key, project_key, title, description, status, priority, labels, assignee, \
      reporter, epic, parent_key, estimate, source_tracker, external_id, url, created_at, updated_at";
 
@@ -218,18 +230,7 @@ impl Store {
             let mut tx = self.begin().await?;
             tx.require_person(ws, handle).await?;
         }
-        let sql = "UPDATE tickets SET assignee = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(assignee)
-            .bind(at)
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if done == 0 {
-            return Err(StoreError::UnknownTicket(key.clone()));
-        }
+        self.set_text_field(ws, key, "assignee", assignee, at).await?;
         self.ticket(ws, key).await
     }
 
@@ -292,9 +293,21 @@ impl Store {
         epic: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        let sql = "UPDATE tickets SET epic = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(epic)
+        self.set_text_field(ws, key, "epic", epic, at).await
+    }
+
+    /// Sets one of the ticket's text columns (a name from this file, never user input).
+    async fn set_text_field(
+        &self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        column: &'static str,
+        value: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = format!("UPDATE tickets SET {column} = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4");
+        let done = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(value)
             .bind(at)
             .bind(ws.as_str())
             .bind(key.as_str())
@@ -334,17 +347,7 @@ impl Store {
                    WHERE c.workspace_id = $1 AND c.created_at >= $2 ORDER BY c.created_at DESC, c.id DESC";
         let rows: Vec<CommentRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(since).fetch_all(pool).await)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Comment {
-                    id: r.id,
-                    ticket: decode("tickets.key", &r.key)?,
-                    author: r.author,
-                    body: r.body,
-                    created_at: r.created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(CommentRow::into_comment).collect()
     }
 
     /// A ticket's comments, oldest first.
@@ -354,17 +357,7 @@ impl Store {
                    WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
         let rows: Vec<CommentRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(pool).await)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Comment {
-                    id: r.id,
-                    ticket: decode("tickets.key", &r.key)?,
-                    author: r.author,
-                    body: r.body,
-                    created_at: r.created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(CommentRow::into_comment).collect()
     }
 
     /// A ticket's status history, oldest first.

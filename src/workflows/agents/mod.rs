@@ -75,6 +75,22 @@ pub struct Send {
     pub message: Message,
 }
 
+impl Send {
+    pub fn new(key: String, to: Recipient, message: Message) -> Self {
+        Send { key, to, message }
+    }
+}
+
+/// What an agent plans from: the store, the team, the templates, and the instant it judges.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub ws: &'a WorkspaceId,
+    pub config: &'a Config,
+    pub templates: &'a Templates,
+    pub now: DateTime<Utc>,
+}
+
 /// What an agent would send now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -86,6 +102,12 @@ pub struct Plan {
     pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
+impl Plan {
+    pub fn new(agent: Agent, period: String, sends: Vec<Send>) -> Self {
+        Plan { agent, period, sends, attachments: Vec::new() }
+    }
+}
+
 pub async fn plan(
     agent: Agent,
     store: &Store,
@@ -94,13 +116,14 @@ pub async fn plan(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Result<Plan, StepError> {
+    let ctx = Ctx { store, ws, config, templates, now };
     match agent {
-        Agent::Compliance => compliance::plan(store, ws, config, templates, now).await,
-        Agent::Budget => budget::plan(store, ws, config, templates, now).await,
-        Agent::Stuck => stuck::plan(store, ws, config, templates, now).await,
-        Agent::Epics => epics::plan(store, ws, config, templates, now).await,
-        Agent::Forecast => forecast::plan(store, ws, config, templates, now).await,
-        Agent::MonthEnd => reconcile::plan(store, ws, config, templates, now).await,
+        Agent::Compliance => compliance::plan(&ctx).await,
+        Agent::Budget => budget::plan(&ctx).await,
+        Agent::Stuck => stuck::plan(&ctx).await,
+        Agent::Epics => epics::plan(&ctx).await,
+        Agent::Forecast => forecast::plan(&ctx).await,
+        Agent::MonthEnd => reconcile::plan(&ctx).await,
     }
 }
 

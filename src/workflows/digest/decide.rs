@@ -76,28 +76,15 @@ pub fn decide(now: DateTime<Utc>, tz: Tz, tickets: &[Ticket], transitions: &[Tra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::board::{Priority, Source};
     use chrono::TimeZone;
     use chrono_tz::America::New_York;
 
     fn ticket(n: u32, status: Status, assignee: Option<&str>, reporter: Option<&str>) -> Ticket {
         let at = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
         Ticket {
-            key: format!("WEB-{n}").parse().unwrap(),
-            project: "WEB".into(),
-            title: format!("Ticket {n}"),
-            description: String::new(),
-            status,
-            priority: Priority::Medium,
-            labels: vec![],
             assignee: assignee.map(str::to_string),
             reporter: reporter.map(str::to_string),
-            epic: None,
-            parent: None,
-            estimate: None,
-            source: Source::default(),
-            created_at: at,
-            updated_at: at,
+            ..Ticket::sample(&format!("WEB-{n}"), status, at)
         }
     }
 

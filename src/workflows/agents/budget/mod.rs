@@ -4,23 +4,15 @@
 
 pub mod decide;
 
-use super::{hours, Agent, Plan, Recipient, Send};
+use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::chat::Templates;
-use crate::config::Config;
 use crate::jobs::StepError;
-use crate::store::{Store, WorkspaceId};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{Datelike, Duration};
 use decide::{decide, Budget, Input, Retainer};
 use serde_json::json;
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let today = crate::calendar::local_date(now, config.team.timezone);
     let month = today.with_day(1).unwrap_or(today);
     let projects: Vec<Retainer> = config
@@ -56,10 +48,10 @@ pub async fn plan(
         });
         let message = templates.render("budget_alert", &context)?;
         let key = format!("budget:{}:{month_key}:{reached}", budget.key);
-        sends.push(Send { key: key.clone(), to: Recipient::Channel(pm_channel.clone()), message: message.clone() });
+        sends.push(Send::new(key.clone(), Recipient::Channel(pm_channel.clone()), message.clone()));
         let channel = config.projects.iter().find(|p| p.key == budget.key).and_then(|p| p.channel.clone());
         if let Some(channel) = channel.filter(|c| reached >= 100 && c != &pm_channel) {
-            sends.push(Send { key: format!("{key}:channel"), to: Recipient::Channel(channel), message });
+            sends.push(Send::new(format!("{key}:channel"), Recipient::Channel(channel), message));
         }
     }
     let rows: Vec<_> = report.budgets.iter().map(|b| row(b, month)).collect();
@@ -68,17 +60,9 @@ pub async fn plan(
         "month": month.format("%B %Y").to_string(), "today": today.format("%a %-d %b").to_string(),
         "rows": rows, "skipped": skipped, "none": report.budgets.is_empty(),
     });
-    sends.push(Send {
-        key: format!("budget:summary:{today}"),
-        to: Recipient::Channel(pm_channel),
-        message: templates.render("budget_summary", &summary)?,
-    });
-    Ok(Plan {
-        agent: Agent::Budget,
-        period: format!("{} so far", month.format("%B %Y")),
-        sends,
-        attachments: Vec::new(),
-    })
+    let summary = templates.render("budget_summary", &summary)?;
+    sends.push(Send::new(format!("budget:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    Ok(Plan::new(Agent::Budget, format!("{} so far", month.format("%B %Y")), sends))
 }
 
 fn row(b: &Budget, month: chrono::NaiveDate) -> serde_json::Value {

@@ -4,24 +4,16 @@
 
 pub mod decide;
 
-use super::{hours, Agent, Plan, Recipient, Send};
+use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::Role;
-use crate::chat::Templates;
-use crate::config::Config;
 use crate::jobs::StepError;
-use crate::store::{Store, WorkspaceId};
 use crate::workflows::views::{long_date, Names};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use decide::{decide, Input, Logged, Member, Status, LOOKBACK_WEEKS};
 use serde_json::json;
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let week = decide::previous_week(now, config.team.timezone);
     let worklogs: Vec<Logged> = store
         .worklogs(ws, week - Duration::weeks(LOOKBACK_WEEKS), week + Duration::days(6))
@@ -55,11 +47,11 @@ pub async fn plan(
             "name": names.short(&v.handle), "period": period, "hours": hours(v.hours), "expected": hours(v.expected),
             "status": v.status.as_str(), "missing": missing, "weeks": v.short_weeks, "repeat": v.short_weeks >= 2,
         });
-        sends.push(Send {
-            key: format!("compliance:{week}:{}", v.handle),
-            to: Recipient::Person(v.handle.clone()),
-            message: templates.render("compliance_dm", &context)?,
-        });
+        sends.push(Send::new(
+            format!("compliance:{week}:{}", v.handle),
+            Recipient::Person(v.handle.clone()),
+            templates.render("compliance_dm", &context)?,
+        ));
     }
     let rows: Vec<serde_json::Value> = report
         .verdicts
@@ -81,11 +73,11 @@ pub async fn plan(
     let percent = report.compliance().map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_else(|| "—".into());
     let summary = json!({ "period": period, "percent": percent, "rows": rows, "repeat": repeat });
     for pm in config.people.iter().filter(|p| p.role == Role::Pm) {
-        sends.push(Send {
-            key: format!("compliance:{week}:summary:{}", pm.handle),
-            to: Recipient::Person(pm.handle.clone()),
-            message: templates.render("compliance_summary", &summary)?,
-        });
+        sends.push(Send::new(
+            format!("compliance:{week}:summary:{}", pm.handle),
+            Recipient::Person(pm.handle.clone()),
+            templates.render("compliance_summary", &summary)?,
+        ));
     }
-    Ok(Plan { agent: Agent::Compliance, period: format!("the week {period}"), sends, attachments: Vec::new() })
+    Ok(Plan::new(Agent::Compliance, format!("the week {period}"), sends))
 }

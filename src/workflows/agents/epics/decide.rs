@@ -96,26 +96,13 @@ pub fn decide(tickets: &[Ticket], scope: &[String], skipped: &[String]) -> Repor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::board::{Priority, Source};
     use chrono::Utc;
 
     fn ticket(n: u32, title: &str, epic: Option<&str>, status: Status) -> Ticket {
         Ticket {
-            key: format!("APP-{n}").parse().unwrap(),
-            project: "APP".into(),
             title: title.into(),
-            description: String::new(),
-            status,
-            priority: Priority::Medium,
-            labels: vec![],
-            assignee: None,
-            reporter: None,
             epic: epic.map(str::to_string),
-            parent: None,
-            estimate: None,
-            source: Source::default(),
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
+            ..Ticket::sample(&format!("APP-{n}"), status, Utc::now())
         }
     }
 

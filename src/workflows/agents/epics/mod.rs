@@ -5,13 +5,10 @@
 
 pub mod decide;
 
-use super::{Agent, Plan, Recipient, Send};
+use super::{Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::chat::Templates;
-use crate::config::Config;
 use crate::jobs::StepError;
-use crate::store::{Store, TicketFilter, WorkspaceId};
-use chrono::{DateTime, Utc};
+use crate::store::TicketFilter;
 use decide::decide;
 use serde_json::json;
 
@@ -34,13 +31,8 @@ pub fn parse_assign_value(value: &str) -> Option<(String, String)> {
     Some((key.to_string(), epic))
 }
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let tickets = store.tickets(ws, &TicketFilter::default()).await?;
     let scope: Vec<String> =
         config.projects.iter().filter(|p| p.kind == ProjectKind::Scope).map(|p| p.key.clone()).collect();
@@ -66,11 +58,11 @@ pub async fn plan(
             "orphans": orphans.len(), "shown": orphans.len().min(MAX_CARDS), "more": orphans.len().saturating_sub(MAX_CARDS),
             "date": today.format("%a %-d %b").to_string(),
         });
-        sends.push(Send {
-            key: format!("epics:{today}:{}", hygiene.project),
-            to: to.clone(),
-            message: templates.render("epic_summary", &context)?,
-        });
+        sends.push(Send::new(
+            format!("epics:{today}:{}", hygiene.project),
+            to.clone(),
+            templates.render("epic_summary", &context)?,
+        ));
         for orphan in orphans.into_iter().take(MAX_CARDS) {
             let key = orphan.ticket.key.to_string();
             let matches: Vec<String> =
@@ -84,17 +76,8 @@ pub async fn plan(
                 "key": key, "title": orphan.ticket.title, "matches": matches.join(", "), "buttons": buttons,
                 "assign": ASSIGN_ACTION, "pick": PICK_ACTION, "skip": SKIP_ACTION,
             });
-            sends.push(Send {
-                key: format!("epics:{today}:{key}"),
-                to: to.clone(),
-                message: templates.render("epic_card", &context)?,
-            });
+            sends.push(Send::new(format!("epics:{today}:{key}"), to.clone(), templates.render("epic_card", &context)?));
         }
     }
-    Ok(Plan {
-        agent: Agent::Epics,
-        period: format!("the board on {}", today.format("%a %-d %b")),
-        sends,
-        attachments: Vec::new(),
-    })
+    Ok(Plan::new(Agent::Epics, format!("the board on {}", today.format("%a %-d %b")), sends))
 }

@@ -184,7 +184,6 @@ fn round1(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::board::{Priority, Source};
     use chrono::TimeZone;
     use chrono_tz::America::New_York;
 
@@ -197,23 +196,7 @@ mod tests {
     }
 
     fn ticket(n: u32, epic: &str, status: Status, created: DateTime<Utc>) -> Ticket {
-        Ticket {
-            key: format!("APP-{n}").parse().unwrap(),
-            project: "APP".into(),
-            title: format!("Ticket {n}"),
-            description: String::new(),
-            status,
-            priority: Priority::Medium,
-            labels: vec![],
-            assignee: None,
-            reporter: None,
-            epic: Some(epic.into()),
-            parent: None,
-            estimate: None,
-            source: Source::default(),
-            created_at: created,
-            updated_at: created,
-        }
+        Ticket { epic: Some(epic.into()), ..Ticket::sample(&format!("APP-{n}"), status, created) }
     }
 
     fn log(epic: &str, person: &str, day: u32, hours: f64) -> Logged {

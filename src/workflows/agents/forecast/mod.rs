@@ -5,23 +5,16 @@
 
 pub mod decide;
 
-use super::{hours, Agent, Plan, Recipient, Send};
+use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::chat::Templates;
-use crate::config::Config;
 use crate::jobs::StepError;
-use crate::store::{Store, TicketFilter, WorkspaceId};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use crate::store::TicketFilter;
+use chrono::{Datelike, NaiveDate};
 use decide::{decide, Forecast, Input, Logged, Tier, Variance};
 use serde_json::json;
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let scope: Vec<&str> =
         config.projects.iter().filter(|p| p.kind == ProjectKind::Scope).map(|p| p.key.as_str()).collect();
     let forecasts: Vec<Forecast> = store
@@ -53,9 +46,9 @@ pub async fn plan(
         let pm = project.and_then(|p| p.pm.clone());
         let key = format!("forecast:{}:{}:{month}", v.project, v.epic);
         let to = pm.map_or_else(|| Recipient::Channel(pm_channel.clone()), Recipient::Person);
-        sends.push(Send { key: format!("{key}:alert"), to, message: message.clone() });
+        sends.push(Send::new(format!("{key}:alert"), to, message.clone()));
         if let Some(channel) = project.and_then(|p| p.channel.clone()).filter(|_| v.tier == Tier::Critical) {
-            sends.push(Send { key: format!("{key}:critical"), to: Recipient::Channel(channel), message });
+            sends.push(Send::new(format!("{key}:critical"), Recipient::Channel(channel), message));
         }
     }
     let flagged: Vec<_> = variances.iter().filter(|v| v.tier >= Tier::Watch).map(row).collect();
@@ -63,17 +56,9 @@ pub async fn plan(
         "date": today.format("%a %-d %b").to_string(), "flagged": flagged, "epics": variances.len(),
         "none": forecasts.is_empty(),
     });
-    sends.push(Send {
-        key: format!("forecast:summary:{today}"),
-        to: Recipient::Channel(pm_channel),
-        message: templates.render("forecast_summary", &context)?,
-    });
-    Ok(Plan {
-        agent: Agent::Forecast,
-        period: format!("forecasts as of {}", today.format("%a %-d %b")),
-        sends,
-        attachments: Vec::new(),
-    })
+    let summary = templates.render("forecast_summary", &context)?;
+    sends.push(Send::new(format!("forecast:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    Ok(Plan::new(Agent::Forecast, format!("forecasts as of {}", today.format("%a %-d %b")), sends))
 }
 
 fn row(v: &Variance) -> serde_json::Value {

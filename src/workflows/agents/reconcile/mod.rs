@@ -5,11 +5,8 @@
 pub mod decide;
 pub mod workbook;
 
-use super::{hours, Agent, Plan, Recipient, Send};
-use crate::chat::Templates;
-use crate::config::Config;
+use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::jobs::StepError;
-use crate::store::{Store, WorkspaceId};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use decide::{decide, Input, Logged, PersonInfo, ProjectInfo};
 use serde_json::json;
@@ -25,13 +22,8 @@ pub fn file_name(month: NaiveDate) -> String {
     format!("month-end-{}.xlsx", month.format("%Y-%m"))
 }
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let month = previous_month(now, config.team.timezone);
     let next = (month + Duration::days(32)).with_day(1).unwrap_or(month);
     let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(month);
@@ -80,11 +72,11 @@ pub async fn plan(
         "projects": reconciliation.projects.len(), "people": reconciliation.people.len(),
     });
     let key = format!("month-end:{}", month.format("%Y-%m"));
-    let send = Send {
-        key: key.clone(),
-        to: Recipient::Channel(config.agents.pm_channel.clone()),
-        message: templates.render("month_end", &context)?,
-    };
+    let send = Send::new(
+        key.clone(),
+        Recipient::Channel(config.agents.pm_channel.clone()),
+        templates.render("month_end", &context)?,
+    );
     Ok(Plan {
         agent: Agent::MonthEnd,
         period: month.format("%B %Y").to_string(),

@@ -218,7 +218,6 @@ fn round1(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::board::{Priority, Source};
     use chrono::{Duration, TimeZone};
     use chrono_tz::America::New_York;
     use Weekday::*;
@@ -230,23 +229,7 @@ mod tests {
     }
 
     fn ticket(n: u32, status: Status, created: DateTime<Utc>) -> Ticket {
-        Ticket {
-            key: format!("WEB-{n}").parse().unwrap(),
-            project: "WEB".into(),
-            title: format!("Ticket {n}"),
-            description: String::new(),
-            status,
-            priority: Priority::Medium,
-            labels: vec![],
-            assignee: Some("ana".into()),
-            reporter: None,
-            epic: None,
-            parent: None,
-            estimate: None,
-            source: Source::default(),
-            created_at: created,
-            updated_at: created,
-        }
+        Ticket { assignee: Some("ana".into()), ..Ticket::sample(&format!("WEB-{n}"), status, created) }
     }
 
     fn moved(n: u32, from: Option<Status>, to: Status, when: DateTime<Utc>) -> Transition {

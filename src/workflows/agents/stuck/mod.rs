@@ -5,26 +5,19 @@
 
 pub mod decide;
 
-use super::{Agent, Plan, Recipient, Send};
-use crate::chat::Templates;
-use crate::config::Config;
+use super::{Agent, Ctx, Plan, Recipient, Send};
 use crate::jobs::StepError;
-use crate::store::{Store, TicketFilter, WorkspaceId};
+use crate::store::TicketFilter;
 use crate::workflows::views::Names;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use decide::{decide, Input};
 use serde_json::json;
 
 /// How far back the status history is read for baselines.
 const HISTORY_DAYS: i64 = 180;
 
-pub async fn plan(
-    store: &Store,
-    ws: &WorkspaceId,
-    config: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<Plan, StepError> {
+pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    let Ctx { store, ws, config, templates, now } = *ctx;
     let tickets = store.tickets(ws, &TicketFilter::default()).await?;
     let transitions = store.transitions_since(ws, now - Duration::days(HISTORY_DAYS)).await?;
     let mut activity = decide::Activity::new();
@@ -60,11 +53,11 @@ pub async fn plan(
             "who": ticket.assignee.as_deref().map(|h| names.full(h)).unwrap_or_else(|| "unassigned".into()),
             "reason": reason,
         });
-        sends.push(Send {
-            key: format!("stuck:blocked:{}:{}", ticket.key, since.timestamp()),
-            to: Recipient::Channel(pm_channel.clone()),
-            message: templates.render("blocked_notice", &context)?,
-        });
+        sends.push(Send::new(
+            format!("stuck:blocked:{}:{}", ticket.key, since.timestamp()),
+            Recipient::Channel(pm_channel.clone()),
+            templates.render("blocked_notice", &context)?,
+        ));
     }
     let line = |s: &decide::Stuck| {
         let usual = s.usual_days.map_or_else(|| "no baseline yet".to_string(), |d| format!("usually {d} days"));
@@ -77,36 +70,31 @@ pub async fn plan(
     for s in &report.stuck {
         let since = s.since.timestamp();
         if let Some(assignee) = s.ticket.assignee.clone().filter(|_| s.days >= settings.dm_after_days) {
-            sends.push(Send {
-                key: format!("stuck:{}:{since}:dm", s.ticket.key),
-                to: Recipient::Person(assignee),
-                message: templates.render("stuck_dm", &line(s))?,
-            });
+            sends.push(Send::new(
+                format!("stuck:{}:{since}:dm", s.ticket.key),
+                Recipient::Person(assignee),
+                templates.render("stuck_dm", &line(s))?,
+            ));
         }
         let pm = config.projects.iter().find(|p| p.key == s.ticket.project).and_then(|p| p.pm.clone());
         if let Some(pm) = pm.filter(|_| s.days >= settings.escalate_after_days) {
             let mut context = line(s);
             context["escalated"] = json!(true);
-            sends.push(Send {
-                key: format!("stuck:{}:{since}:pm", s.ticket.key),
-                to: Recipient::Person(pm),
-                message: templates.render("stuck_dm", &context)?,
-            });
+            sends.push(Send::new(
+                format!("stuck:{}:{since}:pm", s.ticket.key),
+                Recipient::Person(pm),
+                templates.render("stuck_dm", &context)?,
+            ));
         }
     }
     let rows: Vec<_> = report.stuck.iter().map(line).collect();
     let context = json!({
         "date": today.format("%a %-d %b").to_string(), "rows": rows, "count": rows.len(), "fixed": report.fixed.join(", "),
     });
-    sends.push(Send {
-        key: format!("stuck:digest:{today}"),
-        to: Recipient::Channel(pm_channel),
-        message: templates.render("stuck_digest", &context)?,
-    });
-    Ok(Plan {
-        agent: Agent::Stuck,
-        period: format!("the board on {}", today.format("%a %-d %b")),
-        sends,
-        attachments: Vec::new(),
-    })
+    sends.push(Send::new(
+        format!("stuck:digest:{today}"),
+        Recipient::Channel(pm_channel),
+        templates.render("stuck_digest", &context)?,
+    ));
+    Ok(Plan::new(Agent::Stuck, format!("the board on {}", today.format("%a %-d %b")), sends))
 }
