@@ -212,6 +212,8 @@ async fn epic_cards_file_tickets_by_button_for_a_pm_only(url: &str) {
     let chat = RecordingChat::default();
     let plan = agents::plan(Agent::Epics, &app.store, &ws, &app.config, &app.templates, t0()).await.unwrap();
     agents::deliver(&plan, &app.store, &ws, &app.config, &chat, t0(), false).await.unwrap();
+    let again = agents::deliver(&plan, &app.store, &ws, &app.config, &chat, t0(), false).await.unwrap();
+    assert!(again.iter().all(|s| *s == Sent::Already), "the same day's cards go once");
     let cards = chat.sent.lock().unwrap().clone();
     assert!(cards[0].1.fallback_text().starts_with("Epics · Mobile app v2"), "{}", cards[0].1.fallback_text());
     let card_of =

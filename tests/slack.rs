@@ -29,6 +29,10 @@ struct Fake {
     calls: Mutex<Vec<(String, Value)>>,
     /// chat.postMessage answers 429 this many times first.
     rate_limited: Mutex<u32>,
+    /// Where the fake listens (for the upload URL it hands out).
+    addr: Mutex<Option<SocketAddr>>,
+    /// Bytes received at upload URLs.
+    uploaded: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Fake {
@@ -73,6 +77,14 @@ async fn api(State(fake): State<Arc<Fake>>, UrlPath(method): UrlPath<String>, bo
             json!({"ok": true, "view": view})
         }
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.000999"}),
+        // Files upload v2 (https://api.slack.com/messaging/files#uploading_files).
+        "files.getUploadURLExternal" => {
+            let addr = fake.addr.lock().unwrap().unwrap();
+            json!({"ok": true, "upload_url": format!("http://{addr}/upload/F0WORKBOOK"), "file_id": "F0WORKBOOK"})
+        }
+        "files.completeUploadExternal" => {
+            json!({"ok": true, "files": [{"id": "F0WORKBOOK", "title": body["files"][0]["title"]}]})
+        }
         "chat.getPermalink" => json!({"ok": true, "channel": "C0WEB",
             "permalink": "https://acme.slack.com/archives/C0WEB/p1700000600000100"}),
         _ => json!({"ok": true}),
@@ -86,14 +98,23 @@ async fn respond(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>, bo
     Json(json!({"ok": true})).into_response()
 }
 
+/// Slack's upload URL takes the raw bytes and answers in plain text.
+async fn upload(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
+    let size = body.len();
+    fake.uploaded.lock().unwrap().push(body.to_vec());
+    format!("OK - {size}").into_response()
+}
+
 async fn start_fake() -> (SocketAddr, Arc<Fake>) {
     let fake = Arc::new(Fake::default());
     let router = Router::new()
         .route("/api/{method}", post(api).get(api))
         .route("/response/{id}", post(respond))
+        .route("/upload/{id}", post(upload))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    *fake.addr.lock().unwrap() = Some(addr);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (addr, fake)
 }
@@ -232,7 +253,35 @@ on_both_backends!(
     a_newcomer_to_a_channel_gets_a_hello_and_a_stranger_a_way_in,
     a_channel_message_is_matched_and_answered_in_its_thread,
     a_request_becomes_a_ticket_that_links_back_to_the_conversation,
+    the_month_end_workbook_is_shared_as_a_file,
 );
+
+async fn the_month_end_workbook_is_shared_as_a_file(url: &str) {
+    use pmbot::workflows::agents::{self, Agent};
+    let h = harness(url).await;
+    let ws = h.app.workspace();
+    let chat = SlackChat::new(&SlackSettings {
+        bot_token: "xoxb-test".into(),
+        api_url: format!("http://{}/api", h.fake_addr),
+    });
+    let now = chrono::Utc::now();
+    let plan = agents::plan(Agent::MonthEnd, &h.app.store, &ws, &h.app.config, &h.app.templates, now).await.unwrap();
+    agents::deliver(&plan, &h.app.store, &ws, &h.app.config, &chat, now, false).await.unwrap();
+    let asked = h.fake.calls("files.getUploadURLExternal");
+    assert_eq!(asked.len(), 1);
+    let kept = h.app.store.report(&ws, &plan.attachments[0].1).await.unwrap().unwrap();
+    assert_eq!(h.fake.uploaded.lock().unwrap().clone(), [kept], "the workbook's bytes went to the upload URL");
+    let shared = h.fake.calls("files.completeUploadExternal");
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0]["channel_id"], "#pm");
+    assert_eq!(shared[0]["files"][0]["id"], "F0WORKBOOK");
+    assert!(
+        shared[0]["initial_comment"].as_str().unwrap().starts_with("📊 Month-end reconciliation for"),
+        "{}",
+        shared[0]
+    );
+    assert!(h.fake.calls("chat.postMessage").is_empty(), "the file carries the message");
+}
 
 async fn a_channel_message_is_matched_and_answered_in_its_thread(url: &str) {
     let h = harness(url).await;

@@ -38,6 +38,11 @@ pub struct SlackChat {
     client: SlackClient<Connector>,
     token: SlackApiToken,
     per_channel: Arc<DefaultKeyedRateLimiter<String>>,
+    /// For the one call that is not the Web API: sending a file's bytes to its upload URL.
+    uploads: hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        http_body_util::Full<hyper::body::Bytes>,
+    >,
 }
 
 impl SlackChat {
@@ -47,6 +52,26 @@ impl SlackChat {
             client: SlackClient::new(connector(settings)),
             token: SlackApiToken::new(settings.bot_token.clone().into()),
             per_channel: Arc::new(RateLimiter::keyed(quota)),
+            uploads: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(
+                hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build(),
+            ),
+        }
+    }
+
+    /// Slack's upload URL answers plain text ("OK - 1234"), not the Web API's JSON.
+    async fn send_bytes(&self, url: &str, name: &str, bytes: &[u8]) -> Result<(), ChatError> {
+        let request = hyper::Request::builder()
+            .method("POST")
+            .uri(url)
+            .header("content-type", content_type(name))
+            .body(http_body_util::Full::new(hyper::body::Bytes::copy_from_slice(bytes)))
+            .map_err(|e| ChatError::Platform(e.to_string()))?;
+        let response =
+            self.uploads.request(request).await.map_err(|e| ChatError::Platform(format!("Slack upload: {e}")))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ChatError::Platform(format!("Slack's upload URL answered {}", response.status())))
         }
     }
 
@@ -93,6 +118,14 @@ pub(super) fn connector(settings: &SlackSettings) -> Connector {
     SlackClientHyperConnector::with_connector(https).with_slack_api_url(settings.api_url.trim_end_matches('/'))
 }
 
+fn content_type(name: &str) -> &'static str {
+    if name.ends_with(".xlsx") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "application/octet-stream"
+    }
+}
+
 fn content(message: &Message) -> Result<SlackMessageContent, ChatError> {
     let (blocks, text) = blocks(message);
     let blocks: Vec<SlackBlock> = serde_json::from_value(serde_json::Value::Array(blocks))
@@ -129,6 +162,21 @@ impl Chat for SlackChat {
         let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());
         let found = self.retrying(channel, || session.chat_get_permalink(&request)).await?;
         Ok(Some(found.permalink.to_string()))
+    }
+
+    /// Files upload v2: ask for an upload URL, send the bytes there, then share the file in
+    /// the channel with the message as its comment.
+    async fn upload(&self, channel: &str, name: &str, bytes: &[u8], message: &Message) -> Result<bool, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let ask = SlackApiFilesGetUploadUrlExternalRequest::new(name.into(), bytes.len());
+        let slot = self.retrying(channel, || session.get_upload_url_external(&ask)).await?;
+        self.send_bytes(slot.upload_url.value().as_str(), name, bytes).await?;
+        let file = SlackApiFilesComplete::new(slot.file_id.clone()).with_title(name.into());
+        let share = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
+            .with_channel_id(channel.into())
+            .with_initial_comment(message.fallback_text());
+        self.retrying(channel, || session.files_complete_upload_external(&share)).await?;
+        Ok(true)
     }
 
     async fn update(&self, target: &MessageRef, message: &Message) -> Result<(), ChatError> {
