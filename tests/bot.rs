@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{t0, RecordingChat};
+use common::{t0, text_of, RecordingChat};
 use pmbot::app::App;
 use pmbot::board::Status;
 use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
@@ -70,20 +70,6 @@ fn press(user: &str, action_id: &str, value: &str) -> Inbound {
         message,
         trigger: None,
     }
-}
-
-fn text_of(out: &[Outbound]) -> String {
-    out.iter()
-        .map(|o| match o {
-            Outbound::Reply { message, .. }
-            | Outbound::Ephemeral { message, .. }
-            | Outbound::Update { message, .. }
-            | Outbound::Dm { message, .. }
-            | Outbound::Home { message, .. } => message.fallback_text(),
-            Outbound::Form { fallback, .. } => fallback.fallback_text(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Ben creates a ticket from chat; the triage job posts its card. Returns the ticket key

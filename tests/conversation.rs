@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{t0, RecordingChat};
+use common::{t0, text_of, RecordingChat};
 use pmbot::app::App;
 use pmbot::board::Status;
 use pmbot::chat::{Inbound, Message, MessageRef, Origin, Outbound, Platform};
@@ -127,20 +127,6 @@ impl Fixture {
     async fn ticket_count(&self) -> usize {
         self.bot.store.tickets(&self.bot.workspace, &Default::default()).await.unwrap().len()
     }
-}
-
-fn text_of(out: &[Outbound]) -> String {
-    out.iter()
-        .map(|o| match o {
-            Outbound::Reply { message, .. }
-            | Outbound::Ephemeral { message, .. }
-            | Outbound::Update { message, .. }
-            | Outbound::Dm { message, .. }
-            | Outbound::Home { message, .. } => message.fallback_text(),
-            Outbound::Form { fallback, .. } => fallback.fallback_text(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn button_labels(message: &Message) -> Vec<String> {

@@ -16,7 +16,7 @@ pub async fn run(app: &App, agent: Agent, dry_run: bool, at: Option<&str>) -> Re
     let ws = app.workspace();
     let plan = agents::plan(agent, &app.store, &ws, &app.config, &app.templates, now)
         .await
-        .map_err(|e| CliError::Failure(step(e)))?;
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     let chat = ShellChat::new(Box::new(std::io::stdout()), super::stdout_style());
     let local = now.with_timezone(&app.config.team.timezone).format("%a %-d %b %Y %H:%M %Z");
     chat.note(&format!(
@@ -30,7 +30,7 @@ pub async fn run(app: &App, agent: Agent, dry_run: bool, at: Option<&str>) -> Re
     if dry_run {
         let outcome = agents::deliver(&plan, &app.store, &ws, &app.config, &chat, now, true)
             .await
-            .map_err(|e| CliError::Failure(step(e)))?;
+            .map_err(|e| CliError::Failure(e.to_string()))?;
         for (send, sent) in plan.sends.iter().zip(&outcome) {
             let state = if *sent == Sent::Already { "already sent" } else { "would send" };
             let text = send.message.fallback_text().replace('\n', "\n    ");
@@ -42,7 +42,7 @@ pub async fn run(app: &App, agent: Agent, dry_run: bool, at: Option<&str>) -> Re
     }
     let outcome = agents::deliver(&plan, &app.store, &ws, &app.config, &chat, now, false)
         .await
-        .map_err(|e| CliError::Failure(step(e)))?;
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     let count = |kind: Sent| outcome.iter().filter(|s| **s == kind).count();
     chat.note(&format!("\nSent {}; {} already sent before for this period.", count(Sent::Sent), count(Sent::Already)))
         .map_err(|e| CliError::Failure(e.to_string()))?;
@@ -69,12 +69,6 @@ fn instant_in(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, CliError> 
         .ok_or_else(|| CliError::Misuse(format!("--at \"{text}\" does not exist in {} (a clock change)", tz.name())))
 }
 
-fn step(err: crate::jobs::StepError) -> String {
-    match err {
-        crate::jobs::StepError::Gone(why) | crate::jobs::StepError::Failed(why) => why,
-    }
-}
-
 /// `pmbot worklogs import FILE`: every row or none, unless `skip_bad_rows`.
 pub async fn import_worklogs(app: &App, file: &Path, skip_bad_rows: bool) -> Result<(), CliError> {
     let text = read(file)?;
@@ -95,7 +89,7 @@ pub async fn import_worklogs(app: &App, file: &Path, skip_bad_rows: bool) -> Res
     println!(
         "Imported {} worklogs ({}) from {}{}.",
         parsed.rows.len(),
-        agents_hours(total),
+        crate::workflows::agents::hours(total),
         file.display(),
         skipped(&parsed.bad)
     );
@@ -150,10 +144,6 @@ fn skipped(bad: &[import::BadRow]) -> String {
     } else {
         format!("; skipped {} bad row{}", bad.len(), if bad.len() == 1 { "" } else { "s" })
     }
-}
-
-fn agents_hours(h: f64) -> String {
-    crate::workflows::agents::hours(h)
 }
 
 /// `pmbot reports list` and `pmbot reports save NAME [--to FILE]`.

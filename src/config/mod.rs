@@ -11,8 +11,9 @@ pub use load::{
     color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv, BUILT_IN,
 };
 pub use model::{
-    AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, EpicsConfig, LlmConfig,
-    PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
+    same_channel, AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, EpicsConfig,
+    LlmConfig, PersonConfig, ProjectConfig, QueueConfig, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig,
+    Thresholds,
 };
 
 use std::path::PathBuf;

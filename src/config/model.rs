@@ -430,9 +430,7 @@ impl Config {
     /// The project for tickets created in `channel`: the project whose channel it is,
     /// else the team's default project, else the first project.
     pub fn project_for_channel(&self, channel: &str) -> Option<&ProjectConfig> {
-        // `#eng` in the config names the channel `eng` (and Slack ids match either way).
-        let same = |c: &str| c.trim_start_matches('#').eq_ignore_ascii_case(channel.trim_start_matches('#'));
-        let by_channel = self.projects.iter().find(|p| p.channel.as_deref().is_some_and(same));
+        let by_channel = self.projects.iter().find(|p| p.channel.as_deref().is_some_and(|c| same_channel(c, channel)));
         let by_default = || {
             let key = self.team.default_project.as_deref()?;
             self.projects.iter().find(|p| p.key == key)
@@ -464,6 +462,11 @@ fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
 
 fn optional_time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
     Ok(Some(parse_time_zone(&String::deserialize(d)?)?))
+}
+
+/// `#eng` in the config and `eng` (or a Slack id written either way) name the same channel.
+pub fn same_channel(configured: &str, channel: &str) -> bool {
+    configured.trim_start_matches('#').eq_ignore_ascii_case(channel.trim_start_matches('#'))
 }
 
 fn full_week() -> f64 {

@@ -33,9 +33,7 @@ pub enum DemoError {
 
 impl From<crate::jobs::StepError> for DemoError {
     fn from(err: crate::jobs::StepError) -> Self {
-        match err {
-            crate::jobs::StepError::Gone(why) | crate::jobs::StepError::Failed(why) => DemoError::Agent(why),
-        }
+        DemoError::Agent(err.to_string())
     }
 }
 

@@ -42,6 +42,14 @@ pub enum StepError {
     Failed(String),
 }
 
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Gone(why) | StepError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// A step's result as the queue understands it.
 pub fn finish(result: Result<Outcome, StepError>) -> Outcome {
     match result {

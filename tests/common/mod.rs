@@ -164,3 +164,19 @@ impl pmbot::chat::Chat for RecordingChat {
         Ok(pmbot::chat::MessageRef { channel: format!("@{user}"), ts: "dm".into() })
     }
 }
+
+/// Everything a list of outbound messages says, as plain text, one per line.
+pub fn text_of(out: &[pmbot::chat::Outbound]) -> String {
+    use pmbot::chat::Outbound;
+    out.iter()
+        .map(|o| match o {
+            Outbound::Reply { message, .. }
+            | Outbound::Ephemeral { message, .. }
+            | Outbound::Update { message, .. }
+            | Outbound::Dm { message, .. }
+            | Outbound::Home { message, .. } => message.fallback_text(),
+            Outbound::Form { fallback, .. } => fallback.fallback_text(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,6 +1,6 @@
 //! What the bot does with a matcher decision in a channel: act, ask, or only log. Pure.
 
-use crate::config::{ConversationConfig, Thresholds};
+use crate::config::{same_channel, ConversationConfig, Thresholds};
 use crate::workflows::matching::MatchDecision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +33,6 @@ impl Act {
 /// Whether the bot reads `channel` at all.
 pub fn reads(config: &ConversationConfig, channel: &str) -> bool {
     config.enabled && (config.channels.is_empty() || config.channels.iter().any(|c| same_channel(c, channel)))
-}
-
-/// `#eng` in the config and `eng` (or a Slack id written either way) name the same channel.
-fn same_channel(configured: &str, channel: &str) -> bool {
-    configured.trim_start_matches('#').eq_ignore_ascii_case(channel.trim_start_matches('#'))
 }
 
 pub fn thresholds(config: &ConversationConfig, decision: &str) -> Option<Thresholds> {
