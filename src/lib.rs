@@ -15,5 +15,6 @@ pub mod http;
 pub mod jobs;
 pub mod llm;
 pub mod queue;
+pub mod service;
 pub mod store;
 pub mod workflows;

@@ -3,6 +3,7 @@
 use super::{print, CliError};
 use crate::app::App;
 use crate::board::{NewTicket, Priority, Status, Ticket, TicketKey};
+use crate::service::{Actor, BoardService, Ctx};
 use crate::store::TicketFilter;
 use clap::Subcommand;
 
@@ -68,6 +69,8 @@ pub enum BoardAction {
     Assign {
         key: TicketKey,
         person: String,
+        #[arg(long = "as", default_value = "cli")]
+        actor: String,
         #[arg(long)]
         json: bool,
     },
@@ -75,6 +78,7 @@ pub enum BoardAction {
 
 pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
     let (store, ws, now) = (&app.store, app.workspace(), chrono::Utc::now());
+    let board = BoardService::new(store.clone(), ws.clone());
     match action {
         BoardAction::List { project, assignee, status, json } => {
             let filter = TicketFilter {
@@ -115,7 +119,7 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
                 text.trim_end().to_string()
             })
         }
-        BoardAction::Add { title, project, priority, assignee, status, actor, json } => {
+        BoardAction::Add { title, project, priority, assignee, status, actor: name, json } => {
             let project =
                 project.map(|p| p.to_uppercase()).or_else(|| app.config.project_for_channel("").map(|p| p.key.clone()));
             let project = project
@@ -125,27 +129,36 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
             new.priority = priority;
             new.status = status;
             new.assignee = assignee;
-            new.reporter = Some(actor.clone());
-            let ticket = store.create_ticket(&ws, &new, &actor, now).await?;
+            new.reporter = Some(name.clone());
+            let ticket = board.create(&actor(app, &name), &new, &Ctx::new(now)).await?;
             print(json, &ticket, || format!("Created {}", line(&ticket)))
         }
-        BoardAction::Move { key, status, reason, actor, json } => {
-            let moved = store.move_ticket(&ws, &key, status, &actor, reason.as_deref(), now).await?;
+        BoardAction::Move { key, status, reason, actor: name, json } => {
+            let moved = board.move_to(&actor(app, &name), &key, status, reason.as_deref(), &Ctx::new(now)).await?;
             let from = moved.from.map_or("-".to_string(), |s| s.to_string());
             print(json, &moved, || format!("{key}: {from} → {status}"))
         }
-        BoardAction::Comment { key, text, actor, json } => {
+        BoardAction::Comment { key, text, actor: name, json } => {
             if text.trim().is_empty() {
                 return Err(CliError::Misuse("the comment is empty; nothing was added".into()));
             }
-            let comment = store.add_comment(&ws, &key, &actor, text.trim(), now).await?;
+            let comment = board.comment(&actor(app, &name), &key, text.trim(), &Ctx::new(now)).await?;
             print(json, &comment, || format!("Commented on {key}"))
         }
-        BoardAction::Assign { key, person, json } => {
+        BoardAction::Assign { key, person, actor: name, json } => {
             let assignee = (!matches!(person.as_str(), "nobody" | "none")).then_some(person.as_str());
-            let ticket = store.assign_ticket(&ws, &key, assignee, now).await?;
+            let ticket = board.assign(&actor(app, &name), &key, assignee, &Ctx::new(now)).await?;
             print(json, &ticket, || format!("{key} → {}", ticket.assignee.as_deref().unwrap_or("nobody")))
         }
+    }
+}
+
+/// `--as HANDLE` acts as that person, with their rights; anything else (the default `cli`)
+/// is the operator, who may do everything and is recorded under that name.
+fn actor(app: &App, name: &str) -> Actor {
+    match app.config.people().into_iter().find(|p| p.handle == name) {
+        Some(person) => Actor::Person(person),
+        None => Actor::System(name.to_string()),
     }
 }
 

@@ -275,6 +275,15 @@ impl From<StoreError> for CliError {
     }
 }
 
+impl From<crate::service::ServiceError> for CliError {
+    fn from(err: crate::service::ServiceError) -> Self {
+        match err {
+            crate::service::ServiceError::Store(err) => err.into(),
+            refused => CliError::Misuse(refused.to_string()),
+        }
+    }
+}
+
 impl From<config::ConfigError> for CliError {
     fn from(err: config::ConfigError) -> Self {
         CliError::Misuse(err.to_string())

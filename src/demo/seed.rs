@@ -5,6 +5,7 @@
 use crate::board::{NewTicket, Priority, Status, TicketKey};
 use crate::calendar::{is_working_day, local_date};
 use crate::config::Config;
+use crate::service::{BoardService, PastMove, ServiceError};
 use crate::store::{ChatMessageSeen, Store, StoreError, TicketFilter, WorkspaceId};
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use std::collections::HashMap;
@@ -155,7 +156,8 @@ pub async fn seed(
         seeded.tickets += 1;
     }
     for (title, author, days_ago, text) in COMMENTS {
-        store.add_comment(ws, &seeded.keys[title], author, text, clock.at(*days_ago, 16)).await?;
+        let board = BoardService::new(store.clone(), ws.clone());
+        board.import_comment(&seeded.keys[title], author, text, clock.at(*days_ago, 16)).await.map_err(into_store)?;
         seeded.comments += 1;
     }
     for (i, (channel, handle, days_ago, text)) in MESSAGES.iter().enumerate() {
@@ -285,16 +287,20 @@ async fn add_sample(
     new.assignee = sample.assignee.map(str::to_string);
     new.reporter = Some("pat".into());
     new.epic = EPICS.iter().find(|(title, _)| *title == sample.title).map(|(_, epic)| epic.to_string());
-    let key = store.create_ticket(ws, &new, "pat", created).await?.key;
     let last = clock.at(sample.last_moved, 11 + (index % 5) as u32);
     let steps = path.len() as i32;
-    for (i, status) in path.iter().enumerate() {
-        let at = created + (last - created) * (i as i32 + 1) / steps;
-        let actor = if *status == Todo { "pat" } else { sample.assignee.unwrap_or("pat") };
-        let reason = if *status == Blocked { sample.blocker } else { None };
-        store.move_ticket(ws, &key, *status, actor, reason, at).await?;
-    }
-    Ok(key)
+    let moves: Vec<PastMove> = path
+        .iter()
+        .enumerate()
+        .map(|(i, status)| PastMove {
+            to: *status,
+            actor: if *status == Todo { "pat" } else { sample.assignee.unwrap_or("pat") },
+            reason: if *status == Blocked { sample.blocker } else { None },
+            at: created + (last - created) * (i as i32 + 1) / steps,
+        })
+        .collect();
+    let board = BoardService::new(store.clone(), ws.clone());
+    board.import_ticket(&new, "pat", created, &moves).await.map_err(into_store)
 }
 
 /// The moves a ticket made from the backlog to `status`.
@@ -331,5 +337,13 @@ impl Clock<'_> {
         let local = date.and_time(chrono::NaiveTime::MIN) + chrono::Duration::hours(i64::from(hour.min(23)));
         let at = self.tz.from_local_datetime(&local).earliest().map_or(self.now, |t| t.with_timezone(&Utc));
         at.min(self.now)
+    }
+}
+
+/// Imports check nothing, so the only errors are the store's.
+fn into_store(err: ServiceError) -> StoreError {
+    match err {
+        ServiceError::Store(err) => err,
+        refused => StoreError::Corrupt(refused.to_string()),
     }
 }

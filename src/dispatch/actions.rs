@@ -21,12 +21,12 @@ impl Bot {
         trigger: Option<&str>,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
+        let actor = self.actor(origin);
         match action_id {
             MOVE => {
                 let (key, to) = key_and_status(value)?;
-                self.store.move_ticket(&self.workspace, &key, to, &person.handle, None, now).await?;
-                let note = format!("✓ {} moved it to {}", person.display_name, to.label());
+                self.board.move_to(&actor, &key, to, None, &self.ctx(now)).await?;
+                let note = format!("✓ {} moved it to {}", actor.display(), to.label());
                 Ok(vec![self.update_card(message, &key, &note).await?])
             }
             DECIDE_ACTION => {
@@ -43,8 +43,9 @@ impl Bot {
             ASSIGN_ME => {
                 let key: TicketKey =
                     value.parse().map_err(|e: crate::board::BoardError| BotError::User(e.to_string()))?;
-                self.store.assign_ticket(&self.workspace, &key, Some(&person.handle), now).await?;
-                let note = format!("✓ {} took it", person.display_name);
+                let me = actor.person().map(|p| p.handle.clone());
+                self.board.assign(&actor, &key, me.as_deref(), &self.ctx(now)).await?;
+                let note = format!("✓ {} took it", actor.display());
                 Ok(vec![self.update_card(message, &key, &note).await?])
             }
             UNDO_ACTION => self.undo(origin, value, message, now).await,

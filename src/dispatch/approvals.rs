@@ -2,7 +2,7 @@
 //! a late one says, and resuming the job that waits on it.
 
 use super::{ephemeral, Bot, BotError, Outcome};
-use crate::board::{Person, Verdict};
+use crate::board::Verdict;
 use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
 
 /// The `action_id` of the "what should change?" form.
@@ -33,7 +33,8 @@ pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Optio
         .then(|| id.parse().ok().map(|id| changes_form(id, card)))
         .flatten()
 }
-use crate::store::{Approval, ApprovalState, NewDecision, StoreError};
+use crate::service::ServiceError;
+use crate::store::{ApprovalState, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -49,16 +50,11 @@ impl Bot {
         card: Option<&MessageRef>,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
-        let approval = self.store.approval(&self.workspace, id).await?;
-        if !approval.approvers.allows(&person) {
-            return self.refuse(origin, &person, &approval, now).await;
-        }
-        let decided = match self.store.decide_approval(&self.workspace, id, &person.handle, verdict, comment, now).await
-        {
+        let actor = self.actor(origin);
+        let decided = match self.board.decide(&actor, id, verdict, comment, &self.ctx(now)).await {
             Ok(decided) => decided,
-            // Expiry found here is recorded (and its job resumed) by the store.
-            Err(StoreError::ApprovalClosed { state, .. }) => {
+            // Expiry found here is recorded (and its job resumed) by the service.
+            Err(ServiceError::Store(StoreError::ApprovalClosed { state, .. })) => {
                 let why = match state {
                     ApprovalState::Expired => "it expired before anyone decided".to_string(),
                     other => format!("it was already {}", other.as_str().replace('_', " ")),
@@ -68,7 +64,7 @@ impl Bot {
                     Message::text(format!("That request is closed: {why}. Nothing changed.")),
                 )]);
             }
-            Err(StoreError::AlreadyDecided { .. }) => {
+            Err(ServiceError::Store(StoreError::AlreadyDecided { .. })) => {
                 return Ok(vec![ephemeral(
                     origin,
                     Message::text("You have already decided on this request. Nothing changed."),
@@ -76,6 +72,7 @@ impl Bot {
             }
             Err(err) => return Err(err.into()),
         };
+        let by = actor.display();
         if decided.state == ApprovalState::Pending {
             let have = decided.decisions.iter().filter(|d| d.verdict == Verdict::Approve).count();
             let text = format!("Recorded: {have} of {} approvals so far.", decided.required);
@@ -90,7 +87,7 @@ impl Bot {
         };
         let message = self.templates.render(
             "approval_decided",
-            &json!({ "by": person.display_name, "verdict": verdict_text, "description": decided.description, "comment": comment }),
+            &json!({ "by": by, "verdict": verdict_text, "description": decided.description, "comment": comment }),
         )?;
         Ok(vec![match card {
             Some(target) => Outbound::Update { target: target.clone(), message },
@@ -107,11 +104,7 @@ impl Bot {
         card: &MessageRef,
         trigger: Option<&str>,
     ) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
-        let approval = self.store.approval(&self.workspace, id).await?;
-        if !approval.approvers.allows(&person) {
-            return self.refuse(origin, &person, &approval, Utc::now()).await;
-        }
+        let approval = self.board.may_decide(&self.actor(origin), id, &self.ctx(Utc::now())).await?;
         let mut form = changes_form(id, card);
         form.question = format!("What should change? ({})", approval.description);
         let fallback =
@@ -145,50 +138,5 @@ impl Bot {
             return Ok(vec![ephemeral(origin, Message::text("Say what should change; nothing was recorded."))]);
         }
         self.decide(origin, id, Verdict::RequestChanges, Some(text.trim()), card, now).await
-    }
-
-    /// Someone not among the approvers pressed: told privately, and the refusal logged.
-    pub(super) async fn refuse(
-        &self,
-        origin: &Origin,
-        person: &Person,
-        approval: &Approval,
-        now: DateTime<Utc>,
-    ) -> Outcome {
-        self.log_refusal(person, approval.id, &approval.subject, now).await?;
-        let who = who_may(&approval.approvers);
-        let text = format!("⛔ Only {who} can decide on this; you are a {}. Nothing changed.", person.role);
-        Ok(vec![ephemeral(origin, Message::text(text))])
-    }
-
-    async fn log_refusal(&self, person: &Person, id: i64, subject: &str, now: DateTime<Utc>) -> Result<(), BotError> {
-        let decision = NewDecision {
-            kind: "approval.decide".into(),
-            subject: subject.into(),
-            inputs: json!({ "approval": id, "by": person.handle, "role": person.role.as_str() }),
-            rationale: format!("{} is a {} and not among the approvers", person.display_name, person.role),
-            confidence: 1.0,
-            action: "none".into(),
-            actor: person.handle.clone(),
-            outcome: "refused".into(),
-            source: None,
-        };
-        self.store.log_decision(&self.workspace, &decision, now).await?;
-        Ok(())
-    }
-}
-
-fn who_may(approvers: &crate::store::Approvers) -> String {
-    let mut who: Vec<String> = Vec::new();
-    match approvers.role {
-        Some(crate::board::Role::Lead) => who.push("a PM or lead".into()),
-        Some(role) => who.push(format!("a {role}")),
-        None => {}
-    }
-    who.extend(approvers.people.iter().map(|h| format!("@{h}")));
-    if who.is_empty() {
-        "the named approvers".into()
-    } else {
-        who.join(" or ")
     }
 }

@@ -6,7 +6,7 @@ use crate::board::{NewTicket, Status, TicketKey};
 use crate::chat::command::{Command, ParseError, PersonRef};
 use crate::chat::{Origin, Outbound};
 use crate::queue::JobSpec;
-use crate::store::{NewDecision, TicketFilter};
+use crate::store::TicketFilter;
 use crate::workflows::standup;
 use crate::workflows::triage::TriageJob;
 use chrono::{DateTime, Utc};
@@ -93,37 +93,28 @@ impl Bot {
     }
 
     async fn create(&self, origin: &Origin, title: &str, in_thread: bool, now: DateTime<Utc>) -> Outcome {
-        let reporter = self.known_sender(origin)?;
+        let actor = self.actor(origin);
         let project = self.config.project_for_channel(&origin.channel).ok_or_else(|| {
             BotError::User("There is no project to put the ticket in: add one to projects in pmbot.toml.".into())
         })?;
         let mut new = NewTicket::new(&project.key, title).map_err(|e| BotError::User(e.to_string()))?;
-        new.reporter = Some(reporter.handle.clone());
-        new.description = format!("Requested by {} in {}.", reporter.display_name, origin.channel);
+        new.reporter = actor.person().map(|p| p.handle.clone());
+        new.description = format!("Requested by {} in {}.", actor.display(), origin.channel);
         // The ticket, its decision-log row and its triage job commit together or not at all.
-        let mut tx = self.store.begin().await?;
-        let key = tx.create_ticket(&self.workspace, &new, &reporter.handle, now).await?;
-        let decision = NewDecision {
-            kind: "ticket.create".into(),
-            subject: key.to_string(),
-            inputs: json!({ "command": "create", "title": title, "channel": origin.channel, "platform": origin.platform.as_str() }),
-            rationale: format!("{} asked for it in {}", reporter.display_name, origin.channel),
-            confidence: 1.0,
-            action: "create".into(),
-            actor: reporter.handle.clone(),
-            outcome: format!("created {key} in backlog"),
-            source: None,
+        let triage = |key: &TicketKey| {
+            let job = TriageJob { key: key.to_string(), channel: origin.channel.clone(), reporter: actor.name() };
+            [job.to_new_job(now)]
         };
-        tx.log_decision(&self.workspace, &decision, now).await?;
-        let triage =
-            TriageJob { key: key.to_string(), channel: origin.channel.clone(), reporter: reporter.handle.clone() };
-        tx.enqueue(&self.workspace, &triage.to_new_job(now), now).await?;
-        tx.commit().await?;
+        let ctx = self
+            .ctx(now)
+            .because(format!("{} asked for it in {}", actor.display(), origin.channel))
+            .via(json!({ "command": "create", "channel": origin.channel, "platform": origin.platform.as_str() }));
+        let ticket = self.board.create_then(&actor, &new, &ctx, triage).await?;
         let view = CreatedView {
-            key: key.to_string(),
-            title: new.title.clone(),
+            key: ticket.key.to_string(),
+            title: ticket.title.clone(),
             project: project.name.clone(),
-            reporter: reporter.display_name.clone(),
+            reporter: actor.display(),
         };
         Ok(vec![reply(origin, self.templates.render("ticket_created", &view)?, in_thread)])
     }
@@ -137,11 +128,11 @@ impl Bot {
         in_thread: bool,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let actor = self.known_sender(origin)?;
+        let actor = self.actor(origin);
+        let moved = self.board.move_to(&actor, key, to, reason, &self.ctx(now)).await?;
         let ticket = self.store.ticket(&self.workspace, key).await?;
-        let moved = self.store.move_ticket(&self.workspace, key, to, &actor.handle, reason, now).await?;
         let from = moved.from.map_or("nowhere", |s| s.label());
-        let text = format!("{} moved *{key}* {} from {from} to {}", actor.display_name, ticket.title, to.label());
+        let text = format!("{} moved *{key}* {} from {from} to {}", actor.display(), ticket.title, to.label());
         let context =
             reason.map_or_else(|| "Recorded in the ticket's history.".to_string(), |r| format!("Reason: {r}"));
         Ok(vec![self.changed(origin, &text, &context, in_thread)?])
@@ -155,12 +146,13 @@ impl Bot {
         in_thread: bool,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let actor = self.known_sender(origin)?.clone();
+        let actor = self.actor(origin);
         let assignee = who.map(|w| self.resolve(origin, w)).transpose()?;
-        let ticket = self.store.assign_ticket(&self.workspace, key, assignee.map(|p| p.handle.as_str()), now).await?;
+        let handle = assignee.map(|p| p.handle.as_str());
+        let ticket = self.board.assign(&actor, key, handle, &self.ctx(now)).await?;
         let text = match assignee {
-            Some(p) => format!("{} assigned *{key}* {} to {}", actor.display_name, ticket.title, p.display_name),
-            None => format!("{} unassigned *{key}* {}", actor.display_name, ticket.title),
+            Some(p) => format!("{} assigned *{key}* {} to {}", actor.display(), ticket.title, p.display_name),
+            None => format!("{} unassigned *{key}* {}", actor.display(), ticket.title),
         };
         Ok(vec![self.changed(origin, &text, &format!("It is {}.", ticket.status.label()), in_thread)?])
     }
@@ -173,9 +165,9 @@ impl Bot {
         in_thread: bool,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let author = self.known_sender(origin)?;
-        self.store.add_comment(&self.workspace, key, &author.handle, text, now).await?;
-        let said = format!("{} commented on *{key}*", author.display_name);
+        let actor = self.actor(origin);
+        self.board.comment(&actor, key, text, &self.ctx(now)).await?;
+        let said = format!("{} commented on *{key}*", actor.display());
         Ok(vec![self.changed(origin, &said, &crate::workflows::views::shorten(text, 200), in_thread)?])
     }
 

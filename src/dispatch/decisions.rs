@@ -4,8 +4,9 @@
 use super::{ephemeral, reply, Bot, BotError, Outcome};
 use crate::board::{TicketKey, Verdict};
 use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
+use crate::service::Ctx;
 use crate::store::{Decision, DecisionFilter, NewDecision};
-use crate::workflows::conversation::apply::{apply, undo, Proposal};
+use crate::workflows::conversation::apply::{apply, Proposal};
 use crate::workflows::conversation::{APPROVAL_SUBJECT, KIND, OTHER_ACTION};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -29,42 +30,29 @@ impl Bot {
     /// Undo of something the bot did on its own (or on a Yes): the message's author or a PM
     /// or lead may; a second press says it was undone already.
     pub(super) async fn undo(&self, origin: &Origin, value: &str, card: &MessageRef, now: DateTime<Utc>) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
+        let actor = self.actor(origin);
         let decision = self.conversation_decision(value).await?;
         let mut proposal = Proposal::of(&decision)?;
-        let is_author = proposal.author.as_deref() == Some(person.handle.as_str());
-        if !is_author && !person.role.can_triage() {
-            let text = "⛔ Only the person who wrote the message, a PM or a lead can undo this. Nothing changed.";
-            return Ok(vec![ephemeral(origin, Message::text(text))]);
-        }
-        let result =
-            proposal.result.clone().filter(|_| matches!(decision.outcome.as_str(), "done" | "accepted" | "redirected"));
-        let Some(result) = result else {
+        let is_author = actor.person().is_some_and(|p| proposal.author.as_deref() == Some(p.handle.as_str()));
+        let done = proposal.result.is_some() && matches!(decision.outcome.as_str(), "done" | "accepted" | "redirected");
+        if !done {
             let text = format!("There is nothing to undo: that decision is {}. Nothing changed.", decision.outcome);
             return Ok(vec![ephemeral(origin, Message::text(text))]);
-        };
-        let log = NewDecision {
-            kind: "conversation.undo".into(),
-            subject: decision.subject.clone(),
-            inputs: json!({ "decision": decision.id, "result": result }),
-            rationale: format!("{} undid decision #{}", person.display_name, decision.id),
-            confidence: 1.0,
-            action: format!("undo:{}", decision.action),
-            actor: person.handle.clone(),
-            outcome: "undone".into(),
-            source: Some(format!("undo:{}", decision.id)),
-        };
-        if self.store.log_decision_once(&self.workspace, &log, now).await?.is_err() {
+        }
+        let outcome = if decision.outcome == "done" { "undone" } else { "accepted+undone" };
+        let result = proposal.result.take().unwrap_or_default();
+        proposal.result = Some(json!({ "undone": result }));
+        let ctx = Ctx::new(now).once(format!("undo:{}", decision.id)).kind("conversation.undo").because(format!(
+            "{} undid decision #{}",
+            actor.display(),
+            decision.id
+        ));
+        let Some(what) = self.board.undo(&actor, is_author, &decision, outcome, &proposal.to_value(), &ctx).await?
+        else {
             let text = "That was undone already. Nothing changed.";
             return Ok(vec![ephemeral(origin, Message::text(text))]);
-        }
-        let what = undo(&self.store, &self.workspace, &result, &person.handle, now).await?;
-        let outcome = if decision.outcome == "done" { "undone" } else { "accepted+undone" };
-        proposal.result = Some(json!({ "undone": result }));
-        self.store
-            .update_decision(&self.workspace, decision.id, outcome, &decision.subject, &proposal.to_value())
-            .await?;
-        let text = format!("↩️ {} undid this: {what}.", person.display_name);
+        };
+        let text = format!("↩️ {} undid this: {what}.", actor.display());
         Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
     }
 
@@ -76,12 +64,8 @@ impl Bot {
         card: &MessageRef,
         trigger: Option<&str>,
     ) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
         let id: i64 = value.parse().map_err(|_| unexpected(value))?;
-        let approval = self.store.approval(&self.workspace, id).await?;
-        if !approval.approvers.allows(&person) {
-            return self.refuse(origin, &person, &approval, Utc::now()).await;
-        }
+        self.board.may_decide(&self.actor(origin), id, &self.ctx(Utc::now())).await?;
         let fallback = Message::text(format!(
             "Say which ticket: `@{} changes {id} ENG-12` (with its key).",
             self.config.team.bot_name
@@ -115,7 +99,7 @@ impl Bot {
         card: &MessageRef,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let person = self.known_sender(origin)?.clone();
+        let actor = self.actor(origin);
         let decision = self.conversation_decision(value).await?;
         let mut proposal = Proposal::of(&decision)?;
         if let Some(key) = proposal.result.as_ref().and_then(|r| r["ticket"].as_str()) {
@@ -123,24 +107,28 @@ impl Bot {
             return Ok(vec![ephemeral(origin, Message::text(text))]);
         }
         proposal.decision = "create".into();
-        let applied = apply(&self.store, &self.config, &self.workspace, &proposal, &person.handle, None, now).await?;
+        let ctx = Ctx::new(now).resolving(decision.id, "created", proposal.to_value());
+        let applied = apply(&self.board, &self.config, &proposal, &actor, None, &ctx).await?;
         proposal.result = Some(applied.result.clone());
-        self.store.update_decision(&self.workspace, decision.id, "created", &applied.key, &proposal.to_value()).await?;
+        if !applied.changed {
+            let inputs = proposal.to_value();
+            self.store.update_decision(&self.workspace, decision.id, "created", &applied.key, &inputs).await?;
+        }
         let log = NewDecision {
             kind: "conversation.answer".into(),
             subject: applied.key.clone(),
-            inputs: json!({ "decision": decision.id, "answer": "create", "by": person.handle }),
-            rationale: format!("{} created a ticket from an untracked conversation", person.display_name),
+            inputs: json!({ "decision": decision.id, "answer": "create", "by": actor.name() }),
+            rationale: format!("{} created a ticket from an untracked conversation", actor.display()),
             confidence: 1.0,
             action: "create".into(),
-            actor: person.handle.clone(),
+            actor: actor.name(),
             outcome: "created".into(),
             source: Some(format!("answer:{}", decision.id)),
         };
         // A run again after a crash finds the answer logged already, which is fine.
         let _ = self.store.log_decision_once(&self.workspace, &log, now).await?;
         // Said under the standup, which stays as it is for the other conversations.
-        let text = format!("✓ {} (asked for by {}, created by {}).", applied.what, who(&proposal), person.display_name);
+        let text = format!("✓ {} (asked for by {}, created by {}).", applied.what, who(&proposal), actor.display());
         let message = Message::text(text);
         Ok(vec![Outbound::Reply { channel: card.channel.clone(), thread: Some(card.ts.clone()), message }])
     }

@@ -2,8 +2,9 @@
 //! them; each is logged and updates its card in place.
 
 use super::{ephemeral, Bot, BotError, Outcome};
-use crate::board::{Person, TicketKey};
+use crate::board::TicketKey;
 use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
+use crate::service::{rules, Actor, Op};
 use crate::store::NewDecision;
 use crate::workflows::agents::epics::{parse_assign_value, PICK_ACTION, SKIPPED};
 use chrono::{DateTime, Utc};
@@ -22,15 +23,13 @@ pub(super) fn pick_form(key: &str, card: &MessageRef) -> Form {
 }
 
 impl Bot {
-    fn epic_keeper(&self, origin: &Origin) -> Result<Person, BotError> {
-        let person = self.known_sender(origin)?.clone();
-        if !person.role.can_triage() {
-            return Err(BotError::User(format!(
-                "⛔ Only a PM or lead can file tickets under epics; you are a {}. Nothing changed.",
-                person.role
-            )));
+    /// A PM or lead; anyone else is refused (and logged) before a form or a change.
+    async fn epic_keeper(&self, origin: &Origin, key: &str, now: DateTime<Utc>) -> Result<Actor, BotError> {
+        let actor = self.actor(origin);
+        match rules::check(actor.who(), Op::SetEpic) {
+            Ok(()) => Ok(actor),
+            Err(why) => Err(self.board.refuse(&actor, Op::SetEpic.kind(), key, why, now).await.into()),
         }
-        Ok(person)
     }
 
     pub(super) async fn assign_epic(
@@ -53,7 +52,7 @@ impl Bot {
         card: &MessageRef,
         trigger: Option<&str>,
     ) -> Outcome {
-        self.epic_keeper(origin)?;
+        self.epic_keeper(origin, key, Utc::now()).await?;
         let epics = self.epics_of(key).await?;
         let fallback = Message::text(format!(
             "Say which epic: `@{} epic {key} <epic>` — one of: {}",
@@ -88,13 +87,24 @@ impl Bot {
     }
 
     pub(super) async fn skip_epic(&self, origin: &Origin, key: &str, card: &MessageRef, now: DateTime<Utc>) -> Outcome {
-        let person = self.epic_keeper(origin)?;
+        let actor = self.epic_keeper(origin, key, now).await?;
         let ticket: TicketKey = key.parse().map_err(|e: crate::board::BoardError| BotError::User(e.to_string()))?;
         self.store.ticket(&self.workspace, &ticket).await?;
         let marker = format!("{SKIPPED}{key}");
-        self.store.record_send(&self.workspace, "epics", &marker, &person.handle, "skipped", now).await?;
-        self.log_epic(&person, key, "skip", "left without an epic; not suggested again", now).await?;
-        let text = format!("⏭ {} skipped *{key}*: it will not be suggested again.", person.display_name);
+        self.store.record_send(&self.workspace, "epics", &marker, &actor.name(), "skipped", now).await?;
+        let log = NewDecision {
+            kind: "epic.assign".into(),
+            subject: key.into(),
+            inputs: json!({ "by": actor.name() }),
+            rationale: format!("{} chose it from the epic-hygiene card", actor.display()),
+            confidence: 1.0,
+            action: "skip".into(),
+            actor: actor.name(),
+            outcome: "left without an epic; not suggested again".into(),
+            source: None,
+        };
+        self.store.log_decision(&self.workspace, &log, now).await?;
+        let text = format!("⏭ {} skipped *{key}*: it will not be suggested again.", actor.display());
         Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
     }
 
@@ -106,16 +116,19 @@ impl Bot {
         card: &MessageRef,
         now: DateTime<Utc>,
     ) -> Outcome {
-        let person = self.epic_keeper(origin)?;
+        let actor = self.epic_keeper(origin, key, now).await?;
         let ticket: TicketKey = key.parse().map_err(|e: crate::board::BoardError| BotError::User(e.to_string()))?;
         let current = self.store.ticket(&self.workspace, &ticket).await?;
         if let Some(existing) = current.epic.filter(|e| e != epic) {
             let text = format!("*{key}* is already in {existing}; nothing changed.");
             return Ok(vec![ephemeral(origin, Message::text(text))]);
         }
-        self.store.set_epic(&self.workspace, &ticket, Some(epic), now).await?;
-        self.log_epic(&person, key, &format!("assign:{epic}"), &format!("filed under {epic}"), now).await?;
-        let text = format!("✓ {} filed *{key}* {} under {epic}.", person.display_name, current.title);
+        let ctx = self
+            .ctx(now)
+            .kind("epic.assign")
+            .because(format!("{} chose it from the epic-hygiene card", actor.display()));
+        self.board.set_epic(&actor, &ticket, Some(epic), &ctx).await?;
+        let text = format!("✓ {} filed *{key}* {} under {epic}.", actor.display(), current.title);
         Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
     }
 
@@ -128,28 +141,5 @@ impl Bot {
         epics.sort();
         epics.dedup();
         Ok(epics)
-    }
-
-    async fn log_epic(
-        &self,
-        person: &Person,
-        key: &str,
-        action: &str,
-        outcome: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), BotError> {
-        let decision = NewDecision {
-            kind: "epic.assign".into(),
-            subject: key.into(),
-            inputs: json!({ "by": person.handle }),
-            rationale: format!("{} chose it from the epic-hygiene card", person.display_name),
-            confidence: 1.0,
-            action: action.into(),
-            actor: person.handle.clone(),
-            outcome: outcome.into(),
-            source: None,
-        };
-        self.store.log_decision(&self.workspace, &decision, now).await?;
-        Ok(())
     }
 }

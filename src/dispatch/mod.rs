@@ -15,6 +15,7 @@ use crate::chat::command::{PersonRef, COMMANDS};
 use crate::chat::{Inbound, Message, Origin, Outbound, Platform, TemplateError, Templates};
 use crate::config::Config;
 use crate::queue::JobSpec;
+use crate::service::{Actor, BoardService, Ctx, ServiceError};
 use crate::store::{ChatMessageSeen, Store, StoreError, WorkspaceId};
 use crate::workflows::conversation::{self, MatchJob};
 use crate::workflows::standup::StandupError;
@@ -34,15 +35,22 @@ pub enum BotError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Standup(#[from] StandupError),
+    #[error(transparent)]
+    Board(#[from] ServiceError),
 }
 
 impl BotError {
     fn user_text(&self) -> Option<String> {
         match self {
             BotError::User(text) => Some(text.clone()),
-            BotError::Store(err) | BotError::Standup(StandupError::Store(err)) if err.is_user_error() => {
+            BotError::Store(err)
+            | BotError::Standup(StandupError::Store(err))
+            | BotError::Board(ServiceError::Store(err))
+                if err.is_user_error() =>
+            {
                 Some(err.to_string())
             }
+            BotError::Board(refused @ ServiceError::Refused { .. }) => Some(refused.to_string()),
             _ => None,
         }
     }
@@ -56,14 +64,41 @@ pub struct Bot {
     pub config: Arc<Config>,
     pub templates: Arc<Templates>,
     pub workspace: WorkspaceId,
+    pub board: BoardService,
     people: Arc<Vec<Person>>,
+    /// The platform's id for the event being handled; a change it causes is made once per id.
+    delivery: Option<String>,
 }
 
 impl Bot {
     pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
         let workspace = WorkspaceId::new(config.team.workspace.clone());
         let people = Arc::new(config.people());
-        Bot { store, config, templates, workspace, people }
+        let board = BoardService::new(store.clone(), workspace.clone());
+        Bot { store, config, templates, workspace, board, people, delivery: None }
+    }
+
+    /// Handles events of one delivery: a retry or a redelivery changes the board only once.
+    pub fn keyed(mut self, delivery: &str) -> Self {
+        self.delivery = Some(delivery.to_string());
+        self
+    }
+
+    /// Who sent the event, for the board service.
+    fn actor(&self, origin: &Origin) -> Actor {
+        match self.sender(origin) {
+            Some(person) => Actor::Person(person.clone()),
+            None => Actor::Stranger { platform: origin.platform.as_str().into(), user: origin.user.clone() },
+        }
+    }
+
+    /// A change's circumstances, keyed by the delivery when there is one.
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx {
+        let ctx = Ctx::new(now).via(serde_json::json!({ "delivery": self.delivery }));
+        match &self.delivery {
+            Some(delivery) => ctx.once(format!("event:{delivery}")),
+            None => ctx,
+        }
     }
 
     /// Handles one event and returns what to send. Never fails: errors become replies.
@@ -142,7 +177,9 @@ impl Bot {
             tracing::error!(error = %err, reference, "handling a chat event failed");
             format!("Something went wrong on my side (ref {reference}); nothing was changed.")
         });
-        ephemeral(origin, Message::text(format!("⚠️ {text}")))
+        // A refusal carries its own sign.
+        let text = if text.starts_with('⛔') { text } else { format!("⚠️ {text}") };
+        ephemeral(origin, Message::text(text))
     }
 
     /// The person who sent the event, if they are on the team.

@@ -129,20 +129,9 @@ const LOCK_APPROVAL: &str = "UPDATE approvals SET updated_at = updated_at WHERE 
 
 impl Store {
     pub async fn create_approval(&self, ws: &WorkspaceId, new: &NewApproval, at: DateTime<Utc>) -> Result<Approval> {
-        let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, required, \
-                   state, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id";
-        let required = i32::try_from(new.required.max(1)).unwrap_or(i32::MAX);
-        let id: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(ws.as_str())
-            .bind(&new.subject)
-            .bind(&new.description)
-            .bind(new.approvers.role.map(Role::as_str))
-            .bind(Json(&new.approvers.people))
-            .bind(required)
-            .bind(new.expires_at)
-            .bind(at)
-            .fetch_one(pool)
-            .await)?;
+        let mut tx = self.begin().await?;
+        let id = tx.create_approval(ws, new, at).await?;
+        tx.commit().await?;
         self.approval(ws, id).await
     }
 
@@ -210,29 +199,14 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Approval> {
         let mut tx = self.begin().await?;
-        let (state, required, expires_at) = tx.lock_approval(ws, id).await?;
-        if state != ApprovalState::Pending {
-            return Err(StoreError::ApprovalClosed { id, state });
+        match tx.decide_approval(ws, id, decider, verdict, comment, at).await {
+            Ok(_) => tx.commit().await?,
+            Err(err @ StoreError::ApprovalClosed { state: ApprovalState::Expired, .. }) => {
+                tx.commit().await?; // the expiry found here is kept
+                return Err(err);
+            }
+            Err(err) => return Err(err),
         }
-        if expires_at.is_some_and(|e| e <= at) {
-            tx.resolve_approval(ws, id, ApprovalState::Expired, &json!({ "state": "expired" }), at).await?;
-            tx.commit().await?;
-            return Err(StoreError::ApprovalClosed { id, state: ApprovalState::Expired });
-        }
-        if !tx.insert_decision(ws, id, decider, verdict, comment, at).await? {
-            return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
-        }
-        let new_state = match verdict {
-            Verdict::Reject => ApprovalState::Rejected,
-            Verdict::RequestChanges => ApprovalState::ChangesRequested,
-            Verdict::Approve if tx.approvals_given(id).await? >= i64::from(required) => ApprovalState::Approved,
-            Verdict::Approve => ApprovalState::Pending,
-        };
-        if new_state != ApprovalState::Pending {
-            let resume = json!({ "state": new_state.as_str(), "by": decider, "comment": comment });
-            tx.resolve_approval(ws, id, new_state, &resume, at).await?;
-        }
-        tx.commit().await?;
         self.approval(ws, id).await
     }
 
@@ -283,6 +257,72 @@ impl Approval {
 }
 
 impl StoreTx {
+    /// Opens an approval inside this transaction; its id.
+    pub async fn create_approval(&mut self, ws: &WorkspaceId, new: &NewApproval, at: DateTime<Utc>) -> Result<i64> {
+        let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, required, \
+                   state, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id";
+        let required = i32::try_from(new.required.max(1)).unwrap_or(i32::MAX);
+        Ok(on_tx!(self, |conn| sqlx::query_scalar(sql)
+            .bind(ws.as_str())
+            .bind(&new.subject)
+            .bind(&new.description)
+            .bind(new.approvers.role.map(Role::as_str))
+            .bind(Json(&new.approvers.people))
+            .bind(required)
+            .bind(new.expires_at)
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await)?)
+    }
+
+    /// The id of the pending approval about `subject`, if one is open.
+    pub async fn pending_approval_about(&mut self, ws: &WorkspaceId, subject: &str) -> Result<Option<i64>> {
+        let sql = "SELECT id FROM approvals WHERE workspace_id = $1 AND subject = $2 AND state = 'pending' \
+                   ORDER BY id LIMIT 1";
+        Ok(on_tx!(self, |conn| sqlx::query_scalar(sql)
+            .bind(ws.as_str())
+            .bind(subject)
+            .fetch_optional(&mut *conn)
+            .await)?)
+    }
+
+    /// Records `decider`'s verdict and moves the approval to its new state; once resolved, the
+    /// jobs parked on it are made runnable, told the outcome. A closed approval (or one that
+    /// expired by `at`: the expiry is written, commit to keep it) is `ApprovalClosed`; a
+    /// second decision by the same person, `AlreadyDecided`.
+    pub async fn decide_approval(
+        &mut self,
+        ws: &WorkspaceId,
+        id: i64,
+        decider: &str,
+        verdict: Verdict,
+        comment: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<ApprovalState> {
+        let (state, required, expires_at) = self.lock_approval(ws, id).await?;
+        if state != ApprovalState::Pending {
+            return Err(StoreError::ApprovalClosed { id, state });
+        }
+        if expires_at.is_some_and(|e| e <= at) {
+            self.resolve_approval(ws, id, ApprovalState::Expired, &json!({ "state": "expired" }), at).await?;
+            return Err(StoreError::ApprovalClosed { id, state: ApprovalState::Expired });
+        }
+        if !self.insert_decision(ws, id, decider, verdict, comment, at).await? {
+            return Err(StoreError::AlreadyDecided { id, decider: decider.to_string() });
+        }
+        let new_state = match verdict {
+            Verdict::Reject => ApprovalState::Rejected,
+            Verdict::RequestChanges => ApprovalState::ChangesRequested,
+            Verdict::Approve if self.approvals_given(id).await? >= i64::from(required) => ApprovalState::Approved,
+            Verdict::Approve => ApprovalState::Pending,
+        };
+        if new_state != ApprovalState::Pending {
+            let resume = json!({ "state": new_state.as_str(), "by": decider, "comment": comment });
+            self.resolve_approval(ws, id, new_state, &resume, at).await?;
+        }
+        Ok(new_state)
+    }
+
     /// Locks the approval row (see `LOCK_APPROVAL`); `(state, required, expires_at)`.
     async fn lock_approval(
         &mut self,

@@ -37,7 +37,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(display_url));
         };
-        Ok(Store { pool, display_url, writer: Default::default() })
+        Ok(Store { pool, display_url, writer: Default::default(), faults: Default::default() })
     }
 
     /// The embedded default: a SQLite file `pmbot.db` in `dir` (created if missing).
@@ -85,21 +85,37 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, String> {
         .foreign_keys(true))
 }
 
-/// Removes the password from a URL so it can be shown.
+/// Removes the password from a URL so it can be shown: in the authority (`user:pw@`) and in
+/// the query (`?password=…`, `&sslpassword=…`).
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
+    let path = redact_query(path);
     match authority.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
             let hidden = if credentials.contains(':') { ":***" } else { "" };
             format!("{scheme}://{user}{hidden}@{host}{path}")
         }
-        None => url.to_string(),
+        None => format!("{scheme}://{authority}{path}"),
     }
+}
+
+fn redact_query(path: &str) -> String {
+    let Some((before, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{before}?{}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -111,5 +127,12 @@ mod tests {
         assert_eq!(redact("postgres://bot:s3cret@db:5432/pm"), "postgres://bot:***@db:5432/pm");
         assert_eq!(redact("postgres://bot@db/pm"), "postgres://bot@db/pm");
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+        assert_eq!(redact("postgres://db/pm?user=bot&password=s3cret"), "postgres://db/pm?user=bot&password=***");
+        assert_eq!(
+            redact("postgres://db?PASSWORD=s3cret&sslmode=require"),
+            "postgres://db?PASSWORD=***&sslmode=require"
+        );
+        assert_eq!(redact("postgres://a:b@db/pm?sslpassword=k"), "postgres://a:***@db/pm?sslpassword=***");
+        assert!(!redact("postgresql://u:p%40ss@h/d?password=x").contains('x'));
     }
 }

@@ -115,20 +115,9 @@ impl Store {
         subject: &str,
         inputs: &Value,
     ) -> Result<()> {
-        let sql = "UPDATE decisions SET outcome = $1, subject = $2, inputs = $3 WHERE workspace_id = $4 AND id = $5";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(outcome)
-            .bind(subject)
-            .bind(Json(inputs))
-            .bind(ws.as_str())
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if done == 0 {
-            return Err(StoreError::UnknownDecision(id));
-        }
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.update_decision(ws, id, outcome, subject, inputs).await?;
+        tx.commit().await
     }
 
     /// The newest `limit` decisions, about `subject` when given, newest first.
@@ -157,6 +146,43 @@ impl Store {
 }
 
 impl StoreTx {
+    pub async fn decision_by_source(&mut self, ws: &WorkspaceId, source: &str) -> Result<Option<Decision>> {
+        let sql = format!("SELECT {COLUMNS} FROM decisions WHERE workspace_id = $1 AND source = $2");
+        Ok(on_tx!(self, |conn| sqlx::query_as(&sql).bind(ws.as_str()).bind(source).fetch_optional(&mut *conn).await)?)
+    }
+
+    pub async fn decision(&mut self, ws: &WorkspaceId, id: i64) -> Result<Decision> {
+        let sql = format!("SELECT {COLUMNS} FROM decisions WHERE workspace_id = $1 AND id = $2");
+        let found: Option<Decision> =
+            on_tx!(self, |conn| sqlx::query_as(&sql).bind(ws.as_str()).bind(id).fetch_optional(&mut *conn).await)?;
+        found.ok_or(StoreError::UnknownDecision(id))
+    }
+
+    /// Like [`Store::update_decision`], inside this transaction.
+    pub async fn update_decision(
+        &mut self,
+        ws: &WorkspaceId,
+        id: i64,
+        outcome: &str,
+        subject: &str,
+        inputs: &Value,
+    ) -> Result<()> {
+        let sql = "UPDATE decisions SET outcome = $1, subject = $2, inputs = $3 WHERE workspace_id = $4 AND id = $5";
+        let done = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(outcome)
+            .bind(subject)
+            .bind(Json(inputs))
+            .bind(ws.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::UnknownDecision(id));
+        }
+        Ok(())
+    }
+
     /// Logs the decision inside this transaction.
     pub async fn log_decision(&mut self, ws: &WorkspaceId, d: &NewDecision, at: DateTime<Utc>) -> Result<i64> {
         let sql = "INSERT INTO decisions (workspace_id, kind, subject, inputs, rationale, confidence, action, actor, \

@@ -73,6 +73,8 @@ pub struct Store {
     /// instead of in SQLite's busy handler, which sleeps in coarse steps; other processes are
     /// still kept apart by SQLite's own lock and busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Failure points armed by tests (see [`Store::fail_at`]).
+    faults: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// A transaction on either backend, for work that must commit together (record an event
@@ -151,6 +153,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure a test asked for (see [`Store::fail_at`]).
+    #[error("injected failure at {0}")]
+    Injected(&'static str),
 }
 
 impl StoreError {
@@ -221,6 +226,26 @@ impl Store {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         };
         Ok(StoreTx { inner, _writer: writer })
+    }
+
+    /// Makes the next pass through failure point `point` fail (once), as a crash there would:
+    /// for tests that show a retry neither loses nor repeats an effect.
+    pub fn fail_at(&self, point: &str) {
+        if let Ok(mut armed) = self.faults.lock() {
+            armed.push(point.to_string());
+        }
+    }
+
+    /// Fails when a test armed `point`; nothing otherwise.
+    pub(crate) fn fault(&self, point: &'static str) -> Result<()> {
+        let mut armed = self.faults.lock().map_err(|_| StoreError::Injected(point))?;
+        match armed.iter().position(|p| p == point) {
+            Some(at) => {
+                armed.remove(at);
+                Err(StoreError::Injected(point))
+            }
+            None => Ok(()),
+        }
     }
 
     pub async fn close(&self) {

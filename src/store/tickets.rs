@@ -180,42 +180,10 @@ impl Store {
         reason: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Transition> {
-        let from: Status = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let locked: Option<(i64, String)> =
-                sqlx::query_as(LOCK_TICKET).bind(ws.as_str()).bind(key.as_str()).fetch_optional(&mut *tx).await?;
-            let (id, from) = locked.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
-            let from: Status = decode("tickets.status", &from)?;
-            if from == to {
-                return Err(StoreError::AlreadyInStatus { key: key.clone(), status: to });
-            }
-            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(to.as_str())
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_TRANSITION)
-                .bind(ws.as_str())
-                .bind(id)
-                .bind(from.as_str())
-                .bind(to.as_str())
-                .bind(actor)
-                .bind(reason)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            from
-        });
-        Ok(Transition {
-            ticket: key.clone(),
-            from: Some(from),
-            to,
-            actor: actor.to_string(),
-            reason: reason.map(str::to_string),
-            at,
-        })
+        let mut tx = self.begin().await?;
+        let moved = tx.move_ticket(ws, key, to, actor, reason, at).await?;
+        tx.commit().await?;
+        Ok(moved)
     }
 
     /// Sets (or with `None` clears) the assignee, who must be on the team.
@@ -226,11 +194,9 @@ impl Store {
         assignee: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Ticket> {
-        if let Some(handle) = assignee {
-            let mut tx = self.begin().await?;
-            tx.require_person(ws, handle).await?;
-        }
-        self.set_text_field(ws, key, "assignee", assignee, at).await?;
+        let mut tx = self.begin().await?;
+        tx.assign_ticket(ws, key, assignee, at).await?;
+        tx.commit().await?;
         self.ticket(ws, key).await
     }
 
@@ -243,32 +209,10 @@ impl Store {
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<Comment> {
-        let id: i64 = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            // Touching the ticket first also takes its lock (see LOCK_TICKET).
-            let ticket_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE tickets SET updated_at = $3 WHERE workspace_id = $1 AND key = $2 RETURNING id",
-            )
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let ticket_id = ticket_id.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO comments (workspace_id, ticket_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            )
-            .bind(ws.as_str())
-            .bind(ticket_id)
-            .bind(author)
-            .bind(body)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            id
-        });
-        Ok(Comment { id, ticket: key.clone(), author: author.to_string(), body: body.to_string(), created_at: at })
+        let mut tx = self.begin().await?;
+        let comment = tx.add_comment(ws, key, author, body, at).await?;
+        tx.commit().await?;
+        Ok(comment)
     }
 
     /// The ticket made from `external_id` of `tracker` (e.g. a chat message), if any.
@@ -293,43 +237,17 @@ impl Store {
         epic: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        self.set_text_field(ws, key, "epic", epic, at).await
-    }
-
-    /// Sets one of the ticket's text columns (a name from this file, never user input).
-    async fn set_text_field(
-        &self,
-        ws: &WorkspaceId,
-        key: &TicketKey,
-        column: &'static str,
-        value: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let sql = format!("UPDATE tickets SET {column} = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4");
-        let done = on_pool!(self, |pool| sqlx::query(&sql)
-            .bind(value)
-            .bind(at)
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if done == 0 {
-            return Err(StoreError::UnknownTicket(key.clone()));
-        }
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.set_epic(ws, key, epic, at).await?;
+        tx.commit().await
     }
 
     /// Removes a comment (an undone automatic comment); `false` when it was gone already.
     pub async fn delete_comment(&self, ws: &WorkspaceId, id: i64) -> Result<bool> {
-        let sql = "DELETE FROM comments WHERE workspace_id = $1 AND id = $2";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(ws.as_str())
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
+        let mut tx = self.begin().await?;
+        let done = tx.delete_comment(ws, id).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// The newest `limit` comments of open tickets, newest first: `(ticket key, body)`.
@@ -426,6 +344,194 @@ impl StoreTx {
                 .await?;
             Ok(key)
         })
+    }
+
+    /// The ticket, locked until this transaction ends (see `LOCK_TICKET`).
+    pub async fn lock_ticket(&mut self, ws: &WorkspaceId, key: &TicketKey) -> Result<Ticket> {
+        let locked: Option<(i64, String)> = on_tx!(self, |conn| sqlx::query_as(LOCK_TICKET)
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&mut *conn)
+            .await)?;
+        locked.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
+        self.ticket(ws, key).await
+    }
+
+    pub async fn ticket(&mut self, ws: &WorkspaceId, key: &TicketKey) -> Result<Ticket> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2");
+        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(&sql)
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&mut *conn)
+            .await)?;
+        row.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?.into_ticket()
+    }
+
+    /// The ticket made from `external_id` of `tracker`, if any.
+    pub async fn ticket_from(&mut self, ws: &WorkspaceId, tracker: &str, external_id: &str) -> Result<Option<Ticket>> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND source_tracker = $2 AND external_id = $3"
+        );
+        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(&sql)
+            .bind(ws.as_str())
+            .bind(tracker)
+            .bind(external_id)
+            .fetch_optional(&mut *conn)
+            .await)?;
+        row.map(TicketRow::into_ticket).transpose()
+    }
+
+    /// Moves the ticket and records the transition; to its current status, `AlreadyInStatus`.
+    pub async fn move_ticket(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        to: Status,
+        actor: &str,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Transition> {
+        let locked: Option<(i64, String)> = on_tx!(self, |conn| sqlx::query_as(LOCK_TICKET)
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&mut *conn)
+            .await)?;
+        let (id, from) = locked.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
+        let from: Status = decode("tickets.status", &from)?;
+        if from == to {
+            return Err(StoreError::AlreadyInStatus { key: key.clone(), status: to });
+        }
+        on_tx!(self, |conn| {
+            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(to.as_str())
+                .bind(at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(INSERT_TRANSITION)
+                .bind(ws.as_str())
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(actor)
+                .bind(reason)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(Transition {
+            ticket: key.clone(),
+            from: Some(from),
+            to,
+            actor: actor.to_string(),
+            reason: reason.map(str::to_string),
+            at,
+        })
+    }
+
+    /// Sets (or with `None` clears) the assignee, who must be on the team.
+    pub async fn assign_ticket(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        assignee: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        if let Some(handle) = assignee {
+            self.require_person(ws, handle).await?;
+        }
+        self.set_text_field(ws, key, "assignee", assignee, at).await
+    }
+
+    /// Sets (or with `None` clears) the ticket's epic.
+    pub async fn set_epic(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        epic: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.set_text_field(ws, key, "epic", epic, at).await
+    }
+
+    /// Sets one of the ticket's text columns (a name from this file, never user input).
+    async fn set_text_field(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        column: &'static str,
+        value: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = format!("UPDATE tickets SET {column} = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4");
+        let done = on_tx!(self, |conn| sqlx::query(&sql)
+            .bind(value)
+            .bind(at)
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::UnknownTicket(key.clone()));
+        }
+        Ok(())
+    }
+
+    /// Adds a comment and counts it as activity on the ticket.
+    pub async fn add_comment(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        author: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Comment> {
+        let id: i64 = on_tx!(self, |conn| {
+            // Touching the ticket first also takes its lock (see LOCK_TICKET).
+            let ticket_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE tickets SET updated_at = $3 WHERE workspace_id = $1 AND key = $2 RETURNING id",
+            )
+            .bind(ws.as_str())
+            .bind(key.as_str())
+            .bind(at)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let ticket_id = ticket_id.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?;
+            sqlx::query_scalar(
+                "INSERT INTO comments (workspace_id, ticket_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(ws.as_str())
+            .bind(ticket_id)
+            .bind(author)
+            .bind(body)
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        Ok(Comment { id, ticket: key.clone(), author: author.to_string(), body: body.to_string(), created_at: at })
+    }
+
+    /// A ticket's comments, oldest first.
+    pub async fn comments(&mut self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
+        let sql =
+            "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
+                   WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
+        let rows: Vec<CommentRow> =
+            on_tx!(self, |conn| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(&mut *conn).await)?;
+        rows.into_iter().map(CommentRow::into_comment).collect()
+    }
+
+    /// Removes a comment; `false` when it was gone already.
+    pub async fn delete_comment(&mut self, ws: &WorkspaceId, id: i64) -> Result<bool> {
+        let sql = "DELETE FROM comments WHERE workspace_id = $1 AND id = $2";
+        let done = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     async fn require_person(&mut self, ws: &WorkspaceId, handle: &str) -> Result<()> {

@@ -164,8 +164,9 @@ pub async fn deliver<C: Chat>(
             out.push(Sent::NoAddress);
             continue;
         };
-        let body = send.message.fallback_text();
-        if !store.record_send(ws, plan.agent.as_str(), &send.key, &send.to.describe(), &body, now).await? {
+        // At least once: recorded only after the platform took it, so a crash in between
+        // sends it again once; the next run finds it recorded and sends nothing.
+        if store.was_sent(ws, &send.key).await? {
             out.push(Sent::Already);
             continue;
         }
@@ -183,11 +184,10 @@ pub async fn deliver<C: Chat>(
             (Recipient::Person(_), None) => chat.dm(&address, &send.message).await.map(|_| ()),
             (Recipient::Channel(_), None) => chat.post(&address, None, &send.message).await.map(|_| ()),
         };
-        if let Err(err) = sent {
-            // Not delivered: forget it so the retry sends it.
-            store.forget_send(ws, &send.key).await?;
-            return Err(err.into());
-        }
+        sent?;
+        store.fault("agent.after_send")?;
+        let body = send.message.fallback_text();
+        store.record_send(ws, plan.agent.as_str(), &send.key, &send.to.describe(), &body, now).await?;
         out.push(Sent::Sent);
     }
     Ok(out)

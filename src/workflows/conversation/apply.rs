@@ -1,12 +1,13 @@
-//! Doing what a conversation decision says (comment, move, create) and undoing it. Shared by
-//! the conversation job (acting on its own or on a Yes) and the buttons (Undo, Create ticket).
-//! Each step is safe to repeat: a job run again after a crash finds its work done.
+//! Doing what a conversation decision says (comment, move, create), through the board
+//! service. Shared by the conversation job (acting on its own or on a Yes) and the buttons
+//! (Create ticket). Each step is safe to repeat: a job run again after a crash finds its work
+//! done. Undo is the board service's (`BoardService::undo`).
 
 use super::draft::{draft, Said};
 use crate::board::{NewTicket, Source, Status, TicketKey};
 use crate::config::Config;
+use crate::service::{Actor, BoardService, Ctx, ServiceError};
 use crate::store::{Decision, Store, StoreError, WorkspaceId};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -82,19 +83,23 @@ pub struct Applied {
     /// "Commented on *ENG-12* Fix the login timeout", …
     pub what: String,
     pub result: Value,
+    /// False when it had been done already and nothing was written now.
+    pub changed: bool,
 }
 
-/// Does what `proposal` says; with `other`, about that ticket instead (a create pointed at
-/// an existing ticket becomes a comment on it).
+/// Does what `proposal` says through the board service, as `actor`; with `other`, about that
+/// ticket instead (a create pointed at an existing ticket becomes a comment on it). `ctx`
+/// usually resolves the conversation decision in the same transaction; when there was
+/// nothing left to do (done before a crash), `changed` is false and nothing was written.
 pub async fn apply(
-    store: &Store,
+    board: &BoardService,
     config: &Config,
-    ws: &WorkspaceId,
     proposal: &Proposal,
-    actor: &str,
+    actor: &Actor,
     other: Option<&TicketKey>,
-    now: DateTime<Utc>,
-) -> Result<Applied, StoreError> {
+    ctx: &Ctx,
+) -> Result<Applied, ServiceError> {
+    let (store, ws) = (board.store(), board.workspace());
     let decision = if other.is_some() && proposal.decision == "create" { "comment" } else { &proposal.decision };
     let key = || -> Result<TicketKey, StoreError> {
         match other {
@@ -108,83 +113,53 @@ pub async fn apply(
             let ticket = store.ticket(ws, &key).await?;
             let body = comment_body(config, proposal);
             let existing = store.comments(ws, &key).await?.into_iter().find(|c| c.body == body);
-            let id = match existing {
-                Some(comment) => comment.id,
-                None => store.add_comment(ws, &key, actor, &body, now).await?.id,
+            let (id, changed) = match existing {
+                Some(comment) => (comment.id, false),
+                None => (board.comment(actor, &key, &body, ctx).await?.id, true),
             };
             Ok(Applied {
                 what: format!("Added this to *{key}* {} as a comment", ticket.title),
                 result: json!({ "ticket": key.as_str(), "comment": id }),
                 key: key.to_string(),
+                changed,
             })
         }
         "move" => {
             let key = key()?;
-            let to: Status = proposal.status.as_deref().unwrap_or_default().parse()?;
+            let to: Status = proposal.status.as_deref().unwrap_or_default().parse().map_err(StoreError::from)?;
             let ticket = store.ticket(ws, &key).await?;
-            let from = if ticket.status == to {
+            let (from, changed) = if ticket.status == to {
                 // Already there: moved by this decision before a crash, or by someone.
-                proposal.from.as_deref().and_then(|s| s.parse().ok()).unwrap_or(to)
+                (proposal.from.as_deref().and_then(|s| s.parse().ok()).unwrap_or(to), false)
             } else {
-                store.move_ticket(ws, &key, to, actor, Some("said in chat"), now).await?;
-                ticket.status
+                board.move_to(actor, &key, to, Some("said in chat"), ctx).await?;
+                (ticket.status, true)
             };
             Ok(Applied {
                 what: format!("Moved *{key}* {} from {} to {}", ticket.title, from.label(), to.label()),
                 result: json!({ "ticket": key.as_str(), "from": from.as_str(), "to": to.as_str() }),
                 key: key.to_string(),
+                changed,
             })
         }
         "create" => {
             let source = proposal.message.source();
-            let ticket = match store.ticket_from(ws, "chat", &source).await? {
-                Some(ticket) => ticket,
+            let (ticket, changed) = match store.ticket_from(ws, "chat", &source).await? {
+                Some(ticket) => (ticket, false),
                 None => {
                     let new = new_ticket(store, config, ws, proposal).await?;
-                    store.create_ticket(ws, &new, actor, now).await?
+                    (board.create(actor, &new, ctx).await?, true)
                 }
             };
             Ok(Applied {
                 what: format!("Created *{}* {} in the {} backlog", ticket.key, ticket.title, ticket.project),
                 result: json!({ "ticket": ticket.key.as_str(), "created": true }),
                 key: ticket.key.to_string(),
+                changed,
             })
         }
-        other => Err(StoreError::Corrupt(format!("nothing to do for a \"{other}\" decision"))),
+        other => Err(StoreError::Corrupt(format!("nothing to do for a \"{other}\" decision")).into()),
     }
-}
-
-/// Takes back what was applied (`result` of [`apply`]); says what was undone.
-pub async fn undo(
-    store: &Store,
-    ws: &WorkspaceId,
-    result: &Value,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<String, StoreError> {
-    let key: TicketKey = result["ticket"].as_str().unwrap_or_default().parse()?;
-    if let Some(id) = result["comment"].as_i64() {
-        store.delete_comment(ws, id).await?;
-        return Ok(format!("removed the comment from *{key}*"));
-    }
-    if result["created"].as_bool() == Some(true) {
-        // Cancelled rather than deleted: keys are never reused and the history stays.
-        return match store.move_ticket(ws, &key, Status::Cancelled, actor, Some("undone"), now).await {
-            Ok(_) | Err(StoreError::AlreadyInStatus { .. }) => Ok(format!("cancelled *{key}*")),
-            Err(err) => Err(err),
-        };
-    }
-    let (Some(from), Some(to)) = (result["from"].as_str(), result["to"].as_str()) else {
-        return Err(StoreError::Corrupt(format!("nothing recorded to undo on {key}")));
-    };
-    let (from, to): (Status, Status) = (from.parse()?, to.parse()?);
-    let now_at = store.ticket(ws, &key).await?.status;
-    if now_at != to {
-        // Someone moved it since; moving it back would undo their change, not the bot's.
-        return Ok(format!("left *{key}* where it is ({}), since it was moved again after", now_at.label()));
-    }
-    store.move_ticket(ws, &key, from, actor, Some("undone"), now).await?;
-    Ok(format!("moved *{key}* back to {}", from.label()))
 }
 
 fn who(config: &Config, proposal: &Proposal) -> String {

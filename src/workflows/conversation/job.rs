@@ -4,11 +4,12 @@
 
 use super::apply::{apply, source, Applied, MessageAt, Proposal};
 use super::policy::{self, Act};
-use crate::board::{Role, Ticket, TicketKey};
+use crate::board::{Person, Role, Ticket, TicketKey};
 use crate::chat::Chat;
 use crate::jobs::{JobEnv, StepError};
 use crate::llm::answer::Question;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
+use crate::service::{rules, Actor, BoardService, Ctx, Op, Who};
 use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
 use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket, Matcher};
 use crate::workflows::triage::Resume;
@@ -68,7 +69,10 @@ impl MatchJob {
                 let Some(message) = env.store.message(ws, &self.platform, &self.channel, &self.ts).await? else {
                     return Ok(Outcome::Cancel("the message is no longer stored".into()));
                 };
-                let logged = self.decide(env, ctx, &message).await?;
+                let logged = match author_of(env, &self.platform, &message.user_id) {
+                    Some(author) => self.decide(env, ctx, &message, &author).await?,
+                    None => self.ignored(&message),
+                };
                 match env.store.log_decision_once(ws, &logged, ctx.now).await? {
                     Ok(id) => env.store.decision(ws, id).await?,
                     Err(earlier) => earlier,
@@ -83,12 +87,28 @@ impl MatchJob {
         }
     }
 
+    /// A stranger's message: kept, logged, never acted on or suggested.
+    fn ignored(&self, message: &ChatMessageSeen) -> NewDecision {
+        NewDecision {
+            kind: KIND.into(),
+            subject: self.channel.clone(),
+            inputs: json!({ "message": { "platform": self.platform, "channel": self.channel, "ts": self.ts, "user": message.user_id } }),
+            rationale: format!("{} is not in pmbot.toml; strangers' messages change nothing", message.user_id),
+            confidence: 1.0,
+            action: "none".into(),
+            actor: "pmbot".into(),
+            outcome: "ignored: unknown author".into(),
+            source: Some(source(&self.platform, &self.channel, &self.ts)),
+        }
+    }
+
     /// Reads the message against the board and says what the policy makes of it.
     async fn decide<C: Chat>(
         &self,
         env: &JobEnv<C>,
         ctx: &JobContext,
         message: &ChatMessageSeen,
+        author: &Person,
     ) -> Result<NewDecision, StepError> {
         let ws = &ctx.workspace;
         let tickets = env.store.tickets(ws, &TicketFilter::default()).await?;
@@ -122,7 +142,10 @@ impl MatchJob {
         };
         let decided = matcher.decide(&said);
         let (decided, model) = consult(env, ctx, &matcher, &said, root_text, decided).await;
-        let act = policy::act(&env.config.conversation, &self.channel, &decided);
+        let by_model = model.as_ref().is_some_and(|m| m.get("answer").is_some());
+        let ticket = decided.ticket.as_ref().and_then(|key| tickets.iter().find(|t| t.key.as_str() == key));
+        let alone = !by_model && author_may(author, &decided, ticket);
+        let act = policy::capped(policy::act(&env.config.conversation, &self.channel, &decided), alone);
         let link = if matches!(act, Act::Auto | Act::Ask) && decided.decision == "create" {
             // Only new tickets quote the link; a failure to get one is no reason to stop.
             env.chat.permalink(&self.channel, &self.ts).await.unwrap_or_else(|err| {
@@ -132,13 +155,7 @@ impl MatchJob {
         } else {
             None
         };
-        let people = env.config.people();
-        let author = people.iter().find(|p| p.answers_to(&self.platform, &message.user_id)).map(|p| p.handle.clone());
-        let from = decided
-            .ticket
-            .as_ref()
-            .and_then(|key| tickets.iter().find(|t| t.key.as_str() == key))
-            .map(|t| t.status.as_str().to_string());
+        let from = ticket.map(|t| t.status.as_str().to_string());
         let proposal = Proposal {
             message: MessageAt {
                 platform: self.platform.clone(),
@@ -147,7 +164,7 @@ impl MatchJob {
                 thread: message.thread_ts.clone(),
                 user: message.user_id.clone(),
             },
-            author,
+            author: Some(author.handle.clone()),
             text: message.text.chars().take(KEPT_CHARS).collect(),
             decision: decided.decision.to_string(),
             ticket: decided.ticket.clone(),
@@ -171,19 +188,27 @@ impl MatchJob {
         })
     }
 
-    /// Confident enough: do it and say so in the thread, with Undo.
+    /// Confident enough: do it for the author and say so in the thread, with Undo.
     async fn act<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, decision: &Decision) -> Result<Outcome, StepError> {
         let mut proposal = Proposal::of(decision)?;
-        match apply(&env.store, &env.config, &ctx.workspace, &proposal, "pmbot", None, ctx.now).await {
+        let actor = match proposal.author.as_deref().and_then(|h| person(env, h)) {
+            Some(author) => Actor::OnBehalf(author),
+            None => Actor::Stranger { platform: self.platform.clone(), user: proposal.message.user.clone() },
+        };
+        let board = BoardService::new(env.store.clone(), ctx.workspace.clone());
+        let change = Ctx::new(ctx.now).resolving(decision.id, "done", proposal.to_value());
+        match apply(&board, &env.config, &proposal, &actor, None, &change).await {
             Ok(applied) => {
                 proposal.result = Some(applied.result.clone());
-                env.store
-                    .update_decision(&ctx.workspace, decision.id, "done", &applied.key, &proposal.to_value())
-                    .await?;
+                if !applied.changed {
+                    env.store
+                        .update_decision(&ctx.workspace, decision.id, "done", &applied.key, &proposal.to_value())
+                        .await?;
+                }
                 self.say_done(env, decision, &proposal, &applied, None).await?;
             }
             Err(err) if err.is_user_error() => {
-                // The ticket went away or changed meanwhile: logged, nothing said.
+                // The ticket went away or changed meanwhile, or the author may not: logged, nothing said.
                 let outcome = format!("skipped: {err}");
                 env.store
                     .update_decision(&ctx.workspace, decision.id, &outcome, &decision.subject, &decision.inputs)
@@ -199,32 +224,42 @@ impl MatchJob {
         let ws = &ctx.workspace;
         let mut proposal = Proposal::of(decision)?;
         let subject = format!("{APPROVAL_SUBJECT}{}", decision.id);
-        // A run after a crash finds the approval it made before.
-        let earlier = env.store.pending_approvals(ws).await?.into_iter().find(|a| a.subject == subject);
         let hours = env.config.conversation.suggestion_expiry_hours;
         let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(48));
         let question = self.question(env, ws, &proposal).await?;
-        let approval = match earlier {
-            Some(approval) => approval,
-            None => {
-                let request = NewApproval {
-                    subject,
-                    description: question.replace('*', ""),
-                    approvers: Approvers {
-                        role: Some(Role::Lead),
-                        people: proposal.author.clone().into_iter().collect(),
-                    },
-                    required: 1,
-                    expires_at: Some(expires_at),
-                };
-                env.store.create_approval(ws, &request, ctx.now).await?
-            }
+        // The author answers only what they could have done themselves.
+        let author = proposal.author.as_deref().and_then(|h| person(env, h));
+        let ticket = match proposal.ticket.as_deref().map(str::parse::<TicketKey>) {
+            Some(Ok(key)) => env.store.ticket(ws, &key).await.ok(),
+            _ => None,
         };
+        let decided = MatchDecision {
+            id: proposal.message.ts.clone(),
+            decision: decision_word(&proposal.decision),
+            ticket: proposal.ticket.clone(),
+            status: proposal.status.clone(),
+            confidence: decision.confidence,
+            rationale: String::new(),
+        };
+        let author_decides = author.as_ref().filter(|a| author_may(a, &decided, ticket.as_ref()));
+        let request = NewApproval {
+            subject,
+            description: question.replace('*', ""),
+            approvers: Approvers {
+                role: Some(Role::Lead),
+                people: author_decides.map(|a| a.handle.clone()).into_iter().collect(),
+            },
+            required: 1,
+            expires_at: Some(expires_at),
+        };
+        // A run after a crash finds the approval it made before.
+        let board = BoardService::new(env.store.clone(), ws.clone());
+        let approval = board.open_approval(&Actor::System("pmbot".into()), &request, &Ctx::new(ctx.now)).await?;
         proposal.approval = Some(approval.id);
         env.store.update_decision(ws, decision.id, "asked", &decision.subject, &proposal.to_value()).await?;
         let expires = expires_at.with_timezone(&env.config.team.timezone).format("%a %-d %b %H:%M").to_string();
-        let who = match &proposal.author {
-            Some(handle) => format!("@{handle} or a PM/lead"),
+        let who = match author_decides {
+            Some(author) => format!("@{} or a PM/lead", author.handle),
             None => "A PM or lead".into(),
         };
         let context = json!({
@@ -306,10 +341,18 @@ impl MatchJob {
             env.store.update_decision(ws, decision.id, outcome, &decision.subject, &decision.inputs).await?;
             return Ok(Outcome::Done);
         }
-        match apply(&env.store, &env.config, ws, &proposal, &by, other.as_ref(), ctx.now).await {
+        let actor = match person(env, &by) {
+            Some(person) => Actor::Person(person),
+            None => Actor::System(by.clone()),
+        };
+        let board = BoardService::new(env.store.clone(), ws.clone());
+        let change = Ctx::new(ctx.now).resolving(decision.id, outcome, proposal.to_value());
+        match apply(&board, &env.config, &proposal, &actor, other.as_ref(), &change).await {
             Ok(applied) => {
                 proposal.result = Some(applied.result.clone());
-                env.store.update_decision(ws, decision.id, outcome, &applied.key, &proposal.to_value()).await?;
+                if !applied.changed {
+                    env.store.update_decision(ws, decision.id, outcome, &applied.key, &proposal.to_value()).await?;
+                }
                 self.say_done(env, &decision, &proposal, &applied, Some(&by)).await?;
             }
             Err(err) if err.is_user_error() => {
@@ -401,6 +444,41 @@ async fn consult<C>(
                 json!({ "provider": settings.provider.as_str(), "model": settings.model, "fallback": err.to_string() });
             (decided, Some(model))
         }
+    }
+}
+
+/// The team member who wrote as `user` on `platform`, if any.
+fn author_of<C>(env: &JobEnv<C>, platform: &str, user: &str) -> Option<Person> {
+    env.config.people().into_iter().find(|p| p.answers_to(platform, user))
+}
+
+fn person<C>(env: &JobEnv<C>, handle: &str) -> Option<Person> {
+    env.config.people().into_iter().find(|p| p.handle == handle)
+}
+
+/// Whether the author could make this change themselves (the permission table).
+fn author_may(author: &Person, decided: &MatchDecision, ticket: Option<&Ticket>) -> bool {
+    let who = Who::of(author.role);
+    let op = match (decided.decision, ticket) {
+        ("comment", _) => Op::Comment,
+        ("create", _) => Op::Create { status: crate::board::Status::Backlog },
+        ("move", Some(ticket)) => match decided.status.as_deref().map(str::parse) {
+            Some(Ok(to)) => {
+                Op::Move { from: ticket.status, to, own: ticket.assignee.as_deref() == Some(&author.handle) }
+            }
+            _ => return false,
+        },
+        _ => return false,
+    };
+    rules::check(who, op).is_ok()
+}
+
+fn decision_word(decision: &str) -> &'static str {
+    match decision {
+        "comment" => "comment",
+        "move" => "move",
+        "create" => "create",
+        _ => "none",
     }
 }
 

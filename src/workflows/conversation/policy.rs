@@ -59,9 +59,27 @@ pub fn act(config: &ConversationConfig, channel: &str, decision: &MatchDecision)
     }
 }
 
+/// A decision a language model changed or produced, or one its author may not make
+/// themselves, never acts alone: at most it is suggested, whatever its confidence.
+pub fn capped(act: Act, may_act_alone: bool) -> Act {
+    match act {
+        Act::Auto if !may_act_alone => Act::Ask,
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_may_not_act_alone_is_at_most_a_suggestion() {
+        assert_eq!(capped(Act::Auto, false), Act::Ask);
+        assert_eq!(capped(Act::Auto, true), Act::Auto);
+        assert_eq!(capped(Act::Ask, false), Act::Ask);
+        assert_eq!(capped(Act::Log, false), Act::Log);
+        assert_eq!(capped(Act::Shadow, false), Act::Shadow);
+    }
 
     fn decision(kind: &'static str, confidence: f64) -> MatchDecision {
         MatchDecision {

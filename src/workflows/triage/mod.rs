@@ -10,7 +10,8 @@ use crate::board::{Status, TicketKey};
 use crate::chat::{Chat, Message};
 use crate::jobs::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
-use crate::store::{Approvers, NewApproval, NewDecision, StoreError};
+use crate::service::{Actor, BoardService, Ctx, ServiceError};
+use crate::store::{Approvers, NewApproval, StoreError};
 use crate::workflows::views::Names;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -54,21 +55,19 @@ impl TriageJob {
             None => None,
         };
         let names = Names::new(&env.config.people());
+        let board = BoardService::new(env.store.clone(), ctx.workspace.clone());
         let (text, context) = match decide(resume.as_ref(), ticket.status) {
             Step::Ask => {
                 let project =
                     env.config.projects.iter().find(|p| p.key == ticket.project).map_or(&ticket.project, |p| &p.name);
-                return self.ask(env, ctx, &ticket.title, project, &names).await;
+                return self.ask(env, &board, ctx, &ticket.title, project, &names).await;
             }
             Step::AlreadyTriaged(_) => return Ok(Outcome::Done),
             Step::Move { to, by } => {
                 // Idempotent: a retry finds the ticket already moved and only announces.
-                match env.store.move_ticket(&ctx.workspace, &key, to, &by, Some("triage"), ctx.now).await {
-                    Ok(_) => {
-                        self.log(env, ctx, &by, &format!("move:{to}"), &format!("moved {key} from backlog to {to}"))
-                            .await?
-                    }
-                    Err(StoreError::AlreadyInStatus { .. }) => {}
+                let change = self.change(ctx, &by);
+                match board.move_to(&decider(env, &by), &key, to, Some("triage"), &change).await {
+                    Ok(_) | Err(ServiceError::Store(StoreError::AlreadyInStatus { .. })) => {}
                     Err(err) => return Err(err.into()),
                 }
                 let verb = if to == Status::Cancelled {
@@ -81,8 +80,7 @@ impl TriageJob {
             Step::Changes { by, comment } => {
                 let comments = env.store.comments(&ctx.workspace, &key).await?;
                 if !comments.iter().any(|c| c.author == by && c.body == comment) {
-                    env.store.add_comment(&ctx.workspace, &key, &by, &comment, ctx.now).await?;
-                    self.log(env, ctx, &by, "comment", "asked for changes; the ticket stays in the backlog").await?;
+                    board.comment(&decider(env, &by), &key, &comment, &self.change(ctx, &by)).await?;
                 }
                 (
                     format!("{} asked for changes to *{key}* {}", names.full(&by), ticket.title),
@@ -103,6 +101,7 @@ impl TriageJob {
     async fn ask<C: Chat>(
         &self,
         env: &JobEnv<C>,
+        board: &BoardService,
         ctx: &JobContext,
         title: &str,
         project: &str,
@@ -117,7 +116,8 @@ impl TriageJob {
             required: 1,
             expires_at: Some(expires_at),
         };
-        let approval = env.store.create_approval(&ctx.workspace, &request, ctx.now).await?;
+        // A retry (the card failed to post) finds the request it opened instead of another.
+        let approval = board.open_approval(&Actor::System("pmbot".into()), &request, &Ctx::new(ctx.now)).await?;
         let expires = expires_at.with_timezone(&env.config.team.timezone).format("%A %-d %B %H:%M %Z").to_string();
         let context = json!({
             "key": self.key, "title": title, "project": project, "reporter": names.full(&self.reporter),
@@ -128,25 +128,19 @@ impl TriageJob {
         Ok(Outcome::Await { approval_id: approval.id })
     }
 
-    async fn log<C>(
-        &self,
-        env: &JobEnv<C>,
-        ctx: &JobContext,
-        by: &str,
-        action: &str,
-        outcome: &str,
-    ) -> Result<(), StoreError> {
-        let decision = NewDecision {
-            kind: "ticket.triage".into(),
-            subject: self.key.clone(),
-            inputs: json!({ "resume": ctx.resume, "job": ctx.id }),
-            rationale: format!("{by} decided the triage request"),
-            confidence: 1.0,
-            action: action.into(),
-            actor: by.into(),
-            outcome: outcome.into(),
-            source: None,
-        };
-        env.store.log_decision(&ctx.workspace, &decision, ctx.now).await.map(|_| ())
+    /// A triage change: logged as the triage decision, once per job and step.
+    fn change(&self, ctx: &JobContext, by: &str) -> Ctx {
+        Ctx::new(ctx.now)
+            .kind("ticket.triage")
+            .because(format!("{by} decided the triage request"))
+            .via(json!({ "resume": ctx.resume, "job": ctx.id }))
+    }
+}
+
+/// The person who decided, acting themselves (the approval already checked they may).
+fn decider<C>(env: &JobEnv<C>, handle: &str) -> Actor {
+    match env.config.people().into_iter().find(|p| p.handle == handle) {
+        Some(person) => Actor::Person(person),
+        None => Actor::System(handle.to_string()),
     }
 }
