@@ -215,6 +215,16 @@ impl Harness {
 }
 
 impl Harness {
+    /// A worker an hour ahead, for which the retries are due.
+    fn later_worker(&self) -> Worker<JobEnv<SlackChat>> {
+        let chat = Arc::new(SlackChat::new(&SlackSettings {
+            bot_token: "xoxb-test".into(),
+            api_url: format!("http://{}/api", self.fake_addr),
+        }));
+        let clock: pmbot::queue::Clock = Arc::new(|| chrono::Utc::now() + chrono::Duration::hours(1));
+        self.app.slack_worker(chat).unwrap().with_clock(clock)
+    }
+
     /// Every job ran cleanly: no attempt failed (a failed send would be retried and could
     /// post twice).
     async fn assert_no_failed_attempts(&self) {
@@ -242,6 +252,7 @@ on_both_backends!(
     a_mention_delivered_twice_gets_one_threaded_reply,
     standup_by_slash_command_is_posted_in_the_channel,
     a_pm_approves_with_a_button_and_a_member_is_refused,
+    a_command_run_again_after_a_crash_makes_one_ticket_and_one_answer,
     a_rate_limited_post_waits_and_succeeds,
     not_being_in_the_channel_is_said_to_whoever_asked,
     every_recorded_slack_payload_gets_a_2xx_or_a_clean_4xx,
@@ -428,6 +439,28 @@ async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {
     let said = h.fake.calls("chat.postMessage");
     assert!(text_of(said.last().unwrap()).contains("was accepted into to do by Pat Morgan"), "{said:#?}");
     h.assert_no_failed_attempts().await;
+}
+
+async fn a_command_run_again_after_a_crash_makes_one_ticket_and_one_answer(url: &str) {
+    let h = harness(url).await;
+    let ws = h.app.workspace();
+    let before = h.app.store.tickets(&ws, &Default::default()).await.unwrap().len();
+    let mention = json!({"type": "app_mention", "user": "U0BEN", "text": "<@U0BOT> create \"Export invoices\"", "ts": "1700000200.000300", "channel": "C0WEB"});
+    // The worker dies after the ticket is made and before the answers are enqueued.
+    h.app.store.fail_at("inbound.before_answers");
+    h.event("Ev05", mention).await;
+    h.worker.run_until_idle().await;
+    assert_eq!(h.app.store.tickets(&ws, &Default::default()).await.unwrap().len(), before + 1);
+    let answers = |h: &Harness| {
+        let posts = h.fake.calls("chat.postMessage");
+        posts.into_iter().filter(|p| p["thread_ts"] == "1700000200.000300").count()
+    };
+    assert_eq!(answers(&h), 0, "not answered yet");
+    h.later_worker().run_until_idle().await;
+    assert_eq!(h.app.store.tickets(&ws, &Default::default()).await.unwrap().len(), before + 1, "one ticket");
+    assert_eq!(answers(&h), 1, "one answer");
+    let cards = h.fake.calls("chat.postMessage").into_iter().filter(|p| text_of(p).contains("approval.decide")).count();
+    assert_eq!(cards, 1, "one triage request");
 }
 
 async fn a_rate_limited_post_waits_and_succeeds(url: &str) {

@@ -37,8 +37,12 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
             Ok(_) => return Outcome::Done,
             Err(err) => return Outcome::Discard(err.to_string()),
         };
-        let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone());
+        let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone())
+            .keyed(&format!("discord:{}", self.interaction));
         let outbound = bot.handle(&inbound, ctx.now).await;
+        if let Err(err) = env.store.fault("inbound.before_answers") {
+            return Outcome::retry(err.to_string());
+        }
         let channel = inbound.origin().channel.clone();
         let from_command = kind == RunKind::Command;
         let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {

@@ -1,6 +1,8 @@
 //! Slack's two job kinds. `slack.inbound` turns a recorded request into the chat core's
 //! answer and enqueues one `slack.send` per message, so a send that keeps failing is retried
-//! on its own and never re-runs the command that produced it.
+//! on its own and never re-runs the command that produced it. The board change a command
+//! makes is keyed by the delivery and each answer's job by `delivery:n`, so a run again
+//! after a crash between the two changes nothing twice and enqueues each answer once.
 
 use super::JobEnv;
 use crate::chat::slack::{inbound, SlackChat};
@@ -64,8 +66,14 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
             Err(err) => return Outcome::Discard(err.to_string()),
         };
         let requester = inbound.origin().user.clone();
-        let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone());
+        // Keyed by the delivery: run again (a crash before the answers were enqueued, a
+        // retry), the command finds its change made and only answers again.
+        let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone())
+            .keyed(&format!("slack:{}", self.delivery));
         let outbound = bot.handle(&inbound, ctx.now).await;
+        if let Err(err) = env.store.fault("inbound.before_answers") {
+            return Outcome::retry(err.to_string());
+        }
         let sends = outbound.into_iter().enumerate().map(|(n, outbound)| SlackSendJob {
             delivery: format!("{}:{n}", self.delivery),
             outbound,

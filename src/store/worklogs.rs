@@ -114,13 +114,6 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Takes back a send record whose message could not be delivered, so a retry sends it.
-    pub async fn forget_send(&self, ws: &WorkspaceId, key: &str) -> Result<()> {
-        let sql = "DELETE FROM agent_sends WHERE workspace_id = $1 AND key = $2";
-        on_pool!(self, |pool| sqlx::query(sql).bind(ws.as_str()).bind(key).execute(pool).await.map(|_| ()))?;
-        Ok(())
-    }
-
     pub async fn was_sent(&self, ws: &WorkspaceId, key: &str) -> Result<bool> {
         let sql = "SELECT COUNT(*) FROM agent_sends WHERE workspace_id = $1 AND key = $2";
         let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(key).fetch_one(pool).await)?;

@@ -118,6 +118,7 @@ impl TriageJob {
         };
         // A retry (the card failed to post) finds the request it opened instead of another.
         let approval = board.open_approval(&Actor::System("pmbot".into()), &request, &Ctx::new(ctx.now)).await?;
+        env.store.fault("triage.before_card")?;
         let expires = expires_at.with_timezone(&env.config.team.timezone).format("%A %-d %B %H:%M %Z").to_string();
         let context = json!({
             "key": self.key, "title": title, "project": project, "reporter": names.full(&self.reporter),
