@@ -196,10 +196,16 @@ fn why(input: &Input, ticket: &Ticket) -> Why {
 
 /// "waiting on Acme IT", "waiting for @ben to …", "blocked on legal" → who.
 fn waiting_on(text: &str) -> Option<String> {
-    let lower = text.to_lowercase();
-    let at = ["waiting on ", "waiting for ", "blocked on ", "blocked by ", "pending "]
-        .iter()
-        .find_map(|cue| lower.find(cue).map(|i| i + cue.len()))?;
+    // Found in the text itself, ignoring ASCII case: offsets from a lower-cased copy would
+    // not be offsets into the text (lower-casing "İ" changes its length).
+    let cue_at = |cue: &str| {
+        text.char_indices()
+            .map(|(i, _)| i)
+            .find(|&i| text.get(i..i + cue.len()).is_some_and(|s| s.eq_ignore_ascii_case(cue)))
+            .map(|i| i + cue.len())
+    };
+    let at =
+        ["waiting on ", "waiting for ", "blocked on ", "blocked by ", "pending "].iter().find_map(|cue| cue_at(cue))?;
     let rest = &text[at..];
     let who: Vec<&str> = rest
         .split(['.', ',', ';', '\n', '('])
@@ -213,6 +219,26 @@ fn waiting_on(text: &str) -> Option<String> {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::waiting_on;
+    use proptest::prelude::*;
+
+    #[test]
+    fn text_that_changes_length_when_lower_cased_is_read_safely() {
+        assert_eq!(waiting_on("İİİİİ waiting on x"), Some("x".into()));
+        assert_eq!(waiting_on("ẞ Waiting For Acme IT to reply"), Some("Acme IT".into()));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_without_a_panic(text in "\\PC*", cue in prop::sample::select(vec!["waiting on ", "BLOCKED BY ", "pending "])) {
+            let _ = waiting_on(&text);
+            let _ = waiting_on(&format!("{text}{cue}{text}"));
+        }
+    }
 }
 
 #[cfg(test)]
