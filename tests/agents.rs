@@ -23,6 +23,7 @@ on_both_backends!(
     epic_cards_file_tickets_by_button_for_a_pm_only,
     forecast_variance_alerts_once_per_epic_and_month,
     the_month_end_workbook_reads_back_with_its_totals,
+    an_agent_with_nothing_to_report_stays_quiet_unless_asked,
 );
 
 async fn app(url: &str) -> App {
@@ -370,4 +371,22 @@ async fn the_month_end_workbook_reads_back_with_its_totals(url: &str) {
     let people_hours: f64 =
         (1..team.height() as u32).filter_map(|r| team.get_value((r, 1)).and_then(|v| v.get_float())).sum();
     assert!((people_hours - expected).abs() < 1e-6, "and so do the people");
+}
+
+async fn an_agent_with_nothing_to_report_stays_quiet_unless_asked(url: &str) {
+    // A fresh install: the team, no tickets, no hours.
+    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    let app = App::open(config, Some(url)).await.unwrap();
+    let ws = app.workspace();
+    let at = t0() + Duration::hours(1);
+    for agent in [Agent::Stuck, Agent::Epics, Agent::Forecast, Agent::Budget] {
+        let plan = agents::plan(agent, &app.store, &ws, &app.config, &app.templates, at).await.unwrap();
+        let said: Vec<_> = plan.sends.iter().map(|s| s.message.fallback_text()).collect();
+        assert!(plan.sends.is_empty(), "{} says nothing: {said:?}", agent.as_str());
+    }
+    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    config.agents.quiet = false;
+    let loud = App::open(config, Some(url)).await.unwrap();
+    let plan = agents::plan(Agent::Stuck, &loud.store, &ws, &loud.config, &loud.templates, at).await.unwrap();
+    assert!(plan.sends[0].message.fallback_text().contains("Nothing is stuck"), "with quiet = false, the all-clear");
 }

@@ -345,7 +345,10 @@ fn worklogs_import_all_or_nothing_and_agents_send_once() {
 
     let dry = sandbox.run(&["--database-url", &url, "run", "compliance", "--at", "2026-11-16 10:00", "--dry-run"]);
     let out = stdout(&dry);
-    assert!(out.contains("[would send] DM @ben · compliance:2026-11-09:ben"), "nothing imported, so 0 h: {out}");
+    assert!(out.contains("[would send] DM @pat · compliance:2026-11-09:no-data:pat"), "nothing imported: {out}");
+    assert!(out.contains("Nobody has any time logged for this week"), "{out}");
+    assert!(!out.contains("DM @ben"), "nobody is told they are short when there is no data: {out}");
+    assert!(!out.contains('*'), "rendered for the terminal, not raw mrkdwn: {out}");
 
     let skipped = sandbox.run(&["--database-url", &url, "worklogs", "import", "hours.csv", "--skip-bad-rows"]);
     assert!(skipped.status.success(), "{}", stderr(&skipped));

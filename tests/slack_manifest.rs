@@ -97,3 +97,51 @@ fn http_mode_points_at_pmbots_routes_and_socket_mode_at_none() {
     let text = serde_norway::to_string(&socket).unwrap();
     assert!(!text.contains("url:"), "Socket Mode manifests carry no request URLs");
 }
+
+/// The Web API methods pmbot calls (slack-morphism's function → Slack's method) and the bot
+/// scope each needs, from Slack's method reference; `None` where a method needs none.
+const METHOD_SCOPES: &[(&str, &str, Option<&str>)] = &[
+    ("chat_post_message", "chat.postMessage", Some("chat:write")),
+    ("chat_update", "chat.update", Some("chat:write")),
+    ("chat_post_ephemeral", "chat.postEphemeral", Some("chat:write")),
+    ("chat_get_permalink", "chat.getPermalink", None),
+    ("conversations_open", "conversations.open", Some("im:write")),
+    ("get_upload_url_external", "files.getUploadURLExternal", Some("files:write")),
+    ("files_complete_upload_external", "files.completeUploadExternal", Some("files:write")),
+    ("views_publish", "views.publish", None),
+    ("views_open", "views.open", None),
+];
+
+/// Every `session.<function>(` call in the Slack adapter.
+fn methods_called() -> BTreeSet<String> {
+    let dir = format!("{}/src/chat/slack", env!("CARGO_MANIFEST_DIR"));
+    let mut called = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (at, _) in text.match_indices("session.") {
+            let rest = &text[at + "session.".len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if rest[name.len()..].starts_with('(') {
+                called.insert(name);
+            }
+        }
+    }
+    called
+}
+
+#[test]
+fn the_manifests_grant_the_scope_of_every_web_api_method_called() {
+    let called = methods_called();
+    assert!(called.contains("chat_post_message"), "the adapter's calls were found: {called:?}");
+    for name in ["slack-app.yaml", "slack-app.socket.yaml"] {
+        let scopes = strings(&manifest(name)["oauth_config"]["scopes"]["bot"]);
+        for function in &called {
+            let known = METHOD_SCOPES.iter().find(|(f, ..)| f == function);
+            let (_, method, scope) =
+                known.unwrap_or_else(|| panic!("{function} is called: add its scope to METHOD_SCOPES"));
+            if let Some(scope) = scope {
+                assert!(scopes.contains(*scope), "{name}: {method} needs {scope}");
+            }
+        }
+    }
+}

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("digest", include_str!("../../templates/digest.hbs")),
     ("compliance_dm", include_str!("../../templates/compliance_dm.hbs")),
     ("compliance_summary", include_str!("../../templates/compliance_summary.hbs")),
+    ("compliance_no_data", include_str!("../../templates/compliance_no_data.hbs")),
     ("budget_alert", include_str!("../../templates/budget_alert.hbs")),
     ("budget_summary", include_str!("../../templates/budget_summary.hbs")),
     ("stuck_digest", include_str!("../../templates/stuck_digest.hbs")),

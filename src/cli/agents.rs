@@ -2,6 +2,7 @@
 
 use super::CliError;
 use crate::app::App;
+use crate::chat::shell::render::render;
 use crate::chat::shell::ShellChat;
 use crate::workflows::agents::{self, import, Agent, Sent};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -33,9 +34,10 @@ pub async fn run(app: &App, agent: Agent, dry_run: bool, at: Option<&str>) -> Re
             .map_err(|e| CliError::Failure(e.to_string()))?;
         for (send, sent) in plan.sends.iter().zip(&outcome) {
             let state = if *sent == Sent::Already { "already sent" } else { "would send" };
-            let text = send.message.fallback_text().replace('\n', "\n    ");
-            chat.note(&format!("\n[{state}] {} · {}\n    {text}", send.to.describe(), send.key))
-                .map_err(|e| CliError::Failure(e.to_string()))?;
+            // Rendered as the terminal chat shows messages: no raw *mrkdwn* markers.
+            let heading = format!("\n[{state}] {} · {}", send.to.describe(), send.key);
+            let text = render(&heading, &send.message, super::stdout_style(), 1);
+            chat.note(text.trim_end()).map_err(|e| CliError::Failure(e.to_string()))?;
         }
         chat.note("\n(dry run: nothing was sent or recorded)").map_err(|e| CliError::Failure(e.to_string()))?;
         return Ok(());

@@ -36,6 +36,9 @@ pub struct Config {
 pub struct AgentsConfig {
     /// Where summaries for the PMs go.
     pub pm_channel: String,
+    /// An agent with nothing to report says nothing (no "Nothing is stuck"); `false` posts
+    /// its all-clear summaries too.
+    pub quiet: bool,
     pub compliance: ComplianceConfig,
     pub budget: BudgetConfig,
     pub stuck: StuckConfig,
@@ -93,6 +96,7 @@ impl Default for AgentsConfig {
     fn default() -> Self {
         AgentsConfig {
             pm_channel: "#pm".into(),
+            quiet: true,
             compliance: ComplianceConfig::default(),
             budget: BudgetConfig::default(),
             stuck: StuckConfig::default(),

@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::chat::shell::{render::Style, ShellChat, ShellSession};
 use crate::config;
 use crate::store::{sqlite_url, TicketFilter};
-use crate::workflows::agents::{self, Agent};
+use crate::workflows::agents::{self, Agent, Sent};
 use chrono::Utc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,16 +81,28 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
     }
 
     // Two of the PM agents, as their schedules would run them (Monday 10:00, working days).
+    // What the summary says of them is what they sent: the sample data is relative to today,
+    // so on some dates no threshold is crossed.
+    let mut told = Vec::new();
     for agent in [Agent::Compliance, Agent::Budget] {
         session.chat.note(&format!("\n──── The {} agent runs, as its schedule would ────", agent.as_str()))?;
         let plan = agents::plan(agent, &app.store, &ws, &app.config, &app.templates, Utc::now()).await?;
-        agents::deliver(&plan, &app.store, &ws, &app.config, session.chat.as_ref(), Utc::now(), false).await?;
+        let sent =
+            agents::deliver(&plan, &app.store, &ws, &app.config, session.chat.as_ref(), Utc::now(), false).await?;
+        let keys: Vec<&str> = plan
+            .sends
+            .iter()
+            .zip(&sent)
+            .filter(|(_, s)| **s == Sent::Sent)
+            .map(|(send, _)| send.key.as_str())
+            .collect();
+        told.push(agent_story(agent, &keys));
     }
 
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
     let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
     let moves = app.store.transitions_since(&ws, start).await?.len();
-    session.chat.note(&summary(program, &database, tickets, moves, decisions))?;
+    session.chat.note(&summary(program, &database, tickets, moves, decisions, &told.join("; ")))?;
     app.store.close().await;
     Ok(dir)
 }
@@ -114,7 +126,32 @@ fn banner(app: &App, seeded: &seed::Seeded, database: &Path) -> String {
     )
 }
 
-fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisions: usize) -> String {
+/// What an agent's sends (their keys) amount to, in a line of the closing summary.
+fn agent_story(agent: Agent, keys: &[&str]) -> String {
+    let count = |part: &str| keys.iter().filter(|k| k.contains(part)).count();
+    match agent {
+        Agent::Compliance => match (count(":no-data:"), keys.iter().filter(|k| !k.contains(":summary:")).count()) {
+            (1.., _) => "the compliance agent found no hours logged last week and told Pat (PM) so".into(),
+            (_, 0) => "the compliance agent found everyone's hours in order and sent Pat (PM) the summary".into(),
+            (_, n) => format!("the compliance agent DM'd {n} people short of hours last week with what is missing per day, and sent Pat (PM) the team's summary"),
+        },
+        Agent::Budget => {
+            let alerts: Vec<String> = keys
+                .iter()
+                .filter(|k| !k.contains(":summary:") && !k.ends_with(":channel"))
+                .filter_map(|k| k.split(':').nth(1).map(|project| format!("the {project} retainer")))
+                .collect();
+            if alerts.is_empty() {
+                "the budget agent posted the retainers' summary; no threshold is crossed yet".into()
+            } else {
+                format!("the budget agent alerted the PM channel about {}", alerts.join(" and "))
+            }
+        }
+        other => format!("the {} agent ran", other.as_str()),
+    }
+}
+
+fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisions: usize, agents: &str) -> String {
     let url = sqlite_url(database);
     format!(
         "\n──── What happened ────\n\
@@ -126,8 +163,7 @@ fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisio
          • Ana said in the channel that her ticket is merged and deployed: the bot moved it, said so in the thread, offered Undo.\n\
          • Chloé asked for new work: unsure, the bot suggested a ticket; Pat pressed Yes and it was created, quoting the thread.\n\
          • `why` showed every decision about Ana's ticket, with its reason and confidence.\n\
-         • The compliance agent DM'd the people short of hours last week with what is missing per day, and\n\
-         \x20 sent Pat (PM) the team's summary; the budget agent alerted the PM channel about the WEB retainer.\n\
+         • The PM agents ran: {agents}.\n\
          \x20 Run again for the same period, they send nothing: `pmbot run compliance --dry-run` shows it.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\
          The data lives in {db}. Look around:\n\

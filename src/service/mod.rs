@@ -292,7 +292,7 @@ impl BoardService {
         if let Err(err) = self.store.log_decision(&self.ws, &decision, now).await {
             return err.into();
         }
-        tracing::info!(actor = %actor.name(), kind, subject, why, "refused");
+        tracing::debug!(actor = %actor.name(), kind, subject, why, "refused");
         ServiceError::Refused { why: capitalised(&why) }
     }
 }

@@ -230,7 +230,8 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
 
 /// "1 h", "7.5 h".
 pub(crate) fn hours(h: f64) -> String {
-    let rounded = (h * 100.0).round() / 100.0;
+    // `+ 0.0` turns a negative zero (no hours, rounded) into zero: never "-0 h".
+    let rounded = (h * 100.0).round() / 100.0 + 0.0;
     if rounded.fract() == 0.0 {
         format!("{rounded:.0} h")
     } else {
@@ -246,5 +247,7 @@ mod tests {
         assert_eq!(super::hours(7.5), "7.5 h");
         assert_eq!(super::hours(31.99), "31.99 h");
         assert_eq!(super::hours(0.0), "0 h");
+        assert_eq!(super::hours(-0.0), "0 h");
+        assert_eq!(super::hours(-0.001), "0 h");
     }
 }

@@ -56,7 +56,8 @@ impl Budget {
             Some(day) => format!("At the current pace the {month_name} budget runs out on {}", day.format("%b %-d")),
             None => format!(
                 "At the current pace the {month_name} budget lasts the month ({:.0} h projected of {:.0} h)",
-                self.projected, self.retainer
+                self.projected + 0.0,
+                self.retainer
             ),
         }
     }
@@ -70,6 +71,17 @@ pub struct Report {
     pub budgets: Vec<Budget>,
     /// Projects left out, with why.
     pub skipped: Vec<(String, String)>,
+}
+
+/// A share as people read it next to thresholds: never rounded up to one not reached
+/// (74.96 is "74.9", not "75"); whole numbers without decimals.
+pub fn percent_words(percent: f64) -> String {
+    let floored = (percent * 10.0 + 1e-9).floor() / 10.0;
+    if floored.fract() == 0.0 {
+        format!("{floored:.0}")
+    } else {
+        format!("{floored:.1}")
+    }
 }
 
 pub fn decide(input: &Input) -> Report {
@@ -95,13 +107,18 @@ pub fn decide(input: &Input) -> Report {
             .filter(|(p, day, _)| p == &project.key && *day >= month && *day < next_month && *day <= today)
             .map(|(_, _, h)| h)
             .sum();
-        let rate = if elapsed.is_empty() { 0.0 } else { used / elapsed.len() as f64 };
-        let projected = used + rate * remaining.len() as f64;
+        // On the month's first working day nothing has elapsed yet: today's hours are the
+        // pace, and the days ahead start tomorrow.
+        let first_day = elapsed.is_empty() && used > 0.0;
+        let (days_so_far, ahead) =
+            if first_day { (1, remaining.get(1..).unwrap_or(&[])) } else { (elapsed.len(), &remaining[..]) };
+        let rate = if days_so_far == 0 { 0.0 } else { used / days_so_far as f64 };
+        let projected = used + rate * ahead.len() as f64;
         let runs_out = if used >= retainer || rate <= 0.0 {
             None
         } else {
             let mut left = retainer - used;
-            remaining.iter().copied().find(|_| {
+            ahead.iter().copied().find(|_| {
                 left -= rate;
                 left <= 1e-9
             })
@@ -113,9 +130,10 @@ pub fn decide(input: &Input) -> Report {
             name: project.name.clone(),
             retainer,
             used: round1(used),
-            percent: round1(percent),
+            // Floored, so a share is never shown as a threshold it has not reached.
+            percent: (percent * 10.0 + 1e-9).floor() / 10.0,
             rate: round1(rate),
-            elapsed_days: elapsed.len() as u32,
+            elapsed_days: days_so_far as u32,
             remaining_days: remaining.len() as u32,
             projected: round1(projected),
             runs_out,
@@ -196,6 +214,25 @@ mod tests {
         let logs = vec![("WEB".to_string(), date(2), 100.0)];
         let used_up = &run(at(16, 9), &[project("WEB", Some(100.0))], &logs, &[]).budgets[0];
         assert_eq!(used_up.projection_words(date(1)), "The November budget is used up");
+    }
+
+    #[test]
+    fn a_share_is_never_shown_as_a_threshold_not_reached() {
+        for (used, shown) in [(74.9, "74.9"), (74.96, "74.9"), (75.0, "75"), (89.99, "89.9"), (100.0, "100")] {
+            let logs = vec![("WEB".to_string(), date(2), used)];
+            let b = &run(at(16, 9), &[project("WEB", Some(100.0))], &logs, &[]).budgets[0];
+            assert_eq!(percent_words(b.percent), shown, "{used} h of 100");
+        }
+    }
+
+    #[test]
+    fn on_the_first_working_day_todays_hours_are_the_pace() {
+        // Monday 2 November is the month's first working day; 16 h logged by 17:00.
+        let logs = vec![("WEB".to_string(), date(2), 16.0)];
+        let b = &run(at(2, 17), &[project("WEB", Some(160.0))], &logs, &[]).budgets[0];
+        assert_eq!((b.rate, b.elapsed_days), (16.0, 1), "not 0 h a working day");
+        assert_eq!(b.projected, 16.0 + 16.0 * 20.0, "20 working days after today");
+        assert_eq!(b.runs_out, Some(date(13)), "144 h left at 16 h a day: nine working days after today");
     }
 
     #[test]

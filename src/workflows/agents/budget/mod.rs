@@ -42,7 +42,7 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     for budget in &report.budgets {
         let Some(reached) = budget.reached else { continue };
         let context = json!({
-            "name": budget.name, "key": budget.key, "percent": format!("{:.0}", budget.percent), "threshold": reached,
+            "name": budget.name, "key": budget.key, "percent": decide::percent_words(budget.percent), "threshold": reached,
             "used": hours(budget.used), "retainer": hours(budget.retainer), "projection": budget.projection_words(month),
             "rate": hours(budget.rate), "over": reached >= 100,
         });
@@ -60,8 +60,11 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         "month": month.format("%B %Y").to_string(), "today": today.format("%a %-d %b").to_string(),
         "rows": rows, "skipped": skipped, "none": report.budgets.is_empty(),
     });
-    let summary = templates.render("budget_summary", &summary)?;
-    sends.push(Send::new(format!("budget:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    // Nothing logged on any retainer this month is nothing to report.
+    if report.budgets.iter().any(|b| b.used > 0.0) || !config.agents.quiet {
+        let summary = templates.render("budget_summary", &summary)?;
+        sends.push(Send::new(format!("budget:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    }
     Ok(Plan::new(Agent::Budget, format!("{} so far", month.format("%B %Y")), sends))
 }
 
@@ -73,7 +76,7 @@ fn row(b: &Budget, month: chrono::NaiveDate) -> serde_json::Value {
     };
     json!({
         "mark": mark, "name": b.name, "key": b.key, "used": hours(b.used), "retainer": hours(b.retainer),
-        "percent": format!("{:.0}", b.percent), "rate": hours(b.rate), "projected": hours(b.projected),
+        "percent": decide::percent_words(b.percent), "rate": hours(b.rate), "projected": hours(b.projected),
         "projection": b.projection_words(month),
     })
 }

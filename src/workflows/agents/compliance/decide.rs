@@ -80,6 +80,9 @@ pub struct Verdict {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// Whether anyone logged any time in the week: without any, there is nothing to judge
+    /// (an import or a sync is missing), and nobody is told they are short.
+    pub has_data: bool,
     /// Monday of the judged week.
     pub week: NaiveDate,
     pub verdicts: Vec<Verdict>,
@@ -106,6 +109,7 @@ pub fn previous_week(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
 
 pub fn decide(input: &Input) -> Report {
     let week = previous_week(input.now, input.tz);
+    let has_data = anyone_logged(input, week);
     let verdicts = input
         .people
         .iter()
@@ -114,7 +118,9 @@ pub fn decide(input: &Input) -> Report {
             if verdict.status.short() {
                 verdict.short_weeks = 1;
                 for back in 1..=LOOKBACK_WEEKS {
-                    if !judge(input, member, week - Duration::weeks(back)).status.short() {
+                    let earlier = week - Duration::weeks(back);
+                    // A week nobody logged is missing data, not a short week.
+                    if !anyone_logged(input, earlier) || !judge(input, member, earlier).status.short() {
                         break;
                     }
                     verdict.short_weeks += 1;
@@ -123,7 +129,11 @@ pub fn decide(input: &Input) -> Report {
             verdict
         })
         .collect();
-    Report { week, verdicts }
+    Report { has_data, week, verdicts }
+}
+
+fn anyone_logged(input: &Input, week: NaiveDate) -> bool {
+    input.worklogs.iter().any(|w| w.day >= week && w.day < week + Duration::days(7))
 }
 
 fn judge(input: &Input, member: &Member, week: NaiveDate) -> Verdict {
@@ -262,12 +272,17 @@ mod tests {
     }
 
     #[test]
-    fn no_data_at_all_is_non_compliant_and_repeat_offenders_are_counted() {
+    fn no_data_at_all_is_said_and_weeks_without_data_are_not_short_weeks() {
         let report = run(monday_10am(), &[member("a"), member("b")], &week_of("b", date(2), 10.0), &[]);
-        assert!(report.verdicts.iter().all(|v| v.status == Status::NonCompliant && v.hours == 0.0));
-        assert_eq!(report.compliance(), Some(0.0));
-        // Nobody logged anything for nine weeks: the streak stops at the lookback.
-        assert_eq!(report.verdicts[0].short_weeks, 1 + LOOKBACK_WEEKS as u32);
+        assert!(!report.has_data, "nobody logged anything last week");
+        assert_eq!(report.verdicts[0].short_weeks, 2, "the week of the 2nd had b's data; the weeks before had none");
+        let mut logs = week_of("b", date(9), 40.0);
+        for monday in [2, 9] {
+            logs.extend(week_of("c", date(monday), 40.0));
+        }
+        let report = run(monday_10am(), &[member("a"), member("b"), member("c")], &logs, &[]);
+        assert!(report.has_data);
+        assert_eq!(report.verdicts[0].short_weeks, 2, "a logged nothing while others did: two short weeks");
         let mut logs = week_of("a", date(2), 40.0);
         logs.extend(week_of("a", date(9), 20.0));
         let report = run(monday_10am(), &[member("a")], &logs, &[]);

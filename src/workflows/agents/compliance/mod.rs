@@ -39,6 +39,9 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     });
     let names = Names::new(&config.people());
     let period = format!("{} – {}", long_date(week), long_date(week + Duration::days(6)));
+    if !report.has_data {
+        return no_data(ctx, week, &period);
+    }
     let mut sends = Vec::new();
     for v in report.verdicts.iter().filter(|v| matches!(v.status, Status::Partial | Status::NonCompliant)) {
         let missing: Vec<String> =
@@ -79,5 +82,26 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
             templates.render("compliance_summary", &summary)?,
         ));
     }
+    Ok(Plan::new(Agent::Compliance, format!("the week {period}"), sends))
+}
+
+/// Nobody logged anything: the time data is missing, not the people's hours. The PMs are
+/// told so; nobody is DMed.
+fn no_data(ctx: &Ctx<'_>, week: chrono::NaiveDate, period: &str) -> Result<Plan, StepError> {
+    let context = json!({ "period": period });
+    let sends = ctx
+        .config
+        .people
+        .iter()
+        .filter(|p| p.role == Role::Pm)
+        .map(|pm| {
+            let message = ctx.templates.render("compliance_no_data", &context)?;
+            Ok(Send::new(
+                format!("compliance:{week}:no-data:{}", pm.handle),
+                Recipient::Person(pm.handle.clone()),
+                message,
+            ))
+        })
+        .collect::<Result<Vec<_>, crate::chat::TemplateError>>()?;
     Ok(Plan::new(Agent::Compliance, format!("the week {period}"), sends))
 }

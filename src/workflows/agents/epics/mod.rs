@@ -52,6 +52,9 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
             None => Recipient::Channel(config.agents.pm_channel.clone()),
         };
         let orphans: Vec<_> = report.orphans.iter().filter(|o| o.ticket.project == hygiene.project).collect();
+        if orphans.is_empty() && config.agents.quiet {
+            continue;
+        }
         let context = json!({
             "project": project.map_or(hygiene.project.as_str(), |p| p.name.as_str()), "key": hygiene.project,
             "percent": format!("{:.0}", hygiene.percent()), "with_epic": hygiene.with_epic, "open": hygiene.open,

@@ -52,12 +52,14 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         }
     }
     let flagged: Vec<_> = variances.iter().filter(|v| v.tier >= Tier::Watch).map(row).collect();
-    let context = json!({
-        "date": today.format("%a %-d %b").to_string(), "flagged": flagged, "epics": variances.len(),
-        "none": forecasts.is_empty(),
-    });
-    let summary = templates.render("forecast_summary", &context)?;
-    sends.push(Send::new(format!("forecast:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    if !flagged.is_empty() || !config.agents.quiet {
+        let context = json!({
+            "date": today.format("%a %-d %b").to_string(), "flagged": flagged, "epics": variances.len(),
+            "none": forecasts.is_empty(),
+        });
+        let summary = templates.render("forecast_summary", &context)?;
+        sends.push(Send::new(format!("forecast:summary:{today}"), Recipient::Channel(pm_channel), summary));
+    }
     Ok(Plan::new(Agent::Forecast, format!("forecasts as of {}", today.format("%a %-d %b")), sends))
 }
 

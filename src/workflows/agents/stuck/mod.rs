@@ -89,12 +89,14 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     }
     let rows: Vec<_> = report.stuck.iter().map(line).collect();
     let context = json!({
-        "date": today.format("%a %-d %b").to_string(), "rows": rows, "count": rows.len(), "fixed": report.fixed.join(", "),
+        "date": today.format("%a %-d %b").to_string(), "rows": &rows, "count": rows.len(), "fixed": report.fixed.join(", "),
     });
-    sends.push(Send::new(
-        format!("stuck:digest:{today}"),
-        Recipient::Channel(pm_channel),
-        templates.render("stuck_digest", &context)?,
-    ));
+    if !rows.is_empty() || !config.agents.quiet {
+        sends.push(Send::new(
+            format!("stuck:digest:{today}"),
+            Recipient::Channel(pm_channel),
+            templates.render("stuck_digest", &context)?,
+        ));
+    }
     Ok(Plan::new(Agent::Stuck, format!("the board on {}", today.format("%a %-d %b")), sends))
 }
