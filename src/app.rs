@@ -124,7 +124,8 @@ impl App {
             }))
         });
         let router = crate::http::router(self.store.clone(), slack, discord);
-        let server = async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await };
+        let limits = crate::http::serve::ConnectionLimits::default();
+        let server = crate::http::serve::serve(listener, router, limits, shutdown);
         Ok((addr, server))
     }
 }

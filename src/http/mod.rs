@@ -1,6 +1,8 @@
 //! HTTP routes served by `pmbot serve`: liveness, readiness, and Slack when configured.
 
 pub mod discord;
+pub mod limits;
+pub mod serve;
 pub mod slack;
 
 use crate::store::Store;
@@ -13,11 +15,15 @@ pub fn router(
     discord: Option<std::sync::Arc<discord::DiscordHttp>>,
 ) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
+    // One gate for both platforms: the limits hold for the process, not per route.
+    let gate = limits::Gate::new(limits::RequestLimits::default());
+    let guarded =
+        |routes: Router| routes.route_layer(axum::middleware::from_fn_with_state(gate.clone(), limits::guard));
     if let Some(slack) = slack {
-        router = router.merge(slack::routes(slack));
+        router = router.merge(guarded(slack::routes(slack)));
     }
     if let Some(discord) = discord {
-        router = router.merge(discord::routes(discord));
+        router = router.merge(guarded(discord::routes(discord)));
     }
     router
 }

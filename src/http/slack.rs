@@ -24,6 +24,9 @@ use std::sync::Arc;
 /// Slack's bodies are small; anything over this is refused with 413.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// Slack's replay window.
+const MAX_AGE_SECONDS: u64 = 300;
+
 pub struct SlackHttp {
     pub store: Store,
     pub workspace: WorkspaceId,
@@ -72,6 +75,12 @@ impl IntoResponse for SlackHttpError {
 fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), SlackHttpError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).ok_or(SlackHttpError::Unauthorized);
     let (signature, timestamp) = (header("x-slack-signature")?, header("x-slack-request-timestamp")?);
+    // Checked here first, so no timestamp (however far out of i64's range) reaches arithmetic
+    // that could overflow.
+    let sent: i64 = timestamp.trim().parse().map_err(|_| SlackHttpError::Unauthorized)?;
+    if Utc::now().timestamp().abs_diff(sent) > MAX_AGE_SECONDS {
+        return Err(SlackHttpError::Unauthorized);
+    }
     let body = std::str::from_utf8(body).map_err(|_| SlackHttpError::Unauthorized)?;
     SlackEventSignatureVerifier::new(&SlackSigningSecret::new(secret.to_string()))
         .verify(signature, body, timestamp)

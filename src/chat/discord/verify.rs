@@ -35,7 +35,8 @@ pub fn verify(
     let signature: [u8; 64] =
         decode_hex(signature_hex.trim()).and_then(|b| b.try_into().ok()).ok_or(VerifyError::BadSignature)?;
     let sent: i64 = timestamp.trim().parse().map_err(|_| VerifyError::Stale)?;
-    if (now.timestamp() - sent).abs() > MAX_AGE_SECONDS {
+    // abs_diff: a timestamp near i64's ends must not overflow.
+    if now.timestamp().abs_diff(sent) > MAX_AGE_SECONDS.unsigned_abs() {
         return Err(VerifyError::Stale);
     }
     let mut message = Vec::with_capacity(timestamp.len() + body.len());
