@@ -113,3 +113,56 @@ proptest! {
         let _ = import::forecasts(&format!("project,epic,hours\nWEB,{cell},{cell}\n"), &["WEB"]);
     }
 }
+
+/// Secrets never reach a log line through `{:?}`.
+#[test]
+fn debug_output_never_prints_a_key_or_token() {
+    use pmbot::chat::{Message, Outbound};
+    use pmbot::jobs::{DiscordInboundJob, DiscordSendJob, SlackInboundJob, SlackSendJob, SlackSource};
+    let outbound = Outbound::Dm { user: "U1".into(), message: Message::text("hi") };
+    let printed = [
+        format!(
+            "{:?}",
+            SlackInboundJob {
+                source: SlackSource::Command,
+                delivery: "d".into(),
+                body: serde_json::json!({ "response_url": "https://hooks.slack.com/SECRET1" })
+            }
+        ),
+        format!(
+            "{:?}",
+            SlackSendJob {
+                delivery: "d".into(),
+                outbound: outbound.clone(),
+                response_url: Some("https://hooks.slack.com/SECRET2".into()),
+                requester: "U1".into()
+            }
+        ),
+        format!("{:?}", DiscordInboundJob { interaction: "i".into(), body: "{\"token\":\"SECRET3\"}".into() }),
+        format!(
+            "{:?}",
+            DiscordSendJob {
+                delivery: "d".into(),
+                outbound,
+                token: "SECRET4".into(),
+                from_command: true,
+                channel: "c".into()
+            }
+        ),
+        format!(
+            "{:?}",
+            pmbot::llm::LlmSettings {
+                provider: pmbot::llm::Provider::Anthropic,
+                url: "u".into(),
+                model: "m".into(),
+                api_key: Some("SECRET5".into()),
+                daily_token_budget: 1,
+                timeout: std::time::Duration::from_secs(1),
+            }
+        ),
+        pmbot::store::redact("postgres://u:SECRET6@h/d?password=SECRET7"),
+    ];
+    for text in printed {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}

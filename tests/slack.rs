@@ -407,6 +407,17 @@ async fn standup_by_slash_command_is_posted_in_the_channel(url: &str) {
     assert_eq!(posts[0]["blocks"][0]["type"], "header");
     assert!(posts[0]["blocks"][0]["text"]["text"].as_str().unwrap().starts_with("Standup ·"));
     h.assert_no_failed_attempts().await;
+    // Done, the jobs keep no response URL or trigger.
+    let jobs = h.app.store.jobs(&h.app.workspace(), None, None, 100).await.unwrap();
+    assert!(jobs.iter().any(|j| j.kind == "slack.inbound"));
+    for job in jobs.iter().filter(|j| j.kind.starts_with("slack.")) {
+        let payload = job.payload.to_string();
+        assert!(
+            !payload.contains("/response/") && !payload.contains("trigger_id\":\"1"),
+            "{} kept: {payload}",
+            job.kind
+        );
+    }
 }
 
 async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {

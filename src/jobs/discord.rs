@@ -10,7 +10,7 @@ use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DiscordInboundJob {
     /// Discord's interaction id: a redelivery is the same job.
     pub interaction: String,
@@ -24,6 +24,8 @@ impl JobSpec for DiscordInboundJob {
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: Duration = Duration::from_secs(30);
     const PRIORITY: i32 = -10;
+
+    const SECRETS: &'static [&'static str] = &["/body"];
 
     fn unique_key(&self) -> Option<String> {
         Some(format!("discord:{}", self.interaction))
@@ -56,7 +58,7 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DiscordSendJob {
     pub delivery: String,
     pub outbound: Outbound,
@@ -74,6 +76,8 @@ impl JobSpec for DiscordSendJob {
     const MAX_ATTEMPTS: u32 = 8;
     const TIMEOUT: Duration = Duration::from_secs(120);
     const PRIORITY: i32 = -10;
+
+    const SECRETS: &'static [&'static str] = &["/token"];
 
     fn unique_key(&self) -> Option<String> {
         Some(format!("discord-send:{}", self.delivery))
@@ -128,5 +132,22 @@ impl DiscordSendJob {
             }
             Err(err) => Err(err),
         }
+    }
+}
+
+/// Without the body, which holds the interaction's token.
+impl std::fmt::Debug for DiscordInboundJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordInboundJob").field("interaction", &self.interaction).finish()
+    }
+}
+
+impl std::fmt::Debug for DiscordSendJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSendJob")
+            .field("delivery", &self.delivery)
+            .field("outbound", &self.outbound)
+            .field("token", &"***")
+            .finish()
     }
 }

@@ -25,7 +25,7 @@ pub enum SlackSource {
     Interaction,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SlackInboundJob {
     pub source: SlackSource,
     /// Slack's id for the delivery (`event_id`, `trigger_id`): a redelivery is the same job.
@@ -39,6 +39,8 @@ impl JobSpec for SlackInboundJob {
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: Duration = Duration::from_secs(30);
     const PRIORITY: i32 = -10;
+
+    const SECRETS: &'static [&'static str] = &["/body/response_url", "/body/trigger_id"];
 
     fn unique_key(&self) -> Option<String> {
         Some(format!("slack:{}", self.delivery))
@@ -84,7 +86,7 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SlackSendJob {
     pub delivery: String,
     pub outbound: Outbound,
@@ -100,6 +102,8 @@ impl JobSpec for SlackSendJob {
     const MAX_ATTEMPTS: u32 = 8;
     const TIMEOUT: Duration = Duration::from_secs(120);
     const PRIORITY: i32 = -10;
+
+    const SECRETS: &'static [&'static str] = &["/response_url"];
 
     fn unique_key(&self) -> Option<String> {
         Some(format!("slack-send:{}", self.delivery))
@@ -145,5 +149,23 @@ impl SlackSendJob {
             Some(url) => env.chat.respond(url, &told).await,
             None => env.chat.dm(&self.requester, &told).await.map(|_| ()),
         }
+    }
+}
+
+/// Without the body, which holds a response URL (a bearer capability for 30 minutes).
+impl std::fmt::Debug for SlackInboundJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackInboundJob").field("source", &self.source).field("delivery", &self.delivery).finish()
+    }
+}
+
+impl std::fmt::Debug for SlackSendJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.response_url.as_ref().map(|_| "***");
+        f.debug_struct("SlackSendJob")
+            .field("delivery", &self.delivery)
+            .field("outbound", &self.outbound)
+            .field("response_url", &url)
+            .finish()
     }
 }

@@ -50,7 +50,7 @@ impl Provider {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct LlmSettings {
     pub provider: Provider,
     pub url: String,
@@ -58,6 +58,20 @@ pub struct LlmSettings {
     pub api_key: Option<String>,
     pub daily_token_budget: u64,
     pub timeout: Duration,
+}
+
+/// The API key never printed.
+impl std::fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("provider", &self.provider)
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("daily_token_budget", &self.daily_token_budget)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 const DEFAULT_ANTHROPIC_MODEL: &str = "claude-haiku-4-5";

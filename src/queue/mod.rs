@@ -28,6 +28,9 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
     const TIMEOUT: Duration = Duration::from_secs(60);
     /// Lower runs first.
     const PRIORITY: i32 = 0;
+    /// JSON pointers into the payload of what must not outlive the job (interaction tokens,
+    /// response URLs): removed from the stored row once the job has ended for good.
+    const SECRETS: &'static [&'static str] = &[];
 
     /// Jobs with the same key are enqueued once.
     fn unique_key(&self) -> Option<String> {
@@ -46,6 +49,17 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
             unique_key: self.unique_key(),
         }
     }
+}
+
+/// `payload` without the fields at `pointers` (each replaced by `"[removed]"`).
+pub fn scrubbed(payload: &Value, pointers: &[&str]) -> Value {
+    let mut payload = payload.clone();
+    for pointer in pointers {
+        if let Some(field) = payload.pointer_mut(pointer) {
+            *field = Value::String("[removed]".into());
+        }
+    }
+    payload
 }
 
 /// Running a job kind with the app's state `S`.

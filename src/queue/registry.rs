@@ -14,6 +14,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 trait Handler<S>: Send + Sync {
     fn run(&self, state: Arc<S>, payload: Value, ctx: JobContext) -> BoxFuture<Outcome>;
     fn timeout(&self) -> Duration;
+    fn secrets(&self) -> &'static [&'static str];
 }
 
 struct Typed<J>(PhantomData<fn() -> J>);
@@ -35,6 +36,10 @@ where
 
     fn timeout(&self) -> Duration {
         J::TIMEOUT
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        J::SECRETS
     }
 }
 
@@ -88,6 +93,11 @@ impl<S: Send + Sync + 'static> Registry<S> {
     ) -> Option<(BoxFuture<Outcome>, Duration)> {
         let handler = self.handlers.get(kind)?;
         Some((handler.run(state, payload, ctx), handler.timeout()))
+    }
+
+    /// What kind `kind`'s payload holds that must not outlive the job.
+    pub(super) fn secrets(&self, kind: &str) -> &'static [&'static str] {
+        self.handlers.get(kind).map_or(&[], |h| h.secrets())
     }
 }
 

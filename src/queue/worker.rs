@@ -285,6 +285,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 worker,
             };
             drop(_entered);
+            let secrets = registry.secrets(&job.kind);
             let outcome = match registry.start(&job.kind, state, job.payload.clone(), ctx) {
                 None => Outcome::Discard(format!("job kind \"{}\" is unknown to this version of pmbot", job.kind)),
                 Some((future, timeout)) => match supervise(&store, &job, future, timeout, lease, &clock).await {
@@ -292,7 +293,15 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     None => return Report::Lost,
                 },
             };
-            record(&store, &job, outcome, completions, clock()).await
+            let ended = matches!(outcome, Outcome::Done | Outcome::Cancel(_) | Outcome::Discard(_));
+            let report = record(&store, &job, outcome, completions, clock()).await;
+            if ended && !secrets.is_empty() && matches!(report, Report::Recorded { .. }) {
+                let payload = super::scrubbed(&job.payload, secrets);
+                if let Err(err) = store.replace_payload(job.id, &payload).await {
+                    tracing::warn!(job = job.id, error = %err, "could not remove the job's tokens from its row");
+                }
+            }
+            report
         }
     }
 

@@ -322,6 +322,13 @@ impl Store {
     }
 
     /// Extends a lease; `false` when the lease is no longer this holder's.
+    /// Overwrites a job's payload (to drop what must not outlive it, such as tokens).
+    pub async fn replace_payload(&self, id: i64, payload: &Value) -> Result<()> {
+        let sql = "UPDATE jobs SET payload = $1 WHERE id = $2";
+        on_pool!(self, |pool| sqlx::query(sql).bind(Json(payload)).bind(id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub async fn heartbeat(&self, id: i64, lease_count: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_count = $4 AND state = 'running'";
         let _turn = self.writer_turn().await;
