@@ -117,7 +117,7 @@ async fn the_budget_alerts_once_per_threshold_and_escalates_at_100(url: &str) {
         description: "launch week".into(),
     };
     let mut tx = app.store.begin().await.unwrap();
-    tx.add_worklog(&ws, &extra, "test", t0()).await.unwrap();
+    tx.add_worklog(&ws, &extra, &extra.identity(0), "test", t0()).await.unwrap();
     tx.commit().await.unwrap();
     run(t0() + Duration::hours(8)).await;
     let over: Vec<String> = chat.texts().into_iter().filter(|(_, t)| t.starts_with("🔴")).map(|(to, _)| to).collect();
@@ -318,8 +318,8 @@ async fn forecast_variance_alerts_once_per_epic_and_month(url: &str) {
         description: "crunch".into(),
     };
     let mut tx = app.store.begin().await.unwrap();
-    for _ in 0..3 {
-        tx.add_worklog(&ws, &extra, "test", t0()).await.unwrap();
+    for n in 0..3 {
+        tx.add_worklog(&ws, &extra, &extra.identity(n), "test", t0()).await.unwrap();
     }
     tx.commit().await.unwrap();
     run(t0() + Duration::days(8)).await;

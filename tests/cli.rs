@@ -353,6 +353,12 @@ fn worklogs_import_all_or_nothing_and_agents_send_once() {
     let skipped = sandbox.run(&["--database-url", &url, "worklogs", "import", "hours.csv", "--skip-bad-rows"]);
     assert!(skipped.status.success(), "{}", stderr(&skipped));
     assert_eq!(stdout(&skipped).trim(), "Imported 2 worklogs (12 h) from hours.csv; skipped 2 bad rows.");
+    let again = sandbox.run(&["--database-url", &url, "worklogs", "import", "hours.csv", "--skip-bad-rows"]);
+    assert_eq!(
+        stdout(&again).trim(),
+        "Imported 0 worklogs (0 h) from hours.csv; 2 were there already (0 with corrected hours); skipped 2 bad rows.",
+        "re-importing the same file adds nothing"
+    );
 
     let first = stdout(&sandbox.run(&["--database-url", &url, "run", "compliance", "--at", "2026-11-16 10:00"]));
     assert!(first.contains("you logged *4 h*") || first.contains("you logged 4 h"), "{first}");

@@ -4,6 +4,7 @@ use super::CliError;
 use crate::app::App;
 use crate::chat::shell::render::render;
 use crate::chat::shell::ShellChat;
+use crate::store::{identities, Imported};
 use crate::workflows::agents::{self, import, Agent, Sent};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use std::path::Path;
@@ -82,17 +83,31 @@ pub async fn import_worklogs(app: &App, file: &Path, skip_bad_rows: bool) -> Res
     let now = Utc::now();
     let source =
         format!("csv:{}", file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into()));
+    // Idempotent: a row already imported (same identity, see `Worklog::identity`) is found,
+    // not added again; with other hours, its hours are corrected.
     let mut tx = app.store.begin().await?;
-    for row in &parsed.rows {
-        tx.add_worklog(&ws, row, &source, now).await?;
+    let mut outcomes = Vec::with_capacity(parsed.rows.len());
+    for (row, identity) in parsed.rows.iter().zip(identities(&parsed.rows)) {
+        outcomes.push(tx.add_worklog(&ws, row, &identity, &source, now).await?);
     }
     tx.commit().await?;
-    let total: f64 = parsed.rows.iter().map(|r| r.hours).sum();
+    let count = |kind: Imported| outcomes.iter().filter(|o| **o == kind).count();
+    let added: f64 =
+        parsed.rows.iter().zip(&outcomes).filter(|(_, o)| **o == Imported::Added).map(|(r, _)| r.hours).sum();
+    let mut already = String::new();
+    if count(Imported::Unchanged) + count(Imported::Updated) > 0 {
+        already = format!(
+            "; {} were there already ({} with corrected hours)",
+            count(Imported::Unchanged) + count(Imported::Updated),
+            count(Imported::Updated)
+        );
+    }
     println!(
-        "Imported {} worklogs ({}) from {}{}.",
-        parsed.rows.len(),
-        crate::workflows::agents::hours(total),
+        "Imported {} worklogs ({}) from {}{}{}.",
+        count(Imported::Added),
+        crate::workflows::agents::hours(added),
         file.display(),
+        already,
         skipped(&parsed.bad)
     );
     Ok(())

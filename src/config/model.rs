@@ -28,6 +28,41 @@ pub struct Config {
     pub llm: LlmConfig,
     #[serde(default)]
     pub agents: AgentsConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How long what people said and what pmbot decided is kept; pruned daily by a job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    pub enabled: bool,
+    /// A cron expression in the team's time zone. Default: 03:30 every day.
+    pub schedule: String,
+    /// Chat messages the bot read (their text). Default: 90 days.
+    pub chat_messages_days: u32,
+    /// The decision log. Default: 365 days.
+    pub decisions_days: u32,
+    /// Decided or expired approvals (pending ones are kept). Default: 180 days.
+    pub approvals_days: u32,
+    /// The record of what agents sent (an epic's "Skip" is kept). Default: 400 days.
+    pub agent_sends_days: u32,
+    /// Stored reports (month-end workbooks). Default: 730 days.
+    pub reports_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            enabled: true,
+            schedule: "30 3 * * *".into(),
+            chat_messages_days: 90,
+            decisions_days: 365,
+            approvals_days: 180,
+            agent_sends_days: 400,
+            reports_days: 730,
+        }
+    }
 }
 
 /// The scheduled PM agents.

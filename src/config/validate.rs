@@ -108,6 +108,25 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
     if !(1..=720).contains(&conversation.suggestion_expiry_hours) {
         return fail("conversation.suggestion_expiry_hours", "must be between 1 and 720");
     }
+    if let Err(err) = config.retention.schedule.parse::<croner::Cron>() {
+        return fail(
+            "retention.schedule",
+            format!("\"{}\" is not a cron expression: {err}", config.retention.schedule),
+        );
+    }
+    let retention = &config.retention;
+    for (field, days, at_least) in [
+        ("retention.chat_messages_days", retention.chat_messages_days, 1),
+        ("retention.decisions_days", retention.decisions_days, 1),
+        ("retention.approvals_days", retention.approvals_days, 1),
+        // Agents' keys are per week or month: a shorter memory would send again.
+        ("retention.agent_sends_days", retention.agent_sends_days, 62),
+        ("retention.reports_days", retention.reports_days, 1),
+    ] {
+        if days < at_least {
+            return fail(field, format!("{days} is too short; at least {at_least}"));
+        }
+    }
     if let Err(err) = config.digest.schedule.parse::<croner::Cron>() {
         return fail("digest.schedule", format!("\"{}\" is not a cron expression: {err}", config.digest.schedule));
     }

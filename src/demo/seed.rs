@@ -246,8 +246,8 @@ async fn seed_worklogs(
         day = day + Days::new(1);
     }
     let mut tx = store.begin().await?;
-    for row in &rows {
-        tx.add_worklog(ws, row, "seed", now).await?;
+    for (row, identity) in rows.iter().zip(crate::store::identities(&rows)) {
+        tx.add_worklog(ws, row, &identity, "seed", now).await?;
     }
     // Forecasts set two weeks ago: Orders runs well over, the others near their forecast.
     let forecast_at = now - chrono::Duration::days(14);

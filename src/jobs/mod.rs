@@ -3,10 +3,12 @@
 
 mod discord;
 mod probe;
+mod retention;
 mod slack;
 
 pub use discord::{DiscordInboundJob, DiscordSendJob};
 pub use probe::ProbeJob;
+pub use retention::{cutoffs, RetentionJob};
 pub use slack::{SlackInboundJob, SlackSendJob, SlackSource};
 
 use crate::chat::{Chat, Templates};
@@ -108,6 +110,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<ProbeJob>()?
         .register::<MatchJob>()?
         .register::<DigestJob>()?
+        .register::<RetentionJob>()?
         .register::<AgentJob>()
 }
 
@@ -171,6 +174,10 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     if config.digest.enabled {
         let channel = config.digest.channel.clone().unwrap_or_else(|| config.standup.channel.clone());
         add("digest", &config.digest.schedule, config.team.timezone, digest, serde_json::json!({ "channel": channel }));
+    }
+    if config.retention.enabled {
+        let prune = (RetentionJob::KIND, RetentionJob::QUEUE, RetentionJob::MAX_ATTEMPTS);
+        add("retention", &config.retention.schedule, config.team.timezone, prune, serde_json::json!({}));
     }
     let agents = &config.agents;
     for (on, name, expression, which) in [

@@ -11,6 +11,7 @@ mod decisions;
 mod jobs;
 mod llm;
 mod messages;
+mod retention;
 mod team;
 mod tickets;
 mod worklogs;
@@ -21,8 +22,9 @@ pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, DecisionFilter, NewDecision};
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
+pub use retention::{Cutoffs, Pruned};
 pub use tickets::TicketFilter;
-pub use worklogs::Worklog;
+pub use worklogs::{identities, Imported, Worklog};
 
 use crate::board::{BoardError, Status, TicketKey};
 use sqlx::{PgPool, SqlitePool};

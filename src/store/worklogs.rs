@@ -21,12 +21,54 @@ impl Worklog {
     }
 }
 
+/// What importing a worklog did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Added,
+    /// The same entry was there with other hours; it has these now.
+    Updated,
+    /// The same entry was there already.
+    Unchanged,
+}
+
+impl Worklog {
+    /// The row's identity: its fields but the hours, and `occurrence` (0 for the first of
+    /// identical entries in one import, 1 for the second, …).
+    pub fn identity(&self, occurrence: usize) -> String {
+        serde_json::json!([self.person, self.day, self.project, self.epic, self.ticket, self.description, occurrence])
+            .to_string()
+    }
+}
+
+/// The identity of each of `rows`, read as one import (identical rows get 0, 1, 2, …).
+pub fn identities(rows: &[Worklog]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    rows.iter()
+        .map(|row| {
+            let base = row.identity(0);
+            let occurrence = seen.entry(base).or_insert(0);
+            let identity = row.identity(*occurrence);
+            *occurrence += 1;
+            identity
+        })
+        .collect()
+}
+
 impl StoreTx {
-    pub async fn add_worklog(&mut self, ws: &WorkspaceId, w: &Worklog, source: &str, at: DateTime<Utc>) -> Result<()> {
+    /// Adds the worklog under `identity` (see [`Worklog::identity`]), or finds it there.
+    pub async fn add_worklog(
+        &mut self,
+        ws: &WorkspaceId,
+        w: &Worklog,
+        identity: &str,
+        source: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Imported> {
         let sql =
             "INSERT INTO worklogs (workspace_id, person, day, hours, project, epic, ticket, description, source, \
-                   created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on_tx!(self, |conn| sqlx::query(sql)
+                   created_at, identity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   ON CONFLICT (workspace_id, identity) DO NOTHING";
+        let added = on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(&w.person)
             .bind(&w.day)
@@ -37,10 +79,22 @@ impl StoreTx {
             .bind(&w.description)
             .bind(source)
             .bind(at)
+            .bind(identity)
             .execute(&mut *conn)
             .await
-            .map(|_| ()))?;
-        Ok(())
+            .map(|r| r.rows_affected()))?;
+        if added == 1 {
+            return Ok(Imported::Added);
+        }
+        let sql = "UPDATE worklogs SET hours = $1 WHERE workspace_id = $2 AND identity = $3 AND hours <> $1";
+        let updated = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(w.hours)
+            .bind(ws.as_str())
+            .bind(identity)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(if updated == 1 { Imported::Updated } else { Imported::Unchanged })
     }
 
     /// Sets an epic's forecast, replacing an earlier one.

@@ -1,0 +1,44 @@
+//! `retention.prune` (daily, `[retention]`): deletes chat messages, decisions, approvals,
+//! agent sends and reports older than their configured age, for every workspace. Deleting
+//! again is harmless, so a retry needs no care.
+
+use super::JobEnv;
+use crate::config::RetentionConfig;
+use crate::queue::{Job, JobContext, JobSpec, Outcome};
+use crate::store::Cutoffs;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RetentionJob {}
+
+impl JobSpec for RetentionJob {
+    const KIND: &'static str = "retention.prune";
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: u32 = 3;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+}
+
+/// What goes, as of `now`.
+pub fn cutoffs(config: &RetentionConfig, now: DateTime<Utc>) -> Cutoffs {
+    let before = |days: u32| now - Duration::days(i64::from(days));
+    Cutoffs {
+        chat_messages: before(config.chat_messages_days),
+        decisions: before(config.decisions_days),
+        approvals: before(config.approvals_days),
+        agent_sends: before(config.agent_sends_days),
+        reports: before(config.reports_days),
+    }
+}
+
+impl<C: Send + Sync + 'static> Job<JobEnv<C>> for RetentionJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        match env.store.prune_retained(&cutoffs(&env.config.retention, ctx.now)).await {
+            Ok(pruned) => {
+                tracing::info!(?pruned, "pruned what is past its retention");
+                Outcome::Done
+            }
+            Err(err) => Outcome::retry(err.to_string()),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Pruning by age, for every workspace: what the retention job deletes.
+
+use super::{on_pool, Result, Store};
+use chrono::{DateTime, Utc};
+
+/// Rows older than these instants go.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoffs {
+    pub chat_messages: DateTime<Utc>,
+    pub decisions: DateTime<Utc>,
+    pub approvals: DateTime<Utc>,
+    pub agent_sends: DateTime<Utc>,
+    pub reports: DateTime<Utc>,
+}
+
+/// How many rows each prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    pub chat_messages: u64,
+    pub decisions: u64,
+    pub approvals: u64,
+    pub agent_sends: u64,
+    pub reports: u64,
+}
+
+impl Store {
+    /// Deletes what is older than its cutoff. Pending approvals stay (a job waits on them),
+    /// and so do the epics agent's "Skip" marks (a person's choice, not a message).
+    pub async fn prune_retained(&self, cut: &Cutoffs) -> Result<Pruned> {
+        let delete = |sql: &'static str, before: DateTime<Utc>| async move {
+            let done =
+                on_pool!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?;
+            Ok::<u64, super::StoreError>(done)
+        };
+        Ok(Pruned {
+            chat_messages: delete("DELETE FROM chat_messages WHERE created_at < $1", cut.chat_messages).await?,
+            decisions: delete("DELETE FROM decisions WHERE created_at < $1", cut.decisions).await?,
+            approvals: delete(
+                "DELETE FROM approvals WHERE state <> 'pending' AND updated_at < $1 \
+                 AND id NOT IN (SELECT approval_id FROM jobs WHERE state = 'awaiting' AND approval_id IS NOT NULL)",
+                cut.approvals,
+            )
+            .await?,
+            agent_sends: delete(
+                "DELETE FROM agent_sends WHERE sent_at < $1 AND key NOT LIKE 'epics:skip:%'",
+                cut.agent_sends,
+            )
+            .await?,
+            reports: delete("DELETE FROM reports WHERE created_at < $1", cut.reports).await?,
+        })
+    }
+}
