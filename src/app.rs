@@ -113,6 +113,8 @@ impl App {
                 workspace: self.workspace(),
                 signing_secret: settings.signing_secret.clone()?,
                 chat: Arc::new(chat),
+                team_id: settings.team_id.clone(),
+                app_id: settings.app_id.clone(),
             }))
         });
         let discord = self.discord.as_ref().and_then(|settings| {
@@ -121,6 +123,7 @@ impl App {
                 store: self.store.clone(),
                 workspace: self.workspace(),
                 public_key,
+                guild_id: settings.guild_id.clone(),
             }))
         });
         let router = crate::http::router(self.store.clone(), slack, discord);

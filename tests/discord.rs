@@ -92,6 +92,7 @@ async fn harness(url: &str) -> Harness {
         public_key: hex(key.verifying_key().as_bytes()),
         application_id: "APP1".into(),
         api_url: api_url.clone(),
+        guild_id: Some("G1".into()),
     });
     pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();
     let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
@@ -125,14 +126,18 @@ impl Harness {
     }
 
     async fn command(&self, id: &str, user: &str, name: &str, options: Value) -> Value {
+        self.command_in("G1", id, user, name, options).await
+    }
+
+    async fn command_in(&self, guild: &str, id: &str, user: &str, name: &str, options: Value) -> Value {
         let body = json!({"id": id, "type": 2, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
-            "member": {"user": {"id": user}}, "data": {"id": "cmd", "name": name, "options": options}});
+            "guild_id": guild, "member": {"user": {"id": user}}, "data": {"id": "cmd", "name": name, "options": options}});
         self.send(&body.to_string()).await.json().await.unwrap()
     }
 
     async fn press(&self, id: &str, user: &str, custom_id: &str, message_id: &str) -> Value {
         let body = json!({"id": id, "type": 3, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
-            "member": {"user": {"id": user}}, "message": {"id": message_id}, "data": {"custom_id": custom_id, "component_type": 2}});
+            "guild_id": "G1", "member": {"user": {"id": user}}, "message": {"id": message_id}, "data": {"custom_id": custom_id, "component_type": 2}});
         self.send(&body.to_string()).await.json().await.unwrap()
     }
 }
@@ -141,6 +146,7 @@ on_both_backends!(
     url:
     a_ping_is_ponged_and_bad_signatures_are_refused,
     a_standup_command_is_deferred_then_posted,
+    another_server_is_not_served,
     a_pm_approves_with_a_button_and_a_member_is_refused,
     a_rate_limited_post_waits_and_succeeds,
     every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx,
@@ -163,6 +169,17 @@ async fn a_ping_is_ponged_and_bad_signatures_are_refused(url: &str) {
     let autocomplete = r#"{"id":"2","token":"t","type":4,"data":{"name":"standup","options":[]}}"#;
     let answer: Value = h.send(autocomplete).await.json().await.unwrap();
     assert_eq!(answer["type"], 8);
+}
+
+async fn another_server_is_not_served(url: &str) {
+    let h = harness(url).await;
+    let answer =
+        h.command_in("G2", "I-other", "D_PAT", "pm", json!([{"name": "command", "value": "create \"x\""}])).await;
+    assert_eq!(answer["type"], 4, "answered at once: {answer}");
+    assert_eq!(answer["data"]["flags"], 64, "only the person sees it");
+    assert!(answer["data"]["content"].as_str().unwrap().contains("another Discord server"), "{answer}");
+    h.worker.run_until_idle().await;
+    assert!(h.fake.calls("").is_empty(), "nothing was done: {:?}", h.fake.calls(""));
 }
 
 async fn a_standup_command_is_deferred_then_posted(url: &str) {
@@ -246,6 +263,13 @@ async fn slash_commands_are_registered_from_the_manifest() {
     for name in names {
         assert!(pmbot::chat::command::parse_slash(&format!("/{name}"), "").is_ok(), "/{name} is handled");
     }
+    for command in put[0].1.as_array().unwrap() {
+        // Server members who may send messages see them; not in DMs, where no server's team is.
+        assert_eq!(
+            (&command["default_member_permissions"], &command["dm_permission"]),
+            (&json!("2048"), &json!(false))
+        );
+    }
 }
 
 async fn needs_changes_opens_a_modal_and_its_answer_is_recorded(url: &str) {
@@ -264,7 +288,7 @@ async fn needs_changes_opens_a_modal_and_its_answer_is_recorded(url: &str) {
     let modal = h.press("I7", "D_PAT", &changes, "M9").await;
     assert_eq!(modal["type"], 9, "a modal, as the immediate answer");
     let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit = json!({"id": "I8", "type": 5, "token": "tok-I8", "application_id": "APP1", "channel_id": "C1",
+    let submit = json!({"id": "I8", "type": 5, "token": "tok-I8", "application_id": "APP1", "channel_id": "C1", "guild_id": "G1",
         "member": {"user": {"id": "D_PAT"}},
         "data": {"custom_id": form_id, "components": [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": "Split export and import"}]}]}});
     let answer: Value = h.send(&submit.to_string()).await.json().await.unwrap();

@@ -43,12 +43,15 @@ async fn slow_and_parallel_unsigned_bodies_neither_exhaust_memory_nor_block_a_si
         signing_secret: Some(SECRET.into()),
         app_token: None,
         api_url: "http://127.0.0.1:9/api".into(),
+        team_id: None,
+        app_id: None,
     });
     app.discord = Some(DiscordEnv {
         bot_token: "bot-token".into(),
         public_key: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".into(),
         application_id: "APP1".into(),
         api_url: "http://127.0.0.1:9/api".into(),
+        guild_id: None,
     });
     let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
     tokio::spawn(server);

@@ -139,6 +139,8 @@ async fn harness(url: &str) -> Harness {
         signing_secret: Some(SECRET.into()),
         app_token: None,
         api_url: format!("http://{fake_addr}/api"),
+        team_id: Some("T1".into()),
+        app_id: None,
     });
     pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();
     let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
@@ -203,7 +205,7 @@ impl Harness {
 
     async fn press(&self, user: &str, action_id: &str, value: &str) -> reqwest::Response {
         let payload = json!({
-            "type": "block_actions", "trigger_id": rand_id(), "user": {"id": user}, "channel": {"id": "C0WEB"},
+            "type": "block_actions", "team": {"id": "T1"}, "trigger_id": rand_id(), "user": {"id": user}, "channel": {"id": "C0WEB"},
             "container": {"message_ts": "1700000000.000001", "channel_id": "C0WEB"},
             "response_url": format!("http://{}/response/press", self.fake_addr),
             "actions": [{"action_id": action_id, "value": value, "action_ts": rand_id()}]
@@ -248,6 +250,7 @@ fn text_of(body: &Value) -> String {
 on_both_backends!(
     url:
     signatures_are_checked_before_anything_else,
+    another_workspace_is_refused_even_when_signed,
     url_verification_echoes_the_challenge,
     a_mention_delivered_twice_gets_one_threaded_reply,
     standup_by_slash_command_is_posted_in_the_channel,
@@ -367,6 +370,25 @@ async fn signatures_are_checked_before_anything_else(url: &str) {
         )
         .await;
     assert_eq!(junk.status(), 401);
+}
+
+async fn another_workspace_is_refused_even_when_signed(url: &str) {
+    let h = harness(url).await;
+    let event = json!({"type": "app_mention", "user": "U01PATMRGN", "text": "<@U0BOT> board", "ts": "1700000100.000900", "channel": "C0WEB"});
+    let body = json!({"type": "event_callback", "team_id": "T9", "event_id": "EvOther", "event": event}).to_string();
+    assert_eq!(h.send("/slack/events", "application/json", &body).await.status(), 401);
+    let command = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("command", "/pm")
+        .append_pair("text", "create \"x\"")
+        .append_pair("user_id", "U01PATMRGN")
+        .append_pair("channel_id", "C0WEB")
+        .append_pair("team_id", "T9")
+        .append_pair("trigger_id", "t")
+        .append_pair("response_url", "http://x/y")
+        .finish();
+    assert_eq!(h.send("/slack/commands", "application/x-www-form-urlencoded", &command).await.status(), 401);
+    let jobs = h.app.store.jobs(&h.app.workspace(), None, None, 100).await.unwrap();
+    assert!(jobs.iter().all(|j| !j.kind.starts_with("slack.")), "nothing recorded: {jobs:?}");
 }
 
 async fn url_verification_echoes_the_challenge(url: &str) {
@@ -665,7 +687,7 @@ async fn needs_changes_opens_a_form_and_its_answer_is_recorded(url: &str) {
     let metadata = opened[0]["view"]["private_metadata"].as_str().unwrap().to_string();
 
     let submission = json!({
-        "type": "view_submission", "trigger_id": rand_id(), "user": {"id": "U01ANASOUS"},
+        "type": "view_submission", "team": {"id": "T1"}, "trigger_id": rand_id(), "user": {"id": "U01ANASOUS"},
         "view": {"id": "V1", "callback_id": "pmbot.form", "private_metadata": metadata,
             "state": {"values": {"answer": {"answer": {"type": "plain_text_input", "value": "Split export and import"}}}}}
     });

@@ -75,6 +75,10 @@ pub struct SlackEnv {
     pub app_token: Option<String>,
     /// `SLACK_API_URL`, default `https://slack.com/api`.
     pub api_url: String,
+    /// `SLACK_TEAM_ID` (T…) and `SLACK_APP_ID` (A…): when set, requests from another
+    /// workspace or app are refused.
+    pub team_id: Option<String>,
+    pub app_id: Option<String>,
 }
 
 impl std::fmt::Debug for SlackEnv {
@@ -92,6 +96,8 @@ pub fn slack_env() -> Option<SlackEnv> {
         signing_secret: var("SLACK_SIGNING_SECRET"),
         app_token: var("SLACK_APP_TOKEN"),
         api_url: var("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into()),
+        team_id: var("SLACK_TEAM_ID"),
+        app_id: var("SLACK_APP_ID"),
     };
     (env.signing_secret.is_some() || env.app_token.is_some()).then_some(env)
 }
@@ -105,6 +111,8 @@ pub struct DiscordEnv {
     pub application_id: String,
     /// `DISCORD_API_URL`, default `https://discord.com/api/v10`.
     pub api_url: String,
+    /// `DISCORD_GUILD_ID`: when set, only this server is served.
+    pub guild_id: Option<String>,
 }
 
 impl std::fmt::Debug for DiscordEnv {
@@ -124,6 +132,7 @@ pub fn discord_env() -> Option<DiscordEnv> {
         public_key: var("DISCORD_PUBLIC_KEY")?,
         application_id: var("DISCORD_APPLICATION_ID")?,
         api_url: var("DISCORD_API_URL").unwrap_or_else(|| "https://discord.com/api/v10".into()),
+        guild_id: var("DISCORD_GUILD_ID"),
     })
 }
 

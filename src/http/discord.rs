@@ -36,10 +36,28 @@ pub struct DiscordHttp {
     pub store: Store,
     pub workspace: WorkspaceId,
     pub public_key: VerifyingKey,
+    /// The one server served, when set.
+    pub guild_id: Option<String>,
 }
 
 pub fn routes(state: Arc<DiscordHttp>) -> Router {
     Router::new().route(PATH, post(interactions)).layer(DefaultBodyLimit::max(super::slack::MAX_BODY)).with_state(state)
+}
+
+/// Whether the interaction comes from the configured server (any, when none is set; a DM,
+/// which has no server, is not the configured one).
+fn same_guild(state: &DiscordHttp, body: &[u8]) -> bool {
+    let Some(wanted) = &state.guild_id else { return true };
+    let guild =
+        serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v["guild_id"].as_str().map(str::to_string));
+    if guild.as_deref() == Some(wanted.as_str()) {
+        return true;
+    }
+    tracing::warn!(
+        guild = guild.as_deref().unwrap_or("(none)"),
+        "a Discord interaction from another server was refused"
+    );
+    false
 }
 
 async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -53,6 +71,11 @@ async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap,
     match parse(&body) {
         Ok(Interaction::Ping) => Json(json!({ "type": 1 })).into_response(),
         Ok(Interaction::Autocomplete) => Json(json!({ "type": 8, "data": { "choices": [] } })).into_response(),
+        Ok(Interaction::Run { .. }) if !same_guild(&state, &body) => {
+            // Answered (Discord shows nothing otherwise), not acted on.
+            let text = "This bot serves another Discord server; nothing was done.";
+            Json(json!({ "type": 4, "data": { "content": text, "flags": 64 } })).into_response()
+        }
         Ok(Interaction::Run { inbound, kind, .. }) => {
             // A form can only be opened as the immediate answer to the press.
             if let crate::chat::Inbound::Action { action_id, value, message, .. } = inbound.as_ref() {

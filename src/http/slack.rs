@@ -33,6 +33,9 @@ pub struct SlackHttp {
     pub signing_secret: String,
     /// Opens forms (modals) at once: their trigger lives only 3 s.
     pub chat: Arc<crate::chat::slack::SlackChat>,
+    /// The workspace and app served; requests from others are refused.
+    pub team_id: Option<String>,
+    pub app_id: Option<String>,
 }
 
 pub fn routes(state: Arc<SlackHttp>) -> Router {
@@ -109,6 +112,17 @@ fn expect_content_type(headers: &HeaderMap, wanted: &'static str) -> Result<(), 
     }
 }
 
+/// A signed request from another workspace or app (a signing secret shared by mistake, a
+/// second install) is refused like a bad signature, and logged.
+fn same_workspace(state: &SlackHttp, team: Option<&str>, app: Option<&str>) -> Result<(), SlackHttpError> {
+    let differs = |wanted: &Option<String>, got: Option<&str>| wanted.as_deref().is_some_and(|w| got != Some(w));
+    if differs(&state.team_id, team) || differs(&state.app_id, app) {
+        tracing::warn!(team, app, "a Slack request for another workspace or app was refused");
+        return Err(SlackHttpError::Unauthorized);
+    }
+    Ok(())
+}
+
 async fn record(state: &SlackHttp, job: SlackInboundJob) -> Result<bool, SlackHttpError> {
     let now = Utc::now();
     match state.store.enqueue(&state.workspace, &job.to_new_job(now), now).await {
@@ -126,6 +140,10 @@ async fn events(
     body: Bytes,
 ) -> Result<Response, SlackHttpError> {
     check(&state, &headers, &body, "application/json")?;
+    let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if envelope["type"] != "url_verification" {
+        same_workspace(&state, envelope["team_id"].as_str(), envelope["api_app_id"].as_str())?;
+    }
     match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
         EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
         EventsRequest::Callback { event_id, event } => {
@@ -156,6 +174,7 @@ async fn commands(
     check(&state, &headers, &body, FORM)?;
     let mut fields = form(&body);
     fields.remove("token");
+    same_workspace(&state, fields.get("team_id").map(String::as_str), fields.get("api_app_id").map(String::as_str))?;
     // Checked now so a malformed command is refused here, not discarded later.
     crate::chat::slack::inbound::command(&fields).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
     let trigger = fields.get("trigger_id").cloned().unwrap_or_default();
@@ -180,6 +199,7 @@ async fn interactions(
     if let Some(fields) = payload.as_object_mut() {
         fields.remove("token");
     }
+    same_workspace(&state, payload["team"]["id"].as_str(), payload["api_app_id"].as_str())?;
     let parsed =
         crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
     if let Some(crate::chat::Inbound::Action { action_id, value, message, trigger: Some(trigger), .. }) = &parsed {
