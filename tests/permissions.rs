@@ -26,6 +26,8 @@ on_both_backends!(
     members_take_tickets_but_do_not_hand_them_out,
     forms_open_only_for_those_who_may_decide,
     a_member_cannot_move_a_ticket_by_chat_that_they_could_not_move_by_hand,
+    strangers_read_the_board_but_not_the_teams_conversations,
+    a_private_channels_words_are_never_quoted_elsewhere,
 );
 
 struct Fixture {
@@ -35,7 +37,12 @@ struct Fixture {
 }
 
 async fn fixture(url: &str) -> Fixture {
-    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    fixture_with(url, |_| {}).await
+}
+
+async fn fixture_with(url: &str, change: impl FnOnce(&mut pmbot::config::Config)) -> Fixture {
+    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
+    change(&mut config);
     let app = App::open(config, Some(url)).await.unwrap();
     pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
     let chat = Arc::new(RecordingChat::default());
@@ -45,9 +52,13 @@ async fn fixture(url: &str) -> Fixture {
 }
 
 fn origin(user: &str) -> Origin {
+    origin_in(user, "#acme-web")
+}
+
+fn origin_in(user: &str, channel: &str) -> Origin {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let ts = format!("1700000400.{:06}", NEXT.fetch_add(1, Ordering::SeqCst));
-    Origin { platform: Platform::Shell, channel: "#acme-web".into(), user: user.into(), ts, thread: None }
+    Origin { platform: Platform::Shell, channel: channel.into(), user: user.into(), ts, thread: None }
 }
 
 impl Fixture {
@@ -220,4 +231,51 @@ async fn a_member_cannot_move_a_ticket_by_chat_that_they_could_not_move_by_hand(
     // Her own words move it.
     f.say("ana", "WEB-5 is merged and deployed").await;
     assert_eq!(f.status("WEB-5").await, Status::Done);
+}
+
+async fn strangers_read_the_board_but_not_the_teams_conversations(url: &str) {
+    let f = fixture(url).await;
+    f.say("chloe", "hey team, can we add a dark mode toggle to the site header? two clients asked").await;
+    let team = f.command("pat", "standup").await;
+    assert!(team.contains("dark mode toggle"), "the team sees untracked conversations: {team}");
+    let outsider = f.command("zoe", "standup").await;
+    assert!(outsider.contains("Standup"), "{outsider}");
+    assert!(!outsider.contains("dark mode toggle"), "not someone outside the team: {outsider}");
+    assert!(f.command("zoe", "board").await.contains("Apple Pay"), "the board is readable");
+    let team_card = f.command("ana", "show WEB-5").await;
+    let outsider_card = f.command("zoe", "show WEB-5").await;
+    assert!(outsider_card.contains("WEB-5") && outsider_card.contains("Details and comments are for the team"));
+    let comment = f.bot.store.comments(&f.bot.workspace, &"WEB-5".parse().unwrap()).await.unwrap()[0].body.clone();
+    let quoted = comment.chars().take(20).collect::<String>();
+    assert!(team_card.contains(&quoted) && !outsider_card.contains(&quoted), "{outsider_card}");
+    let why = f.command("zoe", "why WEB-5").await;
+    assert!(why.contains("the decision log quotes the team's conversations"), "{why}");
+    assert_eq!(f.refusal("WEB-5").await.0, "decisions.read");
+}
+
+async fn a_private_channels_words_are_never_quoted_elsewhere(url: &str) {
+    let f = fixture_with(url, |c| c.conversation.private_channels = vec!["#leads".into()]).await;
+    let secret = "could we add a salary export for the finance team? confidential for now";
+    f.bot.handle(&Inbound::Message { origin: origin_in("ana", "#leads"), text: secret.into() }, t0()).await;
+    f.worker.run_until_idle().await;
+    // The suggestion is made where it was said; the standup in #team lists it without its words.
+    let standup = f.command("pat", "standup").await;
+    assert!(standup.contains("a request Ana made in a private conversation"), "{standup}");
+    assert!(!standup.contains("salary"), "{standup}");
+    // Accepted, the ticket links instead of quoting.
+    let card = f.chat.last_with_buttons().expect("the suggestion");
+    let yes = card.buttons().find(|b| b.label == "Yes").unwrap().clone();
+    let inbound = Inbound::Action {
+        origin: origin_in("pat", "#leads"),
+        action_id: yes.action_id,
+        value: yes.value,
+        message: MessageRef { channel: "#leads".into(), ts: "card".into() },
+        trigger: None,
+    };
+    f.bot.handle(&inbound, t0()).await;
+    f.worker.run_until_idle().await;
+    let tickets = f.bot.store.tickets(&f.bot.workspace, &Default::default()).await.unwrap();
+    let made = tickets.iter().find(|t| t.labels.contains(&"from-chat".to_string())).expect("a ticket from chat");
+    assert!(made.description.contains("in a private conversation"), "{}", made.description);
+    assert!(!made.description.contains("confidential"), "{}", made.description);
 }

@@ -46,6 +46,7 @@ async fn the_daily_prune_removes_only_what_is_past_its_retention(url: &str) {
             thread_ts: None,
             text: "secret plans".into(),
             created_at: at,
+            private: false,
         };
         store.record_message(&ws, &said).await.unwrap();
         store.log_decision(&ws, &decision(ts), at).await.unwrap();

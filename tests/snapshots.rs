@@ -32,7 +32,10 @@ fn eli_in_mobile_app() -> Origin {
 async fn mondays_team_standup() {
     let db = TestDb::sqlite().await;
     let app = seeded_app(&db).await;
-    let message = standup::build(&app.store, &app.workspace(), &app.config, &app.templates, None, t0()).await.unwrap();
+    let message =
+        standup::build(&app.store, &app.workspace(), &app.config, &app.templates, None, standup::Audience::Team, t0())
+            .await
+            .unwrap();
     insta::assert_snapshot!("standup_terminal", render("pmbot › #team", &message, Style::PLAIN, 1));
     insta::assert_snapshot!("standup_message", serde_json::to_string_pretty(&message).unwrap());
     let (blocks, fallback) = pmbot::chat::slack::render::blocks(&message);

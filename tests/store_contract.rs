@@ -217,6 +217,7 @@ async fn a_chat_message_is_stored_once(store: &Store) {
         thread_ts: None,
         text: "WEB-1 is merged 🎉".into(),
         created_at: t0(),
+        private: false,
     };
     assert!(store.record_message(&ws, &message).await.unwrap());
     assert!(!store.record_message(&ws, &message).await.unwrap(), "a redelivery is not stored twice");

@@ -10,3 +10,7 @@ CREATE UNIQUE INDEX worklogs_identity ON worklogs (workspace_id, identity);
 CREATE INDEX chat_messages_created ON chat_messages (created_at);
 CREATE INDEX decisions_created ON decisions (created_at);
 CREATE INDEX agent_sends_sent ON agent_sends (sent_at);
+
+-- Whether a message was said in a private channel or a DM: its words are never quoted into
+-- a public channel or a ticket (a link is given instead).
+ALTER TABLE chat_messages ADD COLUMN private BOOLEAN NOT NULL DEFAULT 0;

@@ -38,6 +38,20 @@ pub struct Origin {
     pub thread: Option<String>,
 }
 
+impl Origin {
+    /// A DM or a private conversation by the platform's naming: Slack's `D…` (DMs) and `G…`
+    /// (group DMs and older private channels), the terminal's `@name`. Newer private Slack
+    /// channels have `C…` ids: their events say so (`channel_type`), or they are listed in
+    /// `[conversation] private_channels`.
+    pub fn looks_private(&self) -> bool {
+        match self.platform {
+            Platform::Slack => self.channel.starts_with('D') || self.channel.starts_with('G'),
+            Platform::Shell => self.channel.starts_with('@'),
+            Platform::Discord => false,
+        }
+    }
+}
+
 /// A message the bot sent, as the platform names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct MessageRef {

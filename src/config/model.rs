@@ -211,6 +211,9 @@ pub struct ConversationConfig {
     pub channels: Vec<String>,
     /// Channels where decisions are logged but nothing is done or said.
     pub shadow_channels: Vec<String>,
+    /// Private channels whose words are never quoted into public channels or tickets (DMs
+    /// and Slack's `G…` channels are private anyway; Slack events also say so themselves).
+    pub private_channels: Vec<String>,
     /// The label put on tickets created from conversation.
     pub label: String,
     /// How long a suggestion's buttons wait for an answer.
@@ -227,6 +230,7 @@ impl Default for ConversationConfig {
             enabled: true,
             channels: Vec::new(),
             shadow_channels: Vec::new(),
+            private_channels: Vec::new(),
             label: "from-chat".into(),
             suggestion_expiry_hours: 48,
             comment: Thresholds { auto: 0.9, ask: 0.6 },

@@ -170,6 +170,7 @@ pub async fn seed(
             thread_ts: None,
             text: text.to_string(),
             created_at: at,
+            private: false,
         };
         seeded.messages += usize::from(store.record_message(ws, &message).await?);
     }

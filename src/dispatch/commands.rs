@@ -32,13 +32,24 @@ impl Bot {
             }
             Command::Standup { who } => self.standup(origin, who.as_ref(), in_thread, now).await,
             Command::Board { who, status } => self.board(origin, who.as_ref(), status, in_thread).await,
-            Command::Show { key } => Ok(vec![reply(origin, self.card(&key, "").await?, in_thread)]),
+            Command::Show { key } => {
+                let card = match self.sender(origin) {
+                    Some(_) => self.card(&key, "").await?,
+                    None => self.outsider_card(&key).await?,
+                };
+                Ok(vec![reply(origin, card, in_thread)])
+            }
             Command::Create { title } => self.create(origin, &title, in_thread, now).await,
             Command::Move { key, to, reason } => self.move_command(origin, &key, to, reason.as_deref(), in_thread, now).await,
             Command::Assign { key, who } => self.assign(origin, &key, who.as_ref(), in_thread, now).await,
             Command::Comment { key, text } => self.comment(origin, &key, &text, in_thread, now).await,
             Command::Decide { approval, verdict, comment } => {
                 self.decide(origin, approval, verdict, comment.as_deref(), None, now).await
+            }
+            Command::Why { key } if self.sender(origin).is_none() => {
+                // The decision log quotes the team's conversations.
+                let why = "the decision log quotes the team's conversations, so it is for people in pmbot.toml";
+                Err(self.board.refuse(&self.actor(origin), "decisions.read", key.as_str(), why, now).await.into())
             }
             Command::Why { key } => self.why(origin, &key, in_thread).await,
             Command::Fix { .. } => Err(BotError::User(
@@ -60,7 +71,10 @@ impl Bot {
     async fn standup(&self, origin: &Origin, who: Option<&PersonRef>, in_thread: bool, now: DateTime<Utc>) -> Outcome {
         let person = who.map(|w| self.resolve(origin, w)).transpose()?;
         let handle = person.map(|p| p.handle.as_str());
-        let message = standup::build(&self.store, &self.workspace, &self.config, &self.templates, handle, now).await?;
+        let audience =
+            if self.sender(origin).is_some() { standup::Audience::Team } else { standup::Audience::Outsider };
+        let message =
+            standup::build(&self.store, &self.workspace, &self.config, &self.templates, handle, audience, now).await?;
         Ok(vec![reply(origin, message, in_thread)])
     }
 
@@ -83,6 +97,15 @@ impl Bot {
         }
         let view: BoardView = views::board(title, &tickets, status, &self.names(), self.config.standup.top_items);
         Ok(vec![reply(origin, self.templates.render("board", &view)?, in_thread)])
+    }
+
+    /// The card as someone not on the team sees it: what the board shows, without the
+    /// description and comments, which may carry the team's conversations.
+    async fn outsider_card(&self, key: &TicketKey) -> Result<crate::chat::Message, BotError> {
+        let mut ticket = self.store.ticket(&self.workspace, key).await?;
+        ticket.description.clear();
+        let note = "Details and comments are for the team.";
+        Ok(self.templates.render("ticket", &TicketView::new(&ticket, &[], &self.names(), note))?)
     }
 
     /// The ticket card; a non-empty `note` replaces its buttons.

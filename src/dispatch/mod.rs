@@ -68,6 +68,8 @@ pub struct Bot {
     people: Arc<Vec<Person>>,
     /// The platform's id for the event being handled; a change it causes is made once per id.
     delivery: Option<String>,
+    /// The platform said the event comes from a private channel or a DM.
+    private: bool,
 }
 
 impl Bot {
@@ -75,7 +77,20 @@ impl Bot {
         let workspace = WorkspaceId::new(config.team.workspace.clone());
         let people = Arc::new(config.people());
         let board = BoardService::new(store.clone(), workspace.clone());
-        Bot { store, config, templates, workspace, board, people, delivery: None }
+        Bot { store, config, templates, workspace, board, people, delivery: None, private: false }
+    }
+
+    /// Events the platform marked as from a private channel or a DM (Slack's `channel_type`).
+    pub fn in_private(mut self, private: bool) -> Self {
+        self.private = private;
+        self
+    }
+
+    /// Whether what was said at `origin` must stay where it was said.
+    fn is_private(&self, origin: &Origin) -> bool {
+        self.private
+            || origin.looks_private()
+            || self.config.conversation.private_channels.iter().any(|c| crate::config::same_channel(c, &origin.channel))
     }
 
     /// Handles events of one delivery: a retry or a redelivery changes the board only once.
@@ -144,6 +159,7 @@ impl Bot {
             thread_ts: origin.thread.clone(),
             text: text.into(),
             created_at: now,
+            private: self.is_private(origin),
         }
     }
 

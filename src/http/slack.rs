@@ -140,13 +140,11 @@ async fn events(
     body: Bytes,
 ) -> Result<Response, SlackHttpError> {
     check(&state, &headers, &body, "application/json")?;
-    let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if envelope["type"] != "url_verification" {
-        same_workspace(&state, envelope["team_id"].as_str(), envelope["api_app_id"].as_str())?;
-    }
     match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
         EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
         EventsRequest::Callback { event_id, event } => {
+            let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            same_workspace(&state, envelope["team_id"].as_str(), envelope["api_app_id"].as_str())?;
             let fresh = record(
                 &state,
                 SlackInboundJob { source: SlackSource::Event, delivery: format!("event:{event_id}"), body: event },
@@ -174,9 +172,9 @@ async fn commands(
     check(&state, &headers, &body, FORM)?;
     let mut fields = form(&body);
     fields.remove("token");
-    same_workspace(&state, fields.get("team_id").map(String::as_str), fields.get("api_app_id").map(String::as_str))?;
     // Checked now so a malformed command is refused here, not discarded later.
     crate::chat::slack::inbound::command(&fields).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    same_workspace(&state, fields.get("team_id").map(String::as_str), fields.get("api_app_id").map(String::as_str))?;
     let trigger = fields.get("trigger_id").cloned().unwrap_or_default();
     let command = fields.get("command").cloned().unwrap_or_default();
     let body = serde_json::to_value(&fields).unwrap_or(Value::Null);
@@ -199,9 +197,9 @@ async fn interactions(
     if let Some(fields) = payload.as_object_mut() {
         fields.remove("token");
     }
-    same_workspace(&state, payload["team"]["id"].as_str(), payload["api_app_id"].as_str())?;
     let parsed =
         crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
+    same_workspace(&state, payload["team"]["id"].as_str(), payload["api_app_id"].as_str())?;
     if let Some(crate::chat::Inbound::Action { action_id, value, message, trigger: Some(trigger), .. }) = &parsed {
         if let Some(form) = crate::dispatch::form_for_button(action_id, value, message) {
             let opening =

@@ -70,8 +70,10 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
         let requester = inbound.origin().user.clone();
         // Keyed by the delivery: run again (a crash before the answers were enqueued, a
         // retry), the command finds its change made and only answers again.
+        let private = matches!(self.body["channel_type"].as_str(), Some("group" | "mpim" | "im"));
         let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone())
-            .keyed(&format!("slack:{}", self.delivery));
+            .keyed(&format!("slack:{}", self.delivery))
+            .in_private(private);
         let outbound = bot.handle(&inbound, ctx.now).await;
         if let Err(err) = env.store.fault("inbound.before_answers") {
             return Outcome::retry(err.to_string());

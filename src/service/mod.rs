@@ -273,9 +273,7 @@ impl BoardService {
         now: DateTime<Utc>,
     ) -> ServiceError {
         let why = match actor {
-            Actor::Stranger { platform, user } => format!(
-                "I don't know you yet ({platform} user {user}): ask a PM to add you to pmbot.toml to change the board"
-            ),
+            Actor::Stranger { platform, user } => format!("I don't know you yet ({platform} user {user}): {why}"),
             _ => why.to_string(),
         };
         let decision = NewDecision {

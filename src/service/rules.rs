@@ -74,7 +74,7 @@ const WORKING: [Status; 5] = [Status::Todo, Status::InProgress, Status::InReview
 /// `Ok` when `who` may do `op`; otherwise why not, in words for the person.
 pub fn check(who: Who, op: Op) -> Result<(), &'static str> {
     if who == Who::Stranger {
-        return Err("only people listed in pmbot.toml can change the board");
+        return Err("ask a PM to add you to pmbot.toml to change the board");
     }
     if who.decides() {
         return Ok(());

@@ -13,13 +13,17 @@ pub struct ChatMessageSeen {
     pub thread_ts: Option<String>,
     pub text: String,
     pub created_at: DateTime<Utc>,
+    /// Said in a private channel or a DM: never quoted where others read.
+    pub private: bool,
 }
 
 impl StoreTx {
     /// Stores the message inside this transaction; `false` when it was already stored.
     pub async fn record_message(&mut self, ws: &WorkspaceId, m: &ChatMessageSeen) -> Result<bool> {
-        let sql = "INSERT INTO chat_messages (workspace_id, platform, channel, user_id, ts, thread_ts, text, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, platform, channel, ts) DO NOTHING";
+        let sql =
+            "INSERT INTO chat_messages (workspace_id, platform, channel, user_id, ts, thread_ts, text, created_at, \
+                   private) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   ON CONFLICT (workspace_id, platform, channel, ts) DO NOTHING";
         let done = on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(&m.platform)
@@ -29,6 +33,7 @@ impl StoreTx {
             .bind(&m.thread_ts)
             .bind(m.text.replace('\0', ""))
             .bind(m.created_at)
+            .bind(m.private)
             .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected()))?;
@@ -47,7 +52,7 @@ impl Store {
 
     /// The newest `limit` messages of a channel, oldest first.
     pub async fn recent_messages(&self, ws: &WorkspaceId, channel: &str, limit: i64) -> Result<Vec<ChatMessageSeen>> {
-        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at, private FROM chat_messages \
                    WHERE workspace_id = $1 AND channel = $2 ORDER BY created_at DESC, id DESC LIMIT $3";
         let mut rows: Vec<ChatMessageSeen> = on_pool!(self, |pool| sqlx::query_as(sql)
             .bind(ws.as_str())
@@ -67,7 +72,7 @@ impl Store {
         channel: &str,
         ts: &str,
     ) -> Result<Option<ChatMessageSeen>> {
-        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at, private FROM chat_messages \
                    WHERE workspace_id = $1 AND platform = $2 AND channel = $3 AND ts = $4";
         Ok(on_pool!(self, |pool| sqlx::query_as(sql)
             .bind(ws.as_str())
@@ -88,7 +93,7 @@ impl Store {
         thread: &str,
         limit: i64,
     ) -> Result<Vec<ChatMessageSeen>> {
-        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at FROM chat_messages \
+        let sql = "SELECT platform, channel, user_id, ts, thread_ts, text, created_at, private FROM chat_messages \
                    WHERE workspace_id = $1 AND platform = $2 AND channel = $3 AND (ts = $4 OR thread_ts = $4) \
                    ORDER BY created_at DESC, id DESC LIMIT $5";
         let mut rows: Vec<ChatMessageSeen> = on_pool!(self, |pool| sqlx::query_as(sql)

@@ -3,7 +3,7 @@
 //! (Create ticket). Each step is safe to repeat: a job run again after a crash finds its work
 //! done. Undo is the board service's (`BoardService::undo`).
 
-use super::draft::{draft, Said};
+use super::draft::{draft, private_draft, Said};
 use crate::board::{NewTicket, Source, Status, TicketKey};
 use crate::config::Config;
 use crate::service::{Actor, BoardService, Ctx, ServiceError};
@@ -63,6 +63,9 @@ pub struct Proposal {
     /// Set when a language model reranked or titled it.
     #[serde(default)]
     pub model: Option<Value>,
+    /// Said in a private channel or a DM: quoted nowhere else, linked instead.
+    #[serde(default)]
+    pub private: bool,
 }
 
 impl Proposal {
@@ -180,6 +183,10 @@ fn channel_name(channel: &str) -> String {
 }
 
 fn comment_body(config: &Config, proposal: &Proposal) -> String {
+    if proposal.private {
+        let see = proposal.link.as_deref().map_or_else(|| "ask them for it".into(), |l| format!("see {l}"));
+        return format!("{} said something about this in a private conversation ({see}).", who(config, proposal));
+    }
     let mut body =
         format!("{} in {}: “{}”", who(config, proposal), channel_name(&proposal.message.channel), proposal.text);
     if let Some(link) = &proposal.link {
@@ -213,7 +220,11 @@ async fn new_ticket(
         None => Vec::new(),
     };
     let request = Said { who: who(config, proposal), text: proposal.text.clone() };
-    let drafted = draft(&request, &thread, &channel_name(&m.channel), proposal.link.as_deref());
+    let drafted = if proposal.private {
+        private_draft(&request, proposal.link.as_deref())
+    } else {
+        draft(&request, &thread, &channel_name(&m.channel), proposal.link.as_deref())
+    };
     // A language model's title and summary, when it wrote them; the quote stays either way.
     let written = |field: &str| {
         proposal.model.as_ref().and_then(|m| m["answer"][field].as_str()).filter(|t| !t.trim().is_empty())

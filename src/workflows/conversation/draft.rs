@@ -35,6 +35,17 @@ pub fn draft(request: &Said, thread: &[Said], channel: &str, link: Option<&str>)
     Draft { title, description }
 }
 
+/// For a request made in a private channel or a DM: a title, and a description that links
+/// to the conversation instead of quoting it (tickets are read by more people).
+pub fn private_draft(request: &Said, link: Option<&str>) -> Draft {
+    let title = title(&request.text).unwrap_or_else(|| format!("Request from {}", request.who));
+    let mut description = format!("Asked for by {} in a private conversation; its words stay there.", request.who);
+    if let Some(link) = link {
+        description.push_str(&format!("\n\nConversation: {link}"));
+    }
+    Draft { title, description }
+}
+
 /// The request's first sentence without greetings and asking words, capitalised and at most
 /// 80 characters; `None` when nothing is left (emoji, a bare link).
 pub fn title(text: &str) -> Option<String> {

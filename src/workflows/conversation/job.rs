@@ -146,7 +146,7 @@ impl MatchJob {
         let ticket = decided.ticket.as_ref().and_then(|key| tickets.iter().find(|t| t.key.as_str() == key));
         let alone = !by_model && author_may(author, &decided, ticket);
         let act = policy::capped(policy::act(&env.config.conversation, &self.channel, &decided), alone);
-        let link = if matches!(act, Act::Auto | Act::Ask) && decided.decision == "create" {
+        let link = if matches!(act, Act::Auto | Act::Ask) && (decided.decision == "create" || message.private) {
             // Only new tickets quote the link; a failure to get one is no reason to stop.
             env.chat.permalink(&self.channel, &self.ts).await.unwrap_or_else(|err| {
                 tracing::warn!(error = %err, "no permalink for a conversation message");
@@ -174,6 +174,7 @@ impl MatchJob {
             approval: None,
             result: None,
             model,
+            private: message.private,
         };
         Ok(NewDecision {
             kind: KIND.into(),

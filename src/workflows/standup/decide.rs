@@ -38,6 +38,8 @@ pub struct Untracked {
     pub author: Option<String>,
     pub text: String,
     pub at: DateTime<Utc>,
+    /// Said in a private channel or a DM: listed without its words.
+    pub private: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

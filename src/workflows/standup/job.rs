@@ -27,7 +27,16 @@ impl JobSpec for StandupJob {
 impl<C: Chat + 'static> Job<JobEnv<C>> for StandupJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
         let person = self.person.as_deref();
-        let built = super::build(&env.store, &ctx.workspace, &env.config, &env.templates, person, self.at).await;
+        let built = super::build(
+            &env.store,
+            &ctx.workspace,
+            &env.config,
+            &env.templates,
+            person,
+            super::Audience::Team,
+            self.at,
+        )
+        .await;
         let message = match built {
             Ok(message) => message,
             Err(err) => return Outcome::retry(err.to_string()),

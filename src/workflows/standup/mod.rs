@@ -26,6 +26,14 @@ pub enum StandupError {
     Template(#[from] crate::chat::TemplateError),
 }
 
+/// Who a standup is for: the team, or someone not on it (who sees the board, not the
+/// team's conversations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Team,
+    Outsider,
+}
+
 /// Builds today's standup for the team, or for one person (a handle).
 pub async fn build(
     store: &Store,
@@ -33,6 +41,7 @@ pub async fn build(
     config: &Config,
     templates: &Templates,
     person: Option<&str>,
+    audience: Audience,
     now: DateTime<Utc>,
 ) -> Result<Message, StandupError> {
     let tickets = store.tickets(ws, &TicketFilter::default()).await?;
@@ -42,7 +51,10 @@ pub async fn build(
     for ticket in tickets.iter().filter(|t| t.status == Status::Blocked) {
         blockers.insert(ticket.key.clone(), blocker_note(store, ws, &ticket.key).await?);
     }
-    let untracked = untracked(store, ws, now - Duration::days(7)).await?;
+    let untracked = match audience {
+        Audience::Team => untracked(store, ws, now - Duration::days(7)).await?,
+        Audience::Outsider => Vec::new(),
+    };
     let standup = decide(&StandupInput {
         now,
         tz: config.team.timezone,
@@ -80,6 +92,7 @@ async fn untracked(store: &Store, ws: &WorkspaceId, since: DateTime<Utc>) -> Res
             author: p.author,
             text: p.text,
             at: d.created_at,
+            private: p.private,
         })
         .collect())
 }
@@ -94,6 +107,15 @@ async fn blocker_note(store: &Store, ws: &WorkspaceId, key: &TicketKey) -> Resul
         None => store.comments(ws, key).await?.pop().map(|c| c.body),
     };
     Ok(BlockerNote { text, since: blocked.map(|t| t.at) })
+}
+
+/// A quote of the request and who asked where; a private conversation's words stay in it.
+fn untracked_line(u: &Untracked, names: &Names) -> String {
+    let who = u.author.as_deref().map_or_else(|| "someone".into(), |h| names.short(h));
+    if u.private {
+        return format!("a request {who} made in a private conversation");
+    }
+    format!("“{}” — {who} in {}", shorten(&u.text, 100), u.channel)
 }
 
 #[derive(Serialize)]
@@ -198,16 +220,7 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
             .iter()
             .take(limit)
             .enumerate()
-            .map(|(i, u)| UntrackedView {
-                n: i + 1,
-                decision: u.decision,
-                line: format!(
-                    "“{}” — {} in {}",
-                    shorten(&u.text, 100),
-                    u.author.as_deref().map_or_else(|| "someone".into(), |h| names.short(h)),
-                    u.channel
-                ),
-            })
+            .map(|(i, u)| UntrackedView { n: i + 1, decision: u.decision, line: untracked_line(u, names) })
             .collect(),
         untracked_more: standup.untracked.len().saturating_sub(limit),
         create: crate::workflows::conversation::CREATE_ACTION,

@@ -165,6 +165,7 @@ fn untracked_conversations_since_the_previous_working_day_are_listed() {
         author: Some(author.into()),
         text: "can we add CSV export".into(),
         at,
+        private: false,
     };
     let friday_noon = monday_9am() - chrono::Duration::hours(69);
     let thursday = monday_9am() - chrono::Duration::days(4);
