@@ -1,13 +1,12 @@
-//! The optional language model: an OpenAI-compatible endpoint or the Anthropic API. It
-//! reranks the matcher's candidates and writes titles for new tickets. Every failure — not
-//! configured, over the day's token budget, slow, an HTTP error, an answer that is not the
-//! promised JSON — is an `LlmError`, and the caller keeps the deterministic decision.
-
-pub mod answer;
+//! The optional language model's client: an OpenAI-compatible endpoint or the Anthropic API.
+//! It carries the caller's instructions and prompt there and the text back, within the day's
+//! token budget and a timeout; what to ask and how to read the answer are the caller's (the
+//! conversation job's `workflows::conversation::model`). Every failure — over the budget,
+//! slow, an HTTP error, an answer the caller's check refuses — is an `LlmError`, and the
+//! caller keeps its deterministic decision.
 
 use crate::config::LlmConfig;
 use crate::store::{Store, WorkspaceId};
-use answer::{Answer, Question};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -127,8 +126,8 @@ pub struct Llm {
 
 /// A checked answer and what it cost.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub answer: Answer,
+pub struct Reply<T> {
+    pub answer: T,
     pub tokens: u64,
 }
 
@@ -140,22 +139,24 @@ impl Llm {
         Llm { settings, http: Client::builder(TokioExecutor::new()).build(https) }
     }
 
-    /// Asks about `question` within the day's budget (`day` is the team's `YYYY-MM-DD`);
-    /// every call, failed or not, is counted.
-    pub async fn decide(
+    /// Asks `prompt` under `system` instructions within the day's budget (`day` is the
+    /// team's `YYYY-MM-DD`), and reads the text with `check`; every call, failed or not, is
+    /// counted.
+    pub async fn ask<T>(
         &self,
         store: &Store,
         ws: &WorkspaceId,
         day: &str,
-        question: &Question,
-    ) -> Result<Reply, LlmError> {
+        system: &str,
+        prompt: &str,
+        check: impl FnOnce(&str) -> Result<T, LlmError>,
+    ) -> Result<Reply<T>, LlmError> {
         let budget = self.settings.daily_token_budget;
         let used = store.llm_tokens_used(ws, day).await?;
         if used >= budget {
             return Err(LlmError::Budget { used, budget });
         }
-        let prompt = answer::prompt(question);
-        let called = tokio::time::timeout(self.settings.timeout, self.call(&prompt)).await;
+        let called = tokio::time::timeout(self.settings.timeout, self.call(system, prompt)).await;
         let result = match called {
             Ok(result) => result,
             Err(_) => Err(LlmError::Timeout(self.settings.timeout)),
@@ -163,8 +164,8 @@ impl Llm {
         match result {
             Ok((text, tokens)) => {
                 // Counted before checking: a wrong answer still cost its tokens.
-                let tokens = tokens.unwrap_or_else(|| estimate(&prompt, &text));
-                let parsed = answer::parse(&text, &question.candidates);
+                let tokens = tokens.unwrap_or_else(|| estimate(system, prompt, &text));
+                let parsed = check(&text);
                 store.record_llm_use(ws, day, tokens, parsed.is_err()).await?;
                 Ok(Reply { answer: parsed?, tokens })
             }
@@ -176,16 +177,16 @@ impl Llm {
     }
 
     /// The model's text and, when the API says, the tokens used.
-    async fn call(&self, prompt: &str) -> Result<(String, Option<u64>), LlmError> {
+    async fn call(&self, system: &str, prompt: &str) -> Result<(String, Option<u64>), LlmError> {
         let s = &self.settings;
         let body = match s.provider {
             Provider::OpenAiCompatible => json!({
                 "model": s.model, "temperature": 0, "max_tokens": MAX_ANSWER_TOKENS,
                 "response_format": { "type": "json_object" },
-                "messages": [{ "role": "system", "content": answer::SYSTEM }, { "role": "user", "content": prompt }],
+                "messages": [{ "role": "system", "content": system }, { "role": "user", "content": prompt }],
             }),
             Provider::Anthropic => json!({
-                "model": s.model, "temperature": 0, "max_tokens": MAX_ANSWER_TOKENS, "system": answer::SYSTEM,
+                "model": s.model, "temperature": 0, "max_tokens": MAX_ANSWER_TOKENS, "system": system,
                 "messages": [{ "role": "user", "content": prompt }],
             }),
         };
@@ -238,8 +239,8 @@ fn read_reply(provider: Provider, value: &Value) -> Result<(String, Option<u64>)
 }
 
 /// About four characters a token, when the API does not say.
-fn estimate(prompt: &str, answer: &str) -> u64 {
-    ((prompt.len() + answer::SYSTEM.len() + answer.len()) / 4) as u64
+fn estimate(system: &str, prompt: &str, answer: &str) -> u64 {
+    ((prompt.len() + system.len() + answer.len()) / 4) as u64
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::policy::{self, Act};
 use crate::board::{Person, Role, Ticket, TicketKey};
 use crate::chat::Chat;
 use crate::jobs::{JobEnv, StepError};
-use crate::llm::answer::Question;
+use super::model::{self, Question};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::service::{rules, Actor, BoardService, Ctx, Op, Who};
 use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
@@ -415,7 +415,8 @@ async fn consult<C>(
     };
     let day = crate::calendar::local_date(ctx.now, env.config.team.timezone).to_string();
     let settings = &llm.settings;
-    match llm.decide(&env.store, &ctx.workspace, &day, &question).await {
+    let check = |text: &str| model::parse(text, &question.candidates);
+    match llm.ask(&env.store, &ctx.workspace, &day, model::SYSTEM, &model::prompt(&question), check).await {
         Ok(reply) => {
             let answer = reply.answer;
             let decision = match answer.decision.as_str() {

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod draft;
 mod job;
+pub mod model;
 pub mod policy;
 pub mod stats;
 

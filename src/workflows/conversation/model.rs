@@ -1,8 +1,9 @@
-//! What pmbot asks the language model and how its answer is read. Pure: the prompt from the
-//! message and the matcher's candidates; the answer parsed from strict JSON and checked
-//! against those candidates, so the model can only choose what the board offers.
+//! What the conversation job asks the language model and how its answer is read. Pure: the
+//! prompt from the message and the matcher's candidates; the answer parsed from strict JSON
+//! and checked against those candidates, so the model can only choose what the board offers.
+//! The client (`crate::llm`) only carries the prompt there and the text back.
 
-use super::LlmError;
+use crate::llm::LlmError;
 use crate::board::Status;
 use crate::workflows::matching::MatchTicket;
 use serde::{Deserialize, Serialize};
