@@ -108,7 +108,7 @@ impl App {
                 bot_token: settings.bot_token.clone(),
                 api_url: settings.api_url.clone(),
             });
-            Some(Arc::new(crate::http::slack::SlackHttp {
+            Some(Arc::new(crate::chat::slack::http::SlackHttp {
                 store: self.store.clone(),
                 workspace: self.workspace(),
                 signing_secret: settings.signing_secret.clone()?,
@@ -119,7 +119,7 @@ impl App {
         });
         let discord = self.discord.as_ref().and_then(|settings| {
             let public_key = crate::chat::discord::verify::public_key(&settings.public_key).ok()?;
-            Some(Arc::new(crate::http::discord::DiscordHttp {
+            Some(Arc::new(crate::chat::discord::http::DiscordHttp {
                 store: self.store.clone(),
                 workspace: self.workspace(),
                 public_key,

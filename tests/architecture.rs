@@ -52,3 +52,43 @@ fn only_the_board_service_changes_the_board() {
     }
     assert!(found.is_empty(), "board changes outside the board service:\n{}", found.join("\n"));
 }
+
+/// Lines of the files under `dir` (relative to the crate) that contain `needle`.
+fn uses(dir: &str, needle: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join(dir), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| l.contains(needle)) {
+            found.push(format!("{}:{}: {}", file.strip_prefix(root).unwrap().display(), n + 1, line.trim()));
+        }
+    }
+    found
+}
+
+#[test]
+fn workflows_do_not_import_the_job_registry_that_imports_them() {
+    let found = uses("src/workflows", "crate::jobs");
+    assert!(found.is_empty(), "workflows use crate::job_env, not crate::jobs:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_language_model_client_knows_no_workflow() {
+    let found = uses("src/llm", "crate::workflows");
+    assert!(found.is_empty(), "the prompt and its parsing belong to the caller:\n{}", found.join("\n"));
+}
+
+#[test]
+fn each_platform_lives_in_one_folder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for platform in ["slack", "discord"] {
+        for stray in [format!("src/http/{platform}.rs"), format!("src/jobs/{platform}.rs")] {
+            assert!(!root.join(&stray).exists(), "{stray} belongs in src/chat/{platform}/");
+        }
+        for part in ["http.rs", "jobs.rs", "render.rs", "inbound.rs", "client.rs"] {
+            assert!(root.join(format!("src/chat/{platform}/{part}")).exists(), "src/chat/{platform}/{part}");
+        }
+    }
+}

@@ -2,9 +2,9 @@
 //! (The stuck agent's reading of comments has its own property test beside it.)
 
 use pmbot::chat::command::{parse_mention, parse_slash};
-use pmbot::workflows::conversation::model::{parse as parse_answer, prompt, Question};
 use pmbot::workflows::agents::import;
 use pmbot::workflows::conversation::draft::{draft, title, Said};
+use pmbot::workflows::conversation::model::{parse as parse_answer, prompt, Question};
 use pmbot::workflows::matching::{MatchMessage, MatchTicket, Matcher};
 use proptest::prelude::*;
 

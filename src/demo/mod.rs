@@ -31,8 +31,8 @@ pub enum DemoError {
     Agent(String),
 }
 
-impl From<crate::jobs::StepError> for DemoError {
-    fn from(err: crate::jobs::StepError) -> Self {
+impl From<crate::job_env::StepError> for DemoError {
+    fn from(err: crate::job_env::StepError) -> Self {
         DemoError::Agent(err.to_string())
     }
 }

@@ -1,9 +1,10 @@
-//! HTTP routes served by `pmbot serve`: liveness, readiness, and Slack when configured.
+//! HTTP routes served by `pmbot serve`: liveness, readiness, and each configured platform's
+//! routes (from `chat::slack::http`, `chat::discord::http`) behind the shared limits.
 
-pub mod discord;
 pub mod limits;
 pub mod serve;
-pub mod slack;
+
+use crate::chat::{discord, slack};
 
 use crate::store::Store;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
@@ -11,8 +12,8 @@ use serde_json::{json, Value};
 
 pub fn router(
     store: Store,
-    slack: Option<std::sync::Arc<slack::SlackHttp>>,
-    discord: Option<std::sync::Arc<discord::DiscordHttp>>,
+    slack: Option<std::sync::Arc<slack::http::SlackHttp>>,
+    discord: Option<std::sync::Arc<discord::http::DiscordHttp>>,
 ) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
     // One gate for both platforms: the limits hold for the process, not per route.
@@ -20,10 +21,10 @@ pub fn router(
     let guarded =
         |routes: Router| routes.route_layer(axum::middleware::from_fn_with_state(gate.clone(), limits::guard));
     if let Some(slack) = slack {
-        router = router.merge(guarded(slack::routes(slack)));
+        router = router.merge(guarded(slack::http::routes(slack)));
     }
     if let Some(discord) = discord {
-        router = router.merge(guarded(discord::routes(discord)));
+        router = router.merge(guarded(discord::http::routes(discord)));
     }
     router
 }

@@ -1,106 +1,25 @@
 //! The app's job kinds and schedules: the one place that maps kinds to handlers and turns
-//! `pmbot.toml` schedules into cron schedules.
+//! `pmbot.toml` schedules into cron schedules. What a job works with (`JobEnv`, `StepError`)
+//! is below the workflows, in `job_env`; each platform's own jobs are in its folder.
 
-mod discord;
 mod probe;
 mod retention;
-mod slack;
 
-pub use discord::{DiscordInboundJob, DiscordSendJob};
+pub use crate::chat::discord::jobs::{DiscordInboundJob, DiscordSendJob};
+pub use crate::chat::slack::jobs::{SlackInboundJob, SlackSendJob, SlackSource};
+pub use crate::job_env::{JobEnv, StepError};
 pub use probe::ProbeJob;
 pub use retention::{cutoffs, RetentionJob};
-pub use slack::{SlackInboundJob, SlackSendJob, SlackSource};
 
-use crate::chat::{Chat, Templates};
+use crate::chat::Chat;
 use crate::config::Config;
 use crate::queue::scheduler::Schedule;
-use crate::queue::{JobContext, JobSpec, Outcome, Registry, RegistryError, WorkerConfig};
-use crate::store::{Store, WorkspaceId};
+use crate::queue::{JobSpec, Registry, RegistryError, WorkerConfig};
+use crate::store::WorkspaceId;
 use crate::workflows::agents::{Agent, AgentJob};
 use crate::workflows::conversation::MatchJob;
 use crate::workflows::{digest::DigestJob, standup::StandupJob, triage::TriageJob};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// What jobs can use: the store, the configuration, the templates and a chat to speak in.
-pub struct JobEnv<C> {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub templates: Arc<Templates>,
-    pub chat: Arc<C>,
-    pub llm: Option<Arc<crate::llm::Llm>>,
-}
-
-impl<C> JobEnv<C> {
-    pub fn workspace(&self) -> WorkspaceId {
-        WorkspaceId::new(self.config.team.workspace.clone())
-    }
-}
-
-/// Why a job's step stopped: what is gone for good, or what may work on a retry.
-#[derive(Debug)]
-pub enum StepError {
-    Gone(String),
-    Failed(String),
-}
-
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StepError::Gone(why) | StepError::Failed(why) => f.write_str(why),
-        }
-    }
-}
-
-/// A step's result as the queue understands it.
-pub fn finish(result: Result<Outcome, StepError>) -> Outcome {
-    match result {
-        Ok(outcome) => outcome,
-        Err(StepError::Gone(reason)) => Outcome::Cancel(reason),
-        Err(StepError::Failed(reason)) => Outcome::retry(reason),
-    }
-}
-
-impl From<crate::store::StoreError> for StepError {
-    fn from(err: crate::store::StoreError) -> Self {
-        if err.is_user_error() {
-            StepError::Gone(err.to_string())
-        } else {
-            StepError::Failed(err.to_string())
-        }
-    }
-}
-
-impl From<crate::chat::ChatError> for StepError {
-    fn from(err: crate::chat::ChatError) -> Self {
-        StepError::Failed(err.to_string())
-    }
-}
-
-impl From<crate::chat::TemplateError> for StepError {
-    fn from(err: crate::chat::TemplateError) -> Self {
-        StepError::Failed(err.to_string())
-    }
-}
-
-/// Enqueues `jobs` together (all or none) and says how the job that made them ended.
-pub(crate) async fn enqueue_all<J: JobSpec>(
-    store: &Store,
-    ctx: &JobContext,
-    jobs: impl IntoIterator<Item = J>,
-) -> Outcome {
-    let enqueued = async {
-        let mut tx = store.begin().await?;
-        for job in jobs {
-            tx.enqueue(&ctx.workspace, &job.to_new_job(ctx.now), ctx.now).await?;
-        }
-        tx.commit().await
-    };
-    match enqueued.await {
-        Ok(()) => Outcome::Done,
-        Err(err) => Outcome::retry(err.to_string()),
-    }
-}
 
 /// Every job kind pmbot runs.
 pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryError> {

@@ -2,7 +2,7 @@
 //! shows that workers are alive and, with its unique constraint, that each job's effect
 //! happened once; the queue's reliability tests and benchmark use it.
 
-use super::JobEnv;
+use crate::job_env::JobEnv;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

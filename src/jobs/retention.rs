@@ -2,8 +2,8 @@
 //! agent sends and reports older than their configured age, for every workspace. Deleting
 //! again is harmless, so a retry needs no care.
 
-use super::JobEnv;
 use crate::config::RetentionConfig;
+use crate::job_env::JobEnv;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::Cutoffs;
 use chrono::{DateTime, Duration, Utc};

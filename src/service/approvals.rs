@@ -98,11 +98,11 @@ pub fn who_may(approvers: &Approvers) -> String {
     }
 }
 
-impl From<ServiceError> for crate::jobs::StepError {
+impl From<ServiceError> for crate::job_env::StepError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Store(err) => err.into(),
-            refused @ ServiceError::Refused { .. } => crate::jobs::StepError::Gone(refused.to_string()),
+            refused @ ServiceError::Refused { .. } => crate::job_env::StepError::Gone(refused.to_string()),
         }
     }
 }

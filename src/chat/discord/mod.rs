@@ -1,9 +1,12 @@
-//! Discord: HTTP interactions (`http::discord`), Ed25519-verified, answered by jobs through
-//! the REST API (`client`). Slash commands `/standup`, `/fix` and `/pm`; buttons carry
-//! `action_id|value`.
+//! Discord, all of it: HTTP interactions (`http`), Ed25519-verified (`verify`), into
+//! `Inbound` (`inbound`), run by jobs (`jobs`) that answer through the REST API (`client`)
+//! with embeds and buttons (`render`). Slash commands `/standup`, `/fix` and `/pm`; buttons
+//! carry `action_id|value`.
 
 pub mod client;
+pub mod http;
 pub mod inbound;
+pub mod jobs;
 pub mod render;
 pub mod verify;
 

@@ -5,7 +5,7 @@ pub mod render;
 
 use crate::chat::{deliver, Button, Chat, ChatError, Inbound, Message, MessageRef, Origin, Platform};
 use crate::dispatch::Bot;
-use crate::jobs::JobEnv;
+use crate::job_env::JobEnv;
 use crate::queue::Worker;
 use chrono::{DateTime, Utc};
 use render::{classify, render, ShellInput, Style, MAX_MESSAGE_CHARS};

@@ -1,9 +1,13 @@
-//! Slack: Events API, slash commands and interactivity over HTTP (`http::slack`), and the
-//! Web API through slack-morphism (`client`). Requests are verified, recorded as jobs and
-//! acknowledged at once; the jobs run the chat core and answer through `SlackChat`.
+//! Slack, all of it: the Events API, slash commands and interactivity over HTTP (`http`) or
+//! Socket Mode (`socket`), the jobs that run them (`jobs`), requests into `Inbound`
+//! (`inbound`), messages into Block Kit (`render`) and the Web API through slack-morphism
+//! (`client`). Requests are verified, recorded as jobs and acknowledged at once; the jobs
+//! run the chat core and answer through `SlackChat`.
 
 pub mod client;
+pub mod http;
 pub mod inbound;
+pub mod jobs;
 pub mod render;
 pub mod socket;
 

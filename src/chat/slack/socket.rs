@@ -3,7 +3,7 @@
 //! same `slack.inbound` job HTTP mode records, and acknowledged when that is done.
 
 use super::client::{connector, SlackSettings};
-use crate::jobs::{SlackInboundJob, SlackSource};
+use super::jobs::{SlackInboundJob, SlackSource};
 use crate::queue::JobSpec;
 use crate::store::{Store, WorkspaceId};
 use chrono::Utc;

@@ -13,7 +13,7 @@ pub mod stuck;
 
 use crate::chat::{Chat, Message, Templates};
 use crate::config::Config;
-use crate::jobs::{JobEnv, StepError};
+use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::{Store, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -214,7 +214,7 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for AgentJob {
             deliver(&plan, &env.store, &ctx.workspace, &env.config, env.chat.as_ref(), ctx.now, false).await?;
             Ok::<_, StepError>(Outcome::Done)
         };
-        crate::jobs::finish(ran.await)
+        crate::job_env::finish(ran.await)
     }
 }
 

@@ -3,11 +3,11 @@
 //! channel's policy says. A suggestion parks the job on an approval; the answer resumes it.
 
 use super::apply::{apply, source, Applied, MessageAt, Proposal};
+use super::model::{self, Question};
 use super::policy::{self, Act};
 use crate::board::{Person, Role, Ticket, TicketKey};
 use crate::chat::Chat;
-use crate::jobs::{JobEnv, StepError};
-use super::model::{self, Question};
+use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::service::{rules, Actor, BoardService, Ctx, Op, Who};
 use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
@@ -48,7 +48,7 @@ impl JobSpec for MatchJob {
 
 impl<C: Chat + 'static> Job<JobEnv<C>> for MatchJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
-        crate::jobs::finish(self.step(env, ctx).await)
+        crate::job_env::finish(self.step(env, ctx).await)
     }
 }
 

@@ -3,8 +3,8 @@
 //! and checked against those candidates, so the model can only choose what the board offers.
 //! The client (`crate::llm`) only carries the prompt there and the text back.
 
-use crate::llm::LlmError;
 use crate::board::Status;
+use crate::llm::LlmError;
 use crate::workflows::matching::MatchTicket;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

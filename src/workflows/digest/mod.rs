@@ -5,7 +5,7 @@ pub mod decide;
 
 use crate::chat::{Chat, Message, Templates};
 use crate::config::Config;
-use crate::jobs::{JobEnv, StepError};
+use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::{Store, TicketFilter, WorkspaceId};
 use crate::workflows::views::{long_date, Names};
@@ -36,7 +36,7 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for DigestJob {
             env.chat.post(&self.channel, None, &message).await?;
             Ok::<_, StepError>(Outcome::Done)
         };
-        crate::jobs::finish(posted.await)
+        crate::job_env::finish(posted.await)
     }
 }
 

@@ -2,7 +2,7 @@
 //! to the channel, or DMs it to the person it is for.
 
 use crate::chat::Chat;
-use crate::jobs::JobEnv;
+use crate::job_env::JobEnv;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ pub use decide::{decide, Resume, Step};
 
 use crate::board::{Status, TicketKey};
 use crate::chat::{Chat, Message};
-use crate::jobs::{JobEnv, StepError};
+use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::service::{Actor, BoardService, Ctx, ServiceError};
 use crate::store::{Approvers, NewApproval, StoreError};
@@ -39,7 +39,7 @@ impl JobSpec for TriageJob {
 
 impl<C: Chat + 'static> Job<JobEnv<C>> for TriageJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
-        crate::jobs::finish(self.step(env, ctx).await)
+        crate::job_env::finish(self.step(env, ctx).await)
     }
 }
 

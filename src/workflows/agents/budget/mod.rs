@@ -6,7 +6,7 @@ pub mod decide;
 
 use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use chrono::{Datelike, Duration};
 use decide::{decide, Budget, Input, Retainer};
 use serde_json::json;

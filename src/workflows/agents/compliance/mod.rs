@@ -6,7 +6,7 @@ pub mod decide;
 
 use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::Role;
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use crate::workflows::views::{long_date, Names};
 use chrono::Duration;
 use decide::{decide, Input, Logged, Member, Status, LOOKBACK_WEEKS};

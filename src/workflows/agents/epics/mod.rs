@@ -7,7 +7,7 @@ pub mod decide;
 
 use super::{Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use crate::store::TicketFilter;
 use decide::decide;
 use serde_json::json;

@@ -7,7 +7,7 @@ pub mod decide;
 
 use super::{hours, Agent, Ctx, Plan, Recipient, Send};
 use crate::board::ProjectKind;
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use crate::store::TicketFilter;
 use chrono::{Datelike, NaiveDate};
 use decide::{decide, Forecast, Input, Logged, Tier, Variance};

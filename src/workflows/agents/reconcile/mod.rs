@@ -6,7 +6,7 @@ pub mod decide;
 pub mod workbook;
 
 use super::{hours, Agent, Ctx, Plan, Recipient, Send};
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use decide::{decide, Input, Logged, PersonInfo, ProjectInfo};
 use serde_json::json;

@@ -6,7 +6,7 @@
 pub mod decide;
 
 use super::{Agent, Ctx, Plan, Recipient, Send};
-use crate::jobs::StepError;
+use crate::job_env::StepError;
 use crate::store::TicketFilter;
 use crate::workflows::views::Names;
 use chrono::Duration;

@@ -1,11 +1,11 @@
 //! Discord's job kinds: `discord.inbound` runs the chat core for a recorded interaction and
 //! enqueues one `discord.send` per answer; each send is retried on its own.
 
-use super::JobEnv;
 use crate::chat::discord::inbound::{parse, Interaction, RunKind};
 use crate::chat::discord::DiscordChat;
 use crate::chat::{Chat, ChatError, Message, Outbound};
 use crate::dispatch::Bot;
+use crate::job_env::JobEnv;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -54,7 +54,7 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
             from_command,
             channel: channel.clone(),
         });
-        super::enqueue_all(&env.store, ctx, sends).await
+        crate::job_env::enqueue_all(&env.store, ctx, sends).await
     }
 }
 

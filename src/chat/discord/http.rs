@@ -1,9 +1,9 @@
 //! `POST /discord/interactions`: Ed25519-verified, then PING → PONG, autocomplete → no
 //! suggestions, commands and buttons → recorded as a job and deferred (Discord's 3 s rule).
 
+use super::jobs::DiscordInboundJob;
 use crate::chat::discord::inbound::{parse, Interaction, RunKind};
 use crate::chat::discord::verify::verify;
-use crate::jobs::DiscordInboundJob;
 use crate::queue::JobSpec;
 use crate::store::{Store, WorkspaceId};
 use axum::body::Bytes;
@@ -41,7 +41,10 @@ pub struct DiscordHttp {
 }
 
 pub fn routes(state: Arc<DiscordHttp>) -> Router {
-    Router::new().route(PATH, post(interactions)).layer(DefaultBodyLimit::max(super::slack::MAX_BODY)).with_state(state)
+    Router::new()
+        .route(PATH, post(interactions))
+        .layer(DefaultBodyLimit::max(crate::chat::slack::http::MAX_BODY))
+        .with_state(state)
 }
 
 /// Whether the interaction comes from the configured server (any, when none is set; a DM,

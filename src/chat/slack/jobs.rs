@@ -4,10 +4,10 @@
 //! makes is keyed by the delivery and each answer's job by `delivery:n`, so a run again
 //! after a crash between the two changes nothing twice and enqueues each answer once.
 
-use super::JobEnv;
 use crate::chat::slack::{inbound, SlackChat};
 use crate::chat::{Chat, ChatError, Message, Outbound};
 use crate::dispatch::Bot;
+use crate::job_env::JobEnv;
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -84,7 +84,7 @@ impl Job<JobEnv<SlackChat>> for SlackInboundJob {
             response_url: response_url.clone(),
             requester: requester.clone(),
         });
-        super::enqueue_all(&env.store, ctx, sends).await
+        crate::job_env::enqueue_all(&env.store, ctx, sends).await
     }
 }
 

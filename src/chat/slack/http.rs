@@ -2,10 +2,10 @@
 //! is checked before anything else; a good request is recorded as a job (a redelivery is the
 //! same job) and acknowledged at once. The work happens in the job.
 
+use super::jobs::{SlackInboundJob, SlackSource};
 use crate::chat::slack::inbound::{events_request, EventsRequest};
 use crate::chat::slack::PATHS;
 use crate::chat::Chat;
-use crate::jobs::{SlackInboundJob, SlackSource};
 use crate::queue::JobSpec;
 use crate::store::{Store, WorkspaceId};
 use axum::body::Bytes;
