@@ -92,3 +92,12 @@ fn each_platform_lives_in_one_folder() {
         }
     }
 }
+
+#[test]
+fn readme_shows_the_permission_table_the_code_checks() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for (op, stranger, member, lead, pm) in pmbot::service::rules::TABLE {
+        let row = format!("| {op} | {stranger} | {member} | {lead} | {pm} |");
+        assert!(readme.contains(&row), "README.md lacks the row: {row}");
+    }
+}
