@@ -115,6 +115,7 @@ impl App {
                 chat: Arc::new(chat),
                 team_id: settings.team_id.clone(),
                 app_id: settings.app_id.clone(),
+                people: Arc::new(self.config.people()),
             }))
         });
         let discord = self.discord.as_ref().and_then(|settings| {
@@ -124,6 +125,7 @@ impl App {
                 workspace: self.workspace(),
                 public_key,
                 guild_id: settings.guild_id.clone(),
+                people: Arc::new(self.config.people()),
             }))
         });
         let router = crate::http::router(self.store.clone(), slack, discord);

@@ -43,10 +43,7 @@ struct Fixture {
 }
 
 async fn fixture_with(url: &str, change: impl FnOnce(&mut Config)) -> Fixture {
-    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
-    change(&mut config);
-    let app = App::open(config, Some(url)).await.unwrap();
-    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
+    let app = common::seeded_app(url, change).await;
     let chat = Arc::new(RecordingChat::default());
     let clock: Clock = Arc::new(t0);
     let worker = app.worker(chat.clone()).unwrap().with_clock(clock);

@@ -285,6 +285,8 @@ async fn needs_changes_opens_a_modal_and_its_answer_is_recorded(url: &str) {
         .unwrap();
     let changes = card["components"][0]["components"][2]["custom_id"].as_str().unwrap().to_string();
     assert!(changes.ends_with(":request_changes"));
+    let member = h.press("I6b", "D_BEN", &changes, "M9").await;
+    assert_eq!(member["type"], 6, "no modal for someone who may not decide: {member}");
     let modal = h.press("I7", "D_PAT", &changes, "M9").await;
     assert_eq!(modal["type"], 9, "a modal, as the immediate answer");
     let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();

@@ -9,13 +9,11 @@ use common::{t0, text_of, RecordingChat};
 use pmbot::app::App;
 use pmbot::board::Status;
 use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
-use pmbot::config::{load::parse, BUILT_IN};
 use pmbot::dispatch::Bot;
 use pmbot::jobs::JobEnv;
 use pmbot::queue::{Clock, Worker};
 use pmbot::store::DecisionFilter;
 use pmbot::workflows::agents::{self, Agent, Sent};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -35,9 +33,7 @@ struct Fixture {
 }
 
 async fn fixture(url: &str) -> Fixture {
-    let config = parse(Path::new("built-in"), BUILT_IN).unwrap();
-    let app = App::open(config, Some(url)).await.unwrap();
-    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
+    let app = common::seeded_app(url, |_| {}).await;
     Fixture { bot: app.bot(), app, chat: Arc::new(RecordingChat::default()) }
 }
 

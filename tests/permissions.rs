@@ -5,15 +5,12 @@
 mod common;
 
 use common::{t0, text_of, RecordingChat};
-use pmbot::app::App;
 use pmbot::board::Status;
 use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
-use pmbot::config::{load::parse, BUILT_IN};
 use pmbot::dispatch::Bot;
 use pmbot::jobs::JobEnv;
 use pmbot::queue::{Clock, Worker};
 use pmbot::store::{Decision, DecisionFilter};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -41,10 +38,7 @@ async fn fixture(url: &str) -> Fixture {
 }
 
 async fn fixture_with(url: &str, change: impl FnOnce(&mut pmbot::config::Config)) -> Fixture {
-    let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
-    change(&mut config);
-    let app = App::open(config, Some(url)).await.unwrap();
-    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.unwrap();
+    let app = common::seeded_app(url, change).await;
     let chat = Arc::new(RecordingChat::default());
     let clock: Clock = Arc::new(t0);
     let worker = app.worker(chat.clone()).unwrap().with_clock(clock);

@@ -679,6 +679,12 @@ async fn needs_changes_opens_a_form_and_its_answer_is_recorded(url: &str) {
         .find(|b| b["value"].as_str().unwrap().ends_with(":request_changes"))
         .unwrap()
         .clone();
+    // A member may not decide, so no form opens for him; his press is refused in words.
+    h.press("U0BEN", changes["action_id"].as_str().unwrap(), changes["value"].as_str().unwrap()).await;
+    h.worker.run_until_idle().await;
+    assert!(h.fake.calls("views.open").is_empty(), "no form for someone who may not decide");
+    let refused = h.fake.calls("response/press");
+    assert!(text_of(&refused[0]).contains("Only a PM or lead can decide on this"), "{refused:?}");
     h.press("U01ANASOUS", changes["action_id"].as_str().unwrap(), changes["value"].as_str().unwrap()).await;
     h.worker.run_until_idle().await;
     let opened = h.fake.calls("views.open");

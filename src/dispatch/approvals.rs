@@ -2,7 +2,7 @@
 //! a late one says, and resuming the job that waits on it.
 
 use super::{ephemeral, Bot, BotError, Outcome};
-use crate::board::Verdict;
+use crate::board::{Person, Verdict};
 use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
 
 /// The `action_id` of the "what should change?" form.
@@ -34,9 +34,33 @@ pub fn form_for_button(action_id: &str, value: &str, card: &MessageRef) -> Optio
         .flatten()
 }
 use crate::service::ServiceError;
-use crate::store::{ApprovalState, StoreError};
+use crate::store::{ApprovalState, Store, StoreError, WorkspaceId};
 use chrono::{DateTime, Utc};
 use serde_json::json;
+
+/// Whether the person who pressed may open the form the button opens, checked where a
+/// platform needs the form at once (before any job runs). `false` lets the press go to its
+/// job, which refuses it and logs the refusal.
+pub async fn may_open_form(
+    store: &Store,
+    ws: &WorkspaceId,
+    people: &[Person],
+    origin: &Origin,
+    action_id: &str,
+    value: &str,
+) -> bool {
+    let Some(person) = people.iter().find(|p| p.answers_to(origin.platform.as_str(), &origin.user)) else {
+        return false;
+    };
+    if action_id == crate::workflows::agents::epics::PICK_ACTION {
+        return crate::service::rules::check(crate::service::Who::of(person.role), crate::service::Op::SetEpic).is_ok();
+    }
+    let id = value.split(':').next().and_then(|id| id.parse::<i64>().ok());
+    match id {
+        Some(id) => store.approval(ws, id).await.is_ok_and(|a| a.approvers.allows(person)),
+        None => false,
+    }
+}
 
 impl Bot {
     /// Records `person`'s verdict on approval `id`. `card` is the message holding its

@@ -5,10 +5,8 @@ use super::{ephemeral, Bot, BotError, Outcome};
 use crate::board::TicketKey;
 use crate::chat::{Form, Message, MessageRef, Origin, Outbound};
 use crate::service::{rules, Actor, Op};
-use crate::store::NewDecision;
 use crate::workflows::agents::epics::{parse_assign_value, PICK_ACTION, SKIPPED};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 /// The form "Pick another…" opens.
 pub(super) fn pick_form(key: &str, card: &MessageRef) -> Form {
@@ -89,21 +87,8 @@ impl Bot {
     pub(super) async fn skip_epic(&self, origin: &Origin, key: &str, card: &MessageRef, now: DateTime<Utc>) -> Outcome {
         let actor = self.epic_keeper(origin, key, now).await?;
         let ticket: TicketKey = key.parse().map_err(|e: crate::board::BoardError| BotError::User(e.to_string()))?;
-        self.store.ticket(&self.workspace, &ticket).await?;
-        let marker = format!("{SKIPPED}{key}");
-        self.store.record_send(&self.workspace, "epics", &marker, &actor.name(), "skipped", now).await?;
-        let log = NewDecision {
-            kind: "epic.assign".into(),
-            subject: key.into(),
-            inputs: json!({ "by": actor.name() }),
-            rationale: format!("{} chose it from the epic-hygiene card", actor.display()),
-            confidence: 1.0,
-            action: "skip".into(),
-            actor: actor.name(),
-            outcome: "left without an epic; not suggested again".into(),
-            source: None,
-        };
-        self.store.log_decision(&self.workspace, &log, now).await?;
+        let ctx = self.ctx(now).kind("epic.assign").because(chosen_on_card(&actor));
+        self.board.skip_epic(&actor, &ticket, &format!("{SKIPPED}{key}"), &ctx).await?;
         let text = format!("⏭ {} skipped *{key}*: it will not be suggested again.", actor.display());
         Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
     }
@@ -123,10 +108,7 @@ impl Bot {
             let text = format!("*{key}* is already in {existing}; nothing changed.");
             return Ok(vec![ephemeral(origin, Message::text(text))]);
         }
-        let ctx = self
-            .ctx(now)
-            .kind("epic.assign")
-            .because(format!("{} chose it from the epic-hygiene card", actor.display()));
+        let ctx = self.ctx(now).kind("epic.assign").because(chosen_on_card(&actor));
         self.board.set_epic(&actor, &ticket, Some(epic), &ctx).await?;
         let text = format!("✓ {} filed *{key}* {} under {epic}.", actor.display(), current.title);
         Ok(vec![Outbound::Update { target: card.clone(), message: Message::text(text) }])
@@ -142,4 +124,8 @@ impl Bot {
         epics.dedup();
         Ok(epics)
     }
+}
+
+fn chosen_on_card(actor: &Actor) -> String {
+    format!("{} chose it from the epic-hygiene card", actor.display())
 }

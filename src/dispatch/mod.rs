@@ -3,7 +3,7 @@
 
 mod actions;
 mod approvals;
-pub use approvals::form_for_button;
+pub use approvals::{form_for_button, may_open_form};
 mod commands;
 mod decisions;
 mod epics;

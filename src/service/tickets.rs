@@ -149,6 +149,26 @@ impl BoardService {
         Ok(self.store.ticket(&self.ws, key).await?)
     }
 
+    /// Leaves the ticket without an epic for good: `marker` (the epics agent's) is recorded
+    /// with the decision, so the ticket is not suggested again.
+    pub async fn skip_epic(&self, actor: &Actor, key: &TicketKey, marker: &str, ctx: &Ctx) -> Result<Ticket> {
+        self.allow(actor, Op::SetEpic, key.as_str(), ctx.now).await?;
+        let (mut tx, earlier) = self.begin(ctx).await?;
+        if earlier.is_none() {
+            tx.lock_ticket(&self.ws, key).await?;
+            tx.record_send(&self.ws, "epics", marker, &actor.name(), "skipped", ctx.now).await?;
+            let record = Record {
+                actor,
+                subject: key.as_str(),
+                action: "skip".into(),
+                outcome: "left without an epic; not suggested again".into(),
+                inputs: json!({ "marker": marker }),
+            };
+            self.finish(tx, ctx, record).await?;
+        }
+        Ok(self.store.ticket(&self.ws, key).await?)
+    }
+
     /// Takes back what pmbot did for decision `done` (its `result`): removes the comment,
     /// cancels the created ticket, or moves the ticket back unless someone moved it since.
     /// The undo, its log row (under `ctx.once`) and `done`'s new outcome commit together.

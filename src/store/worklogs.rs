@@ -55,6 +55,31 @@ pub fn identities(rows: &[Worklog]) -> Vec<String> {
 }
 
 impl StoreTx {
+    /// Records `key` as sent; `false` when it had been.
+    pub async fn record_send(
+        &mut self,
+        ws: &WorkspaceId,
+        agent: &str,
+        key: &str,
+        recipient: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = "INSERT INTO agent_sends (workspace_id, agent, key, recipient, body, sent_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, key) DO NOTHING";
+        let done = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(agent)
+            .bind(key)
+            .bind(recipient)
+            .bind(body)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
     /// Adds the worklog under `identity` (see [`Worklog::identity`]), or finds it there.
     pub async fn add_worklog(
         &mut self,
@@ -153,19 +178,10 @@ impl Store {
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let sql = "INSERT INTO agent_sends (workspace_id, agent, key, recipient, body, sent_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, key) DO NOTHING";
-        let done = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(ws.as_str())
-            .bind(agent)
-            .bind(key)
-            .bind(recipient)
-            .bind(body)
-            .bind(at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
+        let mut tx = self.begin().await?;
+        let recorded = tx.record_send(ws, agent, key, recipient, body, at).await?;
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     pub async fn was_sent(&self, ws: &WorkspaceId, key: &str) -> Result<bool> {

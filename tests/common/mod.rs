@@ -180,3 +180,14 @@ pub fn text_of(out: &[pmbot::chat::Outbound]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The built-in sample team (as `change` leaves it) on a fresh database at `url`, seeded as
+/// of [`t0`].
+pub async fn seeded_app(url: &str, change: impl FnOnce(&mut pmbot::config::Config)) -> pmbot::app::App {
+    let mut config =
+        pmbot::config::load::parse(std::path::Path::new("built-in"), pmbot::config::BUILT_IN).expect("the sample team");
+    change(&mut config);
+    let app = pmbot::app::App::open(config, Some(url)).await.expect("open the app");
+    pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, t0(), false).await.expect("seed");
+    app
+}

@@ -38,6 +38,8 @@ pub struct DiscordHttp {
     pub public_key: VerifyingKey,
     /// The one server served, when set.
     pub guild_id: Option<String>,
+    /// The team, to open a form only for someone who may fill it in.
+    pub people: Arc<Vec<crate::board::Person>>,
 }
 
 pub fn routes(state: Arc<DiscordHttp>) -> Router {
@@ -81,9 +83,12 @@ async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap,
         }
         Ok(Interaction::Run { inbound, kind, .. }) => {
             // A form can only be opened as the immediate answer to the press.
-            if let crate::chat::Inbound::Action { action_id, value, message, .. } = inbound.as_ref() {
+            if let crate::chat::Inbound::Action { origin, action_id, value, message, .. } = inbound.as_ref() {
                 if let Some(form) = crate::dispatch::form_for_button(action_id, value, message) {
-                    return Json(modal(&form)).into_response();
+                    let (store, ws, people) = (&state.store, &state.workspace, &state.people);
+                    if crate::dispatch::may_open_form(store, ws, people, origin, action_id, value).await {
+                        return Json(modal(&form)).into_response();
+                    }
                 }
             }
             let interaction = inbound.origin().ts.clone();

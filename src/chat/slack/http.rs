@@ -36,6 +36,8 @@ pub struct SlackHttp {
     /// The workspace and app served; requests from others are refused.
     pub team_id: Option<String>,
     pub app_id: Option<String>,
+    /// The team, to open a form only for someone who may fill it in.
+    pub people: Arc<Vec<crate::board::Person>>,
 }
 
 pub fn routes(state: Arc<SlackHttp>) -> Router {
@@ -200,8 +202,16 @@ async fn interactions(
     let parsed =
         crate::chat::slack::inbound::interaction(&payload).map_err(|e| SlackHttpError::BadRequest(e.to_string()))?;
     same_workspace(&state, payload["team"]["id"].as_str(), payload["api_app_id"].as_str())?;
-    if let Some(crate::chat::Inbound::Action { action_id, value, message, trigger: Some(trigger), .. }) = &parsed {
-        if let Some(form) = crate::dispatch::form_for_button(action_id, value, message) {
+    if let Some(crate::chat::Inbound::Action { origin, action_id, value, message, trigger: Some(trigger) }) = &parsed {
+        let form = crate::dispatch::form_for_button(action_id, value, message);
+        let allowed = match &form {
+            Some(_) => {
+                crate::dispatch::may_open_form(&state.store, &state.workspace, &state.people, origin, action_id, value)
+                    .await
+            }
+            None => false,
+        };
+        if let Some(form) = form.filter(|_| allowed) {
             let opening =
                 tokio::time::timeout(std::time::Duration::from_millis(2500), state.chat.form(Some(trigger), &form));
             if let Ok(Ok(true)) = opening.await {
