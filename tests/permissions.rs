@@ -20,7 +20,7 @@ on_both_backends!(
     members_create_and_comment,
     leaving_the_backlog_is_for_pms_and_leads_by_any_path,
     members_move_only_their_own_tickets_between_working_statuses,
-    members_take_tickets_but_do_not_hand_them_out,
+    members_take_free_tickets_but_do_not_hand_them_out,
     forms_open_only_for_those_who_may_decide,
     a_member_cannot_move_a_ticket_by_chat_that_they_could_not_move_by_hand,
     strangers_read_the_board_but_not_the_teams_conversations,
@@ -183,10 +183,13 @@ async fn members_move_only_their_own_tickets_between_working_statuses(url: &str)
     assert_eq!(f.status("WEB-11").await, Status::InProgress, "a lead moves anyone's");
 }
 
-async fn members_take_tickets_but_do_not_hand_them_out(url: &str) {
+async fn members_take_free_tickets_but_do_not_hand_them_out(url: &str) {
     let f = fixture(url).await;
     f.press("ben", "ticket.assign_me", "APP-11").await;
-    assert_eq!(f.ticket("APP-11").await.assignee.as_deref(), Some("ben"));
+    assert_eq!(f.ticket("APP-11").await.assignee.as_deref(), Some("ben"), "a free ticket is taken");
+    let taken = f.press("ben", "ticket.assign_me", "WEB-11").await;
+    assert!(text_of(&taken).contains("⛔ That ticket is someone else's"), "{}", text_of(&taken));
+    assert_eq!(f.ticket("WEB-11").await.assignee.as_deref(), Some("dev"), "Dev's stays Dev's");
     let said = f.command("ben", "assign WEB-12 to chloe").await;
     assert!(said.contains("⛔ Members take tickets for themselves"), "{said}");
     assert_eq!(f.ticket("WEB-12").await.assignee, None);

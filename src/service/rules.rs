@@ -42,10 +42,11 @@ pub enum Op {
         to: Status,
         own: bool,
     },
-    /// `to_self`: taking the ticket (or giving up one's own).
+    /// `to_self`: taking the ticket; `own`: it is assigned to the asker; `free`: to nobody.
     Assign {
         to_self: bool,
         own: bool,
+        free: bool,
     },
     SetEpic,
     /// Undoing something pmbot did; `author` says the person wrote the message it acted on.
@@ -87,7 +88,8 @@ pub fn check(who: Who, op: Op) -> Result<(), &'static str> {
         Op::Move { own: false, .. } => Err("members move only their own tickets; ask its assignee, a PM or a lead"),
         Op::Move { from, to, own: true } if WORKING.contains(&from) && WORKING.contains(&to) => Ok(()),
         Op::Move { .. } => Err("members move their tickets between to do, in progress, in review, blocked and done"),
-        Op::Assign { to_self: true, .. } | Op::Assign { own: true, .. } => Ok(()),
+        Op::Assign { to_self: true, free: true, .. } | Op::Assign { own: true, .. } => Ok(()),
+        Op::Assign { to_self: true, .. } => Err("that ticket is someone else's; a PM or lead can reassign it"),
         Op::Assign { .. } => Err("members take tickets for themselves; a PM or lead assigns others"),
         Op::SetEpic => Err("only a PM or lead can file tickets under epics"),
         Op::Undo { author: true } => Ok(()),
@@ -104,7 +106,7 @@ pub const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("move a ticket out of the backlog (triage)", "no", "no", "yes", "yes"),
     ("move own ticket between to do / in progress / in review / blocked / done", "no", "yes", "yes", "yes"),
     ("move someone else's ticket, or to backlog / AI queue / cancelled", "no", "no", "yes", "yes"),
-    ("take a ticket (assign to self), or give up one's own", "no", "yes", "yes", "yes"),
+    ("take an unassigned ticket, or give up one's own", "no", "yes", "yes", "yes"),
     ("assign a ticket to someone else", "no", "no", "yes", "yes"),
     ("file a ticket under an epic, or skip it", "no", "no", "yes", "yes"),
     ("undo what pmbot did on a message", "no", "the message's author", "yes", "yes"),
@@ -126,7 +128,7 @@ mod tests {
             Op::Create { status: Backlog },
             Op::Comment,
             mv(Todo, InProgress, true),
-            Op::Assign { to_self: true, own: false },
+            Op::Assign { to_self: true, own: false, free: true },
             Op::SetEpic,
             Op::Undo { author: true },
         ] {
@@ -166,11 +168,12 @@ mod tests {
     }
 
     #[test]
-    fn members_take_tickets_but_do_not_hand_them_out() {
-        assert_eq!(check(Who::Member, Op::Assign { to_self: true, own: false }), Ok(()));
-        assert_eq!(check(Who::Member, Op::Assign { to_self: false, own: true }), Ok(()));
-        assert!(check(Who::Member, Op::Assign { to_self: false, own: false }).is_err());
-        assert_eq!(check(Who::Pm, Op::Assign { to_self: false, own: false }), Ok(()));
+    fn members_take_free_tickets_but_do_not_hand_them_out() {
+        assert_eq!(check(Who::Member, Op::Assign { to_self: true, own: false, free: true }), Ok(()));
+        assert!(check(Who::Member, Op::Assign { to_self: true, own: false, free: false }).is_err(), "someone else's");
+        assert_eq!(check(Who::Member, Op::Assign { to_self: false, own: true, free: false }), Ok(()));
+        assert!(check(Who::Member, Op::Assign { to_self: false, own: false, free: true }).is_err());
+        assert_eq!(check(Who::Pm, Op::Assign { to_self: false, own: false, free: false }), Ok(()));
     }
 
     #[test]

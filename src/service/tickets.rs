@@ -89,6 +89,7 @@ impl BoardService {
             let op = Op::Assign {
                 to_self: me.is_some() && assignee == me,
                 own: me.is_some() && ticket.assignee.as_deref() == me,
+                free: ticket.assignee.is_none(),
             };
             if let Err(why) = rules::check(actor.who(), op) {
                 drop(tx);
