@@ -21,6 +21,8 @@ on_both_backends!(
     url:
     a_failed_commit_changes_nothing_and_the_next_try_changes_once,
     a_conversation_change_that_failed_to_commit_is_made_once_on_the_retry,
+    a_reply_lost_after_the_change_is_said_once_on_the_retry,
+    an_approval_decided_again_by_the_same_delivery_answers_the_same,
     an_undo_that_failed_to_commit_leaves_the_change_and_undoes_once_later,
     triage_run_again_finds_its_open_request,
     an_agent_message_sent_before_a_crash_is_sent_at_most_once_more,
@@ -118,6 +120,49 @@ async fn a_conversation_change_that_failed_to_commit_is_made_once_on_the_retry(u
     assert_eq!(history.iter().filter(|t| t.to == Status::Done).count(), 1, "moved once");
     assert_eq!(f.chat.texts().len(), 1, "said once: {:?}", f.chat.texts());
     assert_eq!(f.decisions("conversation.match").await[0].outcome, "done");
+}
+
+async fn a_reply_lost_after_the_change_is_said_once_on_the_retry(url: &str) {
+    let f = fixture(url).await;
+    let said = Inbound::Message { origin: origin("ana"), text: "WEB-5 is merged and deployed".into() };
+    f.bot.handle(&said, t0()).await;
+    f.app.store.fail_at("conversation.before_reply");
+    f.worker_at(0).run_until_idle().await;
+    assert_eq!(f.status("WEB-5").await, Status::Done, "the move committed");
+    assert!(f.chat.texts().is_empty(), "the reply was lost with the crash");
+    f.worker_at(60).run_until_idle().await;
+    f.worker_at(120).run_until_idle().await;
+    let replies: Vec<_> = f.chat.texts().into_iter().filter(|(_, t)| t.starts_with("✓ Moved *WEB-5*")).collect();
+    assert_eq!(replies.len(), 1, "said once on the retry: {replies:?}");
+    let history = f.app.store.history(&f.app.workspace(), &"WEB-5".parse().unwrap()).await.unwrap();
+    assert_eq!(history.iter().filter(|t| t.to == Status::Done).count(), 1, "and moved once");
+    assert!(f.chat.last_with_buttons().unwrap().buttons().any(|b| b.label == "Undo"));
+}
+
+async fn an_approval_decided_again_by_the_same_delivery_answers_the_same(url: &str) {
+    let f = fixture(url).await;
+    let create = Inbound::SlashCommand {
+        origin: origin("ben"),
+        command: "/pm".into(),
+        text: "create \"Export invoices\"".into(),
+    };
+    f.bot.handle(&create, t0()).await;
+    f.worker_at(0).run_until_idle().await;
+    let card = f.chat.last_with_buttons().expect("the triage card");
+    let accept = card.buttons().next().unwrap().clone();
+    let press = Inbound::Action {
+        origin: origin("pat"),
+        action_id: accept.action_id,
+        value: accept.value,
+        message: MessageRef { channel: "#acme-web".into(), ts: "card".into() },
+        trigger: None,
+    };
+    let keyed = f.bot.clone().keyed("Ev-press-1");
+    let first = keyed.handle(&press, t0()).await;
+    let again = keyed.handle(&press, t0()).await;
+    assert!(text_of(&first).contains("Pat Morgan approved"), "{}", text_of(&first));
+    assert_eq!(text_of(&first), text_of(&again), "a retry answers the same, not 'already decided'");
+    assert_eq!(f.decisions("approval.decide").await.len(), 1);
 }
 
 async fn an_undo_that_failed_to_commit_leaves_the_change_and_undoes_once_later(url: &str) {

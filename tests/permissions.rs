@@ -126,6 +126,8 @@ async fn a_stranger_changes_nothing_by_command_button_or_plain_chat(url: &str) {
     assert!(why.contains("pmbot.toml"), "{why}");
     f.press("zoe", "ticket.assign_me", "APP-11").await;
     assert_eq!(f.ticket("APP-11").await.assignee, None);
+    assert!(f.command("zoe", "assign APP-12 to me").await.contains("I don't know you yet"));
+    assert_eq!(f.refusal("APP-12").await.0, "ticket.assign", "refused and logged");
 
     // Plain chat: stored, logged as ignored, and nothing moves, gets a comment or is created.
     let before = f.chat.texts().len();
@@ -194,6 +196,11 @@ async fn members_take_free_tickets_but_do_not_hand_them_out(url: &str) {
     assert!(said.contains("⛔ Members take tickets for themselves"), "{said}");
     assert_eq!(f.ticket("WEB-12").await.assignee, None);
     assert_eq!(f.refusal("WEB-12").await.0, "ticket.assign");
+    let handed = f.command("ben", "assign APP-8 to chloe").await;
+    assert!(handed.contains("⛔"), "his own, but not his to hand out: {handed}");
+    assert_eq!(f.ticket("APP-8").await.assignee.as_deref(), Some("ben"));
+    f.command("ben", "assign APP-8 to nobody").await;
+    assert_eq!(f.ticket("APP-8").await.assignee, None, "he may give it up");
     f.command("pat", "assign WEB-12 to chloe").await;
     assert_eq!(f.ticket("WEB-12").await.assignee.as_deref(), Some("chloe"));
 }

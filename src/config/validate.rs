@@ -127,6 +127,15 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
             return fail(field, format!("{days} is too short; at least {at_least}"));
         }
     }
+    // A suggestion's or triage's answer needs its decision and approval to still be there.
+    let waits_days = config.conversation.suggestion_expiry_hours.max(config.queue.triage_expiry_hours).div_ceil(24);
+    for (field, days) in
+        [("retention.decisions_days", retention.decisions_days), ("retention.approvals_days", retention.approvals_days)]
+    {
+        if u64::from(days) <= waits_days {
+            return fail(field, format!("{days} is shorter than a suggestion or triage may wait ({waits_days} days)"));
+        }
+    }
     if let Err(err) = config.digest.schedule.parse::<croner::Cron>() {
         return fail("digest.schedule", format!("\"{}\" is not a cron expression: {err}", config.digest.schedule));
     }

@@ -170,6 +170,10 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Outcome {
         let actor = self.actor(origin);
+        if self.sender(origin).is_none() {
+            let why = "ask a PM to add you to pmbot.toml to change the board";
+            return Err(self.board.refuse(&actor, "ticket.assign", key.as_str(), why, now).await.into());
+        }
         let assignee = who.map(|w| self.resolve(origin, w)).transpose()?;
         let handle = assignee.map(|p| p.handle.as_str());
         let ticket = self.board.assign(&actor, key, handle, &self.ctx(now)).await?;

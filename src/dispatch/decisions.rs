@@ -151,7 +151,7 @@ impl Bot {
                     "when": d.created_at.with_timezone(&zone).format("%a %-d %b %H:%M").to_string(),
                     "what": describe(d),
                     "how": format!("{} · {}% sure · {}", d.outcome, (d.confidence * 100.0).round(), by(&d.actor)),
-                    "rationale": d.rationale,
+                    "rationale": if d.inputs["private"] == true { "said in a private conversation" } else { d.rationale.as_str() },
                 })
             })
             .collect();

@@ -293,7 +293,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     None => return Report::Lost,
                 },
             };
-            let ended = matches!(outcome, Outcome::Done | Outcome::Cancel(_) | Outcome::Discard(_));
+            let ended = match &outcome {
+                Outcome::Done | Outcome::Cancel(_) | Outcome::Discard(_) => true,
+                // Out of attempts: discarded for good.
+                Outcome::Retry { .. } => job.attempt >= job.max_attempts,
+                _ => false,
+            };
             let report = record(&store, &job, outcome, completions, clock()).await;
             if ended && !secrets.is_empty() && matches!(report, Report::Recorded { .. }) {
                 let payload = super::scrubbed(&job.payload, secrets);

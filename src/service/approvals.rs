@@ -52,7 +52,12 @@ impl BoardService {
         ctx: &Ctx,
     ) -> Result<Approval> {
         let approval = self.may_decide(actor, id, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        let (mut tx, earlier) = self.begin(ctx).await?;
+        if earlier.is_some() {
+            // This very delivery decided it before (a retry): the same answer again.
+            drop(tx);
+            return Ok(self.store.approval(&self.ws, id).await?);
+        }
         let state = match tx.decide_approval(&self.ws, id, &actor.name(), verdict, comment, ctx.now).await {
             Ok(state) => state,
             Err(err @ StoreError::ApprovalClosed { state: ApprovalState::Expired, .. }) => {

@@ -42,9 +42,11 @@ pub enum Op {
         to: Status,
         own: bool,
     },
-    /// `to_self`: taking the ticket; `own`: it is assigned to the asker; `free`: to nobody.
+    /// `to_self`: the new assignee is the asker; `to_nobody`: no new assignee; `own`: the
+    /// ticket is assigned to the asker now; `free`: it is assigned to nobody now.
     Assign {
         to_self: bool,
+        to_nobody: bool,
         own: bool,
         free: bool,
     },
@@ -88,7 +90,7 @@ pub fn check(who: Who, op: Op) -> Result<(), &'static str> {
         Op::Move { own: false, .. } => Err("members move only their own tickets; ask its assignee, a PM or a lead"),
         Op::Move { from, to, own: true } if WORKING.contains(&from) && WORKING.contains(&to) => Ok(()),
         Op::Move { .. } => Err("members move their tickets between to do, in progress, in review, blocked and done"),
-        Op::Assign { to_self: true, free: true, .. } | Op::Assign { own: true, .. } => Ok(()),
+        Op::Assign { to_self: true, free: true, .. } | Op::Assign { own: true, to_nobody: true, .. } => Ok(()),
         Op::Assign { to_self: true, .. } => Err("that ticket is someone else's; a PM or lead can reassign it"),
         Op::Assign { .. } => Err("members take tickets for themselves; a PM or lead assigns others"),
         Op::SetEpic => Err("only a PM or lead can file tickets under epics"),
@@ -128,7 +130,7 @@ mod tests {
             Op::Create { status: Backlog },
             Op::Comment,
             mv(Todo, InProgress, true),
-            Op::Assign { to_self: true, own: false, free: true },
+            Op::Assign { to_self: true, to_nobody: false, own: false, free: true },
             Op::SetEpic,
             Op::Undo { author: true },
         ] {
@@ -169,11 +171,13 @@ mod tests {
 
     #[test]
     fn members_take_free_tickets_but_do_not_hand_them_out() {
-        assert_eq!(check(Who::Member, Op::Assign { to_self: true, own: false, free: true }), Ok(()));
-        assert!(check(Who::Member, Op::Assign { to_self: true, own: false, free: false }).is_err(), "someone else's");
-        assert_eq!(check(Who::Member, Op::Assign { to_self: false, own: true, free: false }), Ok(()));
-        assert!(check(Who::Member, Op::Assign { to_self: false, own: false, free: true }).is_err());
-        assert_eq!(check(Who::Pm, Op::Assign { to_self: false, own: false, free: false }), Ok(()));
+        let assign = |to_self, to_nobody, own, free| Op::Assign { to_self, to_nobody, own, free };
+        assert_eq!(check(Who::Member, assign(true, false, false, true)), Ok(()), "takes a free ticket");
+        assert!(check(Who::Member, assign(true, false, false, false)).is_err(), "not someone else's");
+        assert_eq!(check(Who::Member, assign(false, true, true, false)), Ok(()), "gives up their own");
+        assert!(check(Who::Member, assign(false, false, true, false)).is_err(), "does not hand their own to another");
+        assert!(check(Who::Member, assign(false, false, false, true)).is_err(), "does not hand out a free one");
+        assert_eq!(check(Who::Pm, assign(false, false, false, false)), Ok(()));
     }
 
     #[test]

@@ -29,6 +29,13 @@ impl BoardService {
         }
         if let (Some(tracker), Some(id)) = (&new.source.tracker, &new.source.external_id) {
             if let Some(existing) = tx.ticket_from(&self.ws, tracker, id).await? {
+                // Made meanwhile (a race): the decision it carries out still learns its result.
+                if let Some(resolve) = &ctx.resolves {
+                    let mut inputs = resolve.inputs.clone();
+                    inputs["result"] = json!({ "ticket": existing.key.as_str(), "created": true });
+                    tx.update_decision(&self.ws, resolve.id, &resolve.outcome, existing.key.as_str(), &inputs).await?;
+                    tx.commit().await?;
+                }
                 return Ok(existing);
             }
         }
@@ -88,6 +95,7 @@ impl BoardService {
             let me = actor.handle();
             let op = Op::Assign {
                 to_self: me.is_some() && assignee == me,
+                to_nobody: assignee.is_none(),
                 own: me.is_some() && ticket.assignee.as_deref() == me,
                 free: ticket.assignee.is_none(),
             };
@@ -104,6 +112,8 @@ impl BoardService {
                 inputs: json!({ "from": ticket.assignee, "to": assignee }),
             };
             self.finish(tx, ctx, record).await?;
+        } else {
+            drop(tx);
         }
         Ok(self.store.ticket(&self.ws, key).await?)
     }
@@ -146,6 +156,8 @@ impl BoardService {
                 inputs: json!({ "from": ticket.epic, "to": epic }),
             };
             self.finish(tx, ctx, record).await?;
+        } else {
+            drop(tx);
         }
         Ok(self.store.ticket(&self.ws, key).await?)
     }
@@ -166,6 +178,8 @@ impl BoardService {
                 inputs: json!({ "marker": marker }),
             };
             self.finish(tx, ctx, record).await?;
+        } else {
+            drop(tx);
         }
         Ok(self.store.ticket(&self.ws, key).await?)
     }

@@ -1,6 +1,6 @@
 //! Pruning by age, for every workspace: what the retention job deletes.
 
-use super::{on_pool, Result, Store};
+use super::{on_tx, Result, Store};
 use chrono::{DateTime, Utc};
 
 /// Rows older than these instants go.
@@ -27,9 +27,13 @@ impl Store {
     /// Deletes what is older than its cutoff. Pending approvals stay (a job waits on them),
     /// and so do the epics agent's "Skip" marks (a person's choice, not a message).
     pub async fn prune_retained(&self, cut: &Cutoffs) -> Result<Pruned> {
+        // One transaction per table, so on SQLite each takes this process's writer turn
+        // rather than racing the other writers for the file lock.
         let delete = |sql: &'static str, before: DateTime<Utc>| async move {
+            let mut tx = self.begin().await?;
             let done =
-                on_pool!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?;
+                on_tx!(tx, |conn| sqlx::query(sql).bind(before).execute(&mut *conn).await.map(|r| r.rows_affected()))?;
+            tx.commit().await?;
             Ok::<u64, super::StoreError>(done)
         };
         Ok(Pruned {

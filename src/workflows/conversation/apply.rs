@@ -66,6 +66,9 @@ pub struct Proposal {
     /// Said in a private channel or a DM: quoted nowhere else, linked instead.
     #[serde(default)]
     pub private: bool,
+    /// What was done has been said in the thread (until then a run again says it).
+    #[serde(default)]
+    pub replied: bool,
 }
 
 impl Proposal {
@@ -114,12 +117,9 @@ pub async fn apply(
         "comment" => {
             let key = key()?;
             let ticket = store.ticket(ws, &key).await?;
-            let body = comment_body(config, proposal);
-            let existing = store.comments(ws, &key).await?.into_iter().find(|c| c.body == body);
-            let (id, changed) = match existing {
-                Some(comment) => (comment.id, false),
-                None => (board.comment(actor, &key, &body, ctx).await?.id, true),
-            };
+            // Once: the comment and the decision it carries out commit together.
+            let id = board.comment(actor, &key, &comment_body(config, proposal), ctx).await?.id;
+            let changed = true;
             Ok(Applied {
                 what: format!("Added this to *{key}* {} as a comment", ticket.title),
                 result: json!({ "ticket": key.as_str(), "comment": id }),
@@ -163,6 +163,23 @@ pub async fn apply(
         }
         other => Err(StoreError::Corrupt(format!("nothing to do for a \"{other}\" decision")).into()),
     }
+}
+
+/// What `result` (of [`apply`]) did, in words, as the reply says it: for a run again after a
+/// crash between the change and the reply.
+pub async fn described(store: &Store, ws: &WorkspaceId, result: &Value) -> Result<Applied, StoreError> {
+    let key: TicketKey = result["ticket"].as_str().unwrap_or_default().parse()?;
+    let ticket = store.ticket(ws, &key).await?;
+    let status = |field: &str| result[field].as_str().and_then(|s| s.parse::<Status>().ok());
+    let what = if result["comment"].is_i64() {
+        format!("Added this to *{key}* {} as a comment", ticket.title)
+    } else if result["created"].as_bool() == Some(true) {
+        format!("Created *{key}* {} in the {} backlog", ticket.title, ticket.project)
+    } else {
+        let (from, to) = (status("from").map_or("?", |s| s.label()), status("to").map_or("?", |s| s.label()));
+        format!("Moved *{key}* {} from {from} to {to}", ticket.title)
+    };
+    Ok(Applied { key: key.to_string(), what, result: result.clone(), changed: false })
 }
 
 fn who(config: &Config, proposal: &Proposal) -> String {
@@ -226,8 +243,10 @@ async fn new_ticket(
         draft(&request, &thread, &channel_name(&m.channel), proposal.link.as_deref())
     };
     // A language model's title and summary, when it wrote them; the quote stays either way.
+    // A model's title and summary are made of the message's words: not for a private one.
     let written = |field: &str| {
-        proposal.model.as_ref().and_then(|m| m["answer"][field].as_str()).filter(|t| !t.trim().is_empty())
+        let model = proposal.model.as_ref().filter(|_| !proposal.private);
+        model.and_then(|m| m["answer"][field].as_str()).filter(|t| !t.trim().is_empty())
     };
     let title = written("title").map_or(drafted.title, str::to_string);
     let mut new = NewTicket::new(&project.key, &title)?;

@@ -38,7 +38,8 @@ pub fn draft(request: &Said, thread: &[Said], channel: &str, link: Option<&str>)
 /// For a request made in a private channel or a DM: a title, and a description that links
 /// to the conversation instead of quoting it (tickets are read by more people).
 pub fn private_draft(request: &Said, link: Option<&str>) -> Draft {
-    let title = title(&request.text).unwrap_or_else(|| format!("Request from {}", request.who));
+    // Not even the title quotes it: titles show on the board and in public threads.
+    let title = format!("Request from {} (private conversation)", request.who);
     let mut description = format!("Asked for by {} in a private conversation; its words stay there.", request.who);
     if let Some(link) = link {
         description.push_str(&format!("\n\nConversation: {link}"));

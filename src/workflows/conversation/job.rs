@@ -82,7 +82,9 @@ impl MatchJob {
         match decision.outcome.as_str() {
             "acting" => self.act(env, ctx, &decision).await,
             "asking" => self.ask(env, ctx, &decision).await,
-            // Logged, shadowed, none, or already done by an earlier run.
+            // Done by an earlier run that stopped before saying so: said now.
+            "done" => self.say_again(env, ctx, &decision, None).await,
+            // Logged, shadowed, none, or done and said.
             _ => Ok(Outcome::Done),
         }
     }
@@ -175,6 +177,7 @@ impl MatchJob {
             result: None,
             model,
             private: message.private,
+            replied: false,
         };
         Ok(NewDecision {
             kind: KIND.into(),
@@ -206,7 +209,7 @@ impl MatchJob {
                         .update_decision(&ctx.workspace, decision.id, "done", &applied.key, &proposal.to_value())
                         .await?;
                 }
-                self.say_done(env, decision, &proposal, &applied, None).await?;
+                self.say_done(env, ctx, decision, "done", &proposal, &applied, None).await?;
             }
             Err(err) if err.is_user_error() => {
                 // The ticket went away or changed meanwhile, or the author may not: logged, nothing said.
@@ -342,6 +345,10 @@ impl MatchJob {
             env.store.update_decision(ws, decision.id, outcome, &decision.subject, &decision.inputs).await?;
             return Ok(Outcome::Done);
         }
+        if proposal.result.is_some() {
+            // Applied by an earlier run (in the same transaction as the decision's outcome).
+            return self.say_again(env, ctx, &decision, Some(&by)).await;
+        }
         let actor = match person(env, &by) {
             Some(person) => Actor::Person(person),
             None => Actor::System(by.clone()),
@@ -354,7 +361,7 @@ impl MatchJob {
                 if !applied.changed {
                     env.store.update_decision(ws, decision.id, outcome, &applied.key, &proposal.to_value()).await?;
                 }
-                self.say_done(env, &decision, &proposal, &applied, Some(&by)).await?;
+                self.say_done(env, ctx, &decision, outcome, &proposal, &applied, Some(&by)).await?;
             }
             Err(err) if err.is_user_error() => {
                 let text = format!("⚠️ I could not do that: {err}. Nothing changed.");
@@ -368,10 +375,15 @@ impl MatchJob {
         Ok(Outcome::Done)
     }
 
+    /// Says in the thread what was done, with Undo, then records that it was said: at least
+    /// once (a crash between the two says it again).
+    #[allow(clippy::too_many_arguments)]
     async fn say_done<C: Chat>(
         &self,
         env: &JobEnv<C>,
+        ctx: &JobContext,
         decision: &Decision,
+        outcome: &str,
         proposal: &Proposal,
         applied: &Applied,
         by: Option<&str>,
@@ -382,8 +394,29 @@ impl MatchJob {
             "by": by, "decision": decision.id, "undo": UNDO_ACTION,
         });
         let message = env.templates.render("conversation_done", &context)?;
+        env.store.fault("conversation.before_reply")?;
         env.chat.post(&self.channel, Some(thread_of(proposal)), &message).await?;
+        let mut said = proposal.clone();
+        said.replied = true;
+        env.store.update_decision(&ctx.workspace, decision.id, outcome, &applied.key, &said.to_value()).await?;
         Ok(())
+    }
+
+    /// A decision carried out by an earlier run: its reply, unless it was said.
+    async fn say_again<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        decision: &Decision,
+        by: Option<&str>,
+    ) -> Result<Outcome, StepError> {
+        let proposal = Proposal::of(decision)?;
+        let Some(result) = proposal.result.as_ref().filter(|_| !proposal.replied) else {
+            return Ok(Outcome::Done);
+        };
+        let applied = super::apply::described(&env.store, &ctx.workspace, result).await?;
+        self.say_done(env, ctx, decision, &decision.outcome, &proposal, &applied, by).await?;
+        Ok(Outcome::Done)
     }
 }
 
