@@ -63,6 +63,25 @@ impl Fixture {
         self.app.store.ticket(&self.app.workspace(), &key.parse().unwrap()).await.unwrap().status
     }
 
+    /// Ana says WEB-5 shipped, a failure is armed at `point`, and the conversation job runs,
+    /// then its retries (an hour and two later).
+    async fn ana_ships_web5_failing_at(&self, point: &str) {
+        let said = Inbound::Message { origin: origin("ana"), text: "WEB-5 is merged and deployed".into() };
+        self.bot.handle(&said, t0()).await;
+        self.app.store.fail_at(point);
+        self.worker_at(0).run_until_idle().await;
+    }
+
+    async fn retries(&self) {
+        self.worker_at(60).run_until_idle().await;
+        self.worker_at(120).run_until_idle().await;
+    }
+
+    async fn times_moved_to_done(&self, key: &str) -> usize {
+        let history = self.app.store.history(&self.app.workspace(), &key.parse().unwrap()).await.unwrap();
+        history.iter().filter(|t| t.to == Status::Done).count()
+    }
+
     async fn decisions(&self, kind: &str) -> Vec<pmbot::store::Decision> {
         let filter = DecisionFilter { kind_prefix: Some(kind.into()), ..DecisionFilter::default() };
         self.app.store.find_decisions(&self.app.workspace(), &filter).await.unwrap()
@@ -107,35 +126,25 @@ async fn a_failed_commit_changes_nothing_and_the_next_try_changes_once(url: &str
 
 async fn a_conversation_change_that_failed_to_commit_is_made_once_on_the_retry(url: &str) {
     let f = fixture(url).await;
-    let said = Inbound::Message { origin: origin("ana"), text: "WEB-5 is merged and deployed".into() };
-    f.bot.handle(&said, t0()).await;
-    f.app.store.fail_at("board.before_commit");
-    f.worker_at(0).run_until_idle().await;
+    f.ana_ships_web5_failing_at("board.before_commit").await;
     assert_eq!(f.status("WEB-5").await, Status::InReview, "the move rolled back with its decision's outcome");
     assert!(f.chat.texts().is_empty(), "nothing was said about a change that did not happen");
-    f.worker_at(60).run_until_idle().await;
-    f.worker_at(120).run_until_idle().await;
+    f.retries().await;
     assert_eq!(f.status("WEB-5").await, Status::Done);
-    let history = f.app.store.history(&f.app.workspace(), &"WEB-5".parse().unwrap()).await.unwrap();
-    assert_eq!(history.iter().filter(|t| t.to == Status::Done).count(), 1, "moved once");
+    assert_eq!(f.times_moved_to_done("WEB-5").await, 1, "moved once");
     assert_eq!(f.chat.texts().len(), 1, "said once: {:?}", f.chat.texts());
     assert_eq!(f.decisions("conversation.match").await[0].outcome, "done");
 }
 
 async fn a_reply_lost_after_the_change_is_said_once_on_the_retry(url: &str) {
     let f = fixture(url).await;
-    let said = Inbound::Message { origin: origin("ana"), text: "WEB-5 is merged and deployed".into() };
-    f.bot.handle(&said, t0()).await;
-    f.app.store.fail_at("conversation.before_reply");
-    f.worker_at(0).run_until_idle().await;
+    f.ana_ships_web5_failing_at("conversation.before_reply").await;
     assert_eq!(f.status("WEB-5").await, Status::Done, "the move committed");
     assert!(f.chat.texts().is_empty(), "the reply was lost with the crash");
-    f.worker_at(60).run_until_idle().await;
-    f.worker_at(120).run_until_idle().await;
+    f.retries().await;
     let replies: Vec<_> = f.chat.texts().into_iter().filter(|(_, t)| t.starts_with("✓ Moved *WEB-5*")).collect();
     assert_eq!(replies.len(), 1, "said once on the retry: {replies:?}");
-    let history = f.app.store.history(&f.app.workspace(), &"WEB-5".parse().unwrap()).await.unwrap();
-    assert_eq!(history.iter().filter(|t| t.to == Status::Done).count(), 1, "and moved once");
+    assert_eq!(f.times_moved_to_done("WEB-5").await, 1, "and moved once");
     assert!(f.chat.last_with_buttons().unwrap().buttons().any(|b| b.label == "Undo"));
 }
 

@@ -156,10 +156,7 @@ pub async fn run(app: &App, action: BoardAction) -> Result<(), CliError> {
 /// `--as HANDLE` acts as that person, with their rights; anything else (the default `cli`)
 /// is the operator, who may do everything and is recorded under that name.
 fn actor(app: &App, name: &str) -> Actor {
-    match app.config.people().into_iter().find(|p| p.handle == name) {
-        Some(person) => Actor::Person(person),
-        None => Actor::System(name.to_string()),
-    }
+    Actor::named(&app.config.people(), name)
 }
 
 fn line(t: &Ticket) -> String {

@@ -293,20 +293,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     None => return Report::Lost,
                 },
             };
-            let ended = match &outcome {
-                Outcome::Done | Outcome::Cancel(_) | Outcome::Discard(_) => true,
-                // Out of attempts: discarded for good.
-                Outcome::Retry { .. } => job.attempt >= job.max_attempts,
-                _ => false,
-            };
-            let report = record(&store, &job, outcome, completions, clock()).await;
-            if ended && !secrets.is_empty() && matches!(report, Report::Recorded { .. }) {
-                let payload = super::scrubbed(&job.payload, secrets);
-                if let Err(err) = store.replace_payload(job.id, &payload).await {
-                    tracing::warn!(job = job.id, error = %err, "could not remove the job's tokens from its row");
-                }
-            }
-            report
+            record(&store, &job, outcome, secrets, completions, clock()).await
         }
     }
 
@@ -399,14 +386,17 @@ async fn supervise(
     }
 }
 
+/// Records how the attempt ended. A job that ended for good loses its `secrets` in the same
+/// statement (so it is not batched with completions that keep their payload).
 async fn record(
     store: &Store,
     job: &Claimed,
     outcome: Outcome,
+    secrets: &[&str],
     completions: Option<Completions>,
     now: DateTime<Utc>,
 ) -> Report {
-    if outcome == Outcome::Done {
+    if outcome == Outcome::Done && secrets.is_empty() {
         if let Some(completions) = completions {
             if completions.send((job.id, job.lease_count)).await.is_ok() {
                 return Report::Recorded { completed: true };
@@ -422,7 +412,9 @@ async fn record(
         }
         _ => {}
     }
-    match store.finish(job.id, job.lease_count, &finish, now).await {
+    let ended = matches!(finish, Finish::Completed | Finish::Cancelled { .. } | Finish::Discarded { .. });
+    let scrubbed = (ended && !secrets.is_empty()).then(|| super::scrubbed(&job.payload, secrets));
+    match store.finish_with(job.id, job.lease_count, &finish, scrubbed.as_ref(), now).await {
         Ok(true) => Report::Recorded { completed: finish == Finish::Completed },
         Ok(false) => {
             tracing::warn!(job = job.id, "the result came after the lease moved on; it was not recorded");

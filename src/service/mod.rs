@@ -36,6 +36,15 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The person of the team with `handle`, acting themselves; any other name (the CLI's
+    /// operator, pmbot) is the system under that name.
+    pub fn named(people: &[Person], handle: &str) -> Actor {
+        match people.iter().find(|p| p.handle == handle) {
+            Some(person) => Actor::Person(person.clone()),
+            None => Actor::System(handle.to_string()),
+        }
+    }
+
     pub fn who(&self) -> Who {
         match self {
             Actor::Person(p) | Actor::OnBehalf(p) => Who::of(p.role),

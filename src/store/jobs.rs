@@ -322,13 +322,6 @@ impl Store {
     }
 
     /// Extends a lease; `false` when the lease is no longer this holder's.
-    /// Overwrites a job's payload (to drop what must not outlive it, such as tokens).
-    pub async fn replace_payload(&self, id: i64, payload: &Value) -> Result<()> {
-        let sql = "UPDATE jobs SET payload = $1 WHERE id = $2";
-        on_pool!(self, |pool| sqlx::query(sql).bind(Json(payload)).bind(id).execute(pool).await.map(|_| ()))?;
-        Ok(())
-    }
-
     pub async fn heartbeat(&self, id: i64, lease_count: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_count = $4 AND state = 'running'";
         let _turn = self.writer_turn().await;
@@ -346,6 +339,19 @@ impl Store {
     /// Records how an attempt ended. `false` (and nothing written) when the lease was lost:
     /// the job was rescued and re-leased, or cancelled, since this holder claimed it.
     pub async fn finish(&self, id: i64, lease_count: i64, finish: &Finish, now: DateTime<Utc>) -> Result<bool> {
+        self.finish_with(id, lease_count, finish, None, now).await
+    }
+
+    /// [`finish`](Self::finish), replacing the payload in the same statement (to drop what must
+    /// not outlive the job, such as tokens).
+    pub async fn finish_with(
+        &self,
+        id: i64,
+        lease_count: i64,
+        finish: &Finish,
+        payload: Option<&Value>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let (state, run_at, errors, done_at, attempt_back) = match finish {
             Finish::Awaiting { approval_id } => return self.park(id, lease_count, *approval_id, now).await,
             Finish::Completed => (JobState::Completed, None, None, Some(now), 0),
@@ -355,8 +361,8 @@ impl Store {
             Finish::Discarded { errors } => (JobState::Discarded, None, Some(errors), Some(now), 0),
         };
         let sql = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), errors = COALESCE($3, errors), \
-                   finished_at = $4, attempt = attempt - $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6 \
-                   WHERE id = $7 AND lease_count = $8 AND state = 'running'";
+                   finished_at = $4, attempt = attempt - $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, \
+                   payload = COALESCE($9, payload) WHERE id = $7 AND lease_count = $8 AND state = 'running'";
         let _turn = self.writer_turn().await;
         let done = on_pool!(self, |pool| sqlx::query(sql)
             .bind(state.as_str())
@@ -367,6 +373,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(lease_count)
+            .bind(payload.map(Json))
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;

@@ -4,6 +4,7 @@ use super::{decode, on_pool, on_tx, Result, Store, StoreError, StoreTx, Workspac
 use crate::board::{Comment, NewTicket, Source, Status, Ticket, TicketKey, Transition};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
+use std::sync::LazyLock;
 
 /// Which tickets to list; empty fields match everything.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +104,16 @@ impl CommentRow {
 const TICKET_COLUMNS: &str = "key, project_key, title, description, status, priority, labels, assignee, \
      reporter, epic, parent_key, estimate, source_tracker, external_id, url, created_at, updated_at";
 
+static TICKET_BY_KEY: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2"));
+
+static TICKET_BY_SOURCE: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND source_tracker = $2 AND external_id = $3")
+});
+
+const COMMENTS_OF_TICKET: &str = "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c \
+     JOIN tickets t ON t.id = c.ticket_id WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
+
 const NEXT_NUMBER: &str = "UPDATE projects SET next_ticket_number = next_ticket_number + 1 \
      WHERE workspace_id = $1 AND key = $2 RETURNING next_ticket_number - 1";
 
@@ -139,12 +150,9 @@ impl Store {
 
     /// The ticket, or `UnknownTicket`.
     pub async fn ticket(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Ticket> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2");
-        let row: Option<TicketRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(ws.as_str())
-            .bind(key.as_str())
-            .fetch_optional(pool)
-            .await)?;
+        let sql = TICKET_BY_KEY.as_str();
+        let row: Option<TicketRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_optional(pool).await)?;
         row.ok_or_else(|| StoreError::UnknownTicket(key.clone()))?.into_ticket()
     }
 
@@ -217,10 +225,8 @@ impl Store {
 
     /// The ticket made from `external_id` of `tracker` (e.g. a chat message), if any.
     pub async fn ticket_from(&self, ws: &WorkspaceId, tracker: &str, external_id: &str) -> Result<Option<Ticket>> {
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND source_tracker = $2 AND external_id = $3"
-        );
-        let row: Option<TicketRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+        let sql = TICKET_BY_SOURCE.as_str();
+        let row: Option<TicketRow> = on_pool!(self, |pool| sqlx::query_as(sql)
             .bind(ws.as_str())
             .bind(tracker)
             .bind(external_id)
@@ -270,9 +276,7 @@ impl Store {
 
     /// A ticket's comments, oldest first.
     pub async fn comments(&self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
-        let sql =
-            "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
-                   WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
+        let sql = COMMENTS_OF_TICKET;
         let rows: Vec<CommentRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(pool).await)?;
         rows.into_iter().map(CommentRow::into_comment).collect()
@@ -358,8 +362,8 @@ impl StoreTx {
     }
 
     pub async fn ticket(&mut self, ws: &WorkspaceId, key: &TicketKey) -> Result<Ticket> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND key = $2");
-        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(&sql)
+        let sql = TICKET_BY_KEY.as_str();
+        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(sql)
             .bind(ws.as_str())
             .bind(key.as_str())
             .fetch_optional(&mut *conn)
@@ -369,10 +373,8 @@ impl StoreTx {
 
     /// The ticket made from `external_id` of `tracker`, if any.
     pub async fn ticket_from(&mut self, ws: &WorkspaceId, tracker: &str, external_id: &str) -> Result<Option<Ticket>> {
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND source_tracker = $2 AND external_id = $3"
-        );
-        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(&sql)
+        let sql = TICKET_BY_SOURCE.as_str();
+        let row: Option<TicketRow> = on_tx!(self, |conn| sqlx::query_as(sql)
             .bind(ws.as_str())
             .bind(tracker)
             .bind(external_id)
@@ -514,9 +516,7 @@ impl StoreTx {
 
     /// A ticket's comments, oldest first.
     pub async fn comments(&mut self, ws: &WorkspaceId, key: &TicketKey) -> Result<Vec<Comment>> {
-        let sql =
-            "SELECT c.id, t.key, c.author, c.body, c.created_at FROM comments c JOIN tickets t ON t.id = c.ticket_id \
-                   WHERE c.workspace_id = $1 AND t.key = $2 ORDER BY c.created_at, c.id";
+        let sql = COMMENTS_OF_TICKET;
         let rows: Vec<CommentRow> =
             on_tx!(self, |conn| sqlx::query_as(sql).bind(ws.as_str()).bind(key.as_str()).fetch_all(&mut *conn).await)?;
         rows.into_iter().map(CommentRow::into_comment).collect()

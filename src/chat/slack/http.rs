@@ -144,9 +144,8 @@ async fn events(
     check(&state, &headers, &body, "application/json")?;
     match events_request(&body).map_err(|e| SlackHttpError::BadRequest(e.to_string()))? {
         EventsRequest::UrlVerification { challenge } => Ok(Json(json!({ "challenge": challenge })).into_response()),
-        EventsRequest::Callback { event_id, event } => {
-            let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            same_workspace(&state, envelope["team_id"].as_str(), envelope["api_app_id"].as_str())?;
+        EventsRequest::Callback { event_id, event, team_id, api_app_id } => {
+            same_workspace(&state, team_id.as_deref(), api_app_id.as_deref())?;
             let fresh = record(
                 &state,
                 SlackInboundJob { source: SlackSource::Event, delivery: format!("event:{event_id}"), body: event },

@@ -16,6 +16,9 @@ pub enum EventsRequest {
     Callback {
         event_id: String,
         event: Value,
+        /// The workspace and app it is for (checked against the ones served).
+        team_id: Option<String>,
+        api_app_id: Option<String>,
     },
     /// `app_rate_limited` and other envelopes with nothing to do.
     Other,
@@ -42,7 +45,12 @@ pub fn events_request(body: &[u8]) -> Result<EventsRequest, ParseError> {
             if !json["event"].is_object() {
                 return Err(ParseError::Missing("event"));
             }
-            Ok(EventsRequest::Callback { event_id: event_id.into(), event: json["event"].clone() })
+            Ok(EventsRequest::Callback {
+                event_id: event_id.into(),
+                event: json["event"].clone(),
+                team_id: text(&json["team_id"]),
+                api_app_id: text(&json["api_app_id"]),
+            })
         }
         Some(_) => Ok(EventsRequest::Other),
         None => Err(ParseError::Missing("type")),

@@ -146,7 +146,7 @@ impl MatchJob {
         let (decided, model) = consult(env, ctx, &matcher, &said, root_text, decided).await;
         let by_model = model.as_ref().is_some_and(|m| m.get("answer").is_some());
         let ticket = decided.ticket.as_ref().and_then(|key| tickets.iter().find(|t| t.key.as_str() == key));
-        let alone = !by_model && author_may(author, &decided, ticket);
+        let alone = !by_model && author_may(author, decided.decision, decided.status.as_deref(), ticket);
         let act = policy::capped(policy::act(&env.config.conversation, &self.channel, &decided), alone);
         let link = if matches!(act, Act::Auto | Act::Ask) && (decided.decision == "create" || message.private) {
             // Only new tickets quote the link; a failure to get one is no reason to stop.
@@ -237,15 +237,8 @@ impl MatchJob {
             Some(Ok(key)) => env.store.ticket(ws, &key).await.ok(),
             _ => None,
         };
-        let decided = MatchDecision {
-            id: proposal.message.ts.clone(),
-            decision: decision_word(&proposal.decision),
-            ticket: proposal.ticket.clone(),
-            status: proposal.status.clone(),
-            confidence: decision.confidence,
-            rationale: String::new(),
-        };
-        let author_decides = author.as_ref().filter(|a| author_may(a, &decided, ticket.as_ref()));
+        let may = |a: &&Person| author_may(a, &proposal.decision, proposal.status.as_deref(), ticket.as_ref());
+        let author_decides = author.as_ref().filter(may);
         let request = NewApproval {
             subject,
             description: question.replace('*', ""),
@@ -349,10 +342,7 @@ impl MatchJob {
             // Applied by an earlier run (in the same transaction as the decision's outcome).
             return self.say_again(env, ctx, &decision, Some(&by)).await;
         }
-        let actor = match person(env, &by) {
-            Some(person) => Actor::Person(person),
-            None => Actor::System(by.clone()),
-        };
+        let actor = Actor::named(&env.config.people(), &by);
         let board = BoardService::new(env.store.clone(), ws.clone());
         let change = Ctx::new(ctx.now).resolving(decision.id, outcome, proposal.to_value());
         match apply(&board, &env.config, &proposal, &actor, other.as_ref(), &change).await {
@@ -491,13 +481,14 @@ fn person<C>(env: &JobEnv<C>, handle: &str) -> Option<Person> {
     env.config.people().into_iter().find(|p| p.handle == handle)
 }
 
-/// Whether the author could make this change themselves (the permission table).
-fn author_may(author: &Person, decided: &MatchDecision, ticket: Option<&Ticket>) -> bool {
+/// Whether the author could make this change (`decision`, to `status` for a move) by hand:
+/// the permission table.
+fn author_may(author: &Person, decision: &str, status: Option<&str>, ticket: Option<&Ticket>) -> bool {
     let who = Who::of(author.role);
-    let op = match (decided.decision, ticket) {
+    let op = match (decision, ticket) {
         ("comment", _) => Op::Comment,
         ("create", _) => Op::Create { status: crate::board::Status::Backlog },
-        ("move", Some(ticket)) => match decided.status.as_deref().map(str::parse) {
+        ("move", Some(ticket)) => match status.map(str::parse) {
             Some(Ok(to)) => {
                 Op::Move { from: ticket.status, to, own: ticket.assignee.as_deref() == Some(&author.handle) }
             }
@@ -506,15 +497,6 @@ fn author_may(author: &Person, decided: &MatchDecision, ticket: Option<&Ticket>)
         _ => return false,
     };
     rules::check(who, op).is_ok()
-}
-
-fn decision_word(decision: &str) -> &'static str {
-    match decision {
-        "comment" => "comment",
-        "move" => "move",
-        "create" => "create",
-        _ => "none",
-    }
 }
 
 /// Replies go in the message's thread (or start one under it).

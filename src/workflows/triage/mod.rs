@@ -140,8 +140,5 @@ impl TriageJob {
 
 /// The person who decided, acting themselves (the approval already checked they may).
 fn decider<C>(env: &JobEnv<C>, handle: &str) -> Actor {
-    match env.config.people().into_iter().find(|p| p.handle == handle) {
-        Some(person) => Actor::Person(person),
-        None => Actor::System(handle.to_string()),
-    }
+    Actor::named(&env.config.people(), handle)
 }
