@@ -57,7 +57,7 @@ async fn the_daily_prune_removes_only_what_is_past_its_retention(url: &str) {
     let approval = |subject: &str| NewApproval {
         subject: subject.into(),
         description: "d".into(),
-        approvers: Approvers { role: Some(Role::Lead), people: vec![] },
+        approvers: Approvers { role: Some(Role::Lead), people: vec![], except: vec![] },
         required: 1,
         expires_at: None,
     };

@@ -251,7 +251,7 @@ fn approval(required: u32, expires_in: Option<Duration>) -> NewApproval {
     NewApproval {
         subject: "WEB-1".into(),
         description: "Merge the fix for WEB-1".into(),
-        approvers: Approvers { role: Some(Role::Pm), people: vec!["ana".into()] },
+        approvers: Approvers { role: Some(Role::Pm), people: vec!["ana".into()], except: vec![] },
         required,
         expires_at: expires_in.map(|d| t0() + d),
     }

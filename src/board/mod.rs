@@ -2,11 +2,13 @@
 //!
 //! Pure domain types with parsing and validation. They know no database, chat or HTTP.
 
+mod fix_run;
 mod status;
 mod team;
 mod ticket;
 mod verdict;
 
+pub use fix_run::RunState;
 pub use status::{Priority, Status};
 pub use team::{Person, Project, ProjectKind, Role};
 pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};

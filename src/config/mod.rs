@@ -12,8 +12,8 @@ pub use load::{
 };
 pub use model::{
     same_channel, AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, EpicsConfig,
-    LlmConfig, PersonConfig, ProjectConfig, QueueConfig, RetentionConfig, ScheduleConfig, StandupConfig, StuckConfig,
-    TeamConfig, Thresholds,
+    FixConfig, ForgeKind, GateConfig, LlmConfig, PersonConfig, ProjectConfig, ProjectFixConfig, QueueConfig,
+    RetentionConfig, SandboxKind, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

@@ -30,6 +30,150 @@ pub struct Config {
     pub agents: AgentsConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub fix: FixConfig,
+}
+
+/// The AI queue for the whole team: who approves, limits, the sandbox, the default agent and
+/// gates. Each project opts in with its own `[projects.fix]` (off by default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FixConfig {
+    /// Who may approve a SPEC: roles (`pm`, `lead` — a lead rule admits PMs too) or handles.
+    pub spec_approvers: Vec<String>,
+    /// Who may approve and merge a pull request.
+    pub pr_approvers: Vec<String>,
+    /// The PR gate must be decided by someone other than the SPEC's approver.
+    pub distinct_approvers: bool,
+    pub spec_timeout_hours: u64,
+    pub pr_timeout_hours: u64,
+    /// The agent's wall-clock limit; it is stopped (its whole process group) after this.
+    pub max_execution_minutes: u64,
+    pub max_runs_per_hour: u32,
+    pub max_concurrent_runs: u32,
+    /// Tokens a day for planning and the built-in agent.
+    pub daily_token_budget: u64,
+    /// `bwrap` (default) or `none`, which must be chosen explicitly to run without one.
+    pub sandbox: SandboxKind,
+    /// Whether the agent may reach the network (an agent calling its model API needs it).
+    /// QA gates never do.
+    pub agent_network: bool,
+    /// Address-space limit of everything in the sandbox, in MiB.
+    pub memory_mb: u64,
+    /// Processes the sandboxed user may have at once (a fork bomb stops here).
+    pub max_processes: u32,
+    /// `builtin` (the tool-calling loop over the language model), or a command template run
+    /// in the worktree: `{prompt_file}`, `{spec_file}` and `{worktree}` are filled in.
+    pub agent: String,
+    /// Environment variables passed into the sandbox, by name (nothing else is).
+    pub env: Vec<String>,
+    /// More paths the sandbox sees, read-only (a toolchain outside /usr, e.g. ~/.cargo).
+    pub read_only: Vec<std::path::PathBuf>,
+    /// QA gates for projects that name none.
+    pub gates: Vec<GateConfig>,
+    /// Globs of paths whose change needs two approvals at the PR gate.
+    pub critical_paths: Vec<String>,
+    /// Where worktrees live; default `<data dir>/fix`.
+    pub workspace_dir: Option<std::path::PathBuf>,
+    /// Failed runs' worktrees are kept this long for inspection.
+    pub workspace_cleanup_days: u32,
+    /// Tickets estimated above this many hours are too big for the AI queue.
+    pub max_estimate_hours: f64,
+    /// Tickets with any of these labels never go to the AI queue.
+    pub blocked_labels: Vec<String>,
+}
+
+impl Default for FixConfig {
+    fn default() -> Self {
+        FixConfig {
+            spec_approvers: vec!["lead".into()],
+            pr_approvers: vec!["lead".into()],
+            distinct_approvers: true,
+            spec_timeout_hours: 24,
+            pr_timeout_hours: 48,
+            max_execution_minutes: 30,
+            max_runs_per_hour: 10,
+            max_concurrent_runs: 2,
+            daily_token_budget: 200_000,
+            sandbox: SandboxKind::Bwrap,
+            agent_network: false,
+            memory_mb: 4096,
+            max_processes: 256,
+            agent: "builtin".into(),
+            env: vec!["LANG".into()],
+            read_only: Vec::new(),
+            gates: Vec::new(),
+            critical_paths: Vec::new(),
+            workspace_dir: None,
+            workspace_cleanup_days: 7,
+            max_estimate_hours: 8.0,
+            blocked_labels: vec!["security".into(), "no-ai".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxKind {
+    Bwrap,
+    None,
+}
+
+/// A QA gate: a command run in the worktree, in the sandbox, without network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    pub name: String,
+    pub command: String,
+    #[serde(default = "gate_timeout")]
+    pub timeout_seconds: u64,
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn gate_timeout() -> u64 {
+    600
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A project's AI queue: its repository, forge, agent and gates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFixConfig {
+    /// Whether tickets of this project may be fixed by an agent at all.
+    #[serde(default)]
+    pub enabled: bool,
+    /// A local path or a clone URL.
+    pub repository: String,
+    #[serde(default = "main_branch")]
+    pub default_branch: String,
+    #[serde(default)]
+    pub forge: ForgeKind,
+    /// Overrides `[fix] agent`.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Overrides `[fix] gates`.
+    #[serde(default)]
+    pub gates: Option<Vec<GateConfig>>,
+    /// Added to `[fix] critical_paths`.
+    #[serde(default)]
+    pub critical_paths: Vec<String>,
+}
+
+fn main_branch() -> String {
+    "main".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// A plain git remote: the pull request is a record in pmbot, merging is a git merge.
+    #[default]
+    Local,
+    Github,
 }
 
 /// How long what people said and what pmbot decided is kept; pruned daily by a job.
@@ -435,6 +579,9 @@ pub struct ProjectConfig {
     pub channel: Option<String>,
     #[serde(default)]
     pub pm: Option<String>,
+    /// The project's AI queue (`[projects.fix]`); without it, no fixes.
+    #[serde(default)]
+    pub fix: Option<ProjectFixConfig>,
 }
 
 impl Config {

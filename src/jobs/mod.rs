@@ -18,6 +18,7 @@ use crate::queue::{JobSpec, Registry, RegistryError, WorkerConfig};
 use crate::store::WorkspaceId;
 use crate::workflows::agents::{Agent, AgentJob};
 use crate::workflows::conversation::MatchJob;
+use crate::workflows::fix::FixJob;
 use crate::workflows::{digest::DigestJob, standup::StandupJob, triage::TriageJob};
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<MatchJob>()?
         .register::<DigestJob>()?
         .register::<RetentionJob>()?
+        .register::<FixJob>()?
         .register::<AgentJob>()
 }
 

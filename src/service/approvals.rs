@@ -96,10 +96,12 @@ pub fn who_may(approvers: &Approvers) -> String {
         None => {}
     }
     who.extend(approvers.people.iter().map(|h| format!("@{h}")));
-    if who.is_empty() {
-        "the named approvers".into()
+    let who = if who.is_empty() { "the named approvers".into() } else { who.join(" or ") };
+    if approvers.except.is_empty() {
+        who
     } else {
-        who.join(" or ")
+        let except: Vec<String> = approvers.except.iter().map(|h| format!("@{h}")).collect();
+        format!("{who} other than {}", except.join(" and "))
     }
 }
 

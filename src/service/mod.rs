@@ -10,6 +10,7 @@
 //! event) it finds its decision and answers with what it did the first time.
 
 mod approvals;
+pub mod fix;
 pub mod rules;
 mod tickets;
 

@@ -24,7 +24,7 @@ impl Who {
         }
     }
 
-    fn decides(self) -> bool {
+    pub fn decides(self) -> bool {
         matches!(self, Who::Pm | Who::Lead | Who::System)
     }
 }

@@ -74,6 +74,12 @@ impl BoardService {
             return Err(self.refuse(actor, "ticket.move", key.as_str(), why, ctx.now).await);
         }
         let moved = tx.move_ticket(&self.ws, key, to, &actor.name(), reason, ctx.now).await?;
+        let mut ctx = ctx.clone();
+        // The AI queue is a door: whatever moved the ticket there starts its fix run.
+        if to == Status::AiQueue && tx.active_fix_run(&self.ws, key).await?.is_none() {
+            let run = self.open_run(&mut tx, actor, key, None, ctx.now).await?;
+            ctx.jobs.push(super::fix::fix_job(run, ctx.now));
+        }
         let from = ticket.status;
         let result = json!({ "ticket": key.as_str(), "from": from.as_str(), "to": to.as_str() });
         let record = Record {
@@ -83,7 +89,7 @@ impl BoardService {
             outcome: format!("moved {key} from {} to {}", from.label(), to.label()),
             inputs: json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason, "result": result }),
         };
-        self.finish(tx, ctx, record).await?;
+        self.finish(tx, &ctx, record).await?;
         Ok(moved)
     }
 

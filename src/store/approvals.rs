@@ -53,11 +53,14 @@ impl FromStr for ApprovalState {
     }
 }
 
-/// Who may decide: anyone with the role, or anyone named.
+/// Who may decide: anyone with the role, or anyone named, but never anyone in `except`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Approvers {
     pub role: Option<Role>,
     pub people: Vec<String>,
+    /// Handles who may not decide although their role could (the SPEC's approver at a PR
+    /// gate that wants another pair of eyes).
+    pub except: Vec<String>,
 }
 
 impl Approvers {
@@ -67,7 +70,8 @@ impl Approvers {
             Some(role) => person.role == role,
             None => false,
         };
-        by_role || self.people.iter().any(|h| h == &person.handle)
+        let excepted = self.except.iter().any(|h| h == &person.handle);
+        !excepted && (by_role || self.people.iter().any(|h| h == &person.handle))
     }
 }
 
@@ -109,6 +113,7 @@ struct ApprovalRow {
     description: String,
     approver_role: Option<String>,
     approver_people: Json<Vec<String>>,
+    approver_except: Json<Vec<String>>,
     required: i32,
     state: String,
     expires_at: Option<DateTime<Utc>>,
@@ -136,8 +141,8 @@ impl Store {
     }
 
     pub async fn approval(&self, ws: &WorkspaceId, id: i64) -> Result<Approval> {
-        let sql =
-            "SELECT id, subject, description, approver_role, approver_people, required, state, expires_at, created_at \
+        let sql = "SELECT id, subject, description, approver_role, approver_people, approver_except, required, state, \
+                   expires_at, created_at \
                    FROM approvals WHERE workspace_id = $1 AND id = $2";
         let decisions_sql = "SELECT decider, decision, comment, created_at FROM approval_decisions \
                              WHERE workspace_id = $1 AND approval_id = $2 ORDER BY created_at, id";
@@ -154,6 +159,7 @@ impl Store {
             approvers: Approvers {
                 role: row.approver_role.as_deref().map(|r| decode("approvals.approver_role", r)).transpose()?,
                 people: row.approver_people.0,
+                except: row.approver_except.0,
             },
             required: u32::try_from(row.required).unwrap_or(1),
             state: decode("approvals.state", &row.state)?,
@@ -259,8 +265,9 @@ impl Approval {
 impl StoreTx {
     /// Opens an approval inside this transaction; its id.
     pub async fn create_approval(&mut self, ws: &WorkspaceId, new: &NewApproval, at: DateTime<Utc>) -> Result<i64> {
-        let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, required, \
-                   state, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) RETURNING id";
+        let sql = "INSERT INTO approvals (workspace_id, subject, description, approver_role, approver_people, \
+                   approver_except, required, state, expires_at, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $9, $6, 'pending', $7, $8, $8) RETURNING id";
         let required = i32::try_from(new.required.max(1)).unwrap_or(i32::MAX);
         Ok(on_tx!(self, |conn| sqlx::query_scalar(sql)
             .bind(ws.as_str())
@@ -271,6 +278,7 @@ impl StoreTx {
             .bind(required)
             .bind(new.expires_at)
             .bind(at)
+            .bind(Json(&new.approvers.except))
             .fetch_one(&mut *conn)
             .await)?)
     }
@@ -366,6 +374,18 @@ impl StoreTx {
     async fn approvals_given(&mut self, id: i64) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM approval_decisions WHERE approval_id = $1 AND decision = 'approve'";
         Ok(on_tx!(self, |conn| sqlx::query_scalar(sql).bind(id).fetch_one(&mut *conn).await)?)
+    }
+
+    /// Closes approval `id` if it is still pending, because nobody needs it any more (the
+    /// run it gates was cancelled); the job parked on it resumes, told it was withdrawn.
+    pub async fn withdraw_approval(&mut self, ws: &WorkspaceId, id: i64, why: &str, at: DateTime<Utc>) -> Result<bool> {
+        let (state, _, _) = self.lock_approval(ws, id).await?;
+        if state != ApprovalState::Pending {
+            return Ok(false);
+        }
+        let resume = json!({ "state": "withdrawn", "comment": why });
+        self.resolve_approval(ws, id, ApprovalState::Rejected, &resume, at).await?;
+        Ok(true)
     }
 
     /// Sets the approval's final state and makes its parked jobs runnable, told `resume`.

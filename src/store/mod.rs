@@ -8,6 +8,7 @@
 mod approvals;
 mod connect;
 mod decisions;
+mod fix;
 mod jobs;
 mod llm;
 mod messages;
@@ -20,6 +21,7 @@ pub use crate::board::Verdict;
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval};
 pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, DecisionFilter, NewDecision};
+pub use fix::{FixRun, FixTransition};
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
 pub use retention::{Cutoffs, Pruned};
@@ -147,6 +149,10 @@ pub enum StoreError {
     ApprovalClosed { id: i64, state: ApprovalState },
     #[error("{decider} has already decided on approval #{id}; nothing changed")]
     AlreadyDecided { id: i64, decider: String },
+    #[error("fix run #{0} does not exist")]
+    UnknownFixRun(i64),
+    #[error("{ticket} already has fix run #{id} ({state}); one run per ticket at a time")]
+    FixRunActive { ticket: TicketKey, id: i64, state: crate::board::RunState },
     #[error(transparent)]
     Board(#[from] BoardError),
     #[error("the database holds a value pmbot cannot read: {0}")]
@@ -175,6 +181,8 @@ impl StoreError {
                 | StoreError::JobNotChangeable { .. }
                 | StoreError::ApprovalClosed { .. }
                 | StoreError::AlreadyDecided { .. }
+                | StoreError::UnknownFixRun(_)
+                | StoreError::FixRunActive { .. }
                 | StoreError::Board(_)
         )
     }

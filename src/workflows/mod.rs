@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod conversation;
 pub mod digest;
+pub mod fix;
 pub mod matching;
 pub mod standup;
 pub mod triage;

@@ -245,6 +245,7 @@ impl MatchJob {
             approvers: Approvers {
                 role: Some(Role::Lead),
                 people: author_decides.map(|a| a.handle.clone()).into_iter().collect(),
+                except: vec![],
             },
             required: 1,
             expires_at: Some(expires_at),

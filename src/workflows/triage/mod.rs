@@ -112,7 +112,7 @@ impl TriageJob {
         let request = NewApproval {
             subject: self.key.clone(),
             description: format!("Triage {} {title}", self.key),
-            approvers: Approvers { role: Some(crate::board::Role::Lead), people: vec![] },
+            approvers: Approvers { role: Some(crate::board::Role::Lead), people: vec![], except: vec![] },
             required: 1,
             expires_at: Some(expires_at),
         };

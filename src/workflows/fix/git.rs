@@ -1,0 +1,207 @@
+//! Git, by its command line: pmbot's clone of a repository, a worktree per run, what changed,
+//! the commit, the push, and the local forge's merge.
+//!
+//! Every command runs with hooks and fsmonitor off, so nothing the agent wrote can run
+//! outside the sandbox through git.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+#[derive(Debug, thiserror::Error)]
+#[error("git {args}: {why}")]
+pub struct GitError {
+    pub args: String,
+    pub why: String,
+}
+
+const SAFE: [&str; 8] = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "user.name=pmbot",
+    "-c",
+    "user.email=pmbot@localhost",
+];
+
+/// Runs git in `dir` with `args`; its stdout.
+pub async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    let out = tokio::process::Command::new("git")
+        .args(SAFE)
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| GitError { args: args.join(" "), why: e.to_string() })?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(GitError {
+            args: args.join(" "),
+            why: if why.is_empty() { format!("exited with {}", out.status) } else { why },
+        })
+    }
+}
+
+async fn text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    Ok(String::from_utf8_lossy(&git(dir, args).await?).trim().to_string())
+}
+
+/// pmbot's clone of `repository` at `clone`, fetched; the default branch's commit.
+pub async fn refresh_clone(repository: &str, clone: &Path, branch: &str) -> Result<String, GitError> {
+    if !clone.join(".git").exists() {
+        if let Some(parent) = clone.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| GitError { args: "clone".into(), why: e.to_string() })?;
+        }
+        let target = clone.to_string_lossy().into_owned();
+        git(clone.parent().unwrap_or(Path::new(".")), &["clone", "--quiet", "--no-checkout", repository, &target])
+            .await?;
+    } else {
+        git(clone, &["fetch", "--quiet", "--prune", "origin"]).await?;
+    }
+    text(clone, &["rev-parse", &format!("refs/remotes/origin/{branch}")]).await
+}
+
+/// Every file at `rev`, with its size.
+pub async fn tree(clone: &Path, rev: &str) -> Result<Vec<(String, u64)>, GitError> {
+    let out = git(clone, &["ls-tree", "-r", "-l", "-z", rev]).await?;
+    Ok(String::from_utf8_lossy(&out)
+        .split('\0')
+        .filter_map(|entry| {
+            let (meta, path) = entry.split_once('\t')?;
+            let size = meta.split_whitespace().nth(3)?.parse().ok()?;
+            Some((path.to_string(), size))
+        })
+        .collect())
+}
+
+/// A text file's contents at `rev` (`None` for missing, binary or large files).
+pub async fn show(clone: &Path, rev: &str, path: &str) -> Option<String> {
+    let bytes = git(clone, &["show", &format!("{rev}:{path}")]).await.ok()?;
+    (bytes.len() <= 200_000 && !bytes.contains(&0)).then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The latest commits touching `paths` (`abc1234 subject`).
+pub async fn recent_commits(clone: &Path, rev: &str, paths: &[String]) -> Vec<String> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let mut args = vec!["log", "-n", "5", "--format=%h %s", rev, "--"];
+    args.extend(paths.iter().map(String::as_str));
+    text(clone, &args).await.map(|t| t.lines().map(String::from).collect()).unwrap_or_default()
+}
+
+/// A worktree at `path` on `branch`, reset to `base` with nothing else in it.
+pub async fn fresh_worktree(clone: &Path, path: &Path, branch: &str, base: &str) -> Result<(), GitError> {
+    let target = path.to_string_lossy().into_owned();
+    if !path.join(".git").exists() {
+        let _ = git(clone, &["worktree", "prune"]).await;
+        git(clone, &["worktree", "add", "--quiet", "-f", "-B", branch, &target, base]).await?;
+    }
+    reset(clone, path, branch, base).await
+}
+
+/// Puts the worktree back to `base` on `branch`: what an agent left is gone, and the
+/// worktree's `.git` pointer is rewritten (an agent may have pointed it elsewhere).
+pub async fn reset(clone: &Path, path: &Path, branch: &str, base: &str) -> Result<(), GitError> {
+    restore_pointer(clone, path)?;
+    git(path, &["checkout", "--quiet", "-f", "-B", branch, base]).await?;
+    git(path, &["reset", "--quiet", "--hard", base]).await?;
+    git(path, &["clean", "-q", "-f", "-d", "-x"]).await?;
+    Ok(())
+}
+
+/// Rewrites `<worktree>/.git` to point at the clone's record of this worktree.
+pub fn restore_pointer(clone: &Path, path: &Path) -> Result<(), GitError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let gitdir: PathBuf = clone.join(".git").join("worktrees").join(&name);
+    if !gitdir.exists() {
+        return Ok(());
+    }
+    let pointer = path.join(".git");
+    if pointer.is_dir() || pointer.is_symlink() {
+        let _ = std::fs::remove_dir_all(&pointer).or_else(|_| std::fs::remove_file(&pointer));
+    }
+    std::fs::write(&pointer, format!("gitdir: {}\n", gitdir.display()))
+        .map_err(|e| GitError { args: "worktree pointer".into(), why: e.to_string() })
+}
+
+/// Stages everything and returns `git diff --raw -z -M` against `base`.
+pub async fn staged_changes(clone: &Path, path: &Path, base: &str) -> Result<Vec<u8>, GitError> {
+    restore_pointer(clone, path)?;
+    git(path, &["add", "-A", "."]).await?;
+    git(path, &["diff", "--cached", "--raw", "-z", "-M", base]).await
+}
+
+/// Undoes the changes to `paths` (back to `base`, or gone when new).
+pub async fn discard(path: &Path, base: &str, paths: &[String]) -> Result<(), GitError> {
+    for p in paths {
+        if git(path, &["cat-file", "-e", &format!("{base}:{p}")]).await.is_ok() {
+            git(path, &["checkout", base, "--", p]).await?;
+        } else {
+            git(path, &["rm", "-r", "-q", "-f", "--cached", "--ignore-unmatch", "--", p]).await?;
+            let full = path.join(p);
+            let _ = std::fs::remove_file(&full).or_else(|_| std::fs::remove_dir_all(&full));
+        }
+    }
+    Ok(())
+}
+
+pub async fn diff_stat(path: &Path, base: &str) -> Result<String, GitError> {
+    text(path, &["diff", "--cached", "--stat", base]).await
+}
+
+/// Commits what is staged; the commit.
+pub async fn commit(path: &Path, message: &str) -> Result<String, GitError> {
+    git(path, &["commit", "--quiet", "--no-verify", "-m", message]).await?;
+    text(path, &["rev-parse", "HEAD"]).await
+}
+
+/// Pushes the worktree's HEAD to `branch` on the repository (replacing an earlier try).
+pub async fn push(path: &Path, branch: &str) -> Result<(), GitError> {
+    git(path, &["push", "--quiet", "--force", "origin", &format!("HEAD:refs/heads/{branch}")]).await.map(|_| ())
+}
+
+/// The local forge's merge: `branch` merged into `default` on the repository, the branch
+/// deleted there; the merge commit.
+pub async fn merge(
+    clone: &Path,
+    scratch: &Path,
+    branch: &str,
+    default: &str,
+    message: &str,
+) -> Result<String, GitError> {
+    git(clone, &["fetch", "--quiet", "--prune", "origin"]).await?;
+    let target = scratch.to_string_lossy().into_owned();
+    if scratch.exists() {
+        let _ = git(clone, &["worktree", "remove", "--force", &target]).await;
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+    git(clone, &["worktree", "add", "--quiet", "--detach", &target, &format!("origin/{default}")]).await?;
+    let merged = async {
+        git(scratch, &["merge", "--quiet", "--no-ff", "-m", message, &format!("origin/{branch}")]).await?;
+        git(scratch, &["push", "--quiet", "origin", &format!("HEAD:refs/heads/{default}")]).await?;
+        text(scratch, &["rev-parse", "HEAD"]).await
+    }
+    .await;
+    let _ = git(clone, &["worktree", "remove", "--force", &target]).await;
+    let sha = merged?;
+    let _ = git(clone, &["push", "--quiet", "origin", "--delete", branch]).await;
+    Ok(sha)
+}
+
+/// Removes a run's worktree (and pmbot's local branch for it).
+pub async fn remove_worktree(clone: &Path, path: &Path, branch: &str) {
+    let target = path.to_string_lossy().into_owned();
+    let _ = git(clone, &["worktree", "remove", "--force", &target]).await;
+    let _ = std::fs::remove_dir_all(path);
+    let _ = git(clone, &["worktree", "prune"]).await;
+    let _ = git(clone, &["branch", "-q", "-D", branch]).await;
+}

@@ -1,0 +1,157 @@
+//! The AI queue: a ticket becomes a reviewed, tested change. A run goes PENDING → PLANNING →
+//! AWAITING_SPEC_APPROVAL → SPEC_APPROVED → EXECUTING → QA_RUNNING → PR_CREATED →
+//! AWAITING_PR_APPROVAL → COMPLETED (or SPEC_REJECTED, QA_FAILED, ERROR, CANCELLED), one job
+//! carrying it through and parking at each gate.
+//!
+//! The pure parts: [`eligible`] (may this ticket go?), [`knowledge`] (what the repository
+//! is), [`spec`] (the SPEC and its allowlist), [`scope`] (the scope lock). The I/O: [`git`],
+//! [`sandbox`] (bubblewrap), and the job ([`FixJob`]).
+
+pub mod eligible;
+pub mod git;
+mod job;
+pub mod knowledge;
+pub mod sandbox;
+pub mod scope;
+pub mod spec;
+mod stats;
+
+pub use job::FixJob;
+pub use stats::{stats, Stats};
+
+use crate::config::{Config, GateConfig, ProjectFixConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What a run's steps produced, kept in its row (`fix_runs.data`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunData {
+    /// Where the run's thread is.
+    pub channel: Option<String>,
+    /// The thread's first message.
+    pub thread: Option<String>,
+    pub spec: Option<spec::Spec>,
+    pub spec_approval: Option<i64>,
+    pub spec_approver: Option<String>,
+    /// A reviewer's words, or the QA output, for the next PLANNING or EXECUTING.
+    pub feedback: Option<String>,
+    /// QA's one automatic retry has been used.
+    pub qa_retried: bool,
+    pub branch: Option<String>,
+    pub base: Option<String>,
+    pub changed: Vec<String>,
+    pub diff_stat: Option<String>,
+    /// Changed paths under `critical_paths`: the PR gate wants two approvals.
+    pub critical: Vec<String>,
+    pub qa: Vec<GateResult>,
+    pub pr: Option<PullRequest>,
+    pub pr_approval: Option<i64>,
+    pub merged: Option<String>,
+    /// Seconds spent in the agent and in the gates (the rest is pmbot's overhead).
+    pub agent_seconds: f64,
+    pub gate_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    pub name: String,
+    pub required: bool,
+    pub passed: bool,
+    pub seconds: f64,
+    /// How it ended, in words.
+    pub ended: String,
+    pub tail: String,
+}
+
+impl GateResult {
+    pub fn line(&self) -> String {
+        let mark = if self.passed {
+            "✅"
+        } else if self.required {
+            "❌"
+        } else {
+            "⚠️"
+        };
+        let optional = if self.required { "" } else { " (optional)" };
+        format!("{mark} {}{optional} {} in {:.1} s", self.name, self.ended, self.seconds)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: i64,
+    pub forge: String,
+    pub branch: String,
+    pub head: String,
+    pub url: Option<String>,
+}
+
+/// A project's AI queue settings with the team's defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub project: String,
+    pub fix: ProjectFixConfig,
+    pub agent: String,
+    pub gates: Vec<GateConfig>,
+    pub critical_paths: Vec<String>,
+}
+
+impl Repo {
+    pub fn of(config: &Config, project: &str) -> Option<Repo> {
+        let p = config.projects.iter().find(|p| p.key.eq_ignore_ascii_case(project))?;
+        let fix = p.fix.clone()?;
+        let team = &config.fix;
+        Some(Repo {
+            project: p.key.clone(),
+            agent: fix.agent.clone().unwrap_or_else(|| team.agent.clone()),
+            gates: fix.gates.clone().unwrap_or_else(|| team.gates.clone()),
+            critical_paths: team.critical_paths.iter().chain(&fix.critical_paths).cloned().collect(),
+            fix,
+        })
+    }
+
+    /// pmbot's clone of the repository.
+    pub fn clone_dir(&self, config: &Config) -> PathBuf {
+        workspace_dir(config).join("repos").join(self.project.to_ascii_lowercase())
+    }
+}
+
+/// Where clones, worktrees and run files live.
+pub fn workspace_dir(config: &Config) -> PathBuf {
+    config.fix.workspace_dir.clone().unwrap_or_else(|| crate::config::data_dir().join("fix"))
+}
+
+/// The run's own directory: `worktree/` (the agent's), `input/` (read-only for it), logs.
+pub fn run_dir(config: &Config, run: i64) -> PathBuf {
+    workspace_dir(config).join("runs").join(format!("run-{run}"))
+}
+
+/// `pmbot/web-12-greeting-says-helo`.
+pub fn branch_name(key: &str, title: &str) -> String {
+    let mut slug = String::new();
+    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).take(5) {
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(&word.to_ascii_lowercase());
+    }
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        format!("pmbot/{}", key.to_ascii_lowercase())
+    } else {
+        format!("pmbot/{}-{slug}", key.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_are_named_after_the_ticket() {
+        assert_eq!(branch_name("WEB-12", "Greeting says \"Helo\"!"), "pmbot/web-12-greeting-says-helo");
+        assert_eq!(branch_name("WEB-3", "¿¿"), "pmbot/web-3");
+    }
+}
