@@ -11,7 +11,7 @@ mod verdict;
 pub use fix_run::RunState;
 pub use status::{Priority, Status};
 pub use team::{Person, Project, ProjectKind, Role};
-pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition};
+pub use ticket::{Comment, NewTicket, Source, Ticket, TicketKey, Transition, MAX_TITLE_CHARS};
 pub use verdict::Verdict;
 
 /// A value a user typed that the board does not accept.

@@ -44,9 +44,8 @@ pub enum Command {
         key: TicketKey,
         text: String,
     },
-    Fix {
-        key: Option<TicketKey>,
-    },
+    /// The AI queue: `/fix WEB-12`, `/fix <description>`, `/fix status|cancel|revert WEB-12`.
+    Fix(FixCommand),
     /// What the bot decided about a ticket, and why.
     Why {
         key: TicketKey,
@@ -57,6 +56,16 @@ pub enum Command {
         verdict: Verdict,
         comment: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FixCommand {
+    Start(TicketKey),
+    /// A new ticket from the words, then its run.
+    Describe(String),
+    Status(TicketKey),
+    Cancel(TicketKey),
+    Revert(TicketKey),
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,7 +87,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("move", "move WEB-12 to in_progress [reason]"),
     ("assign", "assign WEB-12 to @person | me | nobody"),
     ("comment", "comment WEB-12 text"),
-    ("fix", "fix WEB-12"),
+    ("fix", "fix WEB-12 | fix <what is wrong> | fix status|cancel|revert WEB-12"),
     ("why", "why WEB-12"),
     ("approve", "approve 12 [comment]"),
     ("reject", "reject 12 [comment]"),
@@ -145,9 +154,28 @@ fn parse_verb(verb: &str, rest: &str) -> Result<Command, ParseError> {
         "reject" | "decline" => parse_decide("reject", Verdict::Reject, rest),
         "changes" | "request-changes" => parse_decide("changes", Verdict::RequestChanges, rest),
         "why" | "explain" => Ok(Command::Why { key: key_arg("why", args.first())? }),
-        "fix" => Ok(Command::Fix { key: args.first().map(|a| key_arg("fix", Some(a))).transpose()? }),
+        "fix" => parse_fix(&args, rest),
         other => Err(ParseError::Unknown { word: other.chars().take(40).collect(), suggestion: closest_verb(other) }),
     }
+}
+
+fn parse_fix(args: &[String], rest: &str) -> Result<Command, ParseError> {
+    let sub = args.first().map(|a| a.to_lowercase());
+    let fix = match (sub.as_deref(), args.len()) {
+        (None, _) => return Err(usage_error("fix", "say which ticket, or what is wrong")),
+        (Some("status"), 2) => FixCommand::Status(key_arg("fix", args.get(1))?),
+        (Some("cancel" | "stop"), 2) => FixCommand::Cancel(key_arg("fix", args.get(1))?),
+        (Some("revert"), 2) => FixCommand::Revert(key_arg("fix", args.get(1))?),
+        (Some(_), 1) if args[0].parse::<TicketKey>().is_ok() => FixCommand::Start(key_arg("fix", args.first())?),
+        _ => {
+            let words = unquote(rest.trim()).trim().to_string();
+            if words.chars().count() < 8 {
+                return Err(usage_error("fix", "describe what is wrong in a few words"));
+            }
+            FixCommand::Describe(words)
+        }
+    };
+    Ok(Command::Fix(fix))
 }
 
 fn parse_standup(args: &[String]) -> Result<Command, ParseError> {

@@ -4,6 +4,7 @@
 mod agents;
 mod board;
 mod decisions;
+mod fix;
 mod jobs;
 mod worker;
 
@@ -123,6 +124,16 @@ pub enum StoreCommand {
     Decisions {
         #[command(subcommand)]
         action: decisions::DecisionsAction,
+    },
+    /// The AI queue: start, list, show, cancel, pause, resume, stats; decide its gates.
+    Fix {
+        #[command(subcommand)]
+        action: fix::FixAction,
+    },
+    /// The repositories the AI queue works on.
+    Repo {
+        #[command(subcommand)]
+        action: fix::RepoAction,
     },
     /// The job queue: list, show, retry, cancel, probe.
     Jobs {
@@ -322,7 +333,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             crate::bench::run(&options, &mut std::io::stdout()).await.map_err(|e| CliError::Failure(e.to_string()))
         }
-        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?),
+        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?).await,
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;
             let mut app = App::open(loaded.config, cli.database_url.as_deref()).await?;
@@ -365,6 +376,8 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Worker(args) => worker::run(app, args).await,
         StoreCommand::Discord { action: DiscordAction::RegisterCommands } => register_discord_commands(app).await,
         StoreCommand::Jobs { action } => jobs::run(app, action).await,
+        StoreCommand::Fix { action } => fix::run(app, action).await,
+        StoreCommand::Repo { action } => fix::repo(app, action).await,
         StoreCommand::Decisions { action } => decisions::run(app, action).await,
         StoreCommand::Run { agent, dry_run, at } => agents::run(app, agent, dry_run, at.as_deref()).await,
         StoreCommand::Worklogs { action: ImportAction::Import { file, skip_bad_rows } } => {
@@ -384,7 +397,7 @@ fn load_config(path: &Option<PathBuf>) -> Result<Loaded, CliError> {
     Ok(config::load(&path, explicit)?)
 }
 
-fn config_check(loaded: &Loaded) -> Result<(), CliError> {
+async fn config_check(loaded: &Loaded) -> Result<(), CliError> {
     let config = &loaded.config;
     let source = match &loaded.source {
         ConfigSource::File(path) => path.display().to_string(),
@@ -407,7 +420,77 @@ fn config_check(loaded: &Loaded) -> Result<(), CliError> {
         config.standup.channel
     );
     println!("  data directory (when DATABASE_URL is unset): {}", config::data_dir().display());
-    Ok(())
+    fix_check(config).await
+}
+
+/// What the AI queue needs on this machine: the agents' and gates' programs, and a sandbox.
+async fn fix_check(config: &config::Config) -> Result<(), CliError> {
+    let repos: Vec<crate::workflows::fix::Repo> =
+        config.projects.iter().filter_map(|p| crate::workflows::fix::Repo::of(config, &p.key)).collect();
+    if repos.is_empty() {
+        println!("  AI queue: no project has [projects.fix]");
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for repo in &repos {
+        let state = if repo.fix.enabled { "on" } else { "off (enabled = false)" };
+        println!(
+            "  AI queue {}: {state}; {} ({}), agent `{}`, {} gate(s)",
+            repo.project,
+            repo.fix.repository,
+            repo.fix.default_branch,
+            repo.agent,
+            repo.gates.len()
+        );
+        if repo.agent.trim() != "builtin" {
+            problems.extend(
+                missing_program(&repo.agent)
+                    .map(|p| format!("{}: the agent's program {p} is not installed", repo.project)),
+            );
+        } else {
+            problems.push(format!(
+                "{}: agent = \"builtin\" is not available in this version; name an agent's command",
+                repo.project
+            ));
+        }
+        for gate in &repo.gates {
+            problems.extend(
+                missing_program(&gate.command)
+                    .map(|p| format!("{}: gate {}'s program {p} is not installed", repo.project, gate.name)),
+            );
+        }
+        if repo.fix.forge == config::ForgeKind::Github {
+            problems.push(format!("{}: forge = \"github\" is not available in this version", repo.project));
+        }
+    }
+    if config.fix.sandbox == config::SandboxKind::Bwrap {
+        match crate::workflows::fix::sandbox::bwrap_works().await {
+            Ok(()) => println!("  sandbox: bubblewrap works"),
+            Err(why) => problems.push(format!("sandbox: {why} (apt-get install -y bubblewrap, or set [fix] sandbox = \"none\" to run agents unsandboxed)")),
+        }
+    } else {
+        println!("  sandbox: none — agents and gates run WITHOUT a sandbox ([fix] sandbox = \"none\")");
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Misuse(format!("The AI queue cannot run here:\n  - {}", problems.join("\n  - "))))
+}
+
+/// The first word of a shell command, when it is not a program found on PATH (or a
+/// shell builtin / an existing path).
+fn missing_program(command: &str) -> Option<String> {
+    let program = command.split_whitespace().find(|w| !w.contains('='))?;
+    if matches!(program, "cd" | "test" | "[" | "true" | "false" | "exit" | "echo" | "export") {
+        return None;
+    }
+    let found = if program.contains('/') {
+        std::path::Path::new(program).exists()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    };
+    (!found).then(|| program.to_string())
 }
 
 async fn demo() -> Result<(), CliError> {

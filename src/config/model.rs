@@ -48,7 +48,7 @@ pub struct FixConfig {
     pub spec_timeout_hours: u64,
     pub pr_timeout_hours: u64,
     /// The agent's wall-clock limit; it is stopped (its whole process group) after this.
-    pub max_execution_minutes: u64,
+    pub max_execution_minutes: f64,
     pub max_runs_per_hour: u32,
     pub max_concurrent_runs: u32,
     /// Tokens a day for planning and the built-in agent.
@@ -91,7 +91,7 @@ impl Default for FixConfig {
             distinct_approvers: true,
             spec_timeout_hours: 24,
             pr_timeout_hours: 48,
-            max_execution_minutes: 30,
+            max_execution_minutes: 30.0,
             max_runs_per_hour: 10,
             max_concurrent_runs: 2,
             daily_token_budget: 200_000,

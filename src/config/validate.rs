@@ -12,7 +12,92 @@ pub(super) fn validate(config: &Config) -> Result<(), (String, String)> {
     standup(config)?;
     conversation(config)?;
     queue(config)?;
+    fix(config)?;
     schedules(config)
+}
+
+/// The AI queue: approvers are roles or people of the team, limits are positive, gates
+/// have names and commands, critical paths are globs, repositories are named.
+fn fix(config: &Config) -> Result<(), (String, String)> {
+    let fix = &config.fix;
+    for (field, list) in [("spec_approvers", &fix.spec_approvers), ("pr_approvers", &fix.pr_approvers)] {
+        if list.is_empty() {
+            return fail(format!("fix.{field}"), "name at least one role (pm, lead) or person");
+        }
+        for (i, entry) in list.iter().enumerate() {
+            let handle = entry.trim_start_matches('@');
+            let known = matches!(entry.as_str(), "pm" | "lead") || config.people.iter().any(|p| p.handle == handle);
+            if !known {
+                return fail(
+                    format!("fix.{field}[{i}]"),
+                    format!("\"{entry}\" is neither pm, lead nor a person's handle"),
+                );
+            }
+        }
+    }
+    for (field, value) in [
+        ("spec_timeout_hours", fix.spec_timeout_hours),
+        ("pr_timeout_hours", fix.pr_timeout_hours),
+        ("memory_mb", fix.memory_mb),
+        ("max_runs_per_hour", u64::from(fix.max_runs_per_hour)),
+        ("max_concurrent_runs", u64::from(fix.max_concurrent_runs)),
+        ("max_processes", u64::from(fix.max_processes)),
+    ] {
+        if value == 0 {
+            return fail(format!("fix.{field}"), "must be at least 1");
+        }
+    }
+    if !(fix.max_execution_minutes > 0.0 && fix.max_execution_minutes <= 24.0 * 60.0) {
+        return fail("fix.max_execution_minutes", "between a few seconds (0.1) and a day (1440)");
+    }
+    if fix.agent.trim().is_empty() {
+        return fail("fix.agent", "use \"builtin\" or an agent's command");
+    }
+    gates("fix.gates", &fix.gates)?;
+    globs("fix.critical_paths", &fix.critical_paths)?;
+    for (i, project) in config.projects.iter().enumerate() {
+        let Some(p) = &project.fix else { continue };
+        let at = format!("projects[{i}].fix");
+        if p.repository.trim().is_empty() {
+            return fail(format!("{at}.repository"), "a local path or a clone URL");
+        }
+        if p.default_branch.trim().is_empty() || p.default_branch.contains(' ') {
+            return fail(format!("{at}.default_branch"), "a branch name");
+        }
+        if p.agent.as_ref().is_some_and(|a| a.trim().is_empty()) {
+            return fail(format!("{at}.agent"), "use \"builtin\" or an agent's command");
+        }
+        if let Some(list) = &p.gates {
+            gates(&format!("{at}.gates"), list)?;
+        }
+        globs(&format!("{at}.critical_paths"), &p.critical_paths)?;
+    }
+    Ok(())
+}
+
+fn gates(at: &str, list: &[super::GateConfig]) -> Result<(), (String, String)> {
+    let mut names = HashSet::new();
+    for (i, gate) in list.iter().enumerate() {
+        if gate.name.trim().is_empty() || !names.insert(gate.name.as_str()) {
+            return fail(format!("{at}[{i}].name"), "each gate needs a name of its own");
+        }
+        if gate.command.trim().is_empty() {
+            return fail(format!("{at}[{i}].command"), "the command the gate runs");
+        }
+        if gate.timeout_seconds == 0 {
+            return fail(format!("{at}[{i}].timeout_seconds"), "must be at least 1");
+        }
+    }
+    Ok(())
+}
+
+fn globs(at: &str, list: &[String]) -> Result<(), (String, String)> {
+    for (i, g) in list.iter().enumerate() {
+        if let Err(err) = glob::Pattern::new(g) {
+            return fail(format!("{at}[{i}]"), format!("\"{g}\" is not a glob: {err}"));
+        }
+    }
+    Ok(())
 }
 
 fn fail<T>(path: impl Into<String>, reason: impl Into<String>) -> Result<T, (String, String)> {

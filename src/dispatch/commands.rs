@@ -40,7 +40,9 @@ impl Bot {
                 Ok(vec![reply(origin, card, in_thread)])
             }
             Command::Create { title } => self.create(origin, &title, in_thread, now).await,
-            Command::Move { key, to, reason } => self.move_command(origin, &key, to, reason.as_deref(), in_thread, now).await,
+            Command::Move { key, to, reason } => {
+                self.move_command(origin, &key, to, reason.as_deref(), in_thread, now).await
+            }
             Command::Assign { key, who } => self.assign(origin, &key, who.as_ref(), in_thread, now).await,
             Command::Comment { key, text } => self.comment(origin, &key, &text, in_thread, now).await,
             Command::Decide { approval, verdict, comment } => {
@@ -52,9 +54,7 @@ impl Bot {
                 Err(self.board.refuse(&self.actor(origin), "decisions.read", key.as_str(), why, now).await.into())
             }
             Command::Why { key } => self.why(origin, &key, in_thread).await,
-            Command::Fix { .. } => Err(BotError::User(
-                "The AI queue is not available yet: it arrives with the job queue and approvals (see the roadmap in README.md).".into(),
-            )),
+            Command::Fix(fix) => self.fix(origin, fix, in_thread, now).await,
         }
     }
 

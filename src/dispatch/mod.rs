@@ -7,6 +7,7 @@ pub use approvals::{form_for_button, may_open_form};
 mod commands;
 mod decisions;
 mod epics;
+mod fix;
 mod home;
 pub mod views;
 
@@ -249,7 +250,7 @@ impl Bot {
             "move" => "move a ticket to another status",
             "assign" => "give a ticket to someone",
             "comment" => "add a comment to a ticket",
-            "fix" => "hand a ticket to the AI queue (not available yet)",
+            "fix" => "hand a ticket to the AI queue, or ask how its run stands",
             "why" => "what the bot decided about a ticket, and why",
             "approve" => "approve request N (the number on its card)",
             "reject" => "reject request N",

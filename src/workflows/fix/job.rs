@@ -194,17 +194,11 @@ impl FixJob {
                 return self.fail(env, ctx, run, &data, Error, format!("cannot read the repository: {err}")).await
             }
         };
-        let files = git::tree(&clone, &head).await.map_err(|e| StepError::Failed(e.to_string()))?;
-        let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-        let mut contents = std::collections::HashMap::new();
-        for (path, size) in &files {
-            if *size <= 200_000 {
-                if let Some(text) = git::show(&clone, &head, path).await {
-                    contents.insert(path.clone(), text);
-                }
-            }
-        }
-        let known = knowledge::analyze(&head, &files, |p| contents.get(p).cloned());
+        let (snapshot, known) = match (super::Snapshot::read(&clone, &head).await, super::scan(&clone, &head).await) {
+            (Ok(snapshot), Ok(known)) => (snapshot, known),
+            (Err(err), _) | (_, Err(err)) => return Err(StepError::Failed(err.to_string())),
+        };
+        let (paths, contents) = (snapshot.paths(), &snapshot.contents);
         let text = format!("{} {}", ticket.title, ticket.description);
         let relevant = knowledge::relevant(&text, &paths, |p| contents.get(p).cloned(), 8);
         let context = spec::Context {
@@ -394,7 +388,7 @@ impl FixJob {
         write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree))?;
         let command = agent_command(&repo.agent);
         let minutes = env.config.fix.max_execution_minutes;
-        let limit = Duration::from_secs(minutes * 60);
+        let limit = Duration::from_secs_f64(minutes * 60.0);
         let task = Task {
             command: &command,
             worktree: &worktree,

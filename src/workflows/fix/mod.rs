@@ -17,7 +17,7 @@ pub mod spec;
 mod stats;
 
 pub use job::FixJob;
-pub use stats::{stats, Stats};
+pub use stats::{describe as describe_stats, stats, Stats};
 
 use crate::config::{Config, GateConfig, ProjectFixConfig};
 use serde::{Deserialize, Serialize};
@@ -115,6 +115,50 @@ impl Repo {
     pub fn clone_dir(&self, config: &Config) -> PathBuf {
         workspace_dir(config).join("repos").join(self.project.to_ascii_lowercase())
     }
+}
+
+/// A repository's files at a commit, with the contents of its text files.
+pub struct Snapshot {
+    pub files: Vec<(String, u64)>,
+    pub contents: std::collections::HashMap<String, String>,
+}
+
+impl Snapshot {
+    pub async fn read(clone: &std::path::Path, head: &str) -> Result<Snapshot, git::GitError> {
+        let files = git::tree(clone, head).await?;
+        let mut contents = std::collections::HashMap::new();
+        for (path, size) in &files {
+            if *size <= 200_000 {
+                if let Some(text) = git::show(clone, head, path).await {
+                    contents.insert(path.clone(), text);
+                }
+            }
+        }
+        Ok(Snapshot { files, contents })
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.files.iter().map(|(p, _)| p.clone()).collect()
+    }
+}
+
+/// The repository's knowledge at `head`: kept beside the clone, and read again only when
+/// the default branch has moved.
+pub async fn scan(clone: &std::path::Path, head: &str) -> Result<knowledge::Knowledge, git::GitError> {
+    let cache = clone.with_extension("knowledge.json");
+    if let Some(known) = std::fs::read(&cache)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<knowledge::Knowledge>(&bytes).ok())
+        .filter(|k| k.head == head)
+    {
+        return Ok(known);
+    }
+    let snapshot = Snapshot::read(clone, head).await?;
+    let known = knowledge::analyze(head, &snapshot.files, |p| snapshot.contents.get(p).cloned());
+    if let Ok(bytes) = serde_json::to_vec_pretty(&known) {
+        let _ = std::fs::write(&cache, bytes);
+    }
+    Ok(known)
 }
 
 /// Where clones, worktrees and run files live.

@@ -128,11 +128,12 @@ impl Sandbox {
         for dir in SYSTEM.iter().filter(|d| Path::new(d).exists()) {
             push(&["--ro-bind", dir, dir]);
         }
+        push(&["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", HOME]);
+        // After /tmp's tmpfs, so a path under /tmp can be shown too.
         for path in self.read_only.iter().filter(|p| p.exists()) {
             let path = path.to_string_lossy();
             push(&["--ro-bind", &path, &path]);
         }
-        push(&["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", HOME]);
         push(&["--bind", &task.worktree.to_string_lossy(), WORKTREE]);
         if let Some(input) = task.input {
             push(&["--ro-bind", &input.to_string_lossy(), INPUT]);

@@ -1,0 +1,589 @@
+//! The AI queue end to end: real git repositories (a bare remote), scripted agents (in
+//! scope, out of scope, hostile) and real gate commands in the bubblewrap sandbox, the gates
+//! pressed through the bot's button path, on SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{seeded_app, t0, text_of, RecordingChat};
+use pmbot::app::App;
+use pmbot::board::{NewTicket, RunState, Status, TicketKey};
+use pmbot::chat::{Inbound, MessageRef, Origin, Outbound, Platform};
+use pmbot::dispatch::Bot;
+use pmbot::jobs::JobEnv;
+use pmbot::queue::{Clock, Worker};
+use pmbot::service::{Actor, BoardService, Ctx};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use RunState::*;
+
+on_both_backends!(
+    url:
+    a_fix_goes_from_ticket_to_merged_change_through_both_gates,
+    requested_changes_send_the_spec_back_with_the_reviewers_words,
+    a_second_fix_for_the_same_ticket_is_refused,
+    a_member_cannot_start_a_fix_or_press_a_gate,
+    a_run_cancelled_while_executing_stops_its_agent,
+    a_worker_killed_mid_execution_restarts_from_a_clean_worktree,
+);
+
+mod sandboxed {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_agent_out_of_scope_fails_and_its_changes_are_discarded() {
+        super::sqlite(out_of_scope).await;
+    }
+
+    #[tokio::test]
+    async fn a_hostile_agent_changes_nothing_outside_the_worktree() {
+        super::sqlite(hostile).await;
+    }
+
+    #[tokio::test]
+    async fn an_agent_past_its_time_is_stopped() {
+        super::sqlite(too_slow).await;
+    }
+
+    #[tokio::test]
+    async fn an_agent_eating_memory_is_stopped() {
+        super::sqlite(memory_hog).await;
+    }
+
+    #[tokio::test]
+    async fn a_fork_bomb_is_contained() {
+        super::sqlite(fork_bomb).await;
+    }
+
+    #[tokio::test]
+    async fn an_agent_that_fails_ends_the_run_in_error() {
+        super::sqlite(exits_non_zero).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_gate_gets_one_retry_then_qa_failed() {
+        super::sqlite(gate_fails_twice).await;
+    }
+
+    #[tokio::test]
+    async fn a_hanging_gate_is_stopped() {
+        super::sqlite(gate_hangs).await;
+    }
+
+    #[tokio::test]
+    async fn a_rejected_push_ends_the_run_in_error() {
+        super::sqlite(push_rejected).await;
+    }
+
+    #[tokio::test]
+    async fn critical_paths_need_two_approvals() {
+        super::sqlite(critical_paths).await;
+    }
+
+    #[tokio::test]
+    async fn paused_the_queue_starts_nothing_until_resumed() {
+        super::sqlite(paused).await;
+    }
+}
+
+async fn sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = common::TestDb::sqlite().await;
+    test(db.url.clone()).await;
+    db.finish().await;
+}
+
+// ── The fixture: a repository, agents, the team ──────────────────────────────────────────
+
+/// A bare remote with a tiny shell project whose greeting is misspelt, and a folder of
+/// scripted agents.
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+const GOOD_AGENT: &str = "sed -i 's/Helo/Hello/' greet.sh\n";
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("seed");
+        std::fs::create_dir_all(seed.join("tests")).unwrap();
+        std::fs::write(seed.join("greet.sh"), "#!/bin/sh\necho \"Helo, $1!\"\n").unwrap();
+        std::fs::write(
+            seed.join("test.sh"),
+            "#!/bin/sh\n[ \"$(sh greet.sh world)\" = \"Hello, world!\" ] || { echo \"expected Hello, world! got $(sh greet.sh world)\"; exit 1; }\necho ok\n",
+        )
+        .unwrap();
+        std::fs::write(seed.join("tests/greet_test.sh"), "sh test.sh\n").unwrap();
+        std::fs::write(seed.join("README.md"), "A tiny tool that greets people.\n").unwrap();
+        git(&seed, &["init", "-q", "-b", "main"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first"]);
+        git(dir.path(), &["clone", "-q", "--bare", "seed", "remote.git"]);
+        std::fs::create_dir_all(dir.path().join("agents")).unwrap();
+        let repo = Repo { dir };
+        repo.agent("good.sh", GOOD_AGENT);
+        repo
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn agents(&self) -> PathBuf {
+        self.dir.path().join("agents")
+    }
+
+    fn agent(&self, name: &str, script: &str) -> String {
+        std::fs::write(self.agents().join(name), script).unwrap();
+        format!("sh {}/{name}", self.agents().display())
+    }
+
+    /// A file of the default branch on the remote.
+    fn on_main(&self, path: &str) -> String {
+        let out =
+            Command::new("git").arg("-C").arg(self.remote()).args(["show", &format!("main:{path}")]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Team {
+    app: App,
+    bot: Bot,
+    worker: Worker<JobEnv<RecordingChat>>,
+    chat: Arc<RecordingChat>,
+    repo: Repo,
+    key: TicketKey,
+    _work: tempfile::TempDir,
+}
+
+async fn team(url: &str, agent: &str, change: impl FnOnce(&mut pmbot::config::Config, &Repo)) -> Team {
+    let repo = Repo::new();
+    let work = tempfile::tempdir().unwrap();
+    let agent_command = repo.agent("agent.sh", agent);
+    let app = seeded_app(url, |c| {
+        c.fix.workspace_dir = Some(work.path().to_path_buf());
+        c.fix.read_only = vec![repo.agents()];
+        c.fix.gates = vec![toml::from_str("name = \"tests\"\ncommand = \"sh test.sh\"\ntimeout_seconds = 20").unwrap()];
+        let web = c.projects.iter_mut().find(|p| p.key == "WEB").unwrap();
+        web.fix = Some(
+            toml::from_str(&format!(
+                "enabled = true\nrepository = \"{}\"\nagent = \"{agent_command}\"",
+                repo.remote().display()
+            ))
+            .unwrap(),
+        );
+        change(c, &repo);
+    })
+    .await;
+    let board = BoardService::new(app.store.clone(), app.workspace());
+    let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
+    new.status = Status::Todo;
+    new.reporter = Some("chloe".into());
+    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(t0())).await.unwrap();
+    let chat = Arc::new(RecordingChat::default());
+    let clock: Clock = Arc::new(t0);
+    let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
+    Team { bot: app.bot(), app, worker, chat, repo, key: ticket.key, _work: work }
+}
+
+fn origin(user: &str) -> Origin {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let ts = format!("1.{:06}", SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    Origin { platform: Platform::Shell, channel: "#acme-web".into(), user: user.into(), ts, thread: None }
+}
+
+impl Team {
+    async fn say(&self, user: &str, text: &str) -> Vec<Outbound> {
+        self.bot.handle(&Inbound::Mention { origin: origin(user), text: text.into() }, t0()).await
+    }
+
+    /// Presses the newest card's button labelled `label`, as `user`.
+    async fn press(&self, user: &str, label: &str) -> Vec<Outbound> {
+        let card = self.chat.last_with_buttons().expect("a card with buttons");
+        let button = card
+            .buttons()
+            .find(|b| b.label == label)
+            .unwrap_or_else(|| panic!("no {label} on {}", card.fallback_text()));
+        let message = MessageRef { channel: "#acme-web".into(), ts: "card".into() };
+        let action = Inbound::Action {
+            origin: origin(user),
+            action_id: button.action_id.clone(),
+            value: button.value.clone(),
+            message,
+            trigger: None,
+        };
+        self.bot.handle(&action, t0()).await
+    }
+
+    async fn start(&self) {
+        let out = self.say("pat", &format!("@pmbot fix {}", self.key)).await;
+        assert!(text_of(&out).contains("handed"), "{}", text_of(&out));
+        self.worker.run_until_idle().await;
+    }
+
+    async fn run(&self) -> pmbot::store::FixRun {
+        let runs = self.app.store.fix_runs_of(&self.app.workspace(), &self.key).await.unwrap();
+        runs.into_iter().next().expect("a run")
+    }
+
+    async fn states(&self) -> Vec<RunState> {
+        let run = self.run().await;
+        self.app.store.fix_transitions(&self.app.workspace(), run.id).await.unwrap().iter().map(|t| t.to).collect()
+    }
+
+    async fn status(&self) -> Status {
+        self.app.store.ticket(&self.app.workspace(), &self.key).await.unwrap().status
+    }
+
+    /// Everything said in the run's thread and channel, one line per message.
+    fn said(&self) -> String {
+        self.chat.texts().into_iter().map(|(_, t)| t).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Starts, approves the SPEC as Ana (a lead) and runs until the run stops again.
+    async fn through_spec(&self) {
+        self.start().await;
+        let out = self.press("ana", "Approve SPEC").await;
+        assert!(text_of(&out).contains("approved"), "{}", text_of(&out));
+        self.worker.run_until_idle().await;
+    }
+
+    async fn last_reason(&self) -> String {
+        let run = self.run().await;
+        let transitions = self.app.store.fix_transitions(&self.app.workspace(), run.id).await.unwrap();
+        transitions.last().unwrap().reason.clone()
+    }
+}
+
+// ── The whole path ───────────────────────────────────────────────────────────────────────
+
+async fn a_fix_goes_from_ticket_to_merged_change_through_both_gates(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.start().await;
+    assert_eq!(t.states().await, [Pending, Planning, AwaitingSpecApproval]);
+    let card = t.chat.last_with_buttons().unwrap().fallback_text();
+    assert!(card.contains("SPEC for WEB-") && card.contains("greet.sh"), "{card}");
+    assert_eq!(t.status().await, Status::AiQueue);
+
+    t.press("ana", "Approve SPEC").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.states().await[3..], [SpecApproved, Executing, QaRunning, PrCreated, AwaitingPrApproval]);
+    assert_eq!(t.status().await, Status::InReview);
+    let card = t.chat.last_with_buttons().unwrap().fallback_text();
+    assert!(card.contains("tests succeeded"), "{card}");
+    assert!(t.repo.on_main("greet.sh").contains("Helo"), "nothing is merged before gate 2");
+
+    // The SPEC's approver may not also approve the change.
+    let out = t.press("ana", "Approve & merge").await;
+    assert!(text_of(&out).contains("other than @ana"), "{}", text_of(&out));
+    let out = t.press("pat", "Approve & merge").await;
+    assert!(text_of(&out).contains("Pat Morgan approved"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+
+    assert_eq!(t.states().await.last(), Some(&Completed));
+    assert_eq!(t.status().await, Status::Done);
+    assert!(t.repo.on_main("greet.sh").contains("Hello"), "merged: {}", t.repo.on_main("greet.sh"));
+    let said = t.said();
+    for step in [
+        "PENDING → PLANNING",
+        "AWAITING_SPEC_APPROVAL → SPEC_APPROVED",
+        "QA_RUNNING → PR_CREATED",
+        "AWAITING_PR_APPROVAL → COMPLETED",
+    ] {
+        assert!(said.contains(step), "{step} in {said}");
+    }
+    assert!(
+        t.chat.texts().iter().any(|(to, text)| to.starts_with('@') && text.contains("is fixed")),
+        "the reporter is told"
+    );
+    let log = t.app.store.decisions(&t.app.workspace(), None, 500).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "fix.start" && d.actor == "pat"));
+    assert!(log.iter().filter(|d| d.kind == "fix.transition").count() >= 8);
+    assert!(log.iter().any(|d| d.kind == "approval.decide" && d.outcome == "refused" && d.actor == "ana"));
+    // The co-author is the SPEC's approver.
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(t.repo.remote())
+        .args(["log", "--no-merges", "-1", "--format=%an %b", "main"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("pmbot") && log.contains("Co-authored-by: Ana"), "{log}");
+}
+
+async fn requested_changes_send_the_spec_back_with_the_reviewers_words(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.start().await;
+    let card = t.chat.last_with_buttons().unwrap();
+    let id = card.buttons().next().unwrap().value.split(':').next().unwrap().to_string();
+    let out = t.say("pat", &format!("@pmbot changes {id} \"files: greet.sh, tests/new_test.sh (new)\"")).await;
+    assert!(text_of(&out).contains("asked for changes"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert_eq!(t.states().await, [Pending, Planning, AwaitingSpecApproval, Planning, AwaitingSpecApproval]);
+    let run = t.run().await;
+    let spec = &run.data["spec"];
+    assert_eq!(spec["files"][1]["path"], "tests/new_test.sh");
+    assert_eq!(spec["files"][1]["new"], true);
+    assert!(t.said().contains("asked for changes: “files: greet.sh"), "{}", t.said());
+    t.press("pat", "Reject").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.states().await.last(), Some(&SpecRejected));
+    assert_eq!(t.status().await, Status::Todo, "a failure puts the ticket back in to do");
+    let comments = t.app.store.comments(&t.app.workspace(), &t.key).await.unwrap();
+    assert!(comments.last().unwrap().body.contains("SPEC_REJECTED"), "{:?}", comments.last());
+}
+
+async fn a_second_fix_for_the_same_ticket_is_refused(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.start().await;
+    let out = t.say("ana", &format!("@pmbot fix {}", t.key)).await;
+    assert!(text_of(&out).contains("already has fix run #"), "{}", text_of(&out));
+    assert_eq!(t.app.store.fix_runs_of(&t.app.workspace(), &t.key).await.unwrap().len(), 1);
+    let out = t.say("pat", &format!("@pmbot fix status {}", t.key)).await;
+    assert!(text_of(&out).contains("AWAITING_SPEC_APPROVAL"), "{}", text_of(&out));
+}
+
+async fn a_member_cannot_start_a_fix_or_press_a_gate(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    let out = t.say("ben", &format!("@pmbot fix {}", t.key)).await;
+    assert!(text_of(&out).contains("Nothing changed"), "{}", text_of(&out));
+    assert!(t.app.store.fix_runs_of(&t.app.workspace(), &t.key).await.unwrap().is_empty());
+    t.start().await;
+    let out = t.press("ben", "Approve SPEC").await;
+    assert!(text_of(&out).contains("Only a PM or lead can decide on this"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, AwaitingSpecApproval);
+    // Moving a ticket to the AI queue on the board starts a run too.
+    let board = BoardService::new(t.app.store.clone(), t.app.workspace());
+    let mut other = NewTicket::new("WEB", "Greeting needs a full stop").unwrap();
+    other.status = Status::Todo;
+    let other = board.create(&Actor::System("test".into()), &other, &Ctx::new(t0())).await.unwrap();
+    board.move_to(&Actor::System("test".into()), &other.key, Status::AiQueue, None, &Ctx::new(t0())).await.unwrap();
+    assert_eq!(t.app.store.fix_runs_of(&t.app.workspace(), &other.key).await.unwrap()[0].state, Pending);
+}
+
+async fn a_run_cancelled_while_executing_stops_its_agent(url: &str) {
+    let t = team(url, "echo started > started.txt\nsleep 60\n", |_, _| {}).await;
+    t.start().await;
+    t.press("ana", "Approve SPEC").await;
+    let worker = async { t.worker.run_until_idle().await };
+    let cancel = async {
+        // Wait until the agent runs, then cancel from the chat.
+        for _ in 0..200 {
+            if t.run().await.state == Executing {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let out = t.say("pat", &format!("@pmbot fix cancel {}", t.key)).await;
+        assert!(text_of(&out).contains("cancelled fix run"), "{}", text_of(&out));
+    };
+    let started = std::time::Instant::now();
+    tokio::join!(worker, cancel);
+    assert!(started.elapsed().as_secs() < 30, "the agent was stopped, not waited for");
+    assert_eq!(t.run().await.state, Cancelled);
+    assert_eq!(t.status().await, Status::Todo);
+    assert!(t.said().contains("EXECUTING → CANCELLED"), "{}", t.said());
+    assert!(t.repo.on_main("greet.sh").contains("Helo"));
+}
+
+async fn a_worker_killed_mid_execution_restarts_from_a_clean_worktree(url: &str) {
+    // The first time, the agent leaves junk and hangs; after the "crash" it does its job.
+    let agent = "if [ -e /tmp/pmbot/input/again ]; then sed -i 's/Helo/Hello/' greet.sh; else echo junk > junk.txt; sleep 60; fi\n";
+    let t = team(url, agent, |_, _| {}).await;
+    t.start().await;
+    t.press("ana", "Approve SPEC").await;
+    let crashed = tokio::time::timeout(std::time::Duration::from_secs(3), t.worker.run_until_idle()).await;
+    assert!(crashed.is_err(), "the worker was cut off mid-EXECUTING");
+    assert_eq!(t.run().await.state, Executing);
+    let dir = t._work.path().join("runs").join(format!("run-{}", t.run().await.id));
+    assert!(dir.join("worktree/junk.txt").exists());
+    std::fs::write(dir.join("input/again"), "").unwrap();
+    // Another worker, once the dead one's lease ran out.
+    let later: Clock = Arc::new(|| t0() + chrono::Duration::minutes(30));
+    let rescuer = t.app.worker(t.chat.clone()).unwrap().with_clock(later);
+    rescuer.run_until_idle().await;
+    assert_eq!(t.run().await.state, AwaitingPrApproval, "{}", t.said());
+    assert!(!dir.join("worktree/junk.txt").exists(), "the half-done work is gone");
+    assert_eq!(t.run().await.data["changed"], serde_json::json!(["greet.sh"]));
+}
+
+// ── The sandbox and the scope lock ──────────────────────────────────────────────────────
+
+async fn out_of_scope(url: String) {
+    // The skeleton SPEC allows greet.sh, tests/greet_test.sh and README.md (they share the
+    // ticket's words); the repository's own test script is not among them.
+    let agent = "sed -i 's/Helo/Hello/' greet.sh\nrm test.sh\necho new > notes.txt\n";
+    let t = team(&url, agent, |_, _| {}).await;
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    let why = t.last_reason().await;
+    for path in ["test.sh (deleted", "notes.txt (created"] {
+        assert!(why.contains(path), "{path} in {why}");
+    }
+    let worktree = t._work.path().join("runs").join(format!("run-{}", t.run().await.id)).join("worktree");
+    assert!(worktree.join("test.sh").exists(), "the deletion was discarded");
+    assert!(!worktree.join("notes.txt").exists(), "the new file was discarded");
+    assert_eq!(t.status().await, Status::Todo);
+    assert!(t.said().contains("EXECUTING → ERROR"), "{}", t.said());
+}
+
+async fn hostile(url: String) {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim.txt");
+    std::fs::write(&target, "untouched").unwrap();
+    let agent = format!(
+        "sed -i 's/Helo/Hello/' greet.sh\n\
+         echo pwned > ../escaped.txt 2>/dev/null\n\
+         echo pwned > {target} 2>/dev/null\n\
+         echo pwned > /etc/pmbot-pwned 2>/dev/null\n\
+         echo pwned > $HOME/../../../pwned 2>/dev/null\n\
+         env > env.txt\n\
+         ln -s /etc/passwd greet_link\n\
+         exit 0\n",
+        target = target.display()
+    );
+    std::env::set_var("PMBOT_TEST_SECRET", "s3cret");
+    let t = team(&url, &agent, |_, _| {}).await;
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert!(!Path::new("/etc/pmbot-pwned").exists());
+    let dir = t._work.path().join("runs").join(format!("run-{}", t.run().await.id));
+    assert!(!dir.join("escaped.txt").exists() && !t._work.path().join("runs/escaped.txt").exists());
+    let why = t.last_reason().await;
+    assert!(why.contains("greet_link (a symbolic link"), "{why}");
+    assert!(why.contains("env.txt"), "{why}");
+    // Nothing of pmbot's environment reached the agent (its env.txt was written before it
+    // was discarded: read the agent's log instead).
+    assert!(!std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default().contains("s3cret"));
+}
+
+async fn too_slow(url: String) {
+    let t = team(&url, "sleep 30\n", |c, _| c.fix.max_execution_minutes = 0.05).await;
+    let started = std::time::Instant::now();
+    t.through_spec().await;
+    assert!(started.elapsed().as_secs() < 20);
+    assert_eq!(t.run().await.state, Error);
+    assert!(t.last_reason().await.contains("ran past its 3 s limit"), "{}", t.last_reason().await);
+}
+
+async fn memory_hog(url: String) {
+    let agent = "head -c 2000000000 /dev/zero | tail -c 1500000000 > /dev/null || exit 9\n";
+    let t = team(&url, agent, |c, _| c.fix.memory_mb = 200).await;
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    let why = t.last_reason().await;
+    assert!(why.contains("the agent exited with 9") || why.contains("killed"), "{why}");
+}
+
+async fn fork_bomb(url: String) {
+    let agent = "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 2; exit 0\n";
+    let t = team(&url, agent, |c, _| {
+        c.fix.max_processes = 64;
+        c.fix.max_execution_minutes = 0.1;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    t.through_spec().await;
+    assert!(started.elapsed().as_secs() < 30);
+    assert_ne!(t.run().await.state, Completed);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let left = Command::new("pgrep").args(["-c", "-f", "bomb"]).output().unwrap();
+    let left: u32 = String::from_utf8_lossy(&left.stdout).trim().parse().unwrap_or(0);
+    assert_eq!(left, 0, "nothing of the bomb is left running");
+}
+
+async fn exits_non_zero(url: String) {
+    let t = team(&url, "echo 'model API unreachable' >&2\nexit 3\n", |_, _| {}).await;
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    let why = t.last_reason().await;
+    assert!(why.contains("the agent exited with 3") && why.contains("model API unreachable"), "{why}");
+    assert!(t.said().contains("model API unreachable"));
+}
+
+async fn gate_fails_twice(url: String) {
+    // The agent "fixes" it wrongly, every time.
+    let t = team(&url, "sed -i 's/Helo/Hullo/' greet.sh\n", |_, _| {}).await;
+    t.through_spec().await;
+    assert_eq!(t.states().await[3..], [SpecApproved, Executing, QaRunning, Executing, QaRunning, QaFailed]);
+    let said = t.said();
+    assert!(said.contains("one more try"), "{said}");
+    assert!(said.contains("expected Hello, world! got Hullo, world!"), "{said}");
+    assert_eq!(t.status().await, Status::Todo);
+    let prompt = std::fs::read_to_string(
+        t._work.path().join("runs").join(format!("run-{}", t.run().await.id)).join("input/prompt.md"),
+    )
+    .unwrap();
+    assert!(prompt.contains("Fix this first") && prompt.contains("got Hullo"), "the retry was told why: {prompt}");
+}
+
+async fn gate_hangs(url: String) {
+    let t = team(&url, GOOD_AGENT, |c, _| {
+        c.fix.gates = vec![toml::from_str("name = \"slow\"\ncommand = \"sleep 60\"\ntimeout_seconds = 1").unwrap()];
+    })
+    .await;
+    let started = std::time::Instant::now();
+    t.through_spec().await;
+    assert!(started.elapsed().as_secs() < 30);
+    assert_eq!(t.run().await.state, QaFailed);
+    assert!(t.last_reason().await.contains("slow ran past its 1 s limit"), "{}", t.last_reason().await);
+}
+
+async fn push_rejected(url: String) {
+    let t = team(&url, GOOD_AGENT, |_, _| {}).await;
+    let hook = t.repo.remote().join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'protected: no pushes' >&2\nexit 1\n").unwrap();
+    Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    assert!(t.last_reason().await.contains("the push was rejected"), "{}", t.last_reason().await);
+}
+
+async fn critical_paths(url: String) {
+    // Dev (a member) is named as a PR approver, so there are two people besides Ana.
+    let t = team(&url, GOOD_AGENT, |c, _| {
+        c.fix.critical_paths = vec!["*.sh".into()];
+        c.fix.pr_approvers = vec!["lead".into(), "dev".into()];
+    })
+    .await;
+    t.through_spec().await;
+    assert!(t.chat.last_with_buttons().unwrap().fallback_text().contains("two approvals"));
+    let out = t.press("pat", "Approve & merge").await;
+    assert!(text_of(&out).contains("1 of 2"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, AwaitingPrApproval, "one approval is not enough");
+    assert!(t.repo.on_main("greet.sh").contains("Helo"));
+    let out = t.press("pat", "Approve & merge").await;
+    assert!(text_of(&out).contains("already decided"), "{}", text_of(&out));
+    t.press("dev", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, Completed);
+    assert!(t.last_reason().await.contains("Pat Morgan and Dev"), "{}", t.last_reason().await);
+}
+
+async fn paused(url: String) {
+    let t = team(&url, GOOD_AGENT, |_, _| {}).await;
+    let board = BoardService::new(t.app.store.clone(), t.app.workspace());
+    let pat = Actor::named(&t.app.config.people(), "pat");
+    let ben = Actor::named(&t.app.config.people(), "ben");
+    assert!(board.pause_fixes(&ben, true, &Ctx::new(t0())).await.is_err(), "members cannot pause");
+    board.pause_fixes(&pat, true, &Ctx::new(t0())).await.unwrap();
+    t.start().await;
+    assert_eq!(t.states().await, [Pending], "nothing starts while paused");
+    board.pause_fixes(&pat, false, &Ctx::new(t0())).await.unwrap();
+    let later: Clock = Arc::new(|| t0() + chrono::Duration::minutes(5));
+    t.app.worker(t.chat.clone()).unwrap().with_clock(later).run_until_idle().await;
+    assert_eq!(t.run().await.state, AwaitingSpecApproval);
+}
