@@ -313,7 +313,7 @@ async fn a_fix_goes_from_ticket_to_merged_change_through_both_gates(url: &str) {
     let out = Command::new("git")
         .arg("-C")
         .arg(t.repo.remote())
-        .args(["log", "--no-merges", "-1", "--format=%an %b", "main"])
+        .args(["log", "--no-merges", "--format=%an %b", "main"])
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stdout);

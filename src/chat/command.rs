@@ -60,6 +60,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FixCommand {
+    /// `/fix` alone: what the AI queue is doing.
+    Queue,
     Start(TicketKey),
     /// A new ticket from the words, then its run.
     Describe(String),
@@ -162,7 +164,7 @@ fn parse_verb(verb: &str, rest: &str) -> Result<Command, ParseError> {
 fn parse_fix(args: &[String], rest: &str) -> Result<Command, ParseError> {
     let sub = args.first().map(|a| a.to_lowercase());
     let fix = match (sub.as_deref(), args.len()) {
-        (None, _) => return Err(usage_error("fix", "say which ticket, or what is wrong")),
+        (None, _) => FixCommand::Queue,
         (Some("status"), 2) => FixCommand::Status(key_arg("fix", args.get(1))?),
         (Some("cancel" | "stop"), 2) => FixCommand::Cancel(key_arg("fix", args.get(1))?),
         (Some("revert"), 2) => FixCommand::Revert(key_arg("fix", args.get(1))?),

@@ -18,6 +18,7 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Outcome {
         match command {
+            FixCommand::Queue => self.fix_queue(origin).await,
             FixCommand::Start(key) => self.start_fix(origin, &key, in_thread, now).await,
             FixCommand::Describe(words) => {
                 let key = self.fix_ticket(origin, &words, now).await?;
@@ -69,6 +70,22 @@ impl Bot {
         new.reporter = actor.person().map(|p| p.handle.clone());
         let ctx = self.ctx(now).kind("ticket.create").because(format!("{} described a fix", actor.display()));
         Ok(self.board.create(&actor, &new, &ctx).await?.key)
+    }
+
+    async fn fix_queue(&self, origin: &Origin) -> Outcome {
+        let runs = self.store.fix_runs(&self.workspace, 200).await?;
+        let active: Vec<String> = runs
+            .iter()
+            .filter(|r| !r.state.is_final())
+            .map(|r| format!("• *{}* fix run #{} is {}", r.ticket, r.id, r.state))
+            .collect();
+        let paused = if self.store.fix_paused(&self.workspace).await? { " The AI queue is paused." } else { "" };
+        let text = if active.is_empty() {
+            format!("Nothing is in the AI queue.{paused} Hand a ticket over with `/fix WEB-12`, or describe a bug: `/fix the login page is blank`.")
+        } else {
+            format!("The AI queue:{paused}\n{}", active.join("\n"))
+        };
+        Ok(vec![ephemeral(origin, Message::text(text))])
     }
 
     async fn fix_status(&self, origin: &Origin, key: &TicketKey) -> Outcome {

@@ -29,6 +29,7 @@ fn slash_commands_parse() {
         ),
         ("/board", "mine", Command::Board { who: Some(PersonRef::Me), status: None }),
         ("/fix", "WEB-12", Command::Fix(FixCommand::Start(key("WEB-12")))),
+        ("/fix", "", Command::Fix(FixCommand::Queue)),
         ("/fix", "status web-12", Command::Fix(FixCommand::Status(key("WEB-12")))),
         ("/fix", "cancel WEB-12", Command::Fix(FixCommand::Cancel(key("WEB-12")))),
         (
