@@ -421,14 +421,13 @@ async fn a_worker_killed_mid_execution_restarts_from_a_clean_worktree(url: &str)
 // ── The sandbox and the scope lock ──────────────────────────────────────────────────────
 
 async fn out_of_scope(url: String) {
-    // The skeleton SPEC allows greet.sh, tests/greet_test.sh and README.md (they share the
-    // ticket's words); the repository's own test script is not among them.
-    let agent = "sed -i 's/Helo/Hello/' greet.sh\nrm test.sh\necho new > notes.txt\n";
+    // The skeleton SPEC allows greet.sh alone (tests and docs are for a reviewer to add).
+    let agent = "sed -i 's/Helo/Hello/' greet.sh\nrm test.sh\necho new > notes.txt\necho more >> README.md\n";
     let t = team(&url, agent, |_, _| {}).await;
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     let why = t.last_reason().await;
-    for path in ["test.sh (deleted", "notes.txt (created"] {
+    for path in ["test.sh (deleted", "notes.txt (created", "README.md (changed"] {
         assert!(why.contains(path), "{path} in {why}");
     }
     let worktree = t._work.path().join("runs").join(format!("run-{}", t.run().await.id)).join("worktree");

@@ -1,6 +1,7 @@
 //! `pmbot demo`: a fresh SQLite database, the sample team, and a scripted conversation in
 //! the terminal chat: a standup, a ticket created from chat, a PM's button press, the board.
 
+mod fix;
 pub mod seed;
 
 use crate::app::App;
@@ -29,6 +30,8 @@ pub enum DemoError {
     Registry(#[from] crate::queue::RegistryError),
     #[error("an agent failed: {0}")]
     Agent(String),
+    #[error(transparent)]
+    Fix(#[from] fix::FixDemoError),
 }
 
 impl From<crate::job_env::StepError> for DemoError {
@@ -42,7 +45,8 @@ impl From<crate::job_env::StepError> for DemoError {
 pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Result<PathBuf, DemoError> {
     let dir = tempfile::Builder::new().prefix("pmbot-demo-").tempdir()?.keep();
     // The demo always uses the built-in team, whatever ./pmbot.toml says.
-    let config = config::load::parse(Path::new("pmbot.example.toml (built in)"), config::BUILT_IN)?;
+    let mut config = config::load::parse(Path::new("pmbot.example.toml (built in)"), config::BUILT_IN)?;
+    let unsandboxed = fix::prepare(&dir, &mut config).await?;
     let database = dir.join("pmbot.db");
     let app = App::open(config, Some(&sqlite_url(&database))).await?;
     let ws = app.workspace();
@@ -68,8 +72,20 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
         ("pat", "#acme-web", "press Yes".into()),
         ("ben", "#acme-web", "/board @ben".into()),
         ("pat", "#acme-web", format!("@pmbot why {login}")),
+        // The AI queue: a bug described to /fix becomes a ticket and a run.
+        ("pat", "#acme-web", format!("/fix {}", fix::TICKET)),
+        ("ana", "#acme-web", "press Approve SPEC".into()),
+        ("pat", "#acme-web", "press Approve & merge".into()),
     ];
+    if let Some(note) = &unsandboxed {
+        session.chat.note(&format!("Note: {note}"))?;
+    }
+    let mut fix_started = None;
     for (user, channel, line) in &script {
+        if line.starts_with("/fix") {
+            session.chat.note("\n──── The AI queue: from a bug report to a merged change ────")?;
+            fix_started = Some(std::time::Instant::now());
+        }
         session.user = user.to_string();
         session.channel = channel.to_string();
         // "press Yes" presses the newest button labelled Yes, whatever its number.
@@ -79,6 +95,8 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
         };
         session.line(&line, Utc::now()).await?;
     }
+
+    let fix_story = fix_story(&app, fix_started.map(|t| t.elapsed())).await?;
 
     // Two of the PM agents, as their schedules would run them (Monday 10:00, working days).
     // What the summary says of them is what they sent: the sample data is relative to today,
@@ -102,7 +120,7 @@ pub async fn run(out: Box<dyn Write + Send>, style: Style, program: &str) -> Res
     let decisions = app.store.decisions(&ws, None, 1000).await?.len();
     let tickets = app.store.tickets(&ws, &TicketFilter::default()).await?.len();
     let moves = app.store.transitions_since(&ws, start).await?.len();
-    session.chat.note(&summary(program, &database, tickets, moves, decisions, &told.join("; ")))?;
+    session.chat.note(&summary(program, &database, tickets, moves, decisions, &told.join("; "), &fix_story))?;
     app.store.close().await;
     Ok(dir)
 }
@@ -151,7 +169,34 @@ fn agent_story(agent: Agent, keys: &[&str]) -> String {
     }
 }
 
-fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisions: usize, agents: &str) -> String {
+/// What the demo's fix run amounted to: its states, and where its time went.
+async fn fix_story(app: &App, took: Option<std::time::Duration>) -> Result<String, DemoError> {
+    let ws = app.workspace();
+    let Some(run) = app.store.fix_runs(&ws, 1).await?.into_iter().next() else {
+        return Ok("the fix run did not start".into());
+    };
+    let states: Vec<String> = app.store.fix_transitions(&ws, run.id).await?.iter().map(|t| t.to.to_string()).collect();
+    let data: crate::workflows::fix::RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
+    let took = took.map_or(0.0, |d| d.as_secs_f64());
+    let overhead = (took - data.agent_seconds - data.gate_seconds).max(0.0);
+    Ok(format!(
+        "{key} went {states}, in {took:.1} s: {agent:.2} s in the agent, {gates:.2} s in the QA gate, {overhead:.2} s pmbot's own work (git, the store, the sandbox, the chat)",
+        key = run.ticket,
+        states = states.join(" → "),
+        agent = data.agent_seconds,
+        gates = data.gate_seconds,
+    ))
+}
+
+fn summary(
+    program: &str,
+    database: &Path,
+    tickets: usize,
+    moves: usize,
+    decisions: usize,
+    agents: &str,
+    fix: &str,
+) -> String {
     let url = sqlite_url(database);
     format!(
         "\n──── What happened ────\n\
@@ -163,6 +208,10 @@ fn summary(program: &str, database: &Path, tickets: usize, moves: usize, decisio
          • Ana said in the channel that her ticket is merged and deployed: the bot moved it, said so in the thread, offered Undo.\n\
          • Chloé asked for new work: unsure, the bot suggested a ticket; Pat pressed Yes and it was created, quoting the thread.\n\
          • `why` showed every decision about Ana's ticket, with its reason and confidence.\n\
+         • Pat described a bug with /fix: it became a ticket and a fix run. pmbot read the repository, wrote a SPEC naming the files the\n\
+         \x20 agent may touch; Ana approved it; the scripted agent edited greet.sh in a sandboxed git worktree; the repository's tests\n\
+         \x20 passed; a pull request was opened; Pat (not Ana: two people decide) approved it and it was merged. {fix}.\n\
+         \x20 `{program} --database-url {url} fix list --json` lists the run with its states.\n\
          • The PM agents ran: {agents}.\n\
          \x20 Run again for the same period, they send nothing: `pmbot run compliance --dry-run` shows it.\n\
          The board now has {tickets} tickets; {moves} status changes were recorded during the demo and {decisions} decisions are in the log.\n\n\

@@ -67,8 +67,7 @@ impl FixJob {
     async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, StepError> {
         let ws = &ctx.workspace;
         loop {
-            let run = env.store.fix_run(ws, self.run).await?;
-            self.sync(env, ctx, &run).await?;
+            let run = self.sync(env, ctx, env.store.fix_run(ws, self.run).await?).await?;
             if run.state.is_final() {
                 return Ok(Outcome::Done);
             }
@@ -202,7 +201,8 @@ impl FixJob {
         let text = format!("{} {}", ticket.title, ticket.description);
         let relevant = knowledge::relevant(&text, &paths, |p| contents.get(p).cloned(), 8);
         let context = spec::Context {
-            commits: git::recent_commits(&clone, &head, &relevant).await,
+            commits: git::recent_commits(&clone, &head, &relevant.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>())
+                .await,
             test_command: known.test.first().cloned(),
             relevant,
         };
@@ -662,7 +662,8 @@ impl FixJob {
 
     /// Posts what the thread has not been told (opening it first), and puts the ticket
     /// where the run's state says, once per transition.
-    async fn sync<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, run: &FixRun) -> Result<(), StepError> {
+    /// Returns the run as it is afterwards.
+    async fn sync<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, mut run: FixRun) -> Result<FixRun, StepError> {
         let ws = &ctx.workspace;
         let mut data: RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
         let names = Names::new(&env.config.people());
@@ -689,7 +690,9 @@ impl FixJob {
             if !env.store.set_fix_data(ws, run.id, run.state, &value, ctx.now).await? {
                 return Err(StepError::Failed("the run changed while its thread was opened".into()));
             }
+            run.data = value;
         }
+        let run = &run;
         let (channel, thread) = self.thread(&data)?;
         let board = BoardService::new(env.store.clone(), ws.clone());
         for t in env.store.fix_transitions(ws, run.id).await?.into_iter().filter(|t| t.posted_at.is_none()) {
@@ -725,7 +728,7 @@ impl FixJob {
             }
             env.store.mark_fix_transition_posted(ws, t.id, ctx.now).await?;
         }
-        Ok(())
+        Ok(run.clone())
     }
 
     /// The ticket follows the run: once per transition (its id is the change's key); a

@@ -182,13 +182,14 @@ fn commands(k: &mut Knowledge, read: &impl Fn(&str) -> Option<String>) {
 }
 
 /// The files a ticket is about: its words (the matcher's terms) found in a file's path
-/// (worth more) or contents, best first. `content` returns a text file's contents.
+/// (worth more) or contents, with their scores, best first. `content` returns a text
+/// file's contents.
 pub fn relevant(
     ticket_text: &str,
     files: &[String],
     content: impl Fn(&str) -> Option<String>,
     limit: usize,
-) -> Vec<String> {
+) -> Vec<(String, usize)> {
     let wanted: HashSet<String> = crate::workflows::matching::terms(ticket_text).into_iter().collect();
     if wanted.is_empty() {
         return Vec::new();
@@ -215,7 +216,7 @@ pub fn relevant(
         })
         .collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(limit).map(|(_, p)| p.clone()).collect()
+    scored.into_iter().take(limit).map(|(score, p)| (p.clone(), score)).collect()
 }
 
 /// What `pmbot repo scan` prints.
@@ -299,7 +300,8 @@ mod tests {
             },
             5,
         );
-        assert_eq!(found, ["greet.sh", "README.md"]);
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["greet.sh", "README.md"]);
         assert!(relevant("the", &tree, |_| None, 5).is_empty());
     }
 }

@@ -22,8 +22,8 @@ pub struct Spec {
 /// What planning knows about the repository for this ticket.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Context {
-    /// Files whose path or content shares the ticket's words, best first.
-    pub relevant: Vec<String>,
+    /// Files whose path or content shares the ticket's words, with how much, best first.
+    pub relevant: Vec<(String, usize)>,
     /// The repository's test command, when its manifests say.
     pub test_command: Option<String>,
     /// Recent commits touching the relevant files (`abc1234 subject`).
@@ -33,10 +33,19 @@ pub struct Context {
 /// The skeleton: the ticket's words as the problem, the most relevant files as the
 /// allowlist, and a plan a reviewer completes with "Request changes…".
 pub fn skeleton(key: &str, title: &str, description: &str, context: &Context) -> Spec {
-    let files: Vec<Allowed> =
-        context.relevant.iter().take(3).map(|p| Allowed { path: p.clone(), new: false }).collect();
-    let problem =
-        if description.trim().is_empty() { title.to_string() } else { format!("{title}\n\n{}", description.trim()) };
+    // The files most about the ticket, but never its tests or docs: changing those is for a
+    // reviewer to allow.
+    let best = context.relevant.first().map_or(0, |(_, score)| *score);
+    let files: Vec<Allowed> = context
+        .relevant
+        .iter()
+        .filter(|(path, score)| *score * 2 >= best && !is_test_or_doc(path))
+        .take(3)
+        .map(|(path, _)| Allowed { path: path.clone(), new: false })
+        .collect();
+    let description = description.trim();
+    let description = description.strip_prefix(title).map_or(description, str::trim);
+    let problem = if description.is_empty() { title.to_string() } else { format!("{title}\n\n{description}") };
     let mut plan = vec![format!("Change {} so that {key} is fixed: {title}.", names(&files))];
     if files.is_empty() {
         plan = vec![format!(
@@ -61,6 +70,19 @@ pub fn skeleton(key: &str, title: &str, description: &str, context: &Context) ->
         ],
         revisions: Vec::new(),
     }
+}
+
+/// Tests and documentation, by their paths.
+pub fn is_test_or_doc(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    lower.split('/').any(|part| matches!(part, "test" | "tests" | "spec" | "__tests__" | "docs" | "doc"))
+        || name.starts_with("test")
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains("_spec.")
+        || name.ends_with(".md")
+        || name.ends_with(".txt")
 }
 
 fn names(files: &[Allowed]) -> String {
@@ -160,7 +182,13 @@ mod tests {
 
     fn context() -> Context {
         Context {
-            relevant: vec!["greet.sh".into(), "README.md".into()],
+            relevant: vec![
+                ("greet.sh".into(), 5),
+                ("lib/greeting.sh".into(), 3),
+                ("test.sh".into(), 4),
+                ("README.md".into(), 2),
+                ("other.sh".into(), 1),
+            ],
             test_command: Some("sh test.sh".into()),
             commits: vec![],
         }
@@ -168,8 +196,10 @@ mod tests {
 
     #[test]
     fn the_skeleton_lists_the_relevant_files() {
-        let spec = skeleton("WEB-7", "Greeting says Helo", "", &context());
-        assert_eq!(spec.files.len(), 2);
+        let spec = skeleton("WEB-7", "Greeting says Helo", "Greeting says Helo\n\nSeen on the home page.", &context());
+        let files: Vec<&str> = spec.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(files, ["greet.sh", "lib/greeting.sh"], "no tests, no docs, nothing weakly related");
+        assert_eq!(spec.problem, "Greeting says Helo\n\nSeen on the home page.");
         assert!(spec.testing.contains("sh test.sh"));
         let md = markdown(&spec);
         assert!(md.contains("## Files to modify\n\n- `greet.sh`\n"), "{md}");

@@ -79,7 +79,7 @@ pub fn describe(s: &Stats) -> String {
     let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{:.0}%", r * 100.0));
     let secs = |v: Option<(f64, f64)>| v.map_or("—".to_string(), |(m, p)| format!("median {m:.1} s, p90 {p:.1} s"));
     let mut out = format!(
-        "{} runs; completion rate {}; QA pass rate (first try) {}\nSPEC approval response: {}\nPR approval response: {}\nRuns per state:\n",
+        "{} run(s); completion rate {}; QA pass rate (first try) {}\nSPEC approval response: {}\nPR approval response: {}\nRuns per state:\n",
         s.runs,
         pct(s.completion_rate),
         pct(s.qa_pass_rate),
