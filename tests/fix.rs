@@ -81,6 +81,16 @@ mod sandboxed {
     }
 
     #[tokio::test]
+    async fn the_built_in_agent_writes_only_the_specs_files() {
+        super::sqlite(built_in_agent).await;
+    }
+
+    #[tokio::test]
+    async fn the_built_in_agent_stops_at_its_token_budget() {
+        super::sqlite(built_in_agent_budget).await;
+    }
+
+    #[tokio::test]
     async fn paused_the_queue_starts_nothing_until_resumed() {
         super::sqlite(paused).await;
     }
@@ -166,6 +176,15 @@ struct Team {
 }
 
 async fn team(url: &str, agent: &str, change: impl FnOnce(&mut pmbot::config::Config, &Repo)) -> Team {
+    team_with(url, agent, None, change).await
+}
+
+async fn team_with(
+    url: &str,
+    agent: &str,
+    model: Option<pmbot::llm::LlmSettings>,
+    change: impl FnOnce(&mut pmbot::config::Config, &Repo),
+) -> Team {
     let repo = Repo::new();
     let work = tempfile::tempdir().unwrap();
     let agent_command = repo.agent("agent.sh", agent);
@@ -184,6 +203,8 @@ async fn team(url: &str, agent: &str, change: impl FnOnce(&mut pmbot::config::Co
         change(c, &repo);
     })
     .await;
+    let mut app = app;
+    app.llm = model.map(|settings| Arc::new(pmbot::llm::Llm::new(settings)));
     let board = BoardService::new(app.store.clone(), app.workspace());
     let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
     new.status = Status::Todo;
@@ -585,4 +606,118 @@ async fn paused(url: String) {
     let later: Clock = Arc::new(|| t0() + chrono::Duration::minutes(5));
     t.app.worker(t.chat.clone()).unwrap().with_clock(later).run_until_idle().await;
     assert_eq!(t.run().await.state, AwaitingSpecApproval);
+}
+
+// ── The built-in agent, against a local model server replaying tool calls ───────────────
+
+/// A model API on port 0 that answers each request with the next scripted body, and
+/// remembers what it was asked.
+#[derive(Clone, Default)]
+struct Model {
+    replies: Arc<std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>>,
+    seen: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+fn llm_fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/fixtures/llm/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The recorded chat completion with `text` as the answer.
+fn says(text: &str) -> serde_json::Value {
+    let mut body = llm_fixture("openai_chat_completion.json");
+    body["choices"][0]["message"]["content"] = serde_json::json!(text);
+    body
+}
+
+/// The recorded tool-call completion asking for `name` with `arguments`.
+fn calls(name: &str, arguments: serde_json::Value) -> serde_json::Value {
+    let mut body = llm_fixture("openai_tool_call.json");
+    let call = &mut body["choices"][0]["message"]["tool_calls"][0];
+    call["function"]["name"] = serde_json::json!(name);
+    call["function"]["arguments"] = serde_json::json!(arguments.to_string());
+    body
+}
+
+async fn model(replies: Vec<serde_json::Value>) -> (Model, pmbot::llm::LlmSettings) {
+    use axum::{extract::State, routing::post, Json, Router};
+    let model = Model { replies: Arc::new(std::sync::Mutex::new(replies.into())), seen: Arc::default() };
+    async fn answer(State(m): State<Model>, Json(body): Json<serde_json::Value>) -> Json<serde_json::Value> {
+        m.seen.lock().unwrap().push(body);
+        let next = m.replies.lock().unwrap().pop_front();
+        Json(next.unwrap_or_else(|| says("I am done.")))
+    }
+    let app = Router::new().route("/v1/chat/completions", post(answer)).with_state(model.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let settings = pmbot::llm::LlmSettings {
+        provider: pmbot::llm::Provider::OpenAiCompatible,
+        url: base,
+        model: "gpt-4o-mini".into(),
+        api_key: Some("test-key".into()),
+        daily_token_budget: 100_000,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    (model, settings)
+}
+
+const MODEL_SPEC: &str = r#"{"problem":"The greeting is misspelt.","files":[{"path":"greet.sh","new":false}],"plan":["Spell Hello right in greet.sh"],"testing":"sh test.sh","checklist":["greet.sh says Hello"]}"#;
+
+async fn built_in_agent(url: String) {
+    let (model, settings) = model(vec![
+        says(MODEL_SPEC),
+        calls("read_file", serde_json::json!({ "path": "greet.sh" })),
+        calls("write_file", serde_json::json!({ "path": "../outside.txt", "content": "x" })),
+        calls("write_file", serde_json::json!({ "path": "test.sh", "content": "exit 0" })),
+        calls("write_file", serde_json::json!({ "path": "greet.sh", "content": "#!/bin/sh\necho \"Hello, $1!\"\n" })),
+        calls("run_check", serde_json::json!({})),
+        says("Fixed the spelling of the greeting."),
+    ])
+    .await;
+    let t = team_with(&url, "", Some(settings), |c, _| {
+        c.projects.iter_mut().find(|p| p.key == "WEB").unwrap().fix.as_mut().unwrap().agent = Some("builtin".into());
+    })
+    .await;
+    t.start().await;
+    let card = t.chat.last_with_buttons().unwrap().fallback_text();
+    assert!(card.contains("Spell Hello right in greet.sh"), "the model's SPEC: {card}");
+    t.press("ana", "Approve SPEC").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, AwaitingPrApproval, "{}", t.said());
+    let run = t.run().await;
+    assert_eq!(run.data["changed"], serde_json::json!(["greet.sh"]));
+    assert_eq!(run.data["agent_summary"], "Fixed the spelling of the greeting.");
+    assert!(run.data["tokens"].as_u64().unwrap() > 0);
+    let seen = model.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 7);
+    // What each tool answered went back to the model.
+    let results =
+        |i: usize| seen[i]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+    assert!(results(2).contains("Helo"), "read_file: {}", results(2));
+    assert!(results(3).starts_with("refused:"), "a path outside: {}", results(3));
+    assert!(results(4).contains("refused: test.sh is not among the SPEC's files"), "{}", results(4));
+    assert!(results(6).contains("tests succeeded"), "run_check: {}", results(6));
+    assert!(!t._work.path().join("runs/outside.txt").exists());
+    assert_eq!(seen[1]["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(seen[1]["messages"][0]["role"], "system");
+}
+
+async fn built_in_agent_budget(url: String) {
+    // Each recorded answer costs 99 tokens; the run may spend 150.
+    let (_model, settings) = model(vec![
+        says(MODEL_SPEC),
+        calls("read_file", serde_json::json!({ "path": "greet.sh" })),
+        calls("read_file", serde_json::json!({ "path": "greet.sh" })),
+        calls("read_file", serde_json::json!({ "path": "greet.sh" })),
+    ])
+    .await;
+    let t = team_with(&url, "", Some(settings), |c, _| {
+        c.fix.max_tokens_per_run = 150;
+        c.projects.iter_mut().find(|p| p.key == "WEB").unwrap().fix.as_mut().unwrap().agent = Some("builtin".into());
+    })
+    .await;
+    t.through_spec().await;
+    assert_eq!(t.run().await.state, Error);
+    assert!(t.last_reason().await.contains("token budget is spent (198 of 150)"), "{}", t.last_reason().await);
 }

@@ -447,9 +447,9 @@ async fn fix_check(config: &config::Config) -> Result<(), CliError> {
                 missing_program(&repo.agent)
                     .map(|p| format!("{}: the agent's program {p} is not installed", repo.project)),
             );
-        } else {
+        } else if !matches!(crate::llm::LlmSettings::from_env(&config.llm), Ok(Some(_))) {
             problems.push(format!(
-                "{}: agent = \"builtin\" is not available in this version; name an agent's command",
+                "{}: agent = \"builtin\" needs a language model (PMBOT_LLM_URL and PMBOT_LLM_MODEL, or ANTHROPIC_API_KEY)",
                 repo.project
             ));
         }

@@ -53,6 +53,8 @@ pub struct FixConfig {
     pub max_concurrent_runs: u32,
     /// Tokens a day for planning and the built-in agent.
     pub daily_token_budget: u64,
+    /// Tokens one run's built-in agent may spend.
+    pub max_tokens_per_run: u64,
     /// `bwrap` (default) or `none`, which must be chosen explicitly to run without one.
     pub sandbox: SandboxKind,
     /// Whether the agent may reach the network (an agent calling its model API needs it).
@@ -95,6 +97,7 @@ impl Default for FixConfig {
             max_runs_per_hour: 10,
             max_concurrent_runs: 2,
             daily_token_budget: 200_000,
+            max_tokens_per_run: 100_000,
             sandbox: SandboxKind::Bwrap,
             agent_network: false,
             memory_mb: 4096,

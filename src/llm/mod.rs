@@ -14,6 +14,9 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+mod tools;
+pub use tools::{Call, Tool, Turn};
+
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     #[error("today's token budget is spent ({used} of {budget})")]
@@ -151,12 +154,27 @@ impl Llm {
         prompt: &str,
         check: impl FnOnce(&str) -> Result<T, LlmError>,
     ) -> Result<Reply<T>, LlmError> {
+        self.ask_with(MAX_ANSWER_TOKENS, store, ws, day, system, prompt, check).await
+    }
+
+    /// [`ask`](Self::ask) for a longer answer (up to `max_tokens`), such as a SPEC.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ask_with<T>(
+        &self,
+        max_tokens: u32,
+        store: &Store,
+        ws: &WorkspaceId,
+        day: &str,
+        system: &str,
+        prompt: &str,
+        check: impl FnOnce(&str) -> Result<T, LlmError>,
+    ) -> Result<Reply<T>, LlmError> {
         let budget = self.settings.daily_token_budget;
         let used = store.llm_tokens_used(ws, day).await?;
         if used >= budget {
             return Err(LlmError::Budget { used, budget });
         }
-        let called = tokio::time::timeout(self.settings.timeout, self.call(system, prompt)).await;
+        let called = tokio::time::timeout(self.settings.timeout, self.call(max_tokens, system, prompt)).await;
         let result = match called {
             Ok(result) => result,
             Err(_) => Err(LlmError::Timeout(self.settings.timeout)),
@@ -177,19 +195,26 @@ impl Llm {
     }
 
     /// The model's text and, when the API says, the tokens used.
-    async fn call(&self, system: &str, prompt: &str) -> Result<(String, Option<u64>), LlmError> {
+    async fn call(&self, max_tokens: u32, system: &str, prompt: &str) -> Result<(String, Option<u64>), LlmError> {
         let s = &self.settings;
         let body = match s.provider {
             Provider::OpenAiCompatible => json!({
-                "model": s.model, "temperature": 0, "max_tokens": MAX_ANSWER_TOKENS,
+                "model": s.model, "temperature": 0, "max_tokens": max_tokens,
                 "response_format": { "type": "json_object" },
                 "messages": [{ "role": "system", "content": system }, { "role": "user", "content": prompt }],
             }),
             Provider::Anthropic => json!({
-                "model": s.model, "temperature": 0, "max_tokens": MAX_ANSWER_TOKENS, "system": system,
+                "model": s.model, "temperature": 0, "max_tokens": max_tokens, "system": system,
                 "messages": [{ "role": "user", "content": prompt }],
             }),
         };
+        let value = self.post(&body).await?;
+        read_reply(s.provider, &value)
+    }
+
+    /// Posts `body` to the provider's endpoint; the answer's JSON, or the API's error.
+    async fn post(&self, body: &Value) -> Result<Value, LlmError> {
+        let s = &self.settings;
         let mut request = hyper::Request::builder()
             .method("POST")
             .uri(s.endpoint())
@@ -212,7 +237,7 @@ impl Llm {
             let detail = value["error"]["message"].as_str().unwrap_or("no detail").chars().take(200).collect();
             return Err(LlmError::Status { status: status.as_u16(), detail });
         }
-        read_reply(s.provider, &value)
+        Ok(value)
     }
 }
 

@@ -45,6 +45,15 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for FixJob {
     }
 }
 
+/// How the agent's part of EXECUTING ended.
+enum AgentEnd {
+    Done,
+    Stopped,
+    Failed(String),
+}
+
+const NO_MODEL: &str = "the built-in agent needs a language model (PMBOT_LLM_URL and PMBOT_LLM_MODEL, or ANTHROPIC_API_KEY); or set [projects.fix] agent to an agent's command";
+
 /// What a step leads to: the next step now, or an outcome for the queue.
 enum Next {
     Go,
@@ -206,15 +215,35 @@ impl FixJob {
             test_command: known.test.first().cloned(),
             relevant,
         };
-        let written = match (&data.spec, data.feedback.take()) {
-            (Some(before), Some(words)) => spec::revise(before, &words).unwrap_or_else(|why| {
+        let feedback = data.feedback.take();
+        let by_hand = match (&data.spec, &feedback) {
+            (Some(before), Some(words)) => spec::revise(before, words).unwrap_or_else(|why| {
                 let mut kept = before.clone();
                 kept.revisions.push(format!("{words} (not applied: {why})"));
                 kept
             }),
             _ => spec::skeleton(run.ticket.as_str(), &ticket.title, &ticket.description, &context),
         };
-        let problems = spec::validate(&written, &paths).err().unwrap_or_default();
+        let revising = data.spec.as_ref().zip(feedback.as_deref());
+        let mut problems = Vec::new();
+        let written = match self.model_spec(env, ctx, run, &ticket, &context, &known, &paths, revising).await? {
+            // A reviewer's explicit `files:` line wins over the model's list.
+            Some((mut from_model, tokens)) => {
+                data.tokens += tokens;
+                from_model.revisions = by_hand.revisions.clone();
+                if feedback.as_deref().is_some_and(|w| w.lines().any(|l| l.trim().to_lowercase().starts_with("files:")))
+                {
+                    from_model.files = by_hand.files.clone();
+                }
+                from_model
+            }
+            None if env.llm.is_some() => {
+                problems.push("the model's SPEC did not hold up, so this is the skeleton".to_string());
+                by_hand
+            }
+            None => by_hand,
+        };
+        problems.extend(spec::validate(&written, &paths).err().unwrap_or_default());
         let input = super::run_dir(&env.config, run.id).join("input");
         write_file(&input.join("SPEC.md"), &spec::markdown(&written))?;
         write_file(
@@ -254,6 +283,48 @@ impl FixJob {
             n => format!("the SPEC is revised (round {}) and waits for an approver", n + 1),
         };
         self.go(env, ctx, run, &data, AwaitingSpecApproval, "pmbot", &why).await
+    }
+
+    /// The SPEC from the language model, when one is configured and its answer holds up
+    /// (with the tokens it cost); `None` otherwise (the reason is logged).
+    #[allow(clippy::too_many_arguments)]
+    async fn model_spec<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        run: &FixRun,
+        ticket: &crate::board::Ticket,
+        context: &spec::Context,
+        known: &knowledge::Knowledge,
+        paths: &[String],
+        revising: Option<(&spec::Spec, &str)>,
+    ) -> Result<Option<(spec::Spec, u64)>, StepError> {
+        let Some(llm) = env.llm.as_deref() else { return Ok(None) };
+        let fix = &env.config.fix;
+        if self.tokens_today(env, ctx).await? >= fix.daily_token_budget {
+            tracing::info!(run = run.id, "the AI queue's daily token budget is spent; the SPEC is the skeleton");
+            return Ok(None);
+        }
+        let day = ctx.now.with_timezone(&env.config.team.timezone).format("%Y-%m-%d").to_string();
+        let prompt = super::model::prompt(
+            run.ticket.as_str(),
+            &ticket.title,
+            &ticket.description,
+            context,
+            known,
+            paths,
+            revising,
+        );
+        let check = |text: &str| {
+            super::model::parse(text, run.ticket.as_str(), &ticket.title, paths).map_err(crate::llm::LlmError::Invalid)
+        };
+        match llm.ask_with(2000, &env.store, &ctx.workspace, &day, super::model::SYSTEM, &prompt, check).await {
+            Ok(reply) => Ok(Some((reply.answer, reply.tokens))),
+            Err(err) => {
+                tracing::warn!(run = run.id, error = %err, "the model's SPEC was not used");
+                Ok(None)
+            }
+        }
     }
 
     // ── Gate 1 ─────────────────────────────────────────────────────────────────────────
@@ -315,9 +386,8 @@ impl FixJob {
         let Some(repo) = Repo::of(&env.config, &run.project) else {
             return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
         };
-        if repo.agent.trim() == "builtin" {
-            let why = "no coding agent: set [projects.fix] agent (or [fix] agent) to an agent's command; the built-in tool-calling agent is not available in this version";
-            return self.fail(env, ctx, run, &data, Error, why.into()).await;
+        if repo.agent.trim() == "builtin" && env.llm.is_none() {
+            return self.fail(env, ctx, run, &data, Error, NO_MODEL.into()).await;
         }
         if fix.sandbox == SandboxKind::Bwrap && super::sandbox::bwrap_works().await.is_err() {
             return self.fail(env, ctx, run, &data, Error, super::sandbox::SandboxError::NoBwrap.to_string()).await;
@@ -386,29 +456,16 @@ impl FixJob {
         let input = dir.join("input");
         write_file(&input.join("SPEC.md"), &spec::markdown(&spec))?;
         write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree))?;
-        let command = agent_command(&repo.agent);
-        let minutes = env.config.fix.max_execution_minutes;
-        let limit = Duration::from_secs_f64(minutes * 60.0);
-        let task = Task {
-            command: &command,
-            worktree: &worktree,
-            input: Some(&input),
-            log: &dir.join("agent.log"),
-            timeout: limit,
-            network: env.config.fix.agent_network,
+        let ended = if repo.agent.trim() == "builtin" {
+            self.builtin(env, ctx, &repo, &spec, &worktree, &dir, &mut data).await?
+        } else {
+            self.command(env, ctx, &repo, &worktree, &input, &dir, &mut data).await?
         };
-        let ran = match self.sandbox(env).run(&task, || self.should_stop(env, ctx, Executing)).await {
-            Ok(ran) => ran,
-            Err(err) => return self.fail(env, ctx, run, &data, Error, err.to_string()).await,
-        };
-        data.agent_seconds += ran.seconds;
-        if ran.ended == Ended::Stopped {
+        match ended {
+            AgentEnd::Done => {}
             // Cancelled or paused: the loop reads which.
-            return Ok(Next::Go);
-        }
-        if !ran.ok() {
-            let why = format!("the agent {}\n{}", ran.describe(limit), ran.tail);
-            return self.fail(env, ctx, run, &data, Error, why).await;
+            AgentEnd::Stopped => return Ok(Next::Go),
+            AgentEnd::Failed(why) => return self.fail(env, ctx, run, &data, Error, why).await,
         }
         let raw = git::staged_changes(&clone, &worktree, &base).await.map_err(|e| StepError::Failed(e.to_string()))?;
         let changes = scope::parse_raw(&raw).map_err(StepError::Failed)?;
@@ -431,6 +488,117 @@ impl FixJob {
         data.feedback = None;
         let why = format!("the agent changed {} within scope", data.changed.join(", "));
         self.go(env, ctx, run, &data, QaRunning, "pmbot", &why).await
+    }
+
+    /// An agent's command, in the sandbox.
+    #[allow(clippy::too_many_arguments)]
+    async fn command<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        repo: &Repo,
+        worktree: &Path,
+        input: &Path,
+        dir: &Path,
+        data: &mut RunData,
+    ) -> Result<AgentEnd, StepError> {
+        let command = agent_command(&repo.agent);
+        let limit = Duration::from_secs_f64(env.config.fix.max_execution_minutes * 60.0);
+        let task = Task {
+            command: &command,
+            worktree,
+            input: Some(input),
+            log: &dir.join("agent.log"),
+            timeout: limit,
+            network: env.config.fix.agent_network,
+        };
+        let ran = match self.sandbox(env).run(&task, || self.should_stop(env, ctx, Executing)).await {
+            Ok(ran) => ran,
+            Err(err) => return Ok(AgentEnd::Failed(err.to_string())),
+        };
+        data.agent_seconds += ran.seconds;
+        Ok(match ran.ended {
+            Ended::Stopped => AgentEnd::Stopped,
+            _ if ran.ok() => AgentEnd::Done,
+            _ => AgentEnd::Failed(format!("the agent {}\n{}", ran.describe(limit), ran.tail)),
+        })
+    }
+
+    /// The built-in agent: the model's tool calls on the worktree, within the run's and the
+    /// day's token budgets and the wall-clock limit.
+    #[allow(clippy::too_many_arguments)]
+    async fn builtin<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        repo: &Repo,
+        spec: &spec::Spec,
+        worktree: &Path,
+        dir: &Path,
+        data: &mut RunData,
+    ) -> Result<AgentEnd, StepError> {
+        let Some(llm) = env.llm.as_deref() else {
+            return Ok(AgentEnd::Failed(NO_MODEL.into()));
+        };
+        let fix = &env.config.fix;
+        let spent_today = self.tokens_today(env, ctx).await?;
+        let budget = fix.max_tokens_per_run.min(fix.daily_token_budget.saturating_sub(spent_today));
+        if budget == 0 {
+            return Ok(AgentEnd::Failed(format!(
+                "the AI queue's daily token budget ({}) is spent",
+                fix.daily_token_budget
+            )));
+        }
+        let day = ctx.now.with_timezone(&env.config.team.timezone).format("%Y-%m-%d").to_string();
+        let sandbox = self.sandbox(env);
+        let agent = super::builtin::Agent {
+            llm,
+            store: &env.store,
+            workspace: &ctx.workspace,
+            day: &day,
+            worktree,
+            allowed: &spec.files,
+            sandbox: &sandbox,
+            gates: &repo.gates,
+            logs: dir,
+            budget,
+        };
+        let prompt = std::fs::read_to_string(dir.join("input/prompt.md")).unwrap_or_default();
+        let limit = Duration::from_secs_f64(fix.max_execution_minutes * 60.0);
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(limit, agent.run(&prompt, || self.should_stop(env, ctx, Executing))).await;
+        data.agent_seconds += started.elapsed().as_secs_f64();
+        let (result, tokens) = match outcome {
+            Ok(ended) => ended,
+            Err(_) => {
+                return Ok(AgentEnd::Failed(format!(
+                    "the agent ran past its {} s limit and was stopped",
+                    limit.as_secs()
+                )))
+            }
+        };
+        data.tokens += tokens;
+        if self.should_stop(env, ctx, Executing).await {
+            return Ok(AgentEnd::Stopped);
+        }
+        Ok(match result {
+            Ok(summary) => {
+                data.agent_summary = Some(summary);
+                AgentEnd::Done
+            }
+            Err(why) => AgentEnd::Failed(format!("the built-in agent stopped: {why}")),
+        })
+    }
+
+    /// Tokens the AI queue spent today (runs started since midnight UTC).
+    async fn tokens_today<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<u64, StepError> {
+        let midnight = ctx.now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+        let runs = env.store.fix_runs(&ctx.workspace, 1000).await?;
+        Ok(runs
+            .iter()
+            .filter(|r| r.created_at >= midnight)
+            .map(|r| r.data.get("tokens").and_then(Value::as_u64).unwrap_or(0))
+            .sum())
     }
 
     // ── QA_RUNNING ─────────────────────────────────────────────────────────────────────

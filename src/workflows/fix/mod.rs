@@ -7,10 +7,12 @@
 //! is), [`spec`] (the SPEC and its allowlist), [`scope`] (the scope lock). The I/O: [`git`],
 //! [`sandbox`] (bubblewrap), and the job ([`FixJob`]).
 
+pub mod builtin;
 pub mod eligible;
 pub mod git;
 mod job;
 pub mod knowledge;
+pub mod model;
 pub mod sandbox;
 pub mod scope;
 pub mod spec;
@@ -51,6 +53,10 @@ pub struct RunData {
     /// Seconds spent in the agent and in the gates (the rest is pmbot's overhead).
     pub agent_seconds: f64,
     pub gate_seconds: f64,
+    /// Model tokens this run spent (planning and the built-in agent).
+    pub tokens: u64,
+    /// What the built-in agent said it did.
+    pub agent_summary: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
