@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::repo::{Repo, GOOD_AGENT};
 use common::{seeded_app, t0, text_of, RecordingChat};
 use pmbot::app::App;
 use pmbot::board::{NewTicket, RunState, Status, TicketKey};
@@ -12,7 +13,7 @@ use pmbot::dispatch::Bot;
 use pmbot::jobs::JobEnv;
 use pmbot::queue::{Clock, Worker};
 use pmbot::service::{Actor, BoardService, Ctx};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use RunState::*;
@@ -108,63 +109,6 @@ where
 
 // ── The fixture: a repository, agents, the team ──────────────────────────────────────────
 
-/// A bare remote with a tiny shell project whose greeting is misspelt, and a folder of
-/// scripted agents.
-struct Repo {
-    dir: tempfile::TempDir,
-}
-
-const GOOD_AGENT: &str = "sed -i 's/Helo/Hello/' greet.sh\n";
-
-impl Repo {
-    fn new() -> Repo {
-        let dir = tempfile::tempdir().unwrap();
-        let seed = dir.path().join("seed");
-        std::fs::create_dir_all(seed.join("tests")).unwrap();
-        std::fs::write(seed.join("greet.sh"), "#!/bin/sh\necho \"Helo, $1!\"\n").unwrap();
-        std::fs::write(
-            seed.join("test.sh"),
-            "#!/bin/sh\n[ \"$(sh greet.sh world)\" = \"Hello, world!\" ] || { echo \"expected Hello, world! got $(sh greet.sh world)\"; exit 1; }\necho ok\n",
-        )
-        .unwrap();
-        std::fs::write(seed.join("tests/greet_test.sh"), "sh test.sh\n").unwrap();
-        std::fs::write(seed.join("README.md"), "A tiny tool that greets people.\n").unwrap();
-        git(&seed, &["init", "-q", "-b", "main"]);
-        git(&seed, &["add", "-A"]);
-        git(&seed, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first"]);
-        git(dir.path(), &["clone", "-q", "--bare", "seed", "remote.git"]);
-        std::fs::create_dir_all(dir.path().join("agents")).unwrap();
-        let repo = Repo { dir };
-        repo.agent("good.sh", GOOD_AGENT);
-        repo
-    }
-
-    fn remote(&self) -> PathBuf {
-        self.dir.path().join("remote.git")
-    }
-
-    fn agents(&self) -> PathBuf {
-        self.dir.path().join("agents")
-    }
-
-    fn agent(&self, name: &str, script: &str) -> String {
-        std::fs::write(self.agents().join(name), script).unwrap();
-        format!("sh {}/{name}", self.agents().display())
-    }
-
-    /// A file of the default branch on the remote.
-    fn on_main(&self, path: &str) -> String {
-        let out =
-            Command::new("git").arg("-C").arg(self.remote()).args(["show", &format!("main:{path}")]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 struct Team {
     app: App,
     bot: Bot,
@@ -187,19 +131,8 @@ async fn team_with(
 ) -> Team {
     let repo = Repo::new();
     let work = tempfile::tempdir().unwrap();
-    let agent_command = repo.agent("agent.sh", agent);
     let app = seeded_app(url, |c| {
-        c.fix.workspace_dir = Some(work.path().to_path_buf());
-        c.fix.read_only = vec![repo.agents()];
-        c.fix.gates = vec![toml::from_str("name = \"tests\"\ncommand = \"sh test.sh\"\ntimeout_seconds = 20").unwrap()];
-        let web = c.projects.iter_mut().find(|p| p.key == "WEB").unwrap();
-        web.fix = Some(
-            toml::from_str(&format!(
-                "enabled = true\nrepository = \"{}\"\nagent = \"{agent_command}\"",
-                repo.remote().display()
-            ))
-            .unwrap(),
-        );
+        repo.configure(c, work.path(), agent);
         change(c, &repo);
     })
     .await;

@@ -130,9 +130,14 @@ struct Harness {
 
 /// Pat (PM) is U01PATMRGN, Ana (lead) U01ANASOUS, and here Ben (member) U0BEN.
 async fn harness(url: &str) -> Harness {
+    harness_with(url, |_| {}).await
+}
+
+async fn harness_with(url: &str, change: impl FnOnce(&mut pmbot::config::Config)) -> Harness {
     let (fake_addr, fake) = start_fake().await;
     let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
     config.people[2].slack_id = Some("U0BEN".into());
+    change(&mut config);
     let mut app = App::open(config, Some(url)).await.unwrap();
     app.slack = Some(SlackEnv {
         bot_token: "xoxb-test".into(),
@@ -268,7 +273,58 @@ on_both_backends!(
     a_channel_message_is_matched_and_answered_in_its_thread,
     a_request_becomes_a_ticket_that_links_back_to_the_conversation,
     the_month_end_workbook_is_shared_as_a_file,
+    a_fix_run_is_approved_twice_with_slack_buttons,
 );
+
+/// The AI queue through Slack: `/fix`, the SPEC card's button pressed by a lead, the pull
+/// request's by the PM (a member's press refused), each step in the run's thread.
+async fn a_fix_run_is_approved_twice_with_slack_buttons(url: &str) {
+    use pmbot::board::{NewTicket, RunState, Status};
+    use pmbot::service::{Actor, BoardService, Ctx};
+    let repo = common::repo::Repo::new();
+    let work = tempfile::tempdir().unwrap();
+    let h = harness_with(url, |c| repo.configure(c, work.path(), common::repo::GOOD_AGENT)).await;
+    let board = BoardService::new(h.app.store.clone(), h.app.workspace());
+    let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
+    new.status = Status::Todo;
+    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(chrono::Utc::now())).await.unwrap();
+
+    assert_eq!(h.command("U01PATMRGN", "C0WEB", "/fix", ticket.key.as_str()).await.status(), 200);
+    h.worker.run_until_idle().await;
+    let button = |label: &str| {
+        let cards = h.fake.calls("chat.postMessage");
+        let card = cards
+            .iter()
+            .rev()
+            .find(|p| text_of(p).contains(label))
+            .unwrap_or_else(|| panic!("{label}: {cards:#?}"))
+            .clone();
+        let actions = card["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap().clone();
+        let button =
+            actions["elements"].as_array().unwrap().iter().find(|e| e["text"]["text"] == label).unwrap().clone();
+        (button["action_id"].as_str().unwrap().to_string(), button["value"].as_str().unwrap().to_string())
+    };
+    let (action, value) = button("Approve SPEC");
+    assert_eq!(h.press("U0BEN", &action, &value).await.status(), 200);
+    h.worker.run_until_idle().await;
+    assert!(text_of(&h.fake.calls("response/press")[0]).contains("Only a PM or lead can decide on this"));
+    h.press("U01ANASOUS", &action, &value).await;
+    h.worker.run_until_idle().await;
+    let (action, value) = button("Approve & merge");
+    h.press("U01PATMRGN", &action, &value).await;
+    h.worker.run_until_idle().await;
+
+    let runs = h.app.store.fix_runs_of(&h.app.workspace(), &ticket.key).await.unwrap();
+    assert_eq!(runs[0].state, RunState::Completed);
+    assert!(repo.on_main("greet.sh").contains("Hello"));
+    let posts = h.fake.calls("chat.postMessage");
+    let root = posts.iter().find(|p| text_of(p).contains("AI fix run")).expect("the run's thread");
+    let threaded = posts.iter().filter(|p| text_of(p).contains("→ COMPLETED")).collect::<Vec<_>>();
+    assert_eq!(threaded.len(), 1);
+    assert!(threaded[0]["thread_ts"].is_string(), "transitions are thread replies: {}", threaded[0]);
+    assert_eq!(root["channel"], "C0WEB");
+    h.assert_no_failed_attempts().await;
+}
 
 async fn the_month_end_workbook_is_shared_as_a_file(url: &str) {
     use pmbot::workflows::agents::{self, Agent};

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod repo;
+
 use chrono::{DateTime, TimeZone, Utc};
 use pmbot::store::Store;
 use sqlx::{Connection, Executor, PgConnection};
