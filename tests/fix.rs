@@ -26,6 +26,7 @@ on_both_backends!(
     a_member_cannot_start_a_fix_or_press_a_gate,
     a_run_cancelled_while_executing_stops_its_agent,
     a_worker_killed_mid_execution_restarts_from_a_clean_worktree,
+    a_merged_fix_is_reverted_through_the_same_gates,
 );
 
 mod sandboxed {
@@ -370,6 +371,38 @@ async fn a_worker_killed_mid_execution_restarts_from_a_clean_worktree(url: &str)
     assert_eq!(t.run().await.state, AwaitingPrApproval, "{}", t.said());
     assert!(!dir.join("worktree/junk.txt").exists(), "the half-done work is gone");
     assert_eq!(t.run().await.data["changed"], serde_json::json!(["greet.sh"]));
+}
+
+async fn a_merged_fix_is_reverted_through_the_same_gates(url: &str) {
+    // The repository's own test expects the fix, so the gate here is a syntax check.
+    let t = team(url, GOOD_AGENT, |c, _| {
+        c.fix.gates = vec![toml::from_str("name = \"syntax\"\ncommand = \"sh -n greet.sh\"").unwrap()];
+    })
+    .await;
+    let out = t.say("pat", &format!("@pmbot fix revert {}", t.key)).await;
+    assert!(text_of(&out).contains("has no merged fix to revert"), "{}", text_of(&out));
+    t.through_spec().await;
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    assert!(t.repo.on_main("greet.sh").contains("Hello"));
+
+    let out = t.say("ben", &format!("@pmbot fix revert {}", t.key)).await;
+    assert!(text_of(&out).contains("Only a PM or lead can revert"), "{}", text_of(&out));
+    let out = t.say("pat", &format!("@pmbot fix revert {}", t.key)).await;
+    assert!(text_of(&out).contains("asked to revert"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert!(t.chat.last_with_buttons().unwrap().fallback_text().contains("git revert of merge"));
+    t.press("ana", "Approve SPEC").await;
+    t.worker.run_until_idle().await;
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+
+    let runs = t.app.store.fix_runs_of(&t.app.workspace(), &t.key).await.unwrap();
+    assert_eq!((runs.len(), runs[0].state, runs[1].state), (2, Completed, Completed));
+    assert!(t.repo.on_main("greet.sh").contains("Helo,"), "reverted: {}", t.repo.on_main("greet.sh"));
+    assert_eq!(t.status().await, Status::Todo, "the ticket is open again");
+    let comments = t.app.store.comments(&t.app.workspace(), &t.key).await.unwrap();
+    assert!(comments.last().unwrap().body.contains("was reverted"), "{:?}", comments.last());
 }
 
 // ── The sandbox and the scope lock ──────────────────────────────────────────────────────

@@ -32,11 +32,22 @@ impl Bot {
                 };
                 let run = self.board.cancel_fix(&self.actor(origin), run.id, &self.ctx(now)).await?;
                 let text = format!("{} cancelled fix run #{} for *{key}*", self.actor(origin).display(), run.id);
-                Ok(vec![self.changed(origin, &text, "Its agent is stopped; the ticket goes back to to do.", in_thread)?])
+                Ok(vec![self.changed(
+                    origin,
+                    &text,
+                    "Its agent is stopped; the ticket goes back to to do.",
+                    in_thread,
+                )?])
             }
-            FixCommand::Revert(key) => Err(BotError::User(format!(
-                "Reverting {key} through the AI queue is not available in this version; revert the merge commit by hand."
-            ))),
+            FixCommand::Revert(key) => {
+                let actor = self.actor(origin);
+                let run = self.board.start_revert(&actor, &key, Some(&origin.channel), &self.ctx(now)).await?;
+                let reverts = run.data["revert_of"].as_i64().unwrap_or_default();
+                let text =
+                    format!("{} asked to revert *{key}*'s fix (run #{reverts}): fix run #{}", actor.display(), run.id);
+                let context = "The revert goes through the same gates: a SPEC, QA, and a pull request to approve.";
+                Ok(vec![self.changed(origin, &text, context, in_thread)?])
+            }
         }
     }
 

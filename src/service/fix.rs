@@ -60,6 +60,50 @@ impl BoardService {
         Ok(self.store.fix_run(&self.ws, id).await?)
     }
 
+    /// Opens a run that reverts completed run `of`'s merge, through the same gates. A PM's
+    /// or a lead's call; the ticket goes back to the AI queue meanwhile.
+    pub async fn start_revert(
+        &self,
+        actor: &Actor,
+        key: &TicketKey,
+        channel: Option<&str>,
+        ctx: &Ctx,
+    ) -> Result<FixRun> {
+        if !actor.who().decides() {
+            let why = "only a PM or lead can revert a merged fix";
+            return Err(self.refuse(actor, "fix.revert", key.as_str(), why, ctx.now).await);
+        }
+        let runs = self.store.fix_runs_of(&self.ws, key).await?;
+        let Some(done) = runs
+            .iter()
+            .find(|r| r.state == RunState::Completed && r.data.get("revert_of").and_then(Value::as_i64).is_none())
+        else {
+            return Err(ServiceError::Refused { why: format!("{key} has no merged fix to revert") });
+        };
+        let Some(merged) = done.data.get("merged").and_then(Value::as_str) else {
+            return Err(ServiceError::Refused { why: format!("fix run #{} has no merge commit to revert", done.id) });
+        };
+        let mut tx = self.store.begin().await?;
+        let ticket = tx.lock_ticket(&self.ws, key).await?;
+        if ticket.status != Status::AiQueue {
+            tx.move_ticket(&self.ws, key, Status::AiQueue, &actor.name(), Some("reverting its fix"), ctx.now).await?;
+        }
+        let data = json!({ "channel": channel, "revert_of": done.id, "revert_sha": merged });
+        let why = format!("{} asked to revert fix run #{}", actor.display(), done.id);
+        let id = tx.create_fix_run(&self.ws, key, &actor.name(), &data, &why, ctx.now).await?;
+        let mut ctx = ctx.clone().kind("fix.revert");
+        ctx.jobs.push(fix_job(id, ctx.now));
+        let record = Record {
+            actor,
+            subject: key.as_str(),
+            action: "fix.revert".into(),
+            outcome: format!("started fix run #{id} reverting fix run #{}", done.id),
+            inputs: json!({ "reverts": done.id, "merge": merged, "result": { "run": id } }),
+        };
+        self.finish(tx, &ctx, record).await?;
+        Ok(self.store.fix_run(&self.ws, id).await?)
+    }
+
     /// The run row and its job, inside a change that moved `key` to the AI queue.
     pub(super) async fn open_run(
         &self,

@@ -154,6 +154,12 @@ pub async fn discard(path: &Path, base: &str, paths: &[String]) -> Result<(), Gi
     Ok(())
 }
 
+/// Stages the undoing of merge `sha` (against its first parent), without committing.
+pub async fn revert(path: &Path, sha: &str) -> Result<(), GitError> {
+    git(path, &["fetch", "--quiet", "origin"]).await?;
+    git(path, &["revert", "--no-commit", "-m", "1", sha]).await.map(|_| ())
+}
+
 pub async fn diff_stat(path: &Path, base: &str) -> Result<String, GitError> {
     text(path, &["diff", "--cached", "--stat", base]).await
 }

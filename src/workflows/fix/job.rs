@@ -215,6 +215,9 @@ impl FixJob {
             test_command: known.test.first().cloned(),
             relevant,
         };
+        if let (Some(of), Some(sha)) = (data.revert_of, data.revert_sha.clone()) {
+            return self.plan_revert(env, ctx, run, data, of, &sha).await;
+        }
         let feedback = data.feedback.take();
         let by_hand = match (&data.spec, &feedback) {
             (Some(before), Some(words)) => spec::revise(before, words).unwrap_or_else(|why| {
@@ -254,6 +257,29 @@ impl FixJob {
             .unwrap_or_default(),
         )?;
         let round = written.revisions.len();
+        let approval = self.open_spec_gate(env, ctx, run, &data, &written, &problems, &input).await?;
+        data.spec = Some(written);
+        data.spec_approval = Some(approval);
+        let why = match round {
+            0 => "the SPEC is written and waits for an approver".to_string(),
+            n => format!("the SPEC is revised (round {}) and waits for an approver", n + 1),
+        };
+        self.go(env, ctx, run, &data, AwaitingSpecApproval, "pmbot", &why).await
+    }
+
+    /// Opens gate 1 for `written` (once per SPEC round) and posts its card; the approval.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_spec_gate<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        run: &FixRun,
+        data: &RunData,
+        written: &spec::Spec,
+        problems: &[String],
+        input: &Path,
+    ) -> Result<i64, StepError> {
+        let round = written.revisions.len();
         let fix = &env.config.fix;
         let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(fix.spec_timeout_hours).unwrap_or(24));
         let approvers = approvers(&fix.spec_approvers, vec![]);
@@ -274,15 +300,9 @@ impl FixJob {
             "who": crate::service::who_may(&approvers), "expires": self.when(env, expires_at),
             "action": crate::workflows::triage::DECIDE_ACTION, "approval": approval.id,
         }))?;
-        let (channel, thread) = self.thread(&data)?;
+        let (channel, thread) = self.thread(data)?;
         env.chat.post(&channel, thread.as_deref(), &card).await?;
-        data.spec = Some(written);
-        data.spec_approval = Some(approval.id);
-        let why = match round {
-            0 => "the SPEC is written and waits for an approver".to_string(),
-            n => format!("the SPEC is revised (round {}) and waits for an approver", n + 1),
-        };
-        self.go(env, ctx, run, &data, AwaitingSpecApproval, "pmbot", &why).await
+        Ok(approval.id)
     }
 
     /// The SPEC from the language model, when one is configured and its answer holds up
@@ -325,6 +345,35 @@ impl FixJob {
                 Ok(None)
             }
         }
+    }
+
+    /// A revert's SPEC: undo the merge of run `of`, touching the files that run changed.
+    async fn plan_revert<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        run: &FixRun,
+        mut data: RunData,
+        of: i64,
+        sha: &str,
+    ) -> Result<Next, StepError> {
+        let original = env.store.fix_run(&ctx.workspace, of).await?;
+        let before: RunData = serde_json::from_value(original.data.clone()).unwrap_or_default();
+        let written = spec::Spec {
+            title: format!("{}: revert fix run #{of}", run.ticket),
+            problem: format!("Undo the change merged by fix run #{of} (merge {}).", &sha[..sha.len().min(12)]),
+            files: before.changed.iter().map(|p| scope::Allowed { path: p.clone(), new: false }).collect(),
+            plan: vec![format!("git revert of merge {sha}")],
+            testing: "The configured QA gates.".into(),
+            checklist: vec!["The files are as before the fix".into(), "The QA gates pass".into()],
+            revisions: Vec::new(),
+        };
+        let input = super::run_dir(&env.config, run.id).join("input");
+        write_file(&input.join("SPEC.md"), &spec::markdown(&written))?;
+        let approval = self.open_spec_gate(env, ctx, run, &data, &written, &[], &input).await?;
+        data.spec = Some(written);
+        data.spec_approval = Some(approval);
+        self.go(env, ctx, run, &data, AwaitingSpecApproval, "pmbot", "the revert's SPEC waits for an approver").await
     }
 
     // ── Gate 1 ─────────────────────────────────────────────────────────────────────────
@@ -386,7 +435,7 @@ impl FixJob {
         let Some(repo) = Repo::of(&env.config, &run.project) else {
             return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
         };
-        if repo.agent.trim() == "builtin" && env.llm.is_none() {
+        if repo.agent.trim() == "builtin" && env.llm.is_none() && data.revert_sha.is_none() {
             return self.fail(env, ctx, run, &data, Error, NO_MODEL.into()).await;
         }
         if fix.sandbox == SandboxKind::Bwrap && super::sandbox::bwrap_works().await.is_err() {
@@ -456,7 +505,12 @@ impl FixJob {
         let input = dir.join("input");
         write_file(&input.join("SPEC.md"), &spec::markdown(&spec))?;
         write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree))?;
-        let ended = if repo.agent.trim() == "builtin" {
+        let ended = if let Some(sha) = data.revert_sha.clone() {
+            match git::revert(&worktree, &sha).await {
+                Ok(()) => AgentEnd::Done,
+                Err(err) => AgentEnd::Failed(format!("the merge cannot be reverted cleanly: {}", err.why)),
+            }
+        } else if repo.agent.trim() == "builtin" {
             self.builtin(env, ctx, &repo, &spec, &worktree, &dir, &mut data).await?
         } else {
             self.command(env, ctx, &repo, &worktree, &input, &dir, &mut data).await?
@@ -879,11 +933,20 @@ impl FixJob {
                 }),
             )?;
             env.chat.post(&channel, thread.as_deref(), &message).await?;
-            if let Some(status) = t.to.board_status() {
-                self.follow(&board, ctx, run, &t, status, &reason).await?;
+            // A completed revert reopens the ticket: its fix is undone.
+            let reverted = t.to == Completed && data.revert_of.is_some();
+            let status = if reverted { Some(Status::Todo) } else { t.to.board_status() };
+            if let Some(status) = status {
+                let note = match data.revert_of {
+                    Some(of) if reverted => format!("The change of AI fix run #{of} was reverted by run #{}.", run.id),
+                    _ => format!("The AI fix run #{} ended in {}: {reason}", run.id, t.to),
+                };
+                self.follow(&board, ctx, run, &t, status, &note).await?;
             }
             if t.to == Completed {
-                self.tell_reporter(env, run).await;
+                if !reverted {
+                    self.tell_reporter(env, run).await;
+                }
                 if let Some(repo) = Repo::of(&env.config, &run.project) {
                     let dir = super::run_dir(&env.config, run.id);
                     git::remove_worktree(
@@ -908,7 +971,7 @@ impl FixJob {
         run: &FixRun,
         t: &crate::store::FixTransition,
         status: Status,
-        reason: &str,
+        note: &str,
     ) -> Result<(), StepError> {
         let pmbot = Actor::System("pmbot".into());
         let change = Ctx::new(ctx.now)
@@ -920,9 +983,8 @@ impl FixJob {
             Err(err) => return Err(err.into()),
         }
         if status == Status::Todo {
-            let note = format!("The AI fix run #{} ended in {}: {reason}", run.id, t.to);
             let change = Ctx::new(ctx.now).once(format!("fix:{}:comment:{}", run.id, t.id));
-            board.comment(&pmbot, &run.ticket, &note, &change).await?;
+            board.comment(&pmbot, &run.ticket, note, &change).await?;
         }
         Ok(())
     }

@@ -57,6 +57,9 @@ pub struct RunData {
     pub tokens: u64,
     /// What the built-in agent said it did.
     pub agent_summary: Option<String>,
+    /// For a revert: the run it reverts and that run's merge commit.
+    pub revert_of: Option<i64>,
+    pub revert_sha: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
