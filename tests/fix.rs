@@ -420,6 +420,18 @@ async fn out_of_scope(url: String) {
     let worktree = t._work.path().join("runs").join(format!("run-{}", t.run().await.id)).join("worktree");
     assert!(worktree.join("test.sh").exists(), "the deletion was discarded");
     assert!(!worktree.join("notes.txt").exists(), "the new file was discarded");
+    // The failed run's worktree is kept for inspection for [fix] workspace_cleanup_days.
+    let (store, ws, config) = (&t.app.store, t.app.workspace(), &t.app.config);
+    assert_eq!(
+        pmbot::workflows::fix::clean_worktrees(store, &ws, config, t0() - chrono::Duration::days(1)).await.unwrap(),
+        0
+    );
+    assert!(worktree.exists());
+    assert_eq!(
+        pmbot::workflows::fix::clean_worktrees(store, &ws, config, t0() + chrono::Duration::days(8)).await.unwrap(),
+        1
+    );
+    assert!(!worktree.exists());
     assert_eq!(t.status().await, Status::Todo);
     assert!(t.said().contains("EXECUTING → ERROR"), "{}", t.said());
 }
@@ -628,10 +640,12 @@ async fn model(replies: Vec<serde_json::Value>) -> (Model, pmbot::llm::LlmSettin
     (model, settings)
 }
 
+const SUMMARY: &str = r#"{"summary":"A tiny shell greeter, tested with sh test.sh."}"#;
 const MODEL_SPEC: &str = r#"{"problem":"The greeting is misspelt.","files":[{"path":"greet.sh","new":false}],"plan":["Spell Hello right in greet.sh"],"testing":"sh test.sh","checklist":["greet.sh says Hello"]}"#;
 
 async fn built_in_agent(url: String) {
     let (model, settings) = model(vec![
+        says(SUMMARY),
         says(MODEL_SPEC),
         calls("read_file", serde_json::json!({ "path": "greet.sh" })),
         calls("write_file", serde_json::json!({ "path": "../outside.txt", "content": "x" })),
@@ -656,7 +670,10 @@ async fn built_in_agent(url: String) {
     assert_eq!(run.data["agent_summary"], "Fixed the spelling of the greeting.");
     assert!(run.data["tokens"].as_u64().unwrap() > 0);
     let seen = model.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 7);
+    assert_eq!(seen.len(), 8);
+    let seen = &seen[1..]; // the first was the repository's summary
+    let cache = std::fs::read_to_string(t._work.path().join("repos/web.knowledge.json")).unwrap();
+    assert!(cache.contains("A tiny shell greeter"), "{cache}");
     // What each tool answered went back to the model.
     let results =
         |i: usize| seen[i]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
@@ -672,6 +689,7 @@ async fn built_in_agent(url: String) {
 async fn built_in_agent_budget(url: String) {
     // Each recorded answer costs 99 tokens; the run may spend 150.
     let (_model, settings) = model(vec![
+        says(SUMMARY),
         says(MODEL_SPEC),
         calls("read_file", serde_json::json!({ "path": "greet.sh" })),
         calls("read_file", serde_json::json!({ "path": "greet.sh" })),

@@ -250,6 +250,8 @@ pub async fn repo(app: &App, action: RepoAction) -> Result<(), CliError> {
     let head = git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch)
         .await
         .map_err(|e| CliError::Failure(e.to_string()))?;
-    let known = fix::scan(&clone, &head).await.map_err(|e| CliError::Failure(e.to_string()))?;
+    let mut known = fix::scan(&clone, &head).await.map_err(|e| CliError::Failure(e.to_string()))?;
+    let day = chrono::Utc::now().with_timezone(&app.config.team.timezone).format("%Y-%m-%d").to_string();
+    fix::summarize(app.llm.as_deref(), &app.store, &app.workspace(), &day, &clone, &mut known).await;
     print(json, &known, || knowledge::describe(&repo.project, &known))
 }

@@ -1,6 +1,7 @@
 //! `retention.prune` (daily, `[retention]`): deletes chat messages, decisions, approvals,
-//! agent sends and reports older than their configured age, for every workspace. Deleting
-//! again is harmless, so a retry needs no care.
+//! agent sends and reports older than their configured age, for every workspace, and the
+//! worktrees of fix runs that ended longer ago than `[fix] workspace_cleanup_days` (kept
+//! until then for inspection). Deleting again is harmless, so a retry needs no care.
 
 use crate::config::RetentionConfig;
 use crate::job_env::JobEnv;
@@ -34,11 +35,22 @@ pub fn cutoffs(config: &RetentionConfig, now: DateTime<Utc>) -> Cutoffs {
 impl<C: Send + Sync + 'static> Job<JobEnv<C>> for RetentionJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
         match env.store.prune_retained(&cutoffs(&env.config.retention, ctx.now)).await {
-            Ok(pruned) => {
-                tracing::info!(?pruned, "pruned what is past its retention");
-                Outcome::Done
-            }
-            Err(err) => Outcome::retry(err.to_string()),
+            Ok(pruned) => tracing::info!(?pruned, "pruned what is past its retention"),
+            Err(err) => return Outcome::retry(err.to_string()),
         }
+        let days = i64::from(env.config.fix.workspace_cleanup_days);
+        match crate::workflows::fix::clean_worktrees(
+            &env.store,
+            &ctx.workspace,
+            &env.config,
+            ctx.now - Duration::days(days),
+        )
+        .await
+        {
+            Ok(removed) if removed > 0 => tracing::info!(removed, "removed ended fix runs' worktrees"),
+            Ok(_) => {}
+            Err(err) => return Outcome::retry(err.to_string()),
+        }
+        Outcome::Done
     }
 }

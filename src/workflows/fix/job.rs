@@ -202,10 +202,13 @@ impl FixJob {
                 return self.fail(env, ctx, run, &data, Error, format!("cannot read the repository: {err}")).await
             }
         };
-        let (snapshot, known) = match (super::Snapshot::read(&clone, &head).await, super::scan(&clone, &head).await) {
+        let (snapshot, mut known) = match (super::Snapshot::read(&clone, &head).await, super::scan(&clone, &head).await)
+        {
             (Ok(snapshot), Ok(known)) => (snapshot, known),
             (Err(err), _) | (_, Err(err)) => return Err(StepError::Failed(err.to_string())),
         };
+        let day = ctx.now.with_timezone(&env.config.team.timezone).format("%Y-%m-%d").to_string();
+        super::summarize(env.llm.as_deref(), &env.store, &ctx.workspace, &day, &clone, &mut known).await;
         let (paths, contents) = (snapshot.paths(), &snapshot.contents);
         let text = format!("{} {}", ticket.title, ticket.description);
         let relevant = knowledge::relevant(&text, &paths, |p| contents.get(p).cloned(), 8);

@@ -170,6 +170,66 @@ pub async fn scan(clone: &std::path::Path, head: &str) -> Result<knowledge::Know
     Ok(known)
 }
 
+/// Adds a language model's short summary to `known` (once per commit: it is kept with the
+/// knowledge beside the clone). Without a model, or when it fails, `known` stays as it is.
+pub async fn summarize(
+    llm: Option<&crate::llm::Llm>,
+    store: &crate::store::Store,
+    ws: &crate::store::WorkspaceId,
+    day: &str,
+    clone: &std::path::Path,
+    known: &mut knowledge::Knowledge,
+) {
+    let Some(llm) = llm.filter(|_| known.summary.is_none()) else { return };
+    let system = "You describe a code repository to a colleague in at most three sentences: what it is, how it is \
+                  built and tested. Answer with JSON only: {\"summary\": string}.";
+    let prompt =
+        format!("What pmbot read of the repository (JSON):\n{}", serde_json::to_string(&known).unwrap_or_default());
+    let check = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text.trim())
+            .ok()
+            .and_then(|v| v["summary"].as_str().map(|s| s.trim().chars().take(600).collect::<String>()))
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| crate::llm::LlmError::Invalid("no summary".into()))
+    };
+    match llm.ask_with(300, store, ws, day, system, &prompt, check).await {
+        Ok(reply) => {
+            known.summary = Some(reply.answer);
+            if let Ok(bytes) = serde_json::to_vec_pretty(&known) {
+                let _ = std::fs::write(clone.with_extension("knowledge.json"), bytes);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "no summary of the repository"),
+    }
+}
+
+/// Removes the worktrees (and pmbot's branches) of runs that ended before `before`; the
+/// run's SPEC, prompt and logs stay. How many were removed.
+pub async fn clean_worktrees(
+    store: &crate::store::Store,
+    ws: &crate::store::WorkspaceId,
+    config: &Config,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, crate::store::StoreError> {
+    let mut removed = 0;
+    for run in store.fix_runs(ws, 10_000).await? {
+        let ended_long_ago = run.finished_at.is_some_and(|at| at < before);
+        let worktree = run_dir(config, run.id).join("worktree");
+        if !ended_long_ago || !worktree.exists() {
+            continue;
+        }
+        let branch = run.data.get("branch").and_then(serde_json::Value::as_str).unwrap_or("-").to_string();
+        match Repo::of(config, &run.project) {
+            Some(repo) => git::remove_worktree(&repo.clone_dir(config), &worktree, &branch).await,
+            None => {
+                let _ = std::fs::remove_dir_all(&worktree);
+            }
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Where clones, worktrees and run files live.
 pub fn workspace_dir(config: &Config) -> PathBuf {
     config.fix.workspace_dir.clone().unwrap_or_else(|| crate::config::data_dir().join("fix"))
