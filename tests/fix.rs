@@ -27,86 +27,22 @@ on_both_backends!(
     a_run_cancelled_while_executing_stops_its_agent,
     a_worker_killed_mid_execution_restarts_from_a_clean_worktree,
     a_merged_fix_is_reverted_through_the_same_gates,
+    a_spec_nobody_decides_expires,
+    the_hourly_limit_cancels_a_run_over_it,
+    an_agent_out_of_scope_fails_and_its_changes_are_discarded,
+    a_hostile_agent_changes_nothing_outside_the_worktree,
+    an_agent_past_its_time_is_stopped,
+    an_agent_eating_memory_is_stopped,
+    a_fork_bomb_is_contained,
+    an_agent_that_fails_ends_the_run_in_error,
+    a_failing_gate_gets_one_retry_then_qa_failed,
+    a_hanging_gate_is_stopped,
+    a_rejected_push_ends_the_run_in_error,
+    critical_paths_need_two_approvals,
+    paused_the_queue_starts_nothing_until_resumed,
+    the_built_in_agent_writes_only_the_specs_files,
+    the_built_in_agent_stops_at_its_token_budget,
 );
-
-mod sandboxed {
-    use super::*;
-
-    #[tokio::test]
-    async fn an_agent_out_of_scope_fails_and_its_changes_are_discarded() {
-        super::sqlite(out_of_scope).await;
-    }
-
-    #[tokio::test]
-    async fn a_hostile_agent_changes_nothing_outside_the_worktree() {
-        super::sqlite(hostile).await;
-    }
-
-    #[tokio::test]
-    async fn an_agent_past_its_time_is_stopped() {
-        super::sqlite(too_slow).await;
-    }
-
-    #[tokio::test]
-    async fn an_agent_eating_memory_is_stopped() {
-        super::sqlite(memory_hog).await;
-    }
-
-    #[tokio::test]
-    async fn a_fork_bomb_is_contained() {
-        super::sqlite(fork_bomb).await;
-    }
-
-    #[tokio::test]
-    async fn an_agent_that_fails_ends_the_run_in_error() {
-        super::sqlite(exits_non_zero).await;
-    }
-
-    #[tokio::test]
-    async fn a_failing_gate_gets_one_retry_then_qa_failed() {
-        super::sqlite(gate_fails_twice).await;
-    }
-
-    #[tokio::test]
-    async fn a_hanging_gate_is_stopped() {
-        super::sqlite(gate_hangs).await;
-    }
-
-    #[tokio::test]
-    async fn a_rejected_push_ends_the_run_in_error() {
-        super::sqlite(push_rejected).await;
-    }
-
-    #[tokio::test]
-    async fn critical_paths_need_two_approvals() {
-        super::sqlite(critical_paths).await;
-    }
-
-    #[tokio::test]
-    async fn the_built_in_agent_writes_only_the_specs_files() {
-        super::sqlite(built_in_agent).await;
-    }
-
-    #[tokio::test]
-    async fn the_built_in_agent_stops_at_its_token_budget() {
-        super::sqlite(built_in_agent_budget).await;
-    }
-
-    #[tokio::test]
-    async fn paused_the_queue_starts_nothing_until_resumed() {
-        super::sqlite(paused).await;
-    }
-}
-
-async fn sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let db = common::TestDb::sqlite().await;
-    test(db.url.clone()).await;
-    db.finish().await;
-}
 
 // ── The fixture: a repository, agents, the team ──────────────────────────────────────────
 
@@ -407,10 +343,10 @@ async fn a_merged_fix_is_reverted_through_the_same_gates(url: &str) {
 
 // ── The sandbox and the scope lock ──────────────────────────────────────────────────────
 
-async fn out_of_scope(url: String) {
+async fn an_agent_out_of_scope_fails_and_its_changes_are_discarded(url: &str) {
     // The skeleton SPEC allows greet.sh alone (tests and docs are for a reviewer to add).
     let agent = "sed -i 's/Helo/Hello/' greet.sh\nrm test.sh\necho new > notes.txt\necho more >> README.md\n";
-    let t = team(&url, agent, |_, _| {}).await;
+    let t = team(url, agent, |_, _| {}).await;
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     let why = t.last_reason().await;
@@ -436,7 +372,7 @@ async fn out_of_scope(url: String) {
     assert!(t.said().contains("EXECUTING → ERROR"), "{}", t.said());
 }
 
-async fn hostile(url: String) {
+async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("victim.txt");
     std::fs::write(&target, "untouched").unwrap();
@@ -452,7 +388,7 @@ async fn hostile(url: String) {
         target = target.display()
     );
     std::env::set_var("PMBOT_TEST_SECRET", "s3cret");
-    let t = team(&url, &agent, |_, _| {}).await;
+    let t = team(url, &agent, |_, _| {}).await;
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
@@ -467,8 +403,8 @@ async fn hostile(url: String) {
     assert!(!std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default().contains("s3cret"));
 }
 
-async fn too_slow(url: String) {
-    let t = team(&url, "sleep 30\n", |c, _| c.fix.max_execution_minutes = 0.05).await;
+async fn an_agent_past_its_time_is_stopped(url: &str) {
+    let t = team(url, "sleep 30\n", |c, _| c.fix.max_execution_minutes = 0.05).await;
     let started = std::time::Instant::now();
     t.through_spec().await;
     assert!(started.elapsed().as_secs() < 20);
@@ -476,18 +412,18 @@ async fn too_slow(url: String) {
     assert!(t.last_reason().await.contains("ran past its 3 s limit"), "{}", t.last_reason().await);
 }
 
-async fn memory_hog(url: String) {
+async fn an_agent_eating_memory_is_stopped(url: &str) {
     let agent = "head -c 2000000000 /dev/zero | tail -c 1500000000 > /dev/null || exit 9\n";
-    let t = team(&url, agent, |c, _| c.fix.memory_mb = 200).await;
+    let t = team(url, agent, |c, _| c.fix.memory_mb = 200).await;
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     let why = t.last_reason().await;
     assert!(why.contains("the agent exited with 9") || why.contains("killed"), "{why}");
 }
 
-async fn fork_bomb(url: String) {
+async fn a_fork_bomb_is_contained(url: &str) {
     let agent = "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 2; exit 0\n";
-    let t = team(&url, agent, |c, _| {
+    let t = team(url, agent, |c, _| {
         c.fix.max_processes = 64;
         c.fix.max_execution_minutes = 0.1;
     })
@@ -502,8 +438,8 @@ async fn fork_bomb(url: String) {
     assert_eq!(left, 0, "nothing of the bomb is left running");
 }
 
-async fn exits_non_zero(url: String) {
-    let t = team(&url, "echo 'model API unreachable' >&2\nexit 3\n", |_, _| {}).await;
+async fn an_agent_that_fails_ends_the_run_in_error(url: &str) {
+    let t = team(url, "echo 'model API unreachable' >&2\nexit 3\n", |_, _| {}).await;
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     let why = t.last_reason().await;
@@ -511,9 +447,9 @@ async fn exits_non_zero(url: String) {
     assert!(t.said().contains("model API unreachable"));
 }
 
-async fn gate_fails_twice(url: String) {
+async fn a_failing_gate_gets_one_retry_then_qa_failed(url: &str) {
     // The agent "fixes" it wrongly, every time.
-    let t = team(&url, "sed -i 's/Helo/Hullo/' greet.sh\n", |_, _| {}).await;
+    let t = team(url, "sed -i 's/Helo/Hullo/' greet.sh\n", |_, _| {}).await;
     t.through_spec().await;
     assert_eq!(t.states().await[3..], [SpecApproved, Executing, QaRunning, Executing, QaRunning, QaFailed]);
     let said = t.said();
@@ -527,8 +463,8 @@ async fn gate_fails_twice(url: String) {
     assert!(prompt.contains("Fix this first") && prompt.contains("got Hullo"), "the retry was told why: {prompt}");
 }
 
-async fn gate_hangs(url: String) {
-    let t = team(&url, GOOD_AGENT, |c, _| {
+async fn a_hanging_gate_is_stopped(url: &str) {
+    let t = team(url, GOOD_AGENT, |c, _| {
         c.fix.gates = vec![toml::from_str("name = \"slow\"\ncommand = \"sleep 60\"\ntimeout_seconds = 1").unwrap()];
     })
     .await;
@@ -539,8 +475,8 @@ async fn gate_hangs(url: String) {
     assert!(t.last_reason().await.contains("slow ran past its 1 s limit"), "{}", t.last_reason().await);
 }
 
-async fn push_rejected(url: String) {
-    let t = team(&url, GOOD_AGENT, |_, _| {}).await;
+async fn a_rejected_push_ends_the_run_in_error(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
     let hook = t.repo.remote().join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\necho 'protected: no pushes' >&2\nexit 1\n").unwrap();
     Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
@@ -549,9 +485,9 @@ async fn push_rejected(url: String) {
     assert!(t.last_reason().await.contains("the push was rejected"), "{}", t.last_reason().await);
 }
 
-async fn critical_paths(url: String) {
+async fn critical_paths_need_two_approvals(url: &str) {
     // Dev (a member) is named as a PR approver, so there are two people besides Ana.
-    let t = team(&url, GOOD_AGENT, |c, _| {
+    let t = team(url, GOOD_AGENT, |c, _| {
         c.fix.critical_paths = vec!["*.sh".into()];
         c.fix.pr_approvers = vec!["lead".into(), "dev".into()];
     })
@@ -571,8 +507,8 @@ async fn critical_paths(url: String) {
     assert!(t.last_reason().await.contains("Pat Morgan and Dev"), "{}", t.last_reason().await);
 }
 
-async fn paused(url: String) {
-    let t = team(&url, GOOD_AGENT, |_, _| {}).await;
+async fn paused_the_queue_starts_nothing_until_resumed(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
     let board = BoardService::new(t.app.store.clone(), t.app.workspace());
     let pat = Actor::named(&t.app.config.people(), "pat");
     let ben = Actor::named(&t.app.config.people(), "ben");
@@ -643,7 +579,7 @@ async fn model(replies: Vec<serde_json::Value>) -> (Model, pmbot::llm::LlmSettin
 const SUMMARY: &str = r#"{"summary":"A tiny shell greeter, tested with sh test.sh."}"#;
 const MODEL_SPEC: &str = r#"{"problem":"The greeting is misspelt.","files":[{"path":"greet.sh","new":false}],"plan":["Spell Hello right in greet.sh"],"testing":"sh test.sh","checklist":["greet.sh says Hello"]}"#;
 
-async fn built_in_agent(url: String) {
+async fn the_built_in_agent_writes_only_the_specs_files(url: &str) {
     let (model, settings) = model(vec![
         says(SUMMARY),
         says(MODEL_SPEC),
@@ -655,7 +591,7 @@ async fn built_in_agent(url: String) {
         says("Fixed the spelling of the greeting."),
     ])
     .await;
-    let t = team_with(&url, "", Some(settings), |c, _| {
+    let t = team_with(url, "", Some(settings), |c, _| {
         c.projects.iter_mut().find(|p| p.key == "WEB").unwrap().fix.as_mut().unwrap().agent = Some("builtin".into());
     })
     .await;
@@ -686,7 +622,7 @@ async fn built_in_agent(url: String) {
     assert_eq!(seen[1]["messages"][0]["role"], "system");
 }
 
-async fn built_in_agent_budget(url: String) {
+async fn the_built_in_agent_stops_at_its_token_budget(url: &str) {
     // Each recorded answer costs 99 tokens; the run may spend 150.
     let (_model, settings) = model(vec![
         says(SUMMARY),
@@ -696,7 +632,7 @@ async fn built_in_agent_budget(url: String) {
         calls("read_file", serde_json::json!({ "path": "greet.sh" })),
     ])
     .await;
-    let t = team_with(&url, "", Some(settings), |c, _| {
+    let t = team_with(url, "", Some(settings), |c, _| {
         c.fix.max_tokens_per_run = 150;
         c.projects.iter_mut().find(|p| p.key == "WEB").unwrap().fix.as_mut().unwrap().agent = Some("builtin".into());
     })
@@ -704,4 +640,36 @@ async fn built_in_agent_budget(url: String) {
     t.through_spec().await;
     assert_eq!(t.run().await.state, Error);
     assert!(t.last_reason().await.contains("token budget is spent (198 of 150)"), "{}", t.last_reason().await);
+}
+
+async fn a_spec_nobody_decides_expires(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.start().await;
+    let later: Clock = Arc::new(|| t0() + chrono::Duration::hours(25));
+    let worker = t.app.worker(t.chat.clone()).unwrap().with_clock(later);
+    worker.maintain().await;
+    worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, SpecRejected);
+    assert!(
+        t.last_reason().await.contains("expired: nobody decided on the SPEC within 24 h"),
+        "{}",
+        t.last_reason().await
+    );
+    assert_eq!(t.status().await, Status::Todo);
+}
+
+async fn the_hourly_limit_cancels_a_run_over_it(url: &str) {
+    let t = team(url, GOOD_AGENT, |c, _| c.fix.max_runs_per_hour = 1).await;
+    t.start().await;
+    let board = BoardService::new(t.app.store.clone(), t.app.workspace());
+    let mut other = NewTicket::new("WEB", "Greeting needs a full stop").unwrap();
+    other.status = Status::Todo;
+    let other = board.create(&Actor::System("test".into()), &other, &Ctx::new(t0())).await.unwrap();
+    t.say("pat", &format!("@pmbot fix {}", other.key)).await;
+    t.worker.run_until_idle().await;
+    let second = &t.app.store.fix_runs_of(&t.app.workspace(), &other.key).await.unwrap()[0];
+    assert_eq!(second.state, Cancelled);
+    let transitions = t.app.store.fix_transitions(&t.app.workspace(), second.id).await.unwrap();
+    assert!(transitions.last().unwrap().reason.contains("the limit is 1"), "{:?}", transitions.last());
+    assert_eq!(t.run().await.state, AwaitingSpecApproval, "the first run goes on");
 }
