@@ -75,6 +75,84 @@ fn the_demo_prints_a_standup_and_a_button_driven_board_change() {
     assert!(out.contains("✓ Created WEB-23 Add a dark mode toggle to the site header"), "{out}");
     assert!(out.contains("Why WEB-5"), "{out}");
     assert!(out.contains("──── What happened ────"), "{out}");
+    // The AI queue, end to end, every state named.
+    for step in ["`PENDING → PLANNING`", "`AWAITING_SPEC_APPROVAL → SPEC_APPROVED`", "`QA_RUNNING → PR_CREATED`", "`AWAITING_PR_APPROVAL → COMPLETED`"] {
+        assert!(out.contains(step), "{step} in {out}");
+    }
+    assert!(out.contains("✅ tests succeeded"), "{out}");
+    let url = out.split_whitespace().find(|w| w.starts_with("sqlite://")).expect("the demo's database").to_string();
+    let listed = Sandbox::new().run(&["--database-url", &url, "fix", "list", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(runs[0]["state"], "COMPLETED", "{runs}");
+    assert_eq!(runs[0]["states"].as_array().unwrap().len(), 9, "{runs}");
+}
+
+/// The sample team plus a project GRT whose AI queue works on `repo` with its test agent.
+fn team_with_ai_queue(sandbox: &Sandbox, repo: &common::repo::Repo, agent: &str) {
+    let agent = repo.agent("agent.sh", agent);
+    let extra = format!(
+        "\n[[projects]]\nkey = \"GRT\"\nname = \"Greeter\"\n\n[projects.fix]\nenabled = true\nrepository = \"{}\"\nagent = \"{agent}\"\ngates = [{{ name = \"tests\", command = \"sh test.sh\" }}]\n",
+        repo.remote().display()
+    );
+    let text = pmbot::config::BUILT_IN.replacen("\n[[projects]]", &format!("{extra}\n[[projects]]"), 1);
+    let text = text.replace("read_only = []", &format!("read_only = [\"{}\"]", repo.agents().display()));
+    sandbox.write("pmbot.toml", &text);
+}
+
+#[test]
+fn a_fix_is_driven_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let repo = common::repo::Repo::new();
+    team_with_ai_queue(&sandbox, &repo, common::repo::GOOD_AGENT);
+    let url = sandbox.sqlite_url();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        let output = sandbox.run(&all);
+        (output.status.code(), stdout(&output), stderr(&output))
+    };
+    let (code, out, err) = run(&["config", "check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("AI queue GRT: on") && out.contains("sandbox: bubblewrap works"), "{out}");
+    run(&["board", "add", "Greeting says Helo instead of Hello", "--project", "GRT", "--status", "todo", "--as", "pat"]);
+    let (code, out, err) = run(&["fix", "start", "GRT-1", "--as", "ben"]);
+    assert_eq!(code, Some(2), "a member may not: {out}{err}");
+    let (code, out, _) = run(&["fix", "start", "GRT-1", "--as", "pat"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Fix run #1 started") && out.contains("PLANNING → AWAITING_SPEC_APPROVAL"), "{out}");
+    let (code, _, err) = run(&["fix", "approve", "1"]);
+    assert_eq!(code, Some(2), "someone must decide: {err}");
+    let (_, out, _) = run(&["fix", "approve", "1", "--as", "ana"]);
+    assert!(out.contains("PR_CREATED → AWAITING_PR_APPROVAL"), "{out}");
+    let (code, _, err) = run(&["fix", "approve", "1", "--as", "ana"]);
+    assert_eq!(code, Some(2), "not the SPEC's approver again: {err}");
+    assert!(err.contains("other than @ana"), "{err}");
+    let (_, out, _) = run(&["fix", "approve", "1", "--as", "pat"]);
+    assert!(out.contains("AWAITING_PR_APPROVAL → COMPLETED"), "{out}");
+    let (_, out, _) = run(&["fix", "show", "1"]);
+    assert!(out.contains("COMPLETED") && out.contains("QA: ✅ tests"), "{out}");
+    let (_, out, _) = run(&["fix", "stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["completion_rate"], 1.0, "{stats}");
+    let (_, out, _) = run(&["repo", "scan", "GRT"]);
+    assert!(out.contains("languages:    Shell (3)") && out.contains("test:         sh test.sh"), "{out}");
+    assert!(repo.on_main("greet.sh").contains("Hello"));
+}
+
+#[test]
+fn config_check_says_what_the_ai_queue_lacks_here() {
+    let sandbox = Sandbox::new();
+    let repo = common::repo::Repo::new();
+    team_with_ai_queue(&sandbox, &repo, "");
+    let text = std::fs::read_to_string(sandbox.dir.path().join("pmbot.toml")).unwrap();
+    sandbox.write("pmbot.toml", &text.replace("command = \"sh test.sh\"", "command = \"no-such-linter --all\""));
+    let output = sandbox.run(&["config", "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("gate tests's program no-such-linter is not installed"), "{}", stderr(&output));
+    sandbox.write("pmbot.toml", &text.replace("spec_approvers = [\"lead\"]", "spec_approvers = [\"boss\"]"));
+    let output = sandbox.run(&["config", "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("fix.spec_approvers[0]: \"boss\" is neither pm, lead nor a person's handle"), "{}", stderr(&output));
 }
 
 fn shell_answers_standup_and_board(database_url: &str) {
