@@ -76,7 +76,12 @@ fn the_demo_prints_a_standup_and_a_button_driven_board_change() {
     assert!(out.contains("Why WEB-5"), "{out}");
     assert!(out.contains("──── What happened ────"), "{out}");
     // The AI queue, end to end, every state named.
-    for step in ["`PENDING → PLANNING`", "`AWAITING_SPEC_APPROVAL → SPEC_APPROVED`", "`QA_RUNNING → PR_CREATED`", "`AWAITING_PR_APPROVAL → COMPLETED`"] {
+    for step in [
+        "`PENDING → PLANNING`",
+        "`AWAITING_SPEC_APPROVAL → SPEC_APPROVED`",
+        "`QA_RUNNING → PR_CREATED`",
+        "`AWAITING_PR_APPROVAL → COMPLETED`",
+    ] {
         assert!(out.contains(step), "{step} in {out}");
     }
     assert!(out.contains("✅ tests succeeded"), "{out}");
@@ -114,7 +119,17 @@ fn a_fix_is_driven_from_the_command_line() {
     let (code, out, err) = run(&["config", "check"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("AI queue GRT: on") && out.contains("sandbox: bubblewrap works"), "{out}");
-    run(&["board", "add", "Greeting says Helo instead of Hello", "--project", "GRT", "--status", "todo", "--as", "pat"]);
+    run(&[
+        "board",
+        "add",
+        "Greeting says Helo instead of Hello",
+        "--project",
+        "GRT",
+        "--status",
+        "todo",
+        "--as",
+        "pat",
+    ]);
     let (code, out, err) = run(&["fix", "start", "GRT-1", "--as", "ben"]);
     assert_eq!(code, Some(2), "a member may not: {out}{err}");
     let (code, out, _) = run(&["fix", "start", "GRT-1", "--as", "pat"]);
@@ -152,7 +167,11 @@ fn config_check_says_what_the_ai_queue_lacks_here() {
     sandbox.write("pmbot.toml", &text.replace("spec_approvers = [\"lead\"]", "spec_approvers = [\"boss\"]"));
     let output = sandbox.run(&["config", "check"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("fix.spec_approvers[0]: \"boss\" is neither pm, lead nor a person's handle"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("fix.spec_approvers[0]: \"boss\" is neither pm, lead nor a person's handle"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 fn shell_answers_standup_and_board(database_url: &str) {

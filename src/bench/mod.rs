@@ -3,6 +3,7 @@
 //! PostgreSQL; the same three statements through sqlx for SQLite).
 
 mod baseline;
+pub mod fix;
 pub mod http;
 pub mod matching;
 mod measure;

@@ -225,6 +225,12 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// A fix run end to end through pmbot vs the same git work and scripts by hand: pmbot's
+    /// overhead outside the agent and the gates.
+    Fix {
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Job queue throughput and latency vs pgbench simple-update (PostgreSQL) and vs the
     /// same statements through sqlx (SQLite).
     Queue {
@@ -321,6 +327,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let options =
                 crate::bench::http::HttpBenchOptions { postgres_url: postgres, rates, seconds: seconds.clamp(1, 600) };
             crate::bench::http::run(&options, &mut std::io::stdout())
+                .await
+                .map_err(|e| CliError::Failure(e.to_string()))
+        }
+        Command::Bench { target: BenchTarget::Fix { rounds } } => {
+            crate::bench::fix::run(rounds.clamp(1, 100), &mut std::io::stdout())
                 .await
                 .map_err(|e| CliError::Failure(e.to_string()))
         }

@@ -1,7 +1,7 @@
 //! `pmbot demo`: a fresh SQLite database, the sample team, and a scripted conversation in
 //! the terminal chat: a standup, a ticket created from chat, a PM's button press, the board.
 
-mod fix;
+pub mod fix;
 pub mod seed;
 
 use crate::app::App;

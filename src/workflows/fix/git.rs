@@ -82,10 +82,52 @@ pub async fn tree(clone: &Path, rev: &str) -> Result<Vec<(String, u64)>, GitErro
         .collect())
 }
 
-/// A text file's contents at `rev` (`None` for missing, binary or large files).
-pub async fn show(clone: &Path, rev: &str, path: &str) -> Option<String> {
-    let bytes = git(clone, &["show", &format!("{rev}:{path}")]).await.ok()?;
-    (bytes.len() <= 200_000 && !bytes.contains(&0)).then(|| String::from_utf8_lossy(&bytes).into_owned())
+/// The text files among `paths` at `rev` (up to 200 kB each), read by one `git cat-file
+/// --batch` rather than a process per file.
+pub async fn contents(
+    clone: &Path,
+    rev: &str,
+    paths: &[String],
+) -> Result<std::collections::HashMap<String, String>, GitError> {
+    use tokio::io::AsyncWriteExt;
+    let err = |why: String| GitError { args: "cat-file --batch".into(), why };
+    let mut child = tokio::process::Command::new("git")
+        .args(SAFE)
+        .arg("-C")
+        .arg(clone)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| err(e.to_string()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| err("no stdin".into()))?;
+    let request: String = paths.iter().map(|p| format!("{rev}:{p}\n")).collect();
+    // Written from a task while the output is read, so neither pipe fills up and blocks.
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(request.as_bytes()).await;
+    });
+    let output = child.wait_with_output().await.map_err(|e| err(e.to_string()))?;
+    let _ = writer.await;
+    let bytes = output.stdout;
+    let mut out = std::collections::HashMap::new();
+    let mut at = 0;
+    for path in paths {
+        let Some(end) = bytes[at..].iter().position(|b| *b == b'\n').map(|i| at + i) else { break };
+        let header = String::from_utf8_lossy(&bytes[at..end]).into_owned();
+        at = end + 1;
+        let size: usize = match header.split_whitespace().collect::<Vec<_>>()[..] {
+            [_, "blob", size] => size.parse().unwrap_or(0),
+            _ => continue, // missing, or not a file
+        };
+        let body = &bytes[at..(at + size).min(bytes.len())];
+        at = (at + size + 1).min(bytes.len());
+        if size <= 200_000 && !body.contains(&0) {
+            out.insert(path.clone(), String::from_utf8_lossy(body).into_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// The latest commits touching `paths` (`abc1234 subject`).

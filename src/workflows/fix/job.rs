@@ -202,11 +202,9 @@ impl FixJob {
                 return self.fail(env, ctx, run, &data, Error, format!("cannot read the repository: {err}")).await
             }
         };
-        let (snapshot, mut known) = match (super::Snapshot::read(&clone, &head).await, super::scan(&clone, &head).await)
-        {
-            (Ok(snapshot), Ok(known)) => (snapshot, known),
-            (Err(err), _) | (_, Err(err)) => return Err(StepError::Failed(err.to_string())),
-        };
+        let snapshot = super::Snapshot::read(&clone, &head).await.map_err(|e| StepError::Failed(e.to_string()))?;
+        let mut known =
+            super::scan_with(&clone, &head, Some(&snapshot)).await.map_err(|e| StepError::Failed(e.to_string()))?;
         let day = ctx.now.with_timezone(&env.config.team.timezone).format("%Y-%m-%d").to_string();
         super::summarize(env.llm.as_deref(), &env.store, &ctx.workspace, &day, &clone, &mut known).await;
         let (paths, contents) = (snapshot.paths(), &snapshot.contents);

@@ -135,14 +135,8 @@ pub struct Snapshot {
 impl Snapshot {
     pub async fn read(clone: &std::path::Path, head: &str) -> Result<Snapshot, git::GitError> {
         let files = git::tree(clone, head).await?;
-        let mut contents = std::collections::HashMap::new();
-        for (path, size) in &files {
-            if *size <= 200_000 {
-                if let Some(text) = git::show(clone, head, path).await {
-                    contents.insert(path.clone(), text);
-                }
-            }
-        }
+        let small: Vec<String> = files.iter().filter(|(_, size)| *size <= 200_000).map(|(p, _)| p.clone()).collect();
+        let contents = git::contents(clone, head, &small).await?;
         Ok(Snapshot { files, contents })
     }
 
@@ -154,6 +148,15 @@ impl Snapshot {
 /// The repository's knowledge at `head`: kept beside the clone, and read again only when
 /// the default branch has moved.
 pub async fn scan(clone: &std::path::Path, head: &str) -> Result<knowledge::Knowledge, git::GitError> {
+    scan_with(clone, head, None).await
+}
+
+/// [`scan`], reusing `snapshot` when the caller has read the tree already.
+pub async fn scan_with(
+    clone: &std::path::Path,
+    head: &str,
+    snapshot: Option<&Snapshot>,
+) -> Result<knowledge::Knowledge, git::GitError> {
     let cache = clone.with_extension("knowledge.json");
     if let Some(known) = std::fs::read(&cache)
         .ok()
@@ -162,7 +165,14 @@ pub async fn scan(clone: &std::path::Path, head: &str) -> Result<knowledge::Know
     {
         return Ok(known);
     }
-    let snapshot = Snapshot::read(clone, head).await?;
+    let read;
+    let snapshot = match snapshot {
+        Some(snapshot) => snapshot,
+        None => {
+            read = Snapshot::read(clone, head).await?;
+            &read
+        }
+    };
     let known = knowledge::analyze(head, &snapshot.files, |p| snapshot.contents.get(p).cloned());
     if let Ok(bytes) = serde_json::to_vec_pretty(&known) {
         let _ = std::fs::write(&cache, bytes);
