@@ -383,6 +383,7 @@ async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
          echo pwned > /etc/pmbot-pwned 2>/dev/null\n\
          echo pwned > $HOME/../../../pwned 2>/dev/null\n\
          env > env.txt\n\
+         echo shadow: $(head -c 200 /etc/shadow 2>&1)\n\
          ln -s /etc/passwd greet_link\n\
          exit 0\n",
         target = target.display()
@@ -401,6 +402,9 @@ async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
     // Nothing of pmbot's environment reached the agent (its env.txt was written before it
     // was discarded: read the agent's log instead).
     assert!(!std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default().contains("s3cret"));
+    // The host's password hashes stay hidden (the agent printed what it could read).
+    let log = std::fs::read_to_string(dir.join("agent.log")).unwrap();
+    assert!(log.contains("shadow:") && !log.contains("root:"), "{log}");
 }
 
 async fn an_agent_past_its_time_is_stopped(url: &str) {

@@ -18,6 +18,9 @@ const HOME: &str = "/tmp/pmbot/home";
 /// host, so pmbot's database, configuration and home stay out of reach.
 const SYSTEM: [&str; 8] = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/opt"];
 
+/// Host files that hold secrets, masked inside the sandbox.
+const HIDDEN: [&str; 6] = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private"];
+
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     pub kind: SandboxKind,
@@ -127,6 +130,14 @@ impl Sandbox {
         let mut push = |parts: &[&str]| args.extend(parts.iter().map(|s| s.to_string()));
         for dir in SYSTEM.iter().filter(|d| Path::new(d).exists()) {
             push(&["--ro-bind", dir, dir]);
+        }
+        // The host's secrets under /etc stay hidden even from a user mapped to its owner.
+        for secret in HIDDEN.iter().filter(|p| Path::new(p).exists()) {
+            if Path::new(secret).is_dir() {
+                push(&["--tmpfs", secret]);
+            } else {
+                push(&["--ro-bind", "/dev/null", secret]);
+            }
         }
         push(&["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", HOME]);
         // After /tmp's tmpfs, so a path under /tmp can be shown too.
