@@ -28,6 +28,7 @@ on_both_backends!(
     a_worker_killed_mid_execution_restarts_from_a_clean_worktree,
     a_merged_fix_is_reverted_through_the_same_gates,
     a_spec_nobody_decides_expires,
+    a_branch_pushed_to_after_approval_is_not_merged,
     the_hourly_limit_cancels_a_run_over_it,
     an_agent_out_of_scope_fails_and_its_changes_are_discarded,
     a_hostile_agent_changes_nothing_outside_the_worktree,
@@ -298,14 +299,15 @@ async fn a_worker_killed_mid_execution_restarts_from_a_clean_worktree(url: &str)
     assert!(crashed.is_err(), "the worker was cut off mid-EXECUTING");
     assert_eq!(t.run().await.state, Executing);
     let dir = t._work.path().join("runs").join(format!("run-{}", t.run().await.id));
-    assert!(dir.join("worktree/junk.txt").exists());
+    let worktree = pmbot::workflows::fix::worktree_dir(&t.app.config, t.run().await.id);
+    assert!(worktree.join("junk.txt").exists());
     std::fs::write(dir.join("input/again"), "").unwrap();
     // Another worker, once the dead one's lease ran out.
     let later: Clock = Arc::new(|| t0() + chrono::Duration::minutes(30));
     let rescuer = t.app.worker(t.chat.clone()).unwrap().with_clock(later);
     rescuer.run_until_idle().await;
     assert_eq!(t.run().await.state, AwaitingPrApproval, "{}", t.said());
-    assert!(!dir.join("worktree/junk.txt").exists(), "the half-done work is gone");
+    assert!(!worktree.join("junk.txt").exists(), "the half-done work is gone");
     assert_eq!(t.run().await.data["changed"], serde_json::json!(["greet.sh"]));
 }
 
@@ -353,7 +355,7 @@ async fn an_agent_out_of_scope_fails_and_its_changes_are_discarded(url: &str) {
     for path in ["test.sh (deleted", "notes.txt (created", "README.md (changed"] {
         assert!(why.contains(path), "{path} in {why}");
     }
-    let worktree = t._work.path().join("runs").join(format!("run-{}", t.run().await.id)).join("worktree");
+    let worktree = pmbot::workflows::fix::worktree_dir(&t.app.config, t.run().await.id);
     assert!(worktree.join("test.sh").exists(), "the deletion was discarded");
     assert!(!worktree.join("notes.txt").exists(), "the new file was discarded");
     // The failed run's worktree is kept for inspection for [fix] workspace_cleanup_days.
@@ -376,6 +378,9 @@ async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("victim.txt");
     std::fs::write(&target, "untouched").unwrap();
+    // A git configuration of the agent's own, reached through a rewritten .git pointer,
+    // whose clean filter would run on the host if pmbot's git read it.
+    let marker = outside.path().join("ran-on-the-host");
     let agent = format!(
         "sed -i 's/Helo/Hello/' greet.sh\n\
          echo pwned > ../escaped.txt 2>/dev/null\n\
@@ -385,8 +390,13 @@ async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
          env > env.txt\n\
          echo shadow: $(head -c 200 /etc/shadow 2>&1)\n\
          ln -s /etc/passwd greet_link\n\
+         git init -q evil-repo && mv evil-repo/.git evil && rm -rf evil-repo\n\
+         printf '[filter \"x\"]\\n\\tclean = touch {marker}\\n' >> evil/config\n\
+         echo '* filter=x' > .gitattributes\n\
+         echo 'gitdir: evil' > .git\n\
          exit 0\n",
-        target = target.display()
+        target = target.display(),
+        marker = marker.display(),
     );
     std::env::set_var("PMBOT_TEST_SECRET", "s3cret");
     let t = team(url, &agent, |_, _| {}).await;
@@ -394,6 +404,7 @@ async fn a_hostile_agent_changes_nothing_outside_the_worktree(url: &str) {
     assert_eq!(t.run().await.state, Error);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
     assert!(!Path::new("/etc/pmbot-pwned").exists());
+    assert!(!marker.exists(), "nothing the agent configured ran on the host");
     let dir = t._work.path().join("runs").join(format!("run-{}", t.run().await.id));
     assert!(!dir.join("escaped.txt").exists() && !t._work.path().join("runs/escaped.txt").exists());
     let why = t.last_reason().await;
@@ -676,4 +687,23 @@ async fn the_hourly_limit_cancels_a_run_over_it(url: &str) {
     let transitions = t.app.store.fix_transitions(&t.app.workspace(), second.id).await.unwrap();
     assert!(transitions.last().unwrap().reason.contains("the limit is 1"), "{:?}", transitions.last());
     assert_eq!(t.run().await.state, AwaitingSpecApproval, "the first run goes on");
+}
+
+async fn a_branch_pushed_to_after_approval_is_not_merged(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.through_spec().await;
+    let branch = t.run().await.data["branch"].as_str().unwrap().to_string();
+    // Someone pushes to the pmbot branch after the pull request was opened.
+    let other = tempfile::tempdir().unwrap();
+    let remote = t.repo.remote().display().to_string();
+    common::repo::git(other.path(), &["clone", "-q", "-b", &branch, &remote, "c"]);
+    let clone = other.path().join("c");
+    std::fs::write(clone.join("greet.sh"), "#!/bin/sh\necho \"Hello, $1! (and a surprise)\"\n").unwrap();
+    common::repo::git(&clone, &["-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qam", "surprise"]);
+    common::repo::git(&clone, &["push", "-q", "origin", &branch]);
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, Error);
+    assert!(t.last_reason().await.contains("moved since it was approved"), "{}", t.last_reason().await);
+    assert!(t.repo.on_main("greet.sh").contains("Helo"), "nothing was merged");
 }

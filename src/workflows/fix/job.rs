@@ -497,7 +497,7 @@ impl FixJob {
         };
         let clone = repo.clone_dir(&env.config);
         let dir = super::run_dir(&env.config, run.id);
-        let worktree = dir.join("worktree");
+        let worktree = super::worktree_dir(&env.config, run.id);
         // A run resumed after a crash starts again from the default branch: never on
         // whatever half an agent left.
         if let Err(err) = git::fresh_worktree(&clone, &worktree, &branch, &base).await {
@@ -507,7 +507,7 @@ impl FixJob {
         write_file(&input.join("SPEC.md"), &spec::markdown(&spec))?;
         write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree))?;
         let ended = if let Some(sha) = data.revert_sha.clone() {
-            match git::revert(&worktree, &sha).await {
+            match git::revert(&clone, &worktree, &sha).await {
                 Ok(()) => AgentEnd::Done,
                 Err(err) => AgentEnd::Failed(format!("the merge cannot be reverted cleanly: {}", err.why)),
             }
@@ -527,7 +527,7 @@ impl FixJob {
         let outside = scope::check(&changes, &spec.files);
         if !outside.is_empty() {
             let paths: Vec<String> = outside.iter().map(|v| v.path.clone()).collect();
-            let _ = git::discard(&worktree, &base, &paths).await;
+            let _ = git::discard(&clone, &worktree, &base, &paths).await;
             let list: Vec<String> = outside.iter().map(|v| format!("{} ({})", v.path, v.why)).collect();
             let why =
                 format!("the agent went outside the approved files; those changes were discarded: {}", list.join("; "));
@@ -538,8 +538,10 @@ impl FixJob {
         }
         data.changed = changes.iter().map(|c| c.path.clone()).collect();
         data.critical = scope::critical(&changes, &repo.critical_paths);
-        data.diff_stat =
-            git::diff_stat(&worktree, &base).await.ok().and_then(|s| s.lines().last().map(|l| l.trim().to_string()));
+        data.diff_stat = git::diff_stat(&clone, &worktree, &base)
+            .await
+            .ok()
+            .and_then(|s| s.lines().last().map(|l| l.trim().to_string()));
         data.feedback = None;
         let why = format!("the agent changed {} within scope", data.changed.join(", "));
         self.go(env, ctx, run, &data, QaRunning, "pmbot", &why).await
@@ -671,7 +673,7 @@ impl FixJob {
             return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
         };
         let dir = super::run_dir(&env.config, run.id);
-        let worktree = dir.join("worktree");
+        let worktree = super::worktree_dir(&env.config, run.id);
         let clone = repo.clone_dir(&env.config);
         git::restore_pointer(&clone, &worktree).map_err(|e| StepError::Failed(e.to_string()))?;
         let sandbox = self.sandbox(env);
@@ -735,12 +737,12 @@ impl FixJob {
         repo: &Repo,
         data: &mut RunData,
     ) -> Result<(), String> {
-        let worktree = super::run_dir(&env.config, run.id).join("worktree");
+        let worktree = super::worktree_dir(&env.config, run.id);
         let ticket = env.store.ticket(&ctx.workspace, &run.ticket).await.map_err(|e| e.to_string())?;
         let branch = data.branch.clone().unwrap_or_default();
         let base = data.base.clone().unwrap_or_default();
-        let raw =
-            git::staged_changes(&repo.clone_dir(&env.config), &worktree, &base).await.map_err(|e| e.to_string())?;
+        let clone = repo.clone_dir(&env.config);
+        let raw = git::staged_changes(&clone, &worktree, &base).await.map_err(|e| e.to_string())?;
         let changes = scope::parse_raw(&raw)?;
         let outside = scope::check(&changes, &data.spec.as_ref().map(|s| s.files.clone()).unwrap_or_default());
         if !outside.is_empty() {
@@ -755,10 +757,10 @@ impl FixJob {
             .map(|h| format!("\n\nCo-authored-by: {} <{h}@users.pmbot.invalid>", self.name(env, h)))
             .unwrap_or_default();
         let message = format!("{}: {}\n\nFix run #{} of the AI queue.{co_author}", run.ticket, ticket.title, run.id);
-        let head = git::commit(&worktree, &message).await.map_err(|e| format!("cannot commit: {e}"))?;
+        let head = git::commit(&clone, &worktree, &base, &message).await.map_err(|e| format!("cannot commit: {e}"))?;
         match repo.fix.forge {
             ForgeKind::Local => {
-                git::push(&worktree, &branch).await.map_err(|e| format!("the push was rejected: {}", e.why))?;
+                git::push(&clone, &worktree, &branch).await.map_err(|e| format!("the push was rejected: {}", e.why))?;
                 data.pr = Some(PullRequest { number: run.id, forge: "local".into(), branch, head, url: None });
                 Ok(())
             }
@@ -842,10 +844,11 @@ impl FixJob {
                         .await;
                 };
                 let branch = data.branch.clone().unwrap_or_default();
-                let scratch = super::run_dir(&env.config, run.id).join("merge");
+                let scratch = super::run_dir(&env.config, run.id).join(format!("merge-{}", run.id));
                 let message = format!("Merge {branch}: {} (fix run #{})", run.ticket, run.id);
                 let clone = repo.clone_dir(&env.config);
-                match git::merge(&clone, &scratch, &branch, &repo.fix.default_branch, &message).await {
+                let head = data.pr.as_ref().map(|p| p.head.clone()).unwrap_or_default();
+                match git::merge(&clone, &scratch, &branch, &head, &repo.fix.default_branch, &message).await {
                     Ok(sha) => data.merged = Some(sha),
                     Err(err) => {
                         return self.fail(env, ctx, run, &data, Error, format!("could not merge: {}", err.why)).await
@@ -952,7 +955,7 @@ impl FixJob {
                     let dir = super::run_dir(&env.config, run.id);
                     git::remove_worktree(
                         &repo.clone_dir(&env.config),
-                        &dir.join("worktree"),
+                        &super::worktree_dir(&env.config, run.id),
                         data.branch.as_deref().unwrap_or("-"),
                     )
                     .await;

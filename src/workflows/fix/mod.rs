@@ -224,7 +224,7 @@ pub async fn clean_worktrees(
     let mut removed = 0;
     for run in store.fix_runs(ws, 10_000).await? {
         let ended_long_ago = run.finished_at.is_some_and(|at| at < before);
-        let worktree = run_dir(config, run.id).join("worktree");
+        let worktree = worktree_dir(config, run.id);
         if !ended_long_ago || !worktree.exists() {
             continue;
         }
@@ -248,6 +248,11 @@ pub fn workspace_dir(config: &Config) -> PathBuf {
 /// The run's own directory: `worktree/` (the agent's), `input/` (read-only for it), logs.
 pub fn run_dir(config: &Config, run: i64) -> PathBuf {
     workspace_dir(config).join("runs").join(format!("run-{run}"))
+}
+
+/// The run's worktree: its folder name is unique (git names its record after it).
+pub fn worktree_dir(config: &Config, run: i64) -> PathBuf {
+    run_dir(config, run).join(format!("worktree-{run}"))
 }
 
 /// `pmbot/web-12-greeting-says-helo`.

@@ -19,7 +19,8 @@ const HOME: &str = "/tmp/pmbot/home";
 const SYSTEM: [&str; 8] = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/opt"];
 
 /// Host files that hold secrets, masked inside the sandbox.
-const HIDDEN: [&str; 6] = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private"];
+const HIDDEN: [&str; 6] =
+    ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private"];
 
 #[derive(Debug, Clone)]
 pub struct Sandbox {
