@@ -28,6 +28,8 @@ on_both_backends!(
     a_worker_killed_mid_execution_restarts_from_a_clean_worktree,
     a_merged_fix_is_reverted_through_the_same_gates,
     a_spec_nobody_decides_expires,
+    a_cancelled_run_closes_its_gate,
+    an_approved_merge_cannot_be_cancelled,
     a_branch_pushed_to_after_approval_is_not_merged,
     the_hourly_limit_cancels_a_run_over_it,
     an_agent_out_of_scope_fails_and_its_changes_are_discarded,
@@ -197,6 +199,8 @@ async fn a_fix_goes_from_ticket_to_merged_change_through_both_gates(url: &str) {
         t.chat.texts().iter().any(|(to, text)| to.starts_with('@') && text.contains("is fixed")),
         "the reporter is told"
     );
+    let roots = t.chat.texts().iter().filter(|(_, text)| text.contains("AI fix run")).count();
+    assert_eq!(roots, 1, "one thread: {said}");
     let log = t.app.store.decisions(&t.app.workspace(), None, 500).await.unwrap();
     assert!(log.iter().any(|d| d.kind == "fix.start" && d.actor == "pat"));
     assert!(log.iter().filter(|d| d.kind == "fix.transition").count() >= 8);
@@ -706,4 +710,33 @@ async fn a_branch_pushed_to_after_approval_is_not_merged(url: &str) {
     assert_eq!(t.run().await.state, Error);
     assert!(t.last_reason().await.contains("moved since it was approved"), "{}", t.last_reason().await);
     assert!(t.repo.on_main("greet.sh").contains("Helo"), "nothing was merged");
+}
+
+async fn a_cancelled_run_closes_its_gate(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.start().await;
+    let out = t.say("ana", &format!("@pmbot fix cancel {}", t.key)).await;
+    assert!(text_of(&out).contains("cancelled fix run"), "{}", text_of(&out));
+    let out = t.press("pat", "Approve SPEC").await;
+    assert!(text_of(&out).contains("That request is closed"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, Cancelled);
+    assert_eq!(t.states().await, [Pending, Planning, AwaitingSpecApproval, Cancelled]);
+    assert!(t.said().contains("AWAITING_SPEC_APPROVAL → CANCELLED"), "{}", t.said());
+    assert_eq!(
+        t.chat.texts().iter().filter(|(_, text)| text.contains("AI fix run")).count(),
+        1,
+        "one thread: {:?}",
+        t.chat.texts()
+    );
+}
+
+async fn an_approved_merge_cannot_be_cancelled(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    t.through_spec().await;
+    t.press("pat", "Approve & merge").await;
+    let out = t.say("ana", &format!("@pmbot fix cancel {}", t.key)).await;
+    assert!(text_of(&out).contains("approved and being merged"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, Completed);
 }

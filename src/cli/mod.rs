@@ -464,6 +464,9 @@ async fn fix_check(config: &config::Config) -> Result<(), CliError> {
                 repo.project
             ));
         }
+        if repo.gates.is_empty() {
+            println!("    warning: {} has no QA gates; pull requests are opened with nothing run", repo.project);
+        }
         for gate in &repo.gates {
             problems.extend(
                 missing_program(&gate.command)

@@ -47,8 +47,9 @@ fn fix(config: &Config) -> Result<(), (String, String)> {
             return fail(format!("fix.{field}"), "must be at least 1");
         }
     }
-    if !(fix.max_execution_minutes > 0.0 && fix.max_execution_minutes <= 24.0 * 60.0) {
-        return fail("fix.max_execution_minutes", "between a few seconds (0.1) and a day (1440)");
+    // The fix job's own limit is 4 h, for the agent, the gates and the rest.
+    if !(fix.max_execution_minutes > 0.0 && fix.max_execution_minutes <= 180.0) {
+        return fail("fix.max_execution_minutes", "between a few seconds (0.1) and three hours (180)");
     }
     if fix.agent.trim().is_empty() {
         return fail("fix.agent", "use \"builtin\" or an agent's command");

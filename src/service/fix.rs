@@ -132,18 +132,27 @@ impl BoardService {
         }
         let why = format!("cancelled by {}", actor.display());
         let mut tx = self.store.begin().await?;
+        // An approved pull request is being merged: too late to cancel (revert it after).
+        if let Some(pr) = run.data.get("pr_approval").and_then(Value::as_i64) {
+            if run.state == RunState::AwaitingPrApproval
+                && tx.locked_approval_state(&self.ws, pr).await? == crate::store::ApprovalState::Approved
+            {
+                drop(tx);
+                let why = format!("fix run #{id}'s pull request is approved and being merged; revert it once merged");
+                return Err(self.refuse(actor, "fix.cancel", run.ticket.as_str(), &why, ctx.now).await);
+            }
+        }
         if !tx
-            .transition_fix_run(&self.ws, id, run.state, RunState::Cancelled, &actor.name(), &why, &run.data, ctx.now)
+            .transition_fix_run(&self.ws, id, run.state, RunState::Cancelled, &actor.name(), &why, None, ctx.now)
             .await?
         {
             drop(tx);
             // It moved on meanwhile: try again from where it is now.
             return Box::pin(self.cancel_fix(actor, id, ctx)).await;
         }
-        for key in ["spec_approval", "pr_approval"] {
-            if let Some(approval) = run.data.get(key).and_then(Value::as_i64) {
-                tx.withdraw_approval(&self.ws, approval, &why, ctx.now).await?;
-            }
+        // Every gate the run has open, recorded in its data or not yet.
+        for approval in tx.pending_approvals_starting(&self.ws, &format!("fix:{id}:")).await? {
+            tx.withdraw_approval(&self.ws, approval, &why, ctx.now).await?;
         }
         let record = Record {
             actor,

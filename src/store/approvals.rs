@@ -376,6 +376,25 @@ impl StoreTx {
         Ok(on_tx!(self, |conn| sqlx::query_scalar(sql).bind(id).fetch_one(&mut *conn).await)?)
     }
 
+    /// The ids of pending approvals whose subject starts with `prefix` (a fix run's gates).
+    pub async fn pending_approvals_starting(&mut self, ws: &WorkspaceId, prefix: &str) -> Result<Vec<i64>> {
+        let sql =
+            "SELECT id FROM approvals WHERE workspace_id = $1 AND state = 'pending' AND substr(subject, 1, $3) = $2";
+        let len = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        Ok(on_tx!(self, |conn| sqlx::query_scalar(sql)
+            .bind(ws.as_str())
+            .bind(prefix)
+            .bind(len)
+            .fetch_all(&mut *conn)
+            .await)?)
+    }
+
+    /// Approval `id`'s state, its row locked until the transaction ends (so nobody decides
+    /// it meanwhile).
+    pub async fn locked_approval_state(&mut self, ws: &WorkspaceId, id: i64) -> Result<ApprovalState> {
+        Ok(self.lock_approval(ws, id).await?.0)
+    }
+
     /// Closes approval `id` if it is still pending, because nobody needs it any more (the
     /// run it gates was cancelled); the job parked on it resumes, told it was withdrawn.
     pub async fn withdraw_approval(&mut self, ws: &WorkspaceId, id: i64, why: &str, at: DateTime<Utc>) -> Result<bool> {

@@ -243,8 +243,9 @@ impl StoreTx {
         Ok(id)
     }
 
-    /// Moves run `id` from `from` to `to` (with `data`, what its steps produced) and records
-    /// the transition; `false`, changing nothing, when the run is no longer in `from`.
+    /// Moves run `id` from `from` to `to` (with `data`, what its steps produced, or keeping
+    /// what is there when `None`) and records the transition; `false`, changing nothing, when
+    /// the run is no longer in `from`.
     #[allow(clippy::too_many_arguments)]
     pub async fn transition_fix_run(
         &mut self,
@@ -254,18 +255,18 @@ impl StoreTx {
         to: RunState,
         actor: &str,
         reason: &str,
-        data: &Value,
+        data: Option<&Value>,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let finished = to.is_final().then_some(at);
-        let sql = "UPDATE fix_runs SET state = $4, data = $5, updated_at = $6, finished_at = $7 \
+        let sql = "UPDATE fix_runs SET state = $4, data = COALESCE($5, data), updated_at = $6, finished_at = $7 \
                    WHERE workspace_id = $1 AND id = $2 AND state = $3";
         let done = on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(id)
             .bind(from.as_str())
             .bind(to.as_str())
-            .bind(Json(data))
+            .bind(data.map(Json))
             .bind(at)
             .bind(finished)
             .execute(&mut *conn)

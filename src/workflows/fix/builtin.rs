@@ -163,6 +163,14 @@ impl Agent<'_> {
 
     fn read(&self, path: &str) -> Result<String, String> {
         let at = self.inside(path)?;
+        // Only regular files, and not huge ones: a pipe or a device would never end.
+        let meta = at.symlink_metadata().map_err(|e| format!("{path}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{path} is not a regular file"));
+        }
+        if meta.len() > 4 * MAX_READ as u64 {
+            return Err(format!("{path} is too large to read ({} bytes)", meta.len()));
+        }
         let text = std::fs::read_to_string(&at).map_err(|e| format!("{path}: {e}"))?;
         Ok(text.chars().take(MAX_READ).collect())
     }
@@ -174,7 +182,11 @@ impl Agent<'_> {
         }
         let mut hits = Vec::new();
         for file in self.files() {
-            let Ok(content) = std::fs::read_to_string(self.worktree.join(&file)) else { continue };
+            let path = self.worktree.join(&file);
+            if path.metadata().map_or(true, |m| m.len() > 4 * MAX_READ as u64) {
+                continue;
+            }
+            let Ok(content) = std::fs::read_to_string(path) else { continue };
             for (n, line) in content.lines().enumerate() {
                 if line.to_lowercase().contains(&needle) {
                     hits.push(format!("{file}:{}: {}", n + 1, line.trim()));
@@ -193,6 +205,9 @@ impl Agent<'_> {
             return Err(format!("{clean} is not among the SPEC's files"));
         };
         let at = self.inside(&clean)?;
+        if at.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+            return Err(format!("{clean} is not a regular file"));
+        }
         if !entry.new && !at.exists() {
             return Err(format!("{clean} does not exist and the SPEC does not list it as new"));
         }

@@ -41,7 +41,15 @@ impl JobSpec for FixJob {
 
 impl<C: Chat + 'static> Job<JobEnv<C>> for FixJob {
     async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
-        crate::job_env::finish(self.step(env, ctx).await)
+        let result = self.step(env, ctx).await;
+        // A job that stops for good leaves no run behind in a working state (it would hold
+        // its ticket and a slot of the queue for ever).
+        match &result {
+            Err(StepError::Gone(why)) => self.give_up(env, ctx, why).await,
+            Err(StepError::Failed(why)) if ctx.attempt >= ctx.max_attempts => self.give_up(env, ctx, why).await,
+            _ => {}
+        }
+        crate::job_env::finish(result)
     }
 }
 
@@ -101,6 +109,21 @@ impl FixJob {
         }
     }
 
+    /// Ends the run in ERROR with `why`, when its job can do no more.
+    async fn give_up<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, why: &str) {
+        let Ok(run) = env.store.fix_run(&ctx.workspace, self.run).await else { return };
+        if run.state.is_final() {
+            return;
+        }
+        let data: RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
+        let why = format!("pmbot could not go on: {why}");
+        if self.fail(env, ctx, &run, &data, Error, why).await.is_ok() {
+            if let Ok(run) = env.store.fix_run(&ctx.workspace, self.run).await {
+                let _ = self.sync(env, ctx, run).await;
+            }
+        }
+    }
+
     /// Moves the run from its state to `to`, once, with its decision-log row; then tells
     /// the thread and moves the ticket. `false` when the run had moved on already.
     #[allow(clippy::too_many_arguments)]
@@ -123,7 +146,7 @@ impl FixJob {
         let ws = &ctx.workspace;
         let data = serde_json::to_value(data).unwrap_or(Value::Null);
         let mut tx = env.store.begin().await?;
-        if tx.transition_fix_run(ws, run.id, run.state, to, actor, why, &data, ctx.now).await? {
+        if tx.transition_fix_run(ws, run.id, run.state, to, actor, why, Some(&data), ctx.now).await? {
             let decision = NewDecision {
                 kind: "fix.transition".into(),
                 subject: run.ticket.to_string(),
@@ -285,7 +308,9 @@ impl FixJob {
         let expires_at = ctx.now + chrono::Duration::hours(i64::try_from(fix.spec_timeout_hours).unwrap_or(24));
         let approvers = approvers(&fix.spec_approvers, vec![]);
         let request = NewApproval {
-            subject: format!("fix:{}:spec:{round}", run.id),
+            // The SPEC's own text is in the subject: a card approves what it showed, even if
+            // planning ran again after a crash and wrote another.
+            subject: format!("fix:{}:spec:{round}:{:016x}", run.id, fnv(&spec::markdown(written))),
             description: format!("SPEC for {} (fix run #{})", run.ticket, run.id),
             approvers: approvers.clone(),
             required: 1,
@@ -805,7 +830,11 @@ impl FixJob {
                 "branch": pr.as_ref().map_or("", |p| p.branch.as_str()),
                 "forge": pr.as_ref().map_or("local", |p| p.forge.as_str()),
                 "stat": data.diff_stat.clone().unwrap_or_default(),
-                "qa": data.qa.iter().map(GateResult::line).collect::<Vec<_>>(),
+                "qa": if data.qa.is_empty() {
+                vec!["⚠️ no QA gates are configured for this project: nothing was run".to_string()]
+            } else {
+                data.qa.iter().map(GateResult::line).collect::<Vec<_>>()
+            },
                 "checklist": data.spec.as_ref().map(|s| s.checklist.clone()).unwrap_or_default(),
                 "critical": data.critical.join(", "),
                 "who": crate::service::who_may(&approvers), "expires": self.when(env, expires_at),
@@ -1103,6 +1132,12 @@ fn prompt(spec: &spec::Spec, feedback: Option<&str>, _worktree: &Path) -> String
         out.push_str(&format!("\n## Fix this first\n\n{words}\n"));
     }
     out
+}
+
+/// FNV-1a: a stable short fingerprint of a text (not for security: the subject only has to
+/// change when the text does).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), StepError> {

@@ -178,6 +178,9 @@ impl Sandbox {
         let err_log = log.try_clone().map_err(io("the task's log"))?;
         let root = is_root();
         let pids = if root { PidsLimit::create(self.max_processes) } else { None };
+        if root && pids.is_none() {
+            tracing::warn!("running as root without a pids cgroup: the sandbox's process limit does not bind");
+        }
         // A non-root user's process limit counts their own processes; as root it would not
         // bind, so root runs get a pids cgroup where the host offers one.
         let inner = format!("{} exec /bin/sh -c \"$0\"", self.limits(task.timeout, !root));
