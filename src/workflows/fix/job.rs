@@ -981,7 +981,6 @@ impl FixJob {
                     self.tell_reporter(env, run).await;
                 }
                 if let Some(repo) = Repo::of(&env.config, &run.project) {
-                    let dir = super::run_dir(&env.config, run.id);
                     git::remove_worktree(
                         &repo.clone_dir(&env.config),
                         &super::worktree_dir(&env.config, run.id),
