@@ -480,6 +480,8 @@ async fn a_failing_gate_gets_one_retry_then_qa_failed(url: &str) {
     )
     .unwrap();
     assert!(prompt.contains("Fix this first") && prompt.contains("got Hullo"), "the retry was told why: {prompt}");
+    assert!(prompt.contains("## The repository's AGENTS.md\n\nKeep scripts POSIX sh."), "{prompt}");
+    assert!(prompt.contains("## Files most about the ticket\n\ngreet.sh"), "{prompt}");
 }
 
 async fn a_hanging_gate_is_stopped(url: &str) {

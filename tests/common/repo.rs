@@ -25,6 +25,7 @@ impl Repo {
         .unwrap();
         std::fs::write(seed.join("tests/greet_test.sh"), "sh test.sh\n").unwrap();
         std::fs::write(seed.join("README.md"), "A tiny tool that greets people.\n").unwrap();
+        std::fs::write(seed.join("AGENTS.md"), "Keep scripts POSIX sh.\n").unwrap();
         git(&seed, &["init", "-q", "-b", "main"]);
         git(&seed, &["add", "-A"]);
         git(&seed, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first"]);

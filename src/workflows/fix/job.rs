@@ -530,7 +530,11 @@ impl FixJob {
         }
         let input = dir.join("input");
         write_file(&input.join("SPEC.md"), &spec::markdown(&spec))?;
-        write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree))?;
+        let context: Value = std::fs::read(input.join("context.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null);
+        write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree, &context))?;
         let ended = if let Some(sha) = data.revert_sha.clone() {
             match git::revert(&clone, &worktree, &sha).await {
                 Ok(()) => AgentEnd::Done,
@@ -1124,9 +1128,35 @@ fn agent_command(template: &str) -> String {
 }
 
 /// What the agent is told: the SPEC, the rules, and what to fix again.
-fn prompt(spec: &spec::Spec, feedback: Option<&str>, _worktree: &Path) -> String {
+/// What the agent is told: the SPEC, the rules, the repository's own instructions for
+/// contributors and agents (AGENTS.md, CLAUDE.md, CONTRIBUTING.md), the context planning
+/// found, and what to fix again.
+fn prompt(spec: &spec::Spec, feedback: Option<&str>, worktree: &Path, context: &Value) -> String {
     let mut out = spec::markdown(spec);
     out.push_str("\n## Rules\n\n- Change only the files listed above; new files only where marked (new).\n- Do not touch tests you were not asked to change.\n- The repository's context (languages, commands, relevant files) is in context.json beside this file.\n");
+    let instructions = context["knowledge"]["instructions"].as_array().cloned().unwrap_or_default();
+    for name in instructions.iter().filter_map(Value::as_str) {
+        let path = worktree.join(name);
+        let regular = path.symlink_metadata().is_ok_and(|m| m.is_file() && m.len() < 64_000);
+        if let Some(text) = regular.then(|| std::fs::read_to_string(&path).ok()).flatten() {
+            let text: String = text.chars().take(4000).collect();
+            out.push_str(&format!("\n## The repository's {name}\n\n{text}\n"));
+        }
+    }
+    let relevant: Vec<&str> = context["context"]["relevant"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|e| e[0].as_str()).collect())
+        .unwrap_or_default();
+    if !relevant.is_empty() {
+        out.push_str(&format!("\n## Files most about the ticket\n\n{}\n", relevant.join(", ")));
+    }
+    let commits: Vec<&str> = context["context"]["commits"]
+        .as_array()
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !commits.is_empty() {
+        out.push_str(&format!("\n## Recent commits there\n\n{}\n", commits.join("\n")));
+    }
     if let Some(words) = feedback {
         out.push_str(&format!("\n## Fix this first\n\n{words}\n"));
     }
