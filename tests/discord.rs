@@ -72,6 +72,7 @@ struct Harness {
     key: SigningKey,
     worker: Worker<JobEnv<DiscordChat>>,
     http: reqwest::Client,
+    store: pmbot::store::Store,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -80,11 +81,16 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Pat (PM) is D_PAT in Discord, Ben (member) D_BEN.
 async fn harness(url: &str) -> Harness {
+    harness_with(url, |_| {}).await
+}
+
+async fn harness_with(url: &str, change: impl FnOnce(&mut pmbot::config::Config)) -> Harness {
     let (fake_addr, fake) = start_fake().await;
     let key = SigningKey::from_bytes(&[42; 32]);
     let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
     config.people[0].discord_id = Some("D_PAT".into());
     config.people[2].discord_id = Some("D_BEN".into());
+    change(&mut config);
     let mut app = App::open(config, Some(url)).await.unwrap();
     let api_url = format!("http://{fake_addr}/api/v10");
     app.discord = Some(DiscordEnv {
@@ -103,7 +109,14 @@ async fn harness(url: &str) -> Harness {
         api_url,
     }));
     let worker = app.discord_worker(chat).unwrap();
-    Harness { base: format!("http://{addr}"), fake, key, worker, http: reqwest::Client::new() }
+    Harness {
+        base: format!("http://{addr}"),
+        fake,
+        key,
+        worker,
+        http: reqwest::Client::new(),
+        store: app.store.clone(),
+    }
 }
 
 impl Harness {
@@ -152,7 +165,60 @@ on_both_backends!(
     every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx,
     needs_changes_opens_a_modal_and_its_answer_is_recorded,
     random_signed_bodies_never_get_a_5xx,
+    a_fix_run_is_decided_with_discord_buttons_and_forms,
 );
+
+/// The AI queue on Discord: /fix, "Request changes…" opening a modal whose answer revises the
+/// SPEC, the new SPEC approved by a lead, the pull request by the PM.
+async fn a_fix_run_is_decided_with_discord_buttons_and_forms(url: &str) {
+    use pmbot::board::{NewTicket, RunState, Status};
+    use pmbot::service::{Actor, BoardService, Ctx};
+    let repo = common::repo::Repo::new();
+    let work = tempfile::tempdir().unwrap();
+    let h = harness_with(url, |c| {
+        c.people[1].discord_id = Some("D_ANA".into());
+        repo.configure(c, work.path(), common::repo::GOOD_AGENT);
+    })
+    .await;
+    let (store, ws) = (h.store.clone(), pmbot::store::WorkspaceId::new("default".to_string()));
+    let board = BoardService::new(store.clone(), ws.clone());
+    let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
+    new.status = Status::Todo;
+    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(chrono::Utc::now())).await.unwrap();
+    h.command("F1", "D_PAT", "fix", json!([{"type": 3, "name": "ticket", "value": ticket.key.as_str()}])).await;
+    h.worker.run_until_idle().await;
+    let button = |label: &str| {
+        let posts = h.fake.calls("POST /channels/C1/messages");
+        let (_, card) = posts
+            .iter()
+            .rev()
+            .find(|(_, b)| b.to_string().contains(label))
+            .unwrap_or_else(|| panic!("{label}: {posts:#?}"))
+            .clone();
+        let buttons = card["components"][0]["components"].as_array().unwrap().clone();
+        buttons.iter().find(|b| b["label"] == label).unwrap()["custom_id"].as_str().unwrap().to_string()
+    };
+    let modal = h.press("F2", "D_PAT", &button("Request changes…"), "M1").await;
+    assert_eq!(modal["type"], 9, "a modal: {modal}");
+    let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = json!({"id": "F3", "type": 5, "token": "tok-F3", "application_id": "APP1", "channel_id": "C1", "guild_id": "G1",
+        "member": {"user": {"id": "D_PAT"}},
+        "data": {"custom_id": form_id, "components": [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": "files: greet.sh"}]}]}});
+    h.send(&submit.to_string()).await;
+    h.worker.run_until_idle().await;
+    h.press("F4", "D_ANA", &button("Approve SPEC"), "M2").await;
+    h.worker.run_until_idle().await;
+    h.press("F5", "D_PAT", &button("Approve & merge"), "M3").await;
+    h.worker.run_until_idle().await;
+    let run = &store.fix_runs_of(&ws, &ticket.key).await.unwrap()[0];
+    assert_eq!(run.state, RunState::Completed);
+    let states: Vec<RunState> = store.fix_transitions(&ws, run.id).await.unwrap().iter().map(|t| t.to).collect();
+    assert_eq!(
+        &states[1..5],
+        [RunState::Planning, RunState::AwaitingSpecApproval, RunState::Planning, RunState::AwaitingSpecApproval]
+    );
+    assert!(repo.on_main("greet.sh").contains("Hello"));
+}
 
 async fn a_ping_is_ponged_and_bad_signatures_are_refused(url: &str) {
     let h = harness(url).await;

@@ -92,7 +92,7 @@ impl Agent<'_> {
             }
             let mut results = Vec::new();
             for call in calls {
-                results.push((call.id.clone(), self.tool(call).await));
+                results.push((call.id.clone(), self.tool(call, &stop).await));
             }
             conversation.push(turn.clone());
             conversation.push(Turn::Results(results));
@@ -100,14 +100,18 @@ impl Agent<'_> {
         (Err(format!("the agent did not finish within {MAX_STEPS} steps")), spent)
     }
 
-    async fn tool(&self, call: &Call) -> String {
+    async fn tool<F, Fut>(&self, call: &Call, stop: &F) -> String
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let arg = |name: &str| call.input.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
         let result = match call.name.as_str() {
             "list_files" => self.list(&arg("dir")),
             "read_file" => self.read(&arg("path")),
             "search" => self.search(&arg("text")),
             "write_file" => self.write(&arg("path"), &arg("content")),
-            "run_check" => Ok(self.check().await),
+            "run_check" => Ok(self.check(stop).await),
             other => Err(format!("there is no tool \"{other}\"")),
         };
         result.unwrap_or_else(|why| format!("refused: {why}"))
@@ -218,7 +222,12 @@ impl Agent<'_> {
         Ok(format!("wrote {clean} ({} bytes)", content.len()))
     }
 
-    async fn check(&self) -> String {
+    /// The gates, in the sandbox; stopped like the agent when the run is cancelled or paused.
+    async fn check<F, Fut>(&self, stop: &F) -> String
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let mut out = Vec::new();
         for (i, gate) in self.gates.iter().enumerate() {
             let limit = Duration::from_secs(gate.timeout_seconds);
@@ -230,7 +239,7 @@ impl Agent<'_> {
                 timeout: limit,
                 network: false,
             };
-            match self.sandbox.run(&task, || async { false }).await {
+            match self.sandbox.run(&task, stop).await {
                 Ok(ran) => out.push(format!("{} {}\n{}", gate.name, ran.describe(limit), ran.tail)),
                 Err(err) => out.push(format!("{}: {err}", gate.name)),
             }
