@@ -22,6 +22,8 @@ pub struct App {
     pub slack: Option<config::SlackEnv>,
     /// Set when `DISCORD_BOT_TOKEN`, `DISCORD_PUBLIC_KEY` and `DISCORD_APPLICATION_ID` are.
     pub discord: Option<config::DiscordEnv>,
+    /// `PMBOT_ALERTS_TOKEN`: the alert endpoint is served when set.
+    pub alerts_token: Option<String>,
     /// The optional language model (see `LlmSettings::from_env`); `None` keeps every
     /// decision deterministic.
     pub llm: Option<Arc<crate::llm::Llm>>,
@@ -41,6 +43,7 @@ impl App {
             store,
             templates: Arc::new(Templates::new()),
             slack: config::slack_env(),
+            alerts_token: config::alerts_token(),
             discord: config::discord_env(),
             llm: None,
         };
@@ -128,7 +131,14 @@ impl App {
                 people: Arc::new(self.config.people()),
             }))
         });
-        let router = crate::http::router(self.store.clone(), slack, discord);
+        let alerts = self.alerts_token.as_ref().map(|token| {
+            Arc::new(crate::intake::alerts::http::AlertsHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                token: token.clone(),
+            })
+        });
+        let router = crate::http::router(self.store.clone(), slack, discord, alerts);
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);
         Ok((addr, server))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod http;
+pub mod intake;
 pub mod job_env;
 pub mod jobs;
 pub mod llm;

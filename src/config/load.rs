@@ -136,6 +136,12 @@ pub fn discord_env() -> Option<DiscordEnv> {
     })
 }
 
+/// The bearer token `POST /alerts/alertmanager` wants (`PMBOT_ALERTS_TOKEN`); without it the
+/// endpoint is not served.
+pub fn alerts_token() -> Option<String> {
+    std::env::var("PMBOT_ALERTS_TOKEN").ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

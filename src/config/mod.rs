@@ -8,12 +8,14 @@ mod model;
 mod validate;
 
 pub use load::{
-    color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv, BUILT_IN,
+    alerts_token, color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv,
+    BUILT_IN,
 };
 pub use model::{
-    same_channel, AgentsConfig, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig, EpicsConfig,
-    FixConfig, ForgeKind, GateConfig, LlmConfig, PersonConfig, ProjectConfig, ProjectFixConfig, QueueConfig,
-    RetentionConfig, SandboxKind, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds,
+    same_channel, AgentsConfig, AlertRoute, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig,
+    EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, PersonConfig, ProjectConfig,
+    ProjectFixConfig, QueueConfig, RetentionConfig, SandboxKind, ScheduleConfig, StandupConfig, StuckConfig,
+    TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

@@ -32,6 +32,36 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub fix: FixConfig,
+    #[serde(default)]
+    pub intake: IntakeConfig,
+}
+
+/// Bug reports from outside the chat: today, alerts from Prometheus Alertmanager (or
+/// SigNoz) at `POST /alerts/alertmanager`, with the bearer token `PMBOT_ALERTS_TOKEN`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// The project of alerts no route claims; default the team's default project.
+    pub alerts_project: Option<String>,
+    /// A resolved alert closes the ticket pmbot opened for it, when nobody touched it.
+    pub close_resolved: bool,
+    /// Alerts go to the project of the first route whose label matchers all hold.
+    pub routes: Vec<AlertRoute>,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig { alerts_project: None, close_resolved: true, routes: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRoute {
+    pub project: String,
+    /// Label = value, every one of which the alert must carry.
+    #[serde(default)]
+    pub matchers: std::collections::BTreeMap<String, String>,
 }
 
 /// The AI queue for the whole team: who approves, limits, the sandbox, the default agent and

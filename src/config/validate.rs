@@ -13,6 +13,7 @@ pub(super) fn validate(config: &Config) -> Result<(), (String, String)> {
     conversation(config)?;
     queue(config)?;
     fix(config)?;
+    intake(config)?;
     schedules(config)
 }
 
@@ -72,6 +73,25 @@ fn fix(config: &Config) -> Result<(), (String, String)> {
             gates(&format!("{at}.gates"), list)?;
         }
         globs(&format!("{at}.critical_paths"), &p.critical_paths)?;
+    }
+    Ok(())
+}
+
+/// Alert routes and the fallback name projects of the team.
+fn intake(config: &Config) -> Result<(), (String, String)> {
+    let known = |key: &str| config.projects.iter().any(|p| p.key == key);
+    if let Some(key) = &config.intake.alerts_project {
+        if !known(key) {
+            return fail("intake.alerts_project", format!("no project has the key \"{key}\""));
+        }
+    }
+    for (i, route) in config.intake.routes.iter().enumerate() {
+        if !known(&route.project) {
+            return fail(
+                format!("intake.routes[{i}].project"),
+                format!("no project has the key \"{}\"", route.project),
+            );
+        }
     }
     Ok(())
 }

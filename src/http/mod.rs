@@ -14,6 +14,7 @@ pub fn router(
     store: Store,
     slack: Option<std::sync::Arc<slack::http::SlackHttp>>,
     discord: Option<std::sync::Arc<discord::http::DiscordHttp>>,
+    alerts: Option<std::sync::Arc<crate::intake::alerts::http::AlertsHttp>>,
 ) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
     // One gate for both platforms: the limits hold for the process, not per route.
@@ -25,6 +26,10 @@ pub fn router(
     }
     if let Some(discord) = discord {
         router = router.merge(guarded(discord::http::routes(discord)));
+    }
+    // Without its token the endpoint is not there at all (404), never open.
+    if let Some(alerts) = alerts {
+        router = router.merge(guarded(crate::intake::alerts::http::routes(alerts)));
     }
     router
 }

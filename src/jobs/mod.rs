@@ -32,6 +32,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<DigestJob>()?
         .register::<RetentionJob>()?
         .register::<FixJob>()?
+        .register::<crate::intake::alerts::AlertsJob>()?
         .register::<AgentJob>()
 }
 

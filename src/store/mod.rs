@@ -5,6 +5,7 @@
 //! is shared and the types are concrete in each expansion. Every query is scoped by a
 //! `WorkspaceId`.
 
+mod alerts;
 mod approvals;
 mod connect;
 mod decisions;
@@ -18,6 +19,7 @@ mod tickets;
 mod worklogs;
 
 pub use crate::board::Verdict;
+pub use alerts::AlertLink;
 pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApproval};
 pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, DecisionFilter, NewDecision};

@@ -1,0 +1,62 @@
+//! `POST /alerts/alertmanager`: the bearer token is checked (in constant time) before
+//! anything else; a notification is recorded as a job (Alertmanager's retries of it are the
+//! same job) and acknowledged with 202. Served only when `PMBOT_ALERTS_TOKEN` is set.
+
+use super::{parse, AlertsJob};
+use crate::queue::JobSpec;
+use crate::store::{Store, WorkspaceId};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+pub const PATH: &str = "/alerts/alertmanager";
+
+/// An alert storm of a thousand alerts fits; more is refused with 413.
+pub const MAX_BODY: usize = 4 << 20;
+
+pub struct AlertsHttp {
+    pub store: Store,
+    pub workspace: WorkspaceId,
+    pub token: String,
+}
+
+pub fn routes(state: Arc<AlertsHttp>) -> Router {
+    Router::new().route(PATH, post(notify)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state)
+}
+
+/// Equal, looking at every byte whatever the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn notify(State(state): State<Arc<AlertsHttp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|token| same(token.trim().as_bytes(), state.token.as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "a bearer token is required" }))).into_response();
+    }
+    let notification = match parse(&body) {
+        Ok(notification) => notification,
+        Err(why) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
+    };
+    let digest = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let job = AlertsJob { notification: value, digest: format!("{digest:016x}-{}", body.len()) };
+    let recorded = async {
+        let mut tx = state.store.begin().await?;
+        tx.enqueue(&state.workspace, &job.to_new_job(chrono::Utc::now()), chrono::Utc::now()).await?;
+        tx.commit().await
+    };
+    match recorded.await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "alerts": notification.alerts.len() }))).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "an alert notification could not be recorded");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "not recorded; send it again" }))).into_response()
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Bug reports from outside the chat. Today: alerts from Prometheus Alertmanager (or SigNoz).
+
+pub mod alerts;
