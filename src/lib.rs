@@ -10,6 +10,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod dispatch;
 pub mod http;
 pub mod intake;

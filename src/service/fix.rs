@@ -173,7 +173,8 @@ impl BoardService {
             let why = "only a PM or lead can pause or resume the AI queue";
             return Err(self.refuse(actor, kind, "ai_queue", why, ctx.now).await);
         }
-        self.store.set_fix_paused(&self.ws, paused, &actor.name(), ctx.now).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_fix_paused(&self.ws, paused, &actor.name(), ctx.now).await?;
         let decision = NewDecision {
             kind: kind.into(),
             subject: "ai_queue".into(),
@@ -185,7 +186,8 @@ impl BoardService {
             outcome: if paused { "paused".into() } else { "resumed".into() },
             source: None,
         };
-        self.store.log_decision(&self.ws, &decision, ctx.now).await?;
+        tx.log_decision(&self.ws, &decision, ctx.now).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -183,23 +183,24 @@ impl Store {
             on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).fetch_optional(pool).await)?;
         Ok(paused.unwrap_or(false))
     }
+}
 
-    pub async fn set_fix_paused(&self, ws: &WorkspaceId, paused: bool, by: &str, at: DateTime<Utc>) -> Result<()> {
+impl StoreTx {
+    /// The kill switch, on or off.
+    pub async fn set_fix_paused(&mut self, ws: &WorkspaceId, paused: bool, by: &str, at: DateTime<Utc>) -> Result<()> {
         let sql = "INSERT INTO fix_controls (workspace_id, paused, changed_by, changed_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (workspace_id) DO UPDATE SET paused = $2, changed_by = $3, changed_at = $4";
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(paused)
             .bind(by)
             .bind(at)
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
     }
-}
 
-impl StoreTx {
     /// The ticket's active run, if it has one.
     pub async fn active_fix_run(&mut self, ws: &WorkspaceId, ticket: &TicketKey) -> Result<Option<FixRun>> {
         let sql = format!(

@@ -2,7 +2,7 @@
 //! what title, description and priority, and what each one does to the board given what
 //! pmbot knows of its fingerprint. Pure.
 
-use crate::board::Priority;
+use crate::board::{Priority, TicketKey};
 use crate::config::AlertRoute;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -32,13 +32,12 @@ pub struct Notification {
     pub external_url: String,
 }
 
-/// The notification in `body`, or why it is not one.
-pub fn parse(body: &[u8]) -> Result<Notification, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+/// The notification `value` holds, or why it is not one.
+pub fn parse(value: &serde_json::Value) -> Result<Notification, String> {
     if !value.get("alerts").is_some_and(serde_json::Value::is_array) {
         return Err("an Alertmanager notification has an \"alerts\" array".into());
     }
-    serde_json::from_value(value).map_err(|e| format!("not an Alertmanager notification: {e}"))
+    Notification::deserialize(value).map_err(|e| format!("not an Alertmanager notification: {e}"))
 }
 
 impl Alert {
@@ -48,10 +47,7 @@ impl Alert {
             return self.fingerprint.trim().chars().take(64).collect();
         }
         let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let text = labels.join(",");
-        let hash =
-            text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        format!("labels-{hash:016x}")
+        format!("labels-{}", crate::digest::short(labels.join(",").as_bytes()))
     }
 
     pub fn firing(&self) -> bool {
@@ -115,7 +111,7 @@ pub fn route<'a>(alert: &Alert, routes: &'a [AlertRoute], fallback: Option<&'a s
 /// What pmbot knows of a fingerprint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Known {
-    pub ticket: String,
+    pub ticket: TicketKey,
     pub firing: bool,
     /// The ticket is still open.
     pub open: bool,
@@ -167,7 +163,7 @@ mod tests {
     }
 
     fn known(firing: bool, open: bool, untouched: bool) -> Known {
-        Known { ticket: "WEB-1".into(), firing, open, opened_by_pmbot: true, untouched }
+        Known { ticket: "WEB-1".parse().unwrap(), firing, open, opened_by_pmbot: true, untouched }
     }
 
     #[test]
@@ -213,7 +209,7 @@ mod tests {
         let b = a.clone();
         assert_eq!(a.key(), b.key());
         assert!(a.key().starts_with("labels-"));
-        assert!(parse(b"{\"alerts\": 3}").is_err());
-        assert!(parse(b"[]").is_err());
+        assert!(parse(&serde_json::json!({ "alerts": 3 })).is_err());
+        assert!(parse(&serde_json::json!([])).is_err());
     }
 }

@@ -40,20 +40,23 @@ async fn notify(State(state): State<Arc<AlertsHttp>>, headers: HeaderMap, body: 
     if !given.is_some_and(|token| same(token.trim().as_bytes(), state.token.as_bytes())) {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "a bearer token is required" }))).into_response();
     }
-    let notification = match parse(&body) {
-        Ok(notification) => notification,
-        Err(why) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
+    let bad = |why: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response();
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(err) => return bad(format!("not JSON: {err}")),
     };
-    let digest = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let job = AlertsJob { notification: value, digest: format!("{digest:016x}-{}", body.len()) };
+    let alerts = match parse(&value) {
+        Ok(notification) => notification.alerts.len(),
+        Err(why) => return bad(why),
+    };
+    let job = AlertsJob { notification: value, digest: crate::digest::short(&body) };
     let recorded = async {
         let mut tx = state.store.begin().await?;
         tx.enqueue(&state.workspace, &job.to_new_job(chrono::Utc::now()), chrono::Utc::now()).await?;
         tx.commit().await
     };
     match recorded.await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "alerts": notification.alerts.len() }))).into_response(),
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "alerts": alerts }))).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "an alert notification could not be recorded");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "not recorded; send it again" }))).into_response()

@@ -40,8 +40,7 @@ impl<C: Chat + 'static> Job<JobEnv<C>> for AlertsJob {
 
 impl AlertsJob {
     async fn step<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext) -> Result<Outcome, StepError> {
-        let body = serde_json::to_vec(&self.notification).unwrap_or_default();
-        let notification = parse(&body).map_err(StepError::Gone)?;
+        let notification = parse(&self.notification).map_err(StepError::Gone)?;
         let board = BoardService::new(env.store.clone(), ctx.workspace.clone());
         let fallback = env
             .config
@@ -111,52 +110,39 @@ impl AlertsJob {
                     .await;
                 }
             }
-            Step::Refired => {
-                let link = known.as_ref().map(|k| k.ticket.clone()).unwrap_or_default();
-                let key: TicketKey =
-                    link.parse().map_err(|e: crate::board::BoardError| StepError::Gone(e.to_string()))?;
-                board
-                    .comment(
-                        &system,
-                        &key,
-                        &format!("🔥 The alert fired again at {}.", alert.starts_at),
-                        &once("refired"),
-                    )
-                    .await?;
-                if known.as_ref().is_some_and(|k| !k.open) {
-                    match board
-                        .move_to(&system, &key, Status::Todo, Some("the alert fired again"), &once("reopened"))
-                        .await
-                    {
-                        Ok(_) | Err(ServiceError::Store(StoreError::AlreadyInStatus { .. })) => {}
-                        Err(err) => return Err(err.into()),
-                    }
-                }
-                let link = AlertLink {
-                    fingerprint,
-                    ticket_key: link,
-                    firing: true,
-                    opened_by_pmbot: known.as_ref().is_some_and(|k| k.opened_by_pmbot),
+            step @ (Step::Refired | Step::Resolved { .. }) => {
+                // `decide` says these only of an alert pmbot knows.
+                let Some(k) = known.as_ref() else { return Ok(()) };
+                let (said, what, firing, change) = match step {
+                    Step::Refired => (
+                        format!("🔥 The alert fired again at {}.", alert.starts_at),
+                        "refired",
+                        true,
+                        (!k.open).then_some((Status::Todo, "the alert fired again", "reopened")),
+                    ),
+                    _ => (
+                        "✅ The alert resolved.".to_string(),
+                        "resolved",
+                        false,
+                        matches!(step, Step::Resolved { close: true }).then_some((
+                            Status::Done,
+                            "the alert resolved",
+                            "closed",
+                        )),
+                    ),
                 };
-                env.store.set_alert_link(ws, &link, ctx.now).await?;
-            }
-            Step::Resolved { close } => {
-                let link = known.as_ref().map(|k| k.ticket.clone()).unwrap_or_default();
-                let key: TicketKey =
-                    link.parse().map_err(|e: crate::board::BoardError| StepError::Gone(e.to_string()))?;
-                board.comment(&system, &key, "✅ The alert resolved.", &once("resolved")).await?;
-                if close {
-                    match board.move_to(&system, &key, Status::Done, Some("the alert resolved"), &once("closed")).await
-                    {
+                board.comment(&system, &k.ticket, &said, &once(what)).await?;
+                if let Some((to, why, key)) = change {
+                    match board.move_to(&system, &k.ticket, to, Some(why), &once(key)).await {
                         Ok(_) | Err(ServiceError::Store(StoreError::AlreadyInStatus { .. })) => {}
                         Err(err) => return Err(err.into()),
                     }
                 }
                 let link = AlertLink {
                     fingerprint,
-                    ticket_key: link,
-                    firing: false,
-                    opened_by_pmbot: known.as_ref().is_some_and(|k| k.opened_by_pmbot),
+                    ticket_key: k.ticket.to_string(),
+                    firing,
+                    opened_by_pmbot: k.opened_by_pmbot,
                 };
                 env.store.set_alert_link(ws, &link, ctx.now).await?;
             }
@@ -176,7 +162,7 @@ impl AlertsJob {
             && comments.iter().all(|c| ours(&c.author))
             && ticket.assignee.is_none();
         Ok(Known {
-            ticket: link.ticket_key.clone(),
+            ticket: key,
             firing: link.firing,
             open: !matches!(ticket.status, Status::Done | Status::Cancelled),
             opened_by_pmbot: link.opened_by_pmbot,

@@ -92,16 +92,21 @@ impl FixJob {
                 return Ok(Outcome::Snooze(PAUSED_RETRY));
             }
             let data: RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
-            let next = match run.state {
-                Pending => self.start(env, ctx, &run, data).await?,
-                Planning => self.plan(env, ctx, &run, data).await?,
-                AwaitingSpecApproval => self.spec_gate(env, ctx, &run, data).await?,
-                SpecApproved => self.prepare(env, ctx, &run, data).await?,
-                Executing => self.execute(env, ctx, &run, data).await?,
-                QaRunning => self.qa(env, ctx, &run, data).await?,
-                PrCreated => self.open_pr_gate(env, ctx, &run, data).await?,
-                AwaitingPrApproval => self.pr_gate(env, ctx, &run, data).await?,
-                Completed | SpecRejected | QaFailed | Error | Cancelled => Next::Stop(Outcome::Done),
+            // The steps that work on the repository need its configuration still there.
+            let next = match (run.state, Repo::of(&env.config, &run.project)) {
+                (Pending, _) => self.start(env, ctx, &run, data).await?,
+                (AwaitingSpecApproval, _) => self.spec_gate(env, ctx, &run, data).await?,
+                (PrCreated, _) => self.open_pr_gate(env, ctx, &run, data).await?,
+                (Planning, Some(repo)) => self.plan(env, ctx, &run, &repo, data).await?,
+                (SpecApproved, Some(repo)) => self.prepare(env, ctx, &run, &repo, data).await?,
+                (Executing, Some(repo)) => self.execute(env, ctx, &run, &repo, data).await?,
+                (QaRunning, Some(repo)) => self.qa(env, ctx, &run, &repo, data).await?,
+                (AwaitingPrApproval, Some(repo)) => self.pr_gate(env, ctx, &run, &repo, data).await?,
+                (Planning | SpecApproved | Executing | QaRunning | AwaitingPrApproval, None) => {
+                    let why = "the project has no [projects.fix] any more".to_string();
+                    self.fail(env, ctx, &run, &data, Error, why).await?
+                }
+                (Completed | SpecRejected | QaFailed | Error | Cancelled, _) => Next::Stop(Outcome::Done),
             };
             if let Next::Stop(outcome) = next {
                 return Ok(outcome);
@@ -212,11 +217,9 @@ impl FixJob {
         env: &JobEnv<C>,
         ctx: &JobContext,
         run: &FixRun,
+        repo: &Repo,
         mut data: RunData,
     ) -> Result<Next, StepError> {
-        let Some(repo) = Repo::of(&env.config, &run.project) else {
-            return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
-        };
         let ticket = env.store.ticket(&ctx.workspace, &run.ticket).await?;
         let clone = repo.clone_dir(&env.config);
         let head = match git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch).await {
@@ -310,7 +313,11 @@ impl FixJob {
         let request = NewApproval {
             // The SPEC's own text is in the subject: a card approves what it showed, even if
             // planning ran again after a crash and wrote another.
-            subject: format!("fix:{}:spec:{round}:{:016x}", run.id, fnv(&spec::markdown(written))),
+            subject: format!(
+                "fix:{}:spec:{round}:{}",
+                run.id,
+                crate::digest::short(spec::markdown(written).as_bytes())
+            ),
             description: format!("SPEC for {} (fix run #{})", run.ticket, run.id),
             approvers: approvers.clone(),
             required: 1,
@@ -455,12 +462,10 @@ impl FixJob {
         env: &JobEnv<C>,
         ctx: &JobContext,
         run: &FixRun,
+        repo: &Repo,
         mut data: RunData,
     ) -> Result<Next, StepError> {
         let fix = &env.config.fix;
-        let Some(repo) = Repo::of(&env.config, &run.project) else {
-            return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
-        };
         if repo.agent.trim() == "builtin" && env.llm.is_none() && data.revert_sha.is_none() {
             return self.fail(env, ctx, run, &data, Error, NO_MODEL.into()).await;
         }
@@ -512,11 +517,9 @@ impl FixJob {
         env: &JobEnv<C>,
         ctx: &JobContext,
         run: &FixRun,
+        repo: &Repo,
         mut data: RunData,
     ) -> Result<Next, StepError> {
-        let Some(repo) = Repo::of(&env.config, &run.project) else {
-            return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
-        };
         let (Some(base), Some(branch), Some(spec)) = (data.base.clone(), data.branch.clone(), data.spec.clone()) else {
             return self.fail(env, ctx, run, &data, Error, "the run lost its branch or SPEC".into()).await;
         };
@@ -541,9 +544,9 @@ impl FixJob {
                 Err(err) => AgentEnd::Failed(format!("the merge cannot be reverted cleanly: {}", err.why)),
             }
         } else if repo.agent.trim() == "builtin" {
-            self.builtin(env, ctx, &repo, &spec, &worktree, &dir, &mut data).await?
+            self.builtin(env, ctx, repo, &spec, &worktree, &dir, &mut data).await?
         } else {
-            self.command(env, ctx, &repo, &worktree, &input, &dir, &mut data).await?
+            self.command(env, ctx, repo, &worktree, &input, &dir, &mut data).await?
         };
         match ended {
             AgentEnd::Done => {}
@@ -696,11 +699,9 @@ impl FixJob {
         env: &JobEnv<C>,
         ctx: &JobContext,
         run: &FixRun,
+        repo: &Repo,
         mut data: RunData,
     ) -> Result<Next, StepError> {
-        let Some(repo) = Repo::of(&env.config, &run.project) else {
-            return self.fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into()).await;
-        };
         let dir = super::run_dir(&env.config, run.id);
         let worktree = super::worktree_dir(&env.config, run.id);
         let clone = repo.clone_dir(&env.config);
@@ -748,7 +749,7 @@ impl FixJob {
             let why = format!("QA failed again ({}):\n{}", names.join(", "), output.join("\n"));
             return self.fail(env, ctx, run, &data, QaFailed, why).await;
         }
-        match self.publish(env, ctx, run, &repo, &mut data).await {
+        match self.publish(env, ctx, run, repo, &mut data).await {
             Ok(()) => {}
             Err(why) => return self.fail(env, ctx, run, &data, Error, why).await,
         }
@@ -863,6 +864,7 @@ impl FixJob {
         env: &JobEnv<C>,
         ctx: &JobContext,
         run: &FixRun,
+        repo: &Repo,
         mut data: RunData,
     ) -> Result<Next, StepError> {
         let Some(id) = data.pr_approval else {
@@ -871,11 +873,6 @@ impl FixJob {
         match self.verdict(env, ctx, id).await? {
             Verdict::Pending => Ok(Next::Stop(Outcome::Await { approval_id: id })),
             Verdict::Approved(by) => {
-                let Some(repo) = Repo::of(&env.config, &run.project) else {
-                    return self
-                        .fail(env, ctx, run, &data, Error, "the project has no [projects.fix] any more".into())
-                        .await;
-                };
                 let branch = data.branch.clone().unwrap_or_default();
                 let scratch = super::run_dir(&env.config, run.id).join(format!("merge-{}", run.id));
                 let message = format!("Merge {branch}: {} (fix run #{})", run.ticket, run.id);
@@ -1161,12 +1158,6 @@ fn prompt(spec: &spec::Spec, feedback: Option<&str>, worktree: &Path, context: &
         out.push_str(&format!("\n## Fix this first\n\n{words}\n"));
     }
     out
-}
-
-/// FNV-1a: a stable short fingerprint of a text (not for security: the subject only has to
-/// change when the text does).
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), StepError> {
