@@ -27,6 +27,10 @@ pub struct App {
     /// The optional language model (see `LlmSettings::from_env`); `None` keeps every
     /// decision deterministic.
     pub llm: Option<Arc<crate::llm::Llm>>,
+    /// GitHub's API (`GITHUB_TOKEN` or a GitHub App's settings); the github forge needs it.
+    pub github: Option<Arc<crate::forge::github::Github>>,
+    /// `GITHUB_WEBHOOK_SECRET`: `POST /github/webhook` is served when set.
+    pub github_webhook_secret: Option<String>,
 }
 
 impl App {
@@ -46,6 +50,8 @@ impl App {
             alerts_token: config::alerts_token(),
             discord: config::discord_env(),
             llm: None,
+            github: github_from_env(),
+            github_webhook_secret: config::github_webhook_secret(),
         };
         app.sync_team().await?;
         Ok(app)
@@ -86,6 +92,7 @@ impl App {
             templates: self.templates.clone(),
             chat,
             llm: self.llm.clone(),
+            github: self.github.clone(),
         };
         Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }
@@ -142,5 +149,18 @@ impl App {
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);
         Ok((addr, server))
+    }
+}
+
+/// The GitHub client from the environment; settings that do not work are said once and
+/// leave the github forge unavailable (runs on it say so in their thread).
+fn github_from_env() -> Option<Arc<crate::forge::github::Github>> {
+    use crate::forge::github::{Github, GithubSettings};
+    match GithubSettings::from_env().and_then(|s| s.map(|s| Github::new(&s)).transpose()) {
+        Ok(github) => github.map(Arc::new),
+        Err(err) => {
+            tracing::error!(error = %err, "GitHub is not available");
+            None
+        }
     }
 }

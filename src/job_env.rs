@@ -16,6 +16,8 @@ pub struct JobEnv<C> {
     pub templates: Arc<Templates>,
     pub chat: Arc<C>,
     pub llm: Option<Arc<crate::llm::Llm>>,
+    /// GitHub's API, when credentials are set (the github forge needs it).
+    pub github: Option<Arc<crate::forge::github::Github>>,
 }
 
 impl<C> JobEnv<C> {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod dispatch;
+pub mod forge;
 pub mod http;
 pub mod intake;
 pub mod job_env;

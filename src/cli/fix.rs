@@ -247,7 +247,7 @@ pub async fn repo(app: &App, action: RepoAction) -> Result<(), CliError> {
         CliError::Misuse(format!("{name} is not a project with a [projects.fix] repository in pmbot.toml"))
     })?;
     let clone = repo.clone_dir(&app.config);
-    let head = git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch)
+    let head = git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch, None)
         .await
         .map_err(|e| CliError::Failure(e.to_string()))?;
     let mut known = fix::scan(&clone, &head).await.map_err(|e| CliError::Failure(e.to_string()))?;

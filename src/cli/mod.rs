@@ -474,7 +474,20 @@ async fn fix_check(config: &config::Config) -> Result<(), CliError> {
             );
         }
         if repo.fix.forge == config::ForgeKind::Github {
-            problems.push(format!("{}: forge = \"github\" is not available in this version", repo.project));
+            match crate::forge::github::GithubSettings::from_env() {
+                Ok(Some(settings)) => println!("    github: {} via {}", repo.github_slug().unwrap_or_default(), settings.api_url),
+                Ok(None) => problems.push(format!(
+                    "{}: forge = \"github\" needs GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY",
+                    repo.project
+                )),
+                Err(err) => problems.push(format!("{}: {err}", repo.project)),
+            }
+            if repo.github_slug().is_none() {
+                problems.push(format!(
+                    "{}: {} is not a GitHub URL; set [projects.fix] github_repo = \"owner/name\"",
+                    repo.project, repo.fix.repository
+                ));
+            }
         }
     }
     if config.fix.sandbox == config::SandboxKind::Bwrap {

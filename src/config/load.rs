@@ -142,6 +142,12 @@ pub fn alerts_token() -> Option<String> {
     std::env::var("PMBOT_ALERTS_TOKEN").ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The secret GitHub signs webhook deliveries with (`GITHUB_WEBHOOK_SECRET`); without it
+/// `POST /github/webhook` is not served.
+pub fn github_webhook_secret() -> Option<String> {
+    std::env::var("GITHUB_WEBHOOK_SECRET").ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Colour in the terminal unless `NO_COLOR` is set (https://no-color.org).
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -8,12 +8,12 @@ mod model;
 mod validate;
 
 pub use load::{
-    alerts_token, color_allowed, data_dir, discord_env, load, slack_env, ConfigSource, DiscordEnv, Loaded, SlackEnv,
-    BUILT_IN,
+    alerts_token, color_allowed, data_dir, discord_env, github_webhook_secret, load, slack_env, ConfigSource,
+    DiscordEnv, Loaded, SlackEnv, BUILT_IN,
 };
 pub use model::{
     same_channel, AgentsConfig, AlertRoute, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig,
-    EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, PersonConfig, ProjectConfig,
+    EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, MergeMethod, PersonConfig, ProjectConfig,
     ProjectFixConfig, QueueConfig, RetentionConfig, SandboxKind, ScheduleConfig, StandupConfig, StuckConfig,
     TeamConfig, Thresholds,
 };

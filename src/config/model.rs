@@ -113,6 +113,33 @@ pub struct FixConfig {
     pub max_estimate_hours: f64,
     /// Tickets with any of these labels never go to the AI queue.
     pub blocked_labels: Vec<String>,
+    /// GitHub logins (or `org/team`) asked to review each pull request on the github forge.
+    pub reviewers: Vec<String>,
+    /// How the github forge merges an approved pull request: `squash`, `merge` or `rebase`.
+    pub merge_method: MergeMethod,
+    /// Labels put on each pull request on the github forge.
+    pub pr_labels: Vec<String>,
+    /// Open pull requests as drafts (the team's CI still runs; people are not asked yet).
+    pub draft: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    #[default]
+    Squash,
+    Merge,
+    Rebase,
+}
+
+impl MergeMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Squash => "squash",
+            MergeMethod::Merge => "merge",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
 }
 
 impl Default for FixConfig {
@@ -141,6 +168,10 @@ impl Default for FixConfig {
             workspace_cleanup_days: 7,
             max_estimate_hours: 8.0,
             blocked_labels: vec!["security".into(), "no-ai".into()],
+            reviewers: Vec::new(),
+            merge_method: MergeMethod::Squash,
+            pr_labels: vec!["pmbot".into()],
+            draft: false,
         }
     }
 }
@@ -185,6 +216,9 @@ pub struct ProjectFixConfig {
     pub default_branch: String,
     #[serde(default)]
     pub forge: ForgeKind,
+    /// `owner/name` on GitHub; default: read from `repository`'s URL.
+    #[serde(default)]
+    pub github_repo: Option<String>,
     /// Overrides `[fix] agent`.
     #[serde(default)]
     pub agent: Option<String>,
@@ -585,6 +619,9 @@ pub struct PersonConfig {
     pub slack_id: Option<String>,
     #[serde(default)]
     pub discord_id: Option<String>,
+    /// Their GitHub login: their reviews on GitHub count as theirs in pmbot.
+    #[serde(default)]
+    pub github: Option<String>,
     #[serde(default)]
     pub tracker_id: Option<String>,
     #[serde(default)]

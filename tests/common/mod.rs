@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod github;
 pub mod repo;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -94,17 +94,48 @@ async fn text_in(clone: &Path, path: &Path, args: &[&str]) -> Result<String, Git
     Ok(String::from_utf8_lossy(&git_in(clone, path, args).await?).trim().to_string())
 }
 
+/// Credentials for a repository over HTTPS: a header git sends to that URL only. It is
+/// handed to the one git command in its environment (`GIT_CONFIG_*`), so it is never in a
+/// file, on a command line or in git's output.
+pub struct RemoteAuth {
+    pub url: String,
+    pub header: String,
+}
+
+impl std::fmt::Debug for RemoteAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RemoteAuth {{ url: {:?}, header: … }}", self.url)
+    }
+}
+
+fn authorize(command: &mut tokio::process::Command, auth: Option<&RemoteAuth>) {
+    if let Some(auth) = auth {
+        command
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", format!("http.{}.extraHeader", auth.url))
+            .env("GIT_CONFIG_VALUE_0", &auth.header);
+    }
+}
+
 /// pmbot's clone of `repository` at `clone`, fetched; the default branch's commit.
-pub async fn refresh_clone(repository: &str, clone: &Path, branch: &str) -> Result<String, GitError> {
+pub async fn refresh_clone(
+    repository: &str,
+    clone: &Path,
+    branch: &str,
+    auth: Option<&RemoteAuth>,
+) -> Result<String, GitError> {
+    let mut command = command();
+    authorize(&mut command, auth);
     if !clone.join(".git").exists() {
         if let Some(parent) = clone.parent() {
             std::fs::create_dir_all(parent).map_err(|e| GitError { args: "clone".into(), why: e.to_string() })?;
         }
         let target = clone.to_string_lossy().into_owned();
-        git(clone.parent().unwrap_or(Path::new(".")), &["clone", "--quiet", "--no-checkout", repository, &target])
-            .await?;
+        command.arg("-C").arg(clone.parent().unwrap_or(Path::new(".")));
+        run(command, &["clone", "--quiet", "--no-checkout", repository, &target]).await?;
     } else {
-        git(clone, &["fetch", "--quiet", "--prune", "origin"]).await?;
+        command.arg("-C").arg(clone);
+        run(command, &["fetch", "--quiet", "--prune", "origin"]).await?;
     }
     text(clone, &["rev-parse", &format!("refs/remotes/origin/{branch}")]).await
 }
@@ -262,10 +293,12 @@ pub async fn commit(clone: &Path, path: &Path, base: &str, message: &str) -> Res
 }
 
 /// Pushes the worktree's HEAD to `branch` on the repository (replacing an earlier try).
-pub async fn push(clone: &Path, path: &Path, branch: &str) -> Result<(), GitError> {
-    git_in(clone, path, &["push", "--quiet", "--force", "origin", &format!("HEAD:refs/heads/{branch}")])
-        .await
-        .map(|_| ())
+pub async fn push(clone: &Path, path: &Path, branch: &str, auth: Option<&RemoteAuth>) -> Result<(), GitError> {
+    let admin = admin_dir(clone, path)?;
+    let mut command = command();
+    authorize(&mut command, auth);
+    command.arg("-C").arg(path).arg("--git-dir").arg(&admin).arg("--work-tree").arg(path);
+    run(command, &["push", "--quiet", "--force", "origin", &format!("HEAD:refs/heads/{branch}")]).await.map(|_| ())
 }
 
 /// The local forge's merge: the approved commit `head` of `branch` merged into `default` on

@@ -11,6 +11,7 @@ use super::{git, knowledge, scope, spec, GateResult, PullRequest, Repo, RunData}
 use crate::board::{RunState, Status};
 use crate::chat::Chat;
 use crate::config::{ForgeKind, SandboxKind};
+use crate::forge::github::{Github, GithubError};
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::service::fix::{FIX_JOB_ATTEMPTS, FIX_JOB_KIND};
@@ -58,6 +59,35 @@ enum AgentEnd {
     Done,
     Stopped,
     Failed(String),
+}
+
+const NO_GITHUB: &str = "the github forge needs GitHub credentials: GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY";
+
+/// Why talking to the repository's forge did not work: for good (the run ends with it), or
+/// for now (the job tries again, or waits out a rate limit).
+enum Trouble {
+    Final(String),
+    Retry(String),
+    Wait(Duration),
+}
+
+impl Trouble {
+    fn later(self) -> Result<Next, StepError> {
+        match self {
+            Trouble::Wait(wait) => Ok(Next::Stop(Outcome::Snooze(wait))),
+            Trouble::Retry(why) | Trouble::Final(why) => Err(StepError::Failed(why)),
+        }
+    }
+}
+
+impl From<GithubError> for Trouble {
+    fn from(err: GithubError) -> Self {
+        match err {
+            GithubError::RateLimited(wait) => Trouble::Wait(wait),
+            GithubError::Unavailable(why) => Trouble::Retry(format!("GitHub did not answer: {why}")),
+            err @ (GithubError::Refused { .. } | GithubError::Settings(_)) => Trouble::Final(err.to_string()),
+        }
+    }
 }
 
 const NO_MODEL: &str = "the built-in agent needs a language model (PMBOT_LLM_URL and PMBOT_LLM_MODEL, or ANTHROPIC_API_KEY); or set [projects.fix] agent to an agent's command";
@@ -222,11 +252,10 @@ impl FixJob {
     ) -> Result<Next, StepError> {
         let ticket = env.store.ticket(&ctx.workspace, &run.ticket).await?;
         let clone = repo.clone_dir(&env.config);
-        let head = match git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch).await {
+        let head = match self.refresh(env, repo).await {
             Ok(head) => head,
-            Err(err) => {
-                return self.fail(env, ctx, run, &data, Error, format!("cannot read the repository: {err}")).await
-            }
+            Err(Trouble::Final(why)) => return self.fail(env, ctx, run, &data, Error, why).await,
+            Err(trouble) => return trouble.later(),
         };
         let snapshot = super::Snapshot::read(&clone, &head).await.map_err(|e| StepError::Failed(e.to_string()))?;
         let mut known =
@@ -477,11 +506,10 @@ impl FixJob {
             return Ok(Next::Stop(Outcome::Snooze(PAUSED_RETRY)));
         }
         let clone = repo.clone_dir(&env.config);
-        let base = match git::refresh_clone(&repo.fix.repository, &clone, &repo.fix.default_branch).await {
+        let base = match self.refresh(env, repo).await {
             Ok(head) => head,
-            Err(err) => {
-                return self.fail(env, ctx, run, &data, Error, format!("cannot read the repository: {err}")).await
-            }
+            Err(Trouble::Final(why)) => return self.fail(env, ctx, run, &data, Error, why).await,
+            Err(trouble) => return trouble.later(),
         };
         let tree: Vec<String> = git::tree(&clone, &base)
             .await
@@ -575,6 +603,7 @@ impl FixJob {
             .ok()
             .and_then(|s| s.lines().last().map(|l| l.trim().to_string()));
         data.feedback = None;
+        data.qa_passed = false;
         let why = format!("the agent changed {} within scope", data.changed.join(", "));
         self.go(env, ctx, run, &data, QaRunning, "pmbot", &why).await
     }
@@ -706,6 +735,9 @@ impl FixJob {
         let worktree = super::worktree_dir(&env.config, run.id);
         let clone = repo.clone_dir(&env.config);
         git::restore_pointer(&clone, &worktree).map_err(|e| StepError::Failed(e.to_string()))?;
+        if data.qa_passed {
+            return self.publish_and_open(env, ctx, run, repo, data).await;
+        }
         let sandbox = self.sandbox(env);
         let mut results = Vec::new();
         for (i, gate) in repo.gates.iter().enumerate() {
@@ -749,11 +781,33 @@ impl FixJob {
             let why = format!("QA failed again ({}):\n{}", names.join(", "), output.join("\n"));
             return self.fail(env, ctx, run, &data, QaFailed, why).await;
         }
+        // Kept before publishing: a publish tried again (GitHub busy) does not rerun the gates.
+        data.qa_passed = true;
+        let value = serde_json::to_value(&data).unwrap_or(Value::Null);
+        if !env.store.set_fix_data(&ctx.workspace, run.id, QaRunning, &value, ctx.now).await? {
+            return Ok(Next::Go);
+        }
+        self.publish_and_open(env, ctx, run, repo, data).await
+    }
+
+    async fn publish_and_open<C: Chat>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        run: &FixRun,
+        repo: &Repo,
+        mut data: RunData,
+    ) -> Result<Next, StepError> {
         match self.publish(env, ctx, run, repo, &mut data).await {
             Ok(()) => {}
-            Err(why) => return self.fail(env, ctx, run, &data, Error, why).await,
+            Err(Trouble::Final(why)) => return self.fail(env, ctx, run, &data, Error, why).await,
+            Err(trouble) => return trouble.later(),
         }
-        let why = format!("the gates passed; pull request #{} opened", data.pr.as_ref().map_or(0, |p| p.number));
+        let pr = data.pr.as_ref();
+        let why = match pr.and_then(|p| p.url.as_deref()) {
+            Some(url) => format!("the gates passed; pull request #{} opened: {url}", pr.map_or(0, |p| p.number)),
+            None => format!("the gates passed; pull request #{} opened", pr.map_or(0, |p| p.number)),
+        };
         self.go(env, ctx, run, &data, PrCreated, "pmbot", &why).await
     }
 
@@ -766,20 +820,20 @@ impl FixJob {
         run: &FixRun,
         repo: &Repo,
         data: &mut RunData,
-    ) -> Result<(), String> {
+    ) -> Result<(), Trouble> {
         let worktree = super::worktree_dir(&env.config, run.id);
-        let ticket = env.store.ticket(&ctx.workspace, &run.ticket).await.map_err(|e| e.to_string())?;
+        let ticket = env.store.ticket(&ctx.workspace, &run.ticket).await.map_err(|e| Trouble::Retry(e.to_string()))?;
         let branch = data.branch.clone().unwrap_or_default();
         let base = data.base.clone().unwrap_or_default();
         let clone = repo.clone_dir(&env.config);
-        let raw = git::staged_changes(&clone, &worktree, &base).await.map_err(|e| e.to_string())?;
-        let changes = scope::parse_raw(&raw)?;
+        let raw = git::staged_changes(&clone, &worktree, &base).await.map_err(|e| Trouble::Retry(e.to_string()))?;
+        let changes = scope::parse_raw(&raw).map_err(Trouble::Final)?;
         let outside = scope::check(&changes, &data.spec.as_ref().map(|s| s.files.clone()).unwrap_or_default());
         if !outside.is_empty() {
-            return Err(format!(
+            return Err(Trouble::Final(format!(
                 "the gates changed files outside the approved ones: {}",
                 outside.iter().map(|v| v.path.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+            )));
         }
         let co_author = data
             .spec_approver
@@ -787,15 +841,88 @@ impl FixJob {
             .map(|h| format!("\n\nCo-authored-by: {} <{h}@users.pmbot.invalid>", self.name(env, h)))
             .unwrap_or_default();
         let message = format!("{}: {}\n\nFix run #{} of the AI queue.{co_author}", run.ticket, ticket.title, run.id);
-        let head = git::commit(&clone, &worktree, &base, &message).await.map_err(|e| format!("cannot commit: {e}"))?;
+        let head = git::commit(&clone, &worktree, &base, &message)
+            .await
+            .map_err(|e| Trouble::Final(format!("cannot commit: {e}")))?;
+        let auth = repo.remote_auth(env.github.as_deref()).await?;
+        git::push(&clone, &worktree, &branch, auth.as_ref())
+            .await
+            .map_err(|e| Trouble::Final(format!("the push was rejected: {}", e.why)))?;
         match repo.fix.forge {
             ForgeKind::Local => {
-                git::push(&clone, &worktree, &branch).await.map_err(|e| format!("the push was rejected: {}", e.why))?;
                 data.pr = Some(PullRequest { number: run.id, forge: "local".into(), branch, head, url: None });
                 Ok(())
             }
-            ForgeKind::Github => Err("the github forge is not available in this version; use forge = \"local\"".into()),
+            ForgeKind::Github => {
+                let (github, slug) = self.github(env, repo)?;
+                let names = Names::new(&env.config.people());
+                let qa: Vec<String> = data.qa.iter().map(GateResult::line).collect();
+                let spec = data.spec.clone().unwrap_or_default();
+                let plan: String = spec.plan.iter().map(|step| format!("\n- {step}")).collect();
+                let summary = format!("{}\n\n**Plan**{plan}", spec.problem.trim());
+                let body = crate::forge::github::policy::pr_body(&crate::forge::github::policy::Body {
+                    ticket: run.ticket.as_str(),
+                    ticket_url: None,
+                    title: &ticket.title,
+                    summary: &summary,
+                    checklist: &spec.checklist,
+                    stat: data.diff_stat.as_deref().unwrap_or_default(),
+                    qa: &qa,
+                    run: run.id,
+                    requested_by: &names.full(&run.requested_by),
+                });
+                let title = format!("{}: {}", run.ticket, ticket.title);
+                let fix = &env.config.fix;
+                let new = crate::forge::github::NewPr {
+                    title: &title,
+                    head: &branch,
+                    base: &repo.fix.default_branch,
+                    body: &body,
+                    draft: fix.draft,
+                };
+                let pr = github.open_pr(&slug, &new).await?;
+                // Labels and reviewers are asked for; a refusal is said, the PR stands.
+                let mut notes = Vec::new();
+                if let Err(err) = github.add_labels(&slug, pr.number, &fix.pr_labels).await {
+                    notes.push(format!("labels not added: {err}"));
+                }
+                if let Err(err) = github.request_reviewers(&slug, pr.number, &fix.reviewers).await {
+                    notes.push(format!("reviewers not requested: {err}"));
+                }
+                if !notes.is_empty() {
+                    if let Ok((channel, thread)) = self.thread(data) {
+                        let text = format!("⚠️ Pull request #{}: {}", pr.number, notes.join("; "));
+                        let _ = env.chat.post(&channel, thread.as_deref(), &crate::chat::Message::text(text)).await;
+                    }
+                }
+                data.pr =
+                    Some(PullRequest { number: pr.number, forge: "github".into(), branch, head, url: Some(pr.url) });
+                Ok(())
+            }
         }
+    }
+
+    /// pmbot's clone, fetched with the forge's credentials; the default branch's commit.
+    async fn refresh<C>(&self, env: &JobEnv<C>, repo: &Repo) -> Result<String, Trouble> {
+        if repo.fix.forge == ForgeKind::Github {
+            self.github(env, repo)?;
+        }
+        let auth = repo.remote_auth(env.github.as_deref()).await?;
+        git::refresh_clone(&repo.fix.repository, &repo.clone_dir(&env.config), &repo.fix.default_branch, auth.as_ref())
+            .await
+            .map_err(|err| Trouble::Final(format!("cannot read the repository: {err}")))
+    }
+
+    /// The GitHub client and the repository's `owner/name`, or why the github forge cannot work.
+    fn github<'e, C>(&self, env: &'e JobEnv<C>, repo: &Repo) -> Result<(&'e Github, String), Trouble> {
+        let github = env.github.as_deref().ok_or_else(|| Trouble::Final(NO_GITHUB.into()))?;
+        let slug = repo.github_slug().ok_or_else(|| {
+            Trouble::Final(format!(
+                "{} is not a GitHub repository URL; set [projects.fix] github_repo = \"owner/name\"",
+                repo.fix.repository
+            ))
+        })?;
+        Ok((github, slug))
     }
 
     // ── PR_CREATED ─────────────────────────────────────────────────────────────────────
@@ -878,11 +1005,20 @@ impl FixJob {
                 let message = format!("Merge {branch}: {} (fix run #{})", run.ticket, run.id);
                 let clone = repo.clone_dir(&env.config);
                 let head = data.pr.as_ref().map(|p| p.head.clone()).unwrap_or_default();
-                match git::merge(&clone, &scratch, &branch, &head, &repo.fix.default_branch, &message).await {
-                    Ok(sha) => data.merged = Some(sha),
-                    Err(err) => {
-                        return self.fail(env, ctx, run, &data, Error, format!("could not merge: {}", err.why)).await
+                let merged = match repo.fix.forge {
+                    ForgeKind::Local => {
+                        git::merge(&clone, &scratch, &branch, &head, &repo.fix.default_branch, &message)
+                            .await
+                            .map_err(|err| Trouble::Final(err.why))
                     }
+                    ForgeKind::Github => self.merge_on_github(env, repo, &data, &message).await,
+                };
+                match merged {
+                    Ok(sha) => data.merged = Some(sha),
+                    Err(Trouble::Final(why)) => {
+                        return self.fail(env, ctx, run, &data, Error, format!("could not merge: {why}")).await
+                    }
+                    Err(trouble) => return trouble.later(),
                 }
                 let deciders = self.deciders(env, ctx, id).await?;
                 let why = format!("{} approved; merged into {}", deciders, repo.fix.default_branch);
@@ -912,6 +1048,24 @@ impl FixJob {
             }
             Verdict::Withdrawn => Ok(Next::Go),
         }
+    }
+
+    /// Merges the approved head through GitHub's API and deletes the branch.
+    async fn merge_on_github<C>(
+        &self,
+        env: &JobEnv<C>,
+        repo: &Repo,
+        data: &RunData,
+        title: &str,
+    ) -> Result<String, Trouble> {
+        let (github, slug) = self.github(env, repo)?;
+        let pr = data.pr.as_ref().ok_or_else(|| Trouble::Final("the run has no pull request".into()))?;
+        let method = env.config.fix.merge_method.as_str();
+        let sha = github.merge(&slug, pr.number, method, &pr.head, title).await?;
+        if let Err(err) = github.delete_branch(&slug, &pr.branch).await {
+            tracing::warn!(error = %err, branch = %pr.branch, "the merged branch was not deleted");
+        }
+        Ok(sha)
     }
 
     // ── Telling the thread, following on the board ────────────────────────────────────

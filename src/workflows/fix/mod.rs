@@ -47,6 +47,8 @@ pub struct RunData {
     /// Changed paths under `critical_paths`: the PR gate wants two approvals.
     pub critical: Vec<String>,
     pub qa: Vec<GateResult>,
+    /// The gates passed for this change (a retried publish does not run them again).
+    pub qa_passed: bool,
     pub pr: Option<PullRequest>,
     pub pr_approval: Option<i64>,
     pub merged: Option<String>,
@@ -118,6 +120,26 @@ impl Repo {
             critical_paths: team.critical_paths.iter().chain(&fix.critical_paths).cloned().collect(),
             fix,
         })
+    }
+
+    /// `owner/name` of the repository on GitHub: `github_repo`, or read from its URL.
+    pub fn github_slug(&self) -> Option<String> {
+        self.fix.github_repo.clone().or_else(|| crate::forge::github::policy::repo_slug(&self.fix.repository))
+    }
+
+    /// What git needs to reach the repository: on the github forge, the app's or token's
+    /// credentials; nothing for a local forge.
+    pub async fn remote_auth(
+        &self,
+        github: Option<&crate::forge::github::Github>,
+    ) -> Result<Option<git::RemoteAuth>, crate::forge::github::GithubError> {
+        match (self.fix.forge, github) {
+            (crate::config::ForgeKind::Github, Some(github)) => Ok(Some(git::RemoteAuth {
+                url: self.fix.repository.clone(),
+                header: crate::forge::github::policy::git_auth_header(&github.git_token().await?),
+            })),
+            _ => Ok(None),
+        }
     }
 
     /// pmbot's clone of the repository.
