@@ -145,7 +145,15 @@ impl App {
                 token: token.clone(),
             })
         });
-        let router = crate::http::router(self.store.clone(), slack, discord, alerts);
+        let github = self.github_webhook_secret.as_ref().map(|secret| {
+            Arc::new(crate::intake::github::http::GithubHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                secret: secret.clone(),
+            })
+        });
+        let endpoints = crate::http::Endpoints { slack, discord, alerts, github };
+        let router = crate::http::router(self.store.clone(), endpoints);
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);
         Ok((addr, server))

@@ -7,15 +7,16 @@ mod common;
 
 use common::github::{FakeGithub, Injected, APP_ID, INSTALLATION, TOKEN};
 use common::repo::{Repo, GOOD_AGENT};
-use common::{seeded_app, t0, text_of, RecordingChat};
+use common::{seeded_app, text_of, RecordingChat};
 use pmbot::app::App;
 use pmbot::board::{NewTicket, RunState, Status, TicketKey};
 use pmbot::chat::{Inbound, MessageRef, Origin, Platform};
 use pmbot::dispatch::Bot;
 use pmbot::forge::github::{Credentials, Github, GithubSettings};
 use pmbot::jobs::JobEnv;
-use pmbot::queue::{Clock, Worker};
+use pmbot::queue::Worker;
 use pmbot::service::{Actor, BoardService, Ctx};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use RunState::*;
 
@@ -25,9 +26,26 @@ on_both_backends!(
     rate_limits_and_server_errors_are_waited_out,
     a_pull_request_github_cannot_merge_is_told_in_words,
     without_credentials_the_github_forge_says_what_is_missing,
+    every_recorded_github_delivery_gets_a_2xx_or_a_clean_4xx,
+    unsigned_or_malformed_deliveries_are_refused_and_redeliveries_are_one_job,
+    a_pull_request_naming_a_ticket_moves_it_to_review_then_done,
+    a_review_approval_on_github_decides_the_pr_gate_for_a_person_of_the_team,
+    a_pull_request_merged_on_github_completes_its_run,
+    a_pull_request_closed_on_github_cancels_its_run,
+    issues_become_tickets_with_their_comments_and_a_label_queues_a_fix,
+    a_ci_failure_on_the_runs_branch_stops_the_merge,
+    a_push_to_the_default_branch_refreshes_the_repositorys_knowledge,
 );
 
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+const SECRET: &str = "It's a Secret to Everybody";
+
 struct Team {
+    base: String,
+    http: reqwest::Client,
     app: App,
     bot: Bot,
     worker: Worker<JobEnv<RecordingChat>>,
@@ -55,8 +73,16 @@ async fn team(url: &str, credentials: Option<Credentials>) -> Team {
         let fix = web.fix.as_mut().unwrap();
         fix.repository = clone_url;
         fix.forge = pmbot::config::ForgeKind::Github;
+        // Codertocat/Hello-World is the repository of GitHub's recorded payloads.
+        let app_project = c.projects.iter_mut().find(|p| p.key == "APP").unwrap();
+        app_project.github = Some(toml::from_str("repo = \"Codertocat/Hello-World\"\nissues = true").unwrap());
+        c.intake.auto_fix_label = Some("pmbot-fix".into());
+        for (handle, login) in [("pat", "pat-gh"), ("ana", "ana-gh"), ("ben", "Codertocat")] {
+            c.people.iter_mut().find(|p| p.handle == handle).unwrap().github = Some(login.into());
+        }
     })
     .await;
+    app.github_webhook_secret = Some(SECRET.into());
     app.github = credentials.map(|credentials| {
         let mut client = Github::new(&GithubSettings { api_url: github.url.clone(), credentials }).unwrap();
         client.max_wait = std::time::Duration::from_secs(3);
@@ -66,11 +92,44 @@ async fn team(url: &str, credentials: Option<Credentials>) -> Team {
     let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
     new.status = Status::Todo;
     new.reporter = Some("chloe".into());
-    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(t0())).await.unwrap();
+    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(now())).await.unwrap();
     let chat = Arc::new(RecordingChat::default());
-    let clock: Clock = Arc::new(t0);
-    let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
-    Team { bot: app.bot(), app, worker, chat, repo, github, key: ticket.key, _work: work }
+    // Deliveries are recorded at the real time, so the worker keeps the real clock.
+    let worker = app.worker(chat.clone()).unwrap();
+    let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
+    tokio::spawn(server);
+    let base = format!("http://{addr}");
+    Team {
+        base,
+        http: reqwest::Client::new(),
+        bot: app.bot(),
+        app,
+        worker,
+        chat,
+        repo,
+        github,
+        key: ticket.key,
+        _work: work,
+    }
+}
+
+fn sign(body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn fixture(path: &str) -> Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github").join(path);
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn delivery() -> String {
+    format!("72d3162e-cc78-11e3-81ab-{:012}", DELIVERY.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
 }
 
 fn origin(user: &str) -> Origin {
@@ -80,6 +139,57 @@ fn origin(user: &str) -> Origin {
 }
 
 impl Team {
+    /// Delivers `payload` as GitHub would (signed), under `delivery`; the HTTP status.
+    async fn deliver_as(&self, event: &str, delivery: &str, body: &[u8], signature: Option<String>) -> u16 {
+        let mut request = self
+            .http
+            .post(format!("{}/github/webhook", self.base))
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    async fn deliver(&self, event: &str, payload: &Value) -> u16 {
+        let body = serde_json::to_vec(payload).unwrap();
+        let status = self.deliver_as(event, &delivery(), &body, Some(sign(&body))).await;
+        self.worker.run_until_idle().await;
+        status
+    }
+
+    async fn ticket(&self, key: &TicketKey) -> pmbot::board::Ticket {
+        self.app.store.ticket(&self.app.workspace(), key).await.unwrap()
+    }
+
+    async fn new_ticket(&self, project: &str, title: &str) -> TicketKey {
+        let board = BoardService::new(self.app.store.clone(), self.app.workspace());
+        let mut new = NewTicket::new(project, title).unwrap();
+        new.status = Status::InProgress;
+        board.create(&Actor::System("test".into()), &new, &Ctx::new(now())).await.unwrap().key
+    }
+
+    async fn failed_jobs(&self) -> Vec<pmbot::store::JobRecord> {
+        let jobs = self.app.store.jobs(&self.app.workspace(), None, None, 10_000).await.unwrap();
+        jobs.into_iter()
+            .filter(|j| {
+                !j.errors.is_empty()
+                    || matches!(j.state, pmbot::store::JobState::Cancelled | pmbot::store::JobState::Discarded)
+            })
+            .collect()
+    }
+
+    /// GitHub's recorded `event` payload, about pull request `number` of acme/web.
+    fn about_run_pr(&self, path: &str, number: i64) -> Value {
+        let mut payload = fixture(path);
+        payload["repository"]["full_name"] = json!("acme/web");
+        payload["pull_request"]["number"] = json!(number);
+        payload
+    }
+
     async fn press(&self, user: &str, label: &str) {
         let card = self.chat.last_with_buttons().expect("a card with buttons");
         let button = card.buttons().find(|b| b.label == label).expect("the button");
@@ -90,14 +200,14 @@ impl Team {
             message: MessageRef { channel: "#acme-web".into(), ts: "card".into() },
             trigger: None,
         };
-        self.bot.handle(&action, t0()).await;
+        self.bot.handle(&action, now()).await;
     }
 
     /// Starts the run and approves its SPEC; the worker runs until the PR gate (or an end).
     async fn to_pr_gate(&self) {
         let out = self
             .bot
-            .handle(&Inbound::Mention { origin: origin("pat"), text: format!("@pmbot fix {}", self.key) }, t0())
+            .handle(&Inbound::Mention { origin: origin("pat"), text: format!("@pmbot fix {}", self.key) }, now())
             .await;
         assert!(text_of(&out).contains("handed"), "{}", text_of(&out));
         self.worker.run_until_idle().await;
@@ -209,7 +319,7 @@ async fn rate_limits_and_server_errors_are_waited_out(url: &str) {
     assert!(t.github.calls("PUT", "/pulls/1/merge").is_empty());
     let jobs = t.app.store.jobs(&t.app.workspace(), None, None, 100).await.unwrap();
     let job = jobs.iter().find(|j| j.kind == "fix.run").unwrap();
-    assert!(job.run_at > t0() + chrono::Duration::minutes(9), "snoozed until the reset: {job:?}");
+    assert!(job.run_at > now() + chrono::Duration::minutes(9), "snoozed until the reset: {job:?}");
 }
 
 async fn a_pull_request_github_cannot_merge_is_told_in_words(url: &str) {
@@ -235,10 +345,228 @@ async fn a_pull_request_github_cannot_merge_is_told_in_words(url: &str) {
 async fn without_credentials_the_github_forge_says_what_is_missing(url: &str) {
     let t = team(url, None).await;
     let out =
-        t.bot.handle(&Inbound::Mention { origin: origin("pat"), text: format!("@pmbot fix {}", t.key) }, t0()).await;
+        t.bot.handle(&Inbound::Mention { origin: origin("pat"), text: format!("@pmbot fix {}", t.key) }, now()).await;
     assert!(text_of(&out).contains("handed"), "{}", text_of(&out));
     t.worker.run_until_idle().await;
     assert_eq!(t.run().await.state, Error);
     assert!(t.said().contains("GITHUB_TOKEN"), "{}", t.said());
     assert!(t.github.requests().is_empty() && t.github.git_served() == 0);
+}
+
+// ── Webhooks ─────────────────────────────────────────────────────────────────────────────
+
+async fn every_recorded_github_delivery_gets_a_2xx_or_a_clean_4xx(url: &str) {
+    let t = team(url, None).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github");
+    let mut delivered = 0;
+    for event in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let name = event.file_name().unwrap().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(&event).unwrap().map(|e| e.unwrap().path()) {
+            let body = std::fs::read(&file).unwrap();
+            let status = t.deliver_as(&name, &delivery(), &body, Some(sign(&body))).await;
+            assert!((200..300).contains(&status), "{}: {status}", file.display());
+            delivered += 1;
+        }
+    }
+    assert_eq!(delivered, 19);
+    t.worker.run_until_idle().await;
+    assert!(t.failed_jobs().await.is_empty(), "{:#?}", t.failed_jobs().await);
+    // The recorded issue was opened in Codertocat/Hello-World, APP's intake: it is a ticket.
+    let links = t.app.store.github_issue(&t.app.workspace(), "Codertocat/Hello-World", 1).await.unwrap();
+    let ticket = t.ticket(&links.expect("the issue is linked").ticket_key.parse().unwrap()).await;
+    assert_eq!(ticket.project, "APP");
+    assert_eq!(ticket.title, "Spelling error in the README file");
+}
+
+async fn unsigned_or_malformed_deliveries_are_refused_and_redeliveries_are_one_job(url: &str) {
+    let t = team(url, None).await;
+    let body = serde_json::to_vec(&fixture("issues/opened.payload.json")).unwrap();
+    assert_eq!(t.deliver_as("issues", &delivery(), &body, None).await, 401);
+    assert_eq!(t.deliver_as("issues", &delivery(), &body, Some("sha256=00".into())).await, 401);
+    let forged = sign(b"something else");
+    assert_eq!(t.deliver_as("issues", &delivery(), &body, Some(forged)).await, 401);
+    assert_eq!(t.deliver_as("issues", "", &body, Some(sign(&body))).await, 400, "no delivery id");
+    assert_eq!(t.deliver_as("issues", &delivery(), b"not json", Some(sign(b"not json"))).await, 400);
+    assert_eq!(t.deliver_as("pull_request", &delivery(), b"{}", Some(sign(b"{}"))).await, 400);
+    let jobs = t.app.store.jobs(&t.app.workspace(), None, None, 100).await.unwrap();
+    assert!(jobs.iter().all(|j| j.kind != "github.event"), "nothing refused was recorded");
+
+    let id = delivery();
+    for _ in 0..3 {
+        assert_eq!(t.deliver_as("issues", &id, &body, Some(sign(&body))).await, 202);
+    }
+    let jobs = t.app.store.jobs(&t.app.workspace(), None, None, 100).await.unwrap();
+    assert_eq!(jobs.iter().filter(|j| j.kind == "github.event").count(), 1, "a redelivery is the same job");
+    t.worker.run_until_idle().await;
+    let all = t.app.store.tickets(&t.app.workspace(), &pmbot::store::TicketFilter::default()).await.unwrap();
+    assert_eq!(all.iter().filter(|x| x.title == "Spelling error in the README file").count(), 1);
+
+    // Without GITHUB_WEBHOOK_SECRET the endpoint is not there at all.
+    let config = pmbot::config::load::parse(std::path::Path::new("built-in"), pmbot::config::BUILT_IN).unwrap();
+    let mut app = App::open(config, Some(url)).await.unwrap();
+    app.github_webhook_secret = None;
+    let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
+    tokio::spawn(server);
+    let status = t.http.post(format!("http://{addr}/github/webhook")).body(body).send().await.unwrap().status();
+    assert_eq!(status, 404);
+}
+
+async fn a_pull_request_naming_a_ticket_moves_it_to_review_then_done(url: &str) {
+    let t = team(url, None).await;
+    let key = t.new_ticket("APP", "Login button does nothing").await;
+    let mut opened = fixture("pull_request/opened.payload.json");
+    opened["pull_request"]["title"] = json!(format!("{key}: wire the login button"));
+    assert_eq!(t.deliver("pull_request", &opened).await, 202);
+    assert_eq!(t.ticket(&key).await.status, Status::InReview);
+    let links = t.app.store.github_links_of(&t.app.workspace(), key.as_str()).await.unwrap();
+    assert_eq!((links[0].number, links[0].state.as_str()), (2, "open"));
+    let open = t.app.store.open_pulls(&t.app.workspace()).await.unwrap();
+    assert_eq!(open.len(), 1);
+
+    let mut merged = fixture("pull_request/closed.payload.json");
+    merged["pull_request"]["title"] = json!(format!("{key}: wire the login button"));
+    merged["pull_request"]["merged"] = json!(true);
+    merged["pull_request"]["merged_at"] = json!("2019-05-15T15:20:40Z");
+    assert_eq!(t.deliver("pull_request", &merged).await, 202);
+    assert_eq!(t.ticket(&key).await.status, Status::Done);
+    assert!(t.app.store.open_pulls(&t.app.workspace()).await.unwrap().is_empty());
+    let log = t.app.store.decisions(&t.app.workspace(), Some(key.as_str()), 50).await.unwrap();
+    assert!(log.iter().any(|d| d.actor == "github" && d.inputs["to"] == "done"), "{log:#?}");
+
+    // A key that is no ticket links nothing and moves nothing.
+    let mut stray = fixture("pull_request/opened.payload.json");
+    stray["pull_request"]["title"] = json!("UTF-8 handling, see RFC-3629");
+    assert_eq!(t.deliver("pull_request", &stray).await, 202);
+    assert!(t.failed_jobs().await.is_empty());
+}
+
+async fn a_review_approval_on_github_decides_the_pr_gate_for_a_person_of_the_team(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    t.to_pr_gate().await;
+    assert_eq!(t.run().await.state, AwaitingPrApproval);
+    // Someone GitHub knows but pmbot does not: their approval counts for nothing.
+    let mut review = t.about_run_pr("pull_request_review/submitted.payload.json", 1);
+    review["review"]["state"] = json!("approved");
+    review["review"]["user"]["login"] = json!("drive-by-user");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    assert_eq!(t.run().await.state, AwaitingPrApproval);
+    let log = t.app.store.decisions(&t.app.workspace(), Some(t.key.as_str()), 100).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "github.review" && d.outcome == "refused"), "{log:#?}");
+    // Ana approved the SPEC; the gate wants someone else, so her GitHub approval is refused too.
+    review["review"]["user"]["login"] = json!("ana-gh");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    assert_eq!(t.run().await.state, AwaitingPrApproval);
+    // Pat (a PM, pat-gh on GitHub) approves there: the gate is decided and the PR merged.
+    review["review"]["user"]["login"] = json!("pat-gh");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    assert_eq!(t.run().await.state, Completed, "{}", t.said());
+    assert_eq!(t.github.calls("PUT", "/pulls/1/merge").len(), 1);
+    assert!(t.said().contains("Pat Morgan approved"), "{}", t.said());
+}
+
+async fn a_pull_request_merged_on_github_completes_its_run(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    t.to_pr_gate().await;
+    let mut closed = t.about_run_pr("pull_request/closed.payload.json", 1);
+    closed["pull_request"]["merged"] = json!(true);
+    closed["pull_request"]["merge_commit_sha"] = json!("c4295bd74fb0f4d6d8d6e4ce1fa2ba1e2e8d0e07");
+    assert_eq!(t.deliver("pull_request", &closed).await, 202);
+    let run = t.run().await;
+    assert_eq!(run.state, Completed, "{}", t.said());
+    assert_eq!(run.data["merged"], "c4295bd74fb0f4d6d8d6e4ce1fa2ba1e2e8d0e07");
+    assert!(t.github.calls("PUT", "/pulls/1/merge").is_empty(), "merged on GitHub, not again by pmbot");
+    assert!(t.said().contains("merged pull request #1 on GitHub"), "{}", t.said());
+    assert_eq!(t.status().await, Status::Done);
+    // The same delivery again changes nothing.
+    assert_eq!(t.deliver("pull_request", &closed).await, 202);
+    assert!(t.failed_jobs().await.is_empty());
+}
+
+async fn a_pull_request_closed_on_github_cancels_its_run(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    t.to_pr_gate().await;
+    let closed = t.about_run_pr("pull_request/closed.payload.json", 1);
+    assert_eq!(t.deliver("pull_request", &closed).await, 202);
+    assert_eq!(t.run().await.state, Cancelled, "{}", t.said());
+    assert!(t.said().contains("closed pull request #1 on GitHub"), "{}", t.said());
+    let pending = t.app.store.pending_approvals(&t.app.workspace()).await.unwrap();
+    assert!(pending.is_empty(), "the gate is closed: {pending:#?}");
+}
+
+async fn issues_become_tickets_with_their_comments_and_a_label_queues_a_fix(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    assert_eq!(t.deliver("issues", &fixture("issues/opened.payload.json")).await, 202);
+    let link = t.app.store.github_issue(&t.app.workspace(), "Codertocat/Hello-World", 1).await.unwrap().unwrap();
+    let key: TicketKey = link.ticket_key.parse().unwrap();
+    let ticket = t.ticket(&key).await;
+    assert_eq!((ticket.project.as_str(), ticket.status), ("APP", Status::Todo));
+    assert!(ticket.description.contains("https://github.com/Codertocat/Hello-World/issues/1"));
+    assert!(ticket.labels.contains(&"github".to_string()));
+    // The reporter is told the key on the issue (this GitHub does not have that repository:
+    // the refusal is logged and the ticket stands).
+    let told = t.github.calls("POST", "/repos/Codertocat/Hello-World/issues/1/comments");
+    assert!(told[0].body["body"].as_str().unwrap().contains(key.as_str()), "{told:?}");
+
+    assert_eq!(t.deliver("issue_comment", &fixture("issue_comment/created.payload.json")).await, 202);
+    assert_eq!(t.deliver("issue_comment", &fixture("issue_comment/created.payload.json")).await, 202);
+    let comments = t.app.store.comments(&t.app.workspace(), &key).await.unwrap();
+    assert_eq!(
+        comments.iter().filter(|c| c.body.contains("on GitHub: You are totally right!")).count(),
+        1,
+        "{comments:#?}"
+    );
+
+    // Labelled pmbot-fix by Codertocat, who is Ben (a member): members may not start fixes.
+    let mut labeled = fixture("issues/labeled.payload.json");
+    labeled["label"]["name"] = json!("pmbot-fix");
+    assert_eq!(t.deliver("issues", &labeled).await, 202);
+    assert!(t.app.store.fix_runs_of(&t.app.workspace(), &key).await.unwrap().is_empty());
+    let log = t.app.store.decisions(&t.app.workspace(), Some(key.as_str()), 50).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "fix.start" && d.outcome == "refused" && d.actor == "ben"), "{log:#?}");
+    // By Ana (a lead): the ticket goes to the AI queue, its SPEC still waiting for an approver.
+    labeled["sender"]["login"] = json!("ana-gh");
+    assert_eq!(t.deliver("issues", &labeled).await, 202);
+    let runs = t.app.store.fix_runs_of(&t.app.workspace(), &key).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].requested_by, "ana");
+    // APP has no AI queue of its own: the run says so and hands the ticket back.
+    assert_eq!(runs[0].state, Cancelled);
+    assert!(t.said().contains("no [projects.fix] repository"), "{}", t.said());
+
+    let mut closed = fixture("issues/reopened.payload.json");
+    closed["action"] = json!("closed");
+    assert_eq!(t.deliver("issues", &closed).await, 202);
+    assert_eq!(t.ticket(&key).await.status, Status::Done);
+}
+
+async fn a_ci_failure_on_the_runs_branch_stops_the_merge(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    t.to_pr_gate().await;
+    let run = t.run().await;
+    let (branch, head) = (run.data["branch"].as_str().unwrap(), run.data["pr"]["head"].as_str().unwrap());
+    let mut check = fixture("check_run/completed.payload.json");
+    check["repository"]["full_name"] = json!("acme/web");
+    check["check_run"]["check_suite"]["head_branch"] = json!(branch);
+    check["check_run"]["head_sha"] = json!(head);
+    check["check_run"]["conclusion"] = json!("failure");
+    assert_eq!(t.deliver("check_run", &check).await, 202);
+    assert!(t.said().contains("❌ CI on GitHub: Octocoders-linter failure"), "{}", t.said());
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    assert_eq!(t.run().await.state, Error);
+    assert!(t.said().contains("the team's CI failed on the approved head"), "{}", t.said());
+    assert!(t.github.calls("PUT", "/pulls/1/merge").is_empty(), "nothing merged");
+}
+
+async fn a_push_to_the_default_branch_refreshes_the_repositorys_knowledge(url: &str) {
+    let t = team(url, Some(Credentials::Token(TOKEN.into()))).await;
+    let mut push = fixture("push/payload.json");
+    push["repository"]["full_name"] = json!("acme/web");
+    push["repository"]["default_branch"] = json!("main");
+    push["ref"] = json!("refs/heads/main");
+    assert_eq!(t.deliver("push", &push).await, 202);
+    let log = t.app.store.decisions(&t.app.workspace(), Some("WEB"), 50).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "github.push" && d.rationale.contains("scanned again")), "{log:#?}");
+    assert!(t._work.path().join("repos/web/.git").exists(), "pmbot's clone was fetched");
+    assert!(t.github.git_served() > 0);
 }

@@ -47,11 +47,14 @@ pub struct IntakeConfig {
     pub close_resolved: bool,
     /// Alerts go to the project of the first route whose label matchers all hold.
     pub routes: Vec<AlertRoute>,
+    /// A GitHub issue given this label goes to the AI queue (its SPEC still waits for an
+    /// approver). None: labels move nothing.
+    pub auto_fix_label: Option<String>,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        IntakeConfig { alerts_project: None, close_resolved: true, routes: Vec::new() }
+        IntakeConfig { alerts_project: None, close_resolved: true, routes: Vec::new(), auto_fix_label: None }
     }
 }
 
@@ -652,9 +655,48 @@ pub struct ProjectConfig {
     /// The project's AI queue (`[projects.fix]`); without it, no fixes.
     #[serde(default)]
     pub fix: Option<ProjectFixConfig>,
+    /// The project's GitHub repository (`[projects.github]`): its pull requests and issues.
+    #[serde(default)]
+    pub github: Option<ProjectGithubConfig>,
+}
+
+/// What GitHub's webhooks do for a project.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectGithubConfig {
+    /// `owner/name`.
+    pub repo: String,
+    /// GitHub Issues are an intake: an issue opened there becomes a ticket, its comments
+    /// the ticket's comments, and closing it closes the ticket.
+    #[serde(default)]
+    pub issues: bool,
+    /// A pull request naming a ticket moves it: to `in_review` when opened, `done` when merged.
+    #[serde(default = "yes")]
+    pub move_tickets: bool,
 }
 
 impl Config {
+    /// The project whose GitHub repository is `slug` (`owner/name`, any case): named in
+    /// `[projects.github]`, or the github forge's repository of `[projects.fix]`.
+    pub fn project_of_repo(&self, slug: &str) -> Option<&ProjectConfig> {
+        let same = |s: &str| s.eq_ignore_ascii_case(slug);
+        self.projects.iter().find(|p| p.github.as_ref().is_some_and(|g| same(&g.repo))).or_else(|| {
+            self.projects.iter().find(|p| {
+                p.fix.as_ref().is_some_and(|f| {
+                    f.github_repo
+                        .as_deref()
+                        .or(crate::forge::github::policy::repo_slug(&f.repository).as_deref())
+                        .is_some_and(same)
+                })
+            })
+        })
+    }
+
+    /// The person whose GitHub login is `login`.
+    pub fn person_on_github(&self, login: &str) -> Option<&PersonConfig> {
+        self.people.iter().find(|p| p.github.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(login)))
+    }
+
     /// The team as board people, each with a time zone (the team's when not set).
     pub fn people(&self) -> Vec<Person> {
         self.people

@@ -9,13 +9,19 @@ use crate::chat::{discord, slack};
 use crate::store::Store;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
-pub fn router(
-    store: Store,
-    slack: Option<std::sync::Arc<slack::http::SlackHttp>>,
-    discord: Option<std::sync::Arc<discord::http::DiscordHttp>>,
-    alerts: Option<std::sync::Arc<crate::intake::alerts::http::AlertsHttp>>,
-) -> Router {
+/// The routes each configured endpoint adds; an endpoint without its secret is not there.
+#[derive(Default)]
+pub struct Endpoints {
+    pub slack: Option<Arc<slack::http::SlackHttp>>,
+    pub discord: Option<Arc<discord::http::DiscordHttp>>,
+    pub alerts: Option<Arc<crate::intake::alerts::http::AlertsHttp>>,
+    pub github: Option<Arc<crate::intake::github::http::GithubHttp>>,
+}
+
+pub fn router(store: Store, endpoints: Endpoints) -> Router {
+    let Endpoints { slack, discord, alerts, github } = endpoints;
     let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
     // One gate for both platforms: the limits hold for the process, not per route.
     let gate = limits::Gate::new(limits::RequestLimits::default());
@@ -30,6 +36,9 @@ pub fn router(
     // Without its token the endpoint is not there at all (404), never open.
     if let Some(alerts) = alerts {
         router = router.merge(guarded(crate::intake::alerts::http::routes(alerts)));
+    }
+    if let Some(github) = github {
+        router = router.merge(guarded(crate::intake::github::http::routes(github)));
     }
     router
 }

@@ -1,3 +1,5 @@
-//! Bug reports from outside the chat. Today: alerts from Prometheus Alertmanager (or SigNoz).
+//! Bug reports and events from outside the chat: alerts from Prometheus Alertmanager (or
+//! SigNoz) and GitHub's webhooks.
 
 pub mod alerts;
+pub mod github;

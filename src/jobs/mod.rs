@@ -33,6 +33,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<RetentionJob>()?
         .register::<FixJob>()?
         .register::<crate::intake::alerts::AlertsJob>()?
+        .register::<crate::intake::github::GithubJob>()?
         .register::<AgentJob>()
 }
 

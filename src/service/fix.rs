@@ -165,6 +165,46 @@ impl BoardService {
         Ok(self.store.fix_run(&self.ws, id).await?)
     }
 
+    /// Ends run `id` in `to` because of what happened on its forge (its pull request merged
+    /// or closed on GitHub, a verified webhook says): the transition with `data` (when
+    /// given), its gates withdrawn so the parked job wakes and tells the thread, and the
+    /// decision, together. `false` when the run had ended already.
+    pub async fn end_fix_on_forge(
+        &self,
+        actor: &Actor,
+        id: i64,
+        to: RunState,
+        why: &str,
+        data: Option<&Value>,
+        ctx: &Ctx,
+    ) -> Result<bool> {
+        let run = self.store.fix_run(&self.ws, id).await?;
+        if run.state.is_final() {
+            return Ok(false);
+        }
+        let (mut tx, earlier) = self.begin(ctx).await?;
+        if earlier.is_some() {
+            return Ok(false);
+        }
+        if !tx.transition_fix_run(&self.ws, id, run.state, to, &actor.name(), why, data, ctx.now).await? {
+            drop(tx);
+            // It moved on meanwhile: decide again from where it is now.
+            return Box::pin(self.end_fix_on_forge(actor, id, to, why, data, ctx)).await;
+        }
+        for approval in tx.pending_approvals_starting(&self.ws, &format!("fix:{id}:")).await? {
+            tx.withdraw_approval(&self.ws, approval, why, ctx.now).await?;
+        }
+        let record = Record {
+            actor,
+            subject: run.ticket.as_str(),
+            action: "fix.forge".into(),
+            outcome: format!("fix run #{id} {} → {to}: {why}", run.state),
+            inputs: json!({ "run": id, "from": run.state.as_str(), "to": to.as_str() }),
+        };
+        self.finish(tx, &ctx.clone().kind("fix.forge"), record).await?;
+        Ok(true)
+    }
+
     /// The kill switch: while paused no fix step starts and running agents are stopped
     /// (their runs keep their state and go on when resumed). PMs, leads and the operator.
     pub async fn pause_fixes(&self, actor: &Actor, paused: bool, ctx: &Ctx) -> Result<()> {

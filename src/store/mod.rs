@@ -10,6 +10,7 @@ mod approvals;
 mod connect;
 mod decisions;
 mod fix;
+mod github;
 mod jobs;
 mod llm;
 mod messages;
@@ -24,6 +25,7 @@ pub use approvals::{Approval, ApprovalDecision, ApprovalState, Approvers, NewApp
 pub use connect::{redact, sqlite_url};
 pub use decisions::{Decision, DecisionFilter, NewDecision};
 pub use fix::{FixRun, FixTransition};
+pub use github::GithubLink;
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
 pub use retention::{Cutoffs, Pruned};

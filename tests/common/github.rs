@@ -100,6 +100,10 @@ fn fixture(path: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
 }
 
+fn number_is(pr: &Value, n: &str) -> bool {
+    n.parse::<i64>().ok().is_some_and(|n| pr["number"].as_i64() == Some(n))
+}
+
 fn json_response(status: u16, body: Value) -> Response {
     (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
 }
@@ -214,7 +218,7 @@ async fn handle(
             json_response(201, pr)
         }
         ("GET" | "PATCH", ["pulls", n]) => {
-            let Some(pr) = recorded.prs.iter_mut().find(|p| p["number"].to_string() == *n) else {
+            let Some(pr) = recorded.prs.iter_mut().find(|p| number_is(p, n)) else {
                 return json_response(404, json!({ "message": "Not Found" }));
             };
             if method == Method::PATCH {
@@ -224,11 +228,11 @@ async fn handle(
         }
         ("POST", ["issues", _, "labels"]) => json_response(200, json!([])),
         ("POST", ["pulls", n, "requested_reviewers"]) => {
-            let pr = recorded.prs.iter().find(|p| p["number"].to_string() == *n).cloned().unwrap_or_default();
+            let pr = recorded.prs.iter().find(|p| number_is(p, n)).cloned().unwrap_or_default();
             json_response(201, pr)
         }
         ("PUT", ["pulls", n, "merge"]) => {
-            let Some(pr) = recorded.prs.iter_mut().find(|p| p["number"].to_string() == *n) else {
+            let Some(pr) = recorded.prs.iter_mut().find(|p| number_is(p, n)) else {
                 return json_response(404, json!({ "message": "Not Found" }));
             };
             let head = pr["head"]["ref"].as_str().unwrap_or_default().to_string();

@@ -1060,6 +1060,15 @@ impl FixJob {
     ) -> Result<String, Trouble> {
         let (github, slug) = self.github(env, repo)?;
         let pr = data.pr.as_ref().ok_or_else(|| Trouble::Final("the run has no pull request".into()))?;
+        // The team's CI is one more gate: a failed check on the approved head stops the merge.
+        let failed: Vec<String> = latest_ci(&data.ci, &pr.head)
+            .into_iter()
+            .filter(|c| c.failed())
+            .map(|c| format!("{} {} ({})", c.name, c.conclusion, c.url))
+            .collect();
+        if !failed.is_empty() {
+            return Err(Trouble::Final(format!("the team's CI failed on the approved head: {}", failed.join(", "))));
+        }
         let method = env.config.fix.merge_method.as_str();
         let sha = github.merge(&slug, pr.number, method, &pr.head, title).await?;
         if let Err(err) = github.delete_branch(&slug, &pr.branch).await {
@@ -1254,6 +1263,16 @@ impl FixJob {
     fn when<C>(&self, env: &JobEnv<C>, at: chrono::DateTime<chrono::Utc>) -> String {
         at.with_timezone(&env.config.team.timezone).format("%A %-d %B %H:%M %Z").to_string()
     }
+}
+
+/// Each check's latest result on commit `sha`.
+fn latest_ci<'a>(ci: &'a [super::CiResult], sha: &str) -> Vec<&'a super::CiResult> {
+    let mut latest: Vec<&super::CiResult> = Vec::new();
+    for result in ci.iter().filter(|c| c.sha == sha) {
+        latest.retain(|c| c.name != result.name);
+        latest.push(result);
+    }
+    latest
 }
 
 /// `["lead", "ana"]` → the lead role (which admits PMs) and @ana.

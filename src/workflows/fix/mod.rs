@@ -47,6 +47,8 @@ pub struct RunData {
     /// Changed paths under `critical_paths`: the PR gate wants two approvals.
     pub critical: Vec<String>,
     pub qa: Vec<GateResult>,
+    /// The team's CI on the pull request (GitHub's check and workflow runs), newest last.
+    pub ci: Vec<CiResult>,
     /// The gates passed for this change (a retried publish does not run them again).
     pub qa_passed: bool,
     pub pr: Option<PullRequest>,
@@ -86,6 +88,25 @@ impl GateResult {
         };
         let optional = if self.required { "" } else { " (optional)" };
         format!("{mark} {}{optional} {} in {:.1} s", self.name, self.ended, self.seconds)
+    }
+}
+
+/// A check or workflow run of the team's CI on the run's branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CiResult {
+    pub name: String,
+    pub sha: String,
+    /// GitHub's conclusion: `success`, `failure`, `cancelled`, `timed_out`, `neutral`, …
+    pub conclusion: String,
+    pub url: String,
+}
+
+impl CiResult {
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.conclusion.as_str(),
+            "failure" | "timed_out" | "cancelled" | "action_required" | "startup_failure"
+        )
     }
 }
 

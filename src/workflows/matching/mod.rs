@@ -6,6 +6,7 @@
 
 mod index;
 mod signals;
+pub use signals::ticket_keys;
 mod text;
 
 use chrono::{DateTime, Utc};
