@@ -35,6 +35,7 @@ on_both_backends!(
     issues_become_tickets_with_their_comments_and_a_label_queues_a_fix,
     a_ci_failure_on_the_runs_branch_stops_the_merge,
     a_push_to_the_default_branch_refreshes_the_repositorys_knowledge,
+    the_standup_lists_pull_requests_waiting_for_review,
 );
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -569,4 +570,44 @@ async fn a_push_to_the_default_branch_refreshes_the_repositorys_knowledge(url: &
     assert!(log.iter().any(|d| d.kind == "github.push" && d.rationale.contains("scanned again")), "{log:#?}");
     assert!(t._work.path().join("repos/web/.git").exists(), "pmbot's clone was fetched");
     assert!(t.github.git_served() > 0);
+}
+
+async fn the_standup_lists_pull_requests_waiting_for_review(url: &str) {
+    let t = team(url, None).await;
+    let key = t.new_ticket("APP", "Export to CSV").await;
+    let mut opened = fixture("pull_request/opened.payload.json");
+    opened["pull_request"]["title"] = json!(format!("{key}: CSV export"));
+    assert_eq!(t.deliver("pull_request", &opened).await, 202);
+    let standup = |now| {
+        let app = &t.app;
+        async move {
+            let ws = app.workspace();
+            let built = pmbot::workflows::standup::build(
+                &app.store,
+                &ws,
+                &app.config,
+                &app.templates,
+                None,
+                pmbot::workflows::standup::Audience::Team,
+                now,
+            );
+            built.await.unwrap().fallback_text()
+        }
+    };
+    // Opened in 2019 (the recorded payload): long waiting, nobody reviewed it.
+    let text = standup(now()).await;
+    assert!(text.contains("Code review"), "{text}");
+    assert!(text.contains(&format!("{key}* PR #2")) && text.contains("waiting for review"), "{text}");
+    assert!(text.contains("https://github.com/Codertocat/Hello-World/pull/2"), "{text}");
+
+    let mut review = fixture("pull_request_review/submitted.payload.json");
+    review["review"]["state"] = json!("changes_requested");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    let text = standup(now()).await;
+    assert!(text.contains("changes requested"), "{text}");
+
+    review["review"]["state"] = json!("approved");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    let text = standup(now()).await;
+    assert!(!text.contains("Code review"), "an approved pull request waits on nobody: {text}");
 }

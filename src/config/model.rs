@@ -595,6 +595,8 @@ pub struct StandupConfig {
     pub stale_after_days: u32,
     /// How many items each section lists before "…and N more".
     pub top_items: usize,
+    /// A pull request nobody reviewed for this many working hours is listed as waiting.
+    pub review_wait_hours: f64,
 }
 
 impl Default for StandupConfig {
@@ -605,6 +607,7 @@ impl Default for StandupConfig {
             channel: "#team".into(),
             stale_after_days: 3,
             top_items: 5,
+            review_wait_hours: 4.0,
         }
     }
 }

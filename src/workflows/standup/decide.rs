@@ -1,7 +1,8 @@
 //! What goes into a standup, decided from board data and `now` alone.
 
 use crate::board::{Status, Ticket, TicketKey, Transition};
-use crate::calendar::{local_date, previous_working_day, start_of_day, working_days_between};
+use crate::calendar::{local_date, previous_working_day, start_of_day, working_days_between, working_hours_between};
+use crate::store::GithubLink;
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,6 +27,23 @@ pub struct StandupInput<'a> {
     pub stale_after_days: u32,
     /// Conversations that looked like work and have no ticket (any age; filtered here).
     pub untracked: &'a [Untracked],
+    /// Open pull requests that name tickets (GitHub), oldest first.
+    pub pulls: &'a [GithubLink],
+    /// A pull request nobody reviewed for this many working hours is called out.
+    pub review_wait_hours: f64,
+}
+
+/// A pull request the standup calls out: waiting for a review, or sent back for changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InReview {
+    pub ticket: String,
+    pub number: i64,
+    pub title: String,
+    pub url: String,
+    pub author: String,
+    /// Working hours since it was opened, or since changes were asked for.
+    pub hours: f64,
+    pub changes_requested: bool,
 }
 
 /// A thread that looked like a work request but matched no ticket, and none was made.
@@ -60,6 +78,8 @@ pub struct Standup {
     pub plan: BTreeMap<String, Vec<Ticket>>,
     /// Since the previous working day's start, oldest first.
     pub untracked: Vec<Untracked>,
+    /// Pull requests waiting for a review too long, or with changes requested; longest first.
+    pub reviews: Vec<InReview>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +141,36 @@ pub fn decide(input: &StandupInput) -> Standup {
             .filter(|(_, plan)| !plan.is_empty())
             .collect(),
         untracked: untracked(input, since),
+        reviews: reviews(input, &scoped),
     }
+}
+
+/// Open, non-draft pull requests on the scoped tickets: those nobody reviewed within
+/// `review_wait_hours` working hours, and those with changes requested.
+fn reviews(input: &StandupInput, scoped: &[&Ticket]) -> Vec<InReview> {
+    let keys: HashSet<&str> = scoped.iter().map(|t| t.key.as_str()).collect();
+    let mut out: Vec<InReview> = input
+        .pulls
+        .iter()
+        .filter(|p| p.kind == "pull" && p.state == "open" && !p.draft && keys.contains(p.ticket_key.as_str()))
+        .filter_map(|p| {
+            let changes = p.review.as_deref() == Some("changes_requested");
+            let from = if changes { p.review_at.unwrap_or(p.opened_at) } else { p.opened_at };
+            let hours = working_hours_between(from, input.now, input.tz, input.working_days, &[]);
+            let waiting = p.review.is_none() && hours >= input.review_wait_hours;
+            (waiting || changes).then(|| InReview {
+                ticket: p.ticket_key.clone(),
+                number: p.number,
+                title: p.title.clone(),
+                url: p.url.clone(),
+                author: p.author.clone(),
+                hours: (hours * 10.0).round() / 10.0,
+                changes_requested: changes,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.hours.total_cmp(&a.hours).then(a.number.cmp(&b.number)));
+    out
 }
 
 fn untracked(input: &StandupInput, since: DateTime<Utc>) -> Vec<Untracked> {

@@ -55,6 +55,7 @@ pub async fn build(
         Audience::Team => untracked(store, ws, now - Duration::days(7)).await?,
         Audience::Outsider => Vec::new(),
     };
+    let pulls = store.open_pulls(ws).await?;
     let standup = decide(&StandupInput {
         now,
         tz: config.team.timezone,
@@ -65,6 +66,8 @@ pub async fn build(
         person,
         stale_after_days: config.standup.stale_after_days,
         untracked: &untracked,
+        pulls: &pulls,
+        review_wait_hours: config.standup.review_wait_hours,
     });
     let names = Names::new(&store.people(ws).await?);
     Ok(templates.render("standup", &view(&standup, config, &names))?)
@@ -136,6 +139,7 @@ struct StandupView {
     untracked: Vec<UntrackedView>,
     untracked_more: usize,
     create: &'static str,
+    reviews: ListView,
 }
 
 #[derive(Serialize)]
@@ -224,6 +228,22 @@ fn view(standup: &Standup, config: &Config, names: &Names) -> StandupView {
             .collect(),
         untracked_more: standup.untracked.len().saturating_sub(limit),
         create: crate::workflows::conversation::CREATE_ACTION,
+        reviews: ListView::new(standup.reviews.iter().map(review_line).collect(), limit),
+    }
+}
+
+/// "*WEB-12* PR #4 Fix the header — waiting for review 6.5 working hours (@octocat) <url>".
+fn review_line(r: &decide::InReview) -> String {
+    let state = if r.changes_requested {
+        format!("changes requested {} working hours ago", r.hours)
+    } else {
+        format!("waiting for review {} working hours", r.hours)
+    };
+    let line = format!("*{}* PR #{} {} — {state} (@{})", r.ticket, r.number, shorten(&r.title, 80), r.author);
+    if r.url.is_empty() {
+        line
+    } else {
+        format!("{line} {}", r.url)
     }
 }
 

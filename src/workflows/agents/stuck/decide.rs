@@ -9,6 +9,7 @@
 
 use crate::board::{Status, Ticket, Transition};
 use crate::calendar::{working_hours_between, WORKDAY_HOURS};
+use crate::store::GithubLink;
 use crate::workflows::agents::median;
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
@@ -34,6 +35,9 @@ pub struct Input<'a> {
     pub activity: &'a Activity,
     /// Nothing is stuck before this many working days.
     pub floor_days: f64,
+    /// Open pull requests naming tickets (GitHub): a ticket in review has been in review
+    /// since its pull request opened, and waits on a reviewer or on its author.
+    pub pulls: &'a [GithubLink],
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +143,12 @@ pub fn decide(input: &Input) -> Report {
             .get(ticket.key.as_str())
             .and_then(|h| h.iter().rev().find(|t| t.to == ticket.status).map(|t| t.at))
             .unwrap_or(ticket.created_at);
+        // In review: the pull request's own events say since when, better than the board.
+        let pull = open_pull(input, ticket);
+        let entered = match (ticket.status, pull) {
+            (Status::InReview, Some(p)) => p.opened_at,
+            _ => entered,
+        };
         let days = hours(entered, input.now);
         if ticket.status == Status::Blocked && days <= 1.0 {
             report.newly_blocked.push((ticket.clone(), entered));
@@ -174,6 +184,15 @@ pub fn decide(input: &Input) -> Report {
     report
 }
 
+/// The ticket's oldest open pull request that is not a draft.
+fn open_pull<'a>(input: &'a Input, ticket: &Ticket) -> Option<&'a GithubLink> {
+    input
+        .pulls
+        .iter()
+        .filter(|p| p.kind == "pull" && p.state == "open" && !p.draft && p.ticket_key == ticket.key.as_str())
+        .min_by_key(|p| p.opened_at)
+}
+
 fn why(input: &Input, ticket: &Ticket) -> Why {
     let activity = input.activity.get(ticket.key.as_str()).map(Vec::as_slice).unwrap_or_default();
     let latest = activity.first();
@@ -182,6 +201,13 @@ fn why(input: &Input, ticket: &Ticket) -> Why {
         if since <= ACTIVE_HOURS && ticket.status != Status::Blocked {
             return Why::ActivelyWorked { by: who.clone() };
         }
+    }
+    if let (Status::InReview, Some(p)) = (ticket.status, open_pull(input, ticket)) {
+        let who = match p.review.as_deref() {
+            Some("changes_requested") => format!("@{} to address the review of PR #{}", p.author, p.number),
+            _ => format!("a reviewer for PR #{}", p.number),
+        };
+        return Why::WaitingOn { who };
     }
     let waiting = activity.iter().find_map(|(_, _, text)| waiting_on(text));
     if ticket.status == Status::Blocked {
@@ -279,6 +305,7 @@ mod tests {
             transitions,
             activity,
             floor_days: 2.0,
+            pulls: &[],
         })
     }
 
@@ -350,5 +377,53 @@ mod tests {
         let report = run(at(20, 15), &tickets, &history, &HashMap::new());
         assert_eq!(report.newly_blocked.len(), 1);
         assert!(report.stuck.is_empty(), "5 working hours is under the 2-day floor");
+    }
+
+    #[test]
+    fn time_in_review_counts_from_the_pull_request_and_says_who_it_waits_on() {
+        // The board moved both to review only yesterday; their pull requests opened long before.
+        let history = [
+            moved(1, Some(Status::InProgress), Status::InReview, at(19, 9)),
+            moved(2, Some(Status::InProgress), Status::InReview, at(19, 9)),
+        ];
+        let tickets = [ticket(1, Status::InReview, at(2, 9)), ticket(2, Status::InReview, at(2, 9))];
+        let link = |n: i64, review: Option<&str>| GithubLink {
+            repo: "acme/web".into(),
+            kind: "pull".into(),
+            number: n,
+            ticket_key: format!("WEB-{n}"),
+            title: String::new(),
+            url: String::new(),
+            author: "octocat".into(),
+            state: "open".into(),
+            draft: false,
+            review: review.map(str::to_string),
+            opened_at: at(13, 9),
+            review_at: None,
+        };
+        let pulls = [link(1, None), link(2, Some("changes_requested"))];
+        let input = Input {
+            now: at(20, 17),
+            tz: New_York,
+            working_days: &WEEK,
+            holidays: &[],
+            tickets: &tickets,
+            transitions: &history,
+            activity: &HashMap::new(),
+            floor_days: 2.0,
+            pulls: &pulls,
+        };
+        let report = decide(&input);
+        let stuck: Vec<(String, f64, Why)> =
+            report.stuck.iter().map(|s| (s.ticket.key.to_string(), s.days, s.why.clone())).collect();
+        assert_eq!(
+            stuck,
+            [
+                ("WEB-1".to_string(), 6.0, Why::WaitingOn { who: "a reviewer for PR #1".into() }),
+                ("WEB-2".to_string(), 6.0, Why::WaitingOn { who: "@octocat to address the review of PR #2".into() }),
+            ]
+        );
+        // Without the pull requests, one working day in review is not stuck.
+        assert!(decide(&Input { pulls: &[], ..input }).stuck.is_empty());
     }
 }

@@ -32,6 +32,7 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         list.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     }
     let settings = &config.agents.stuck;
+    let pulls = store.open_pulls(ws).await?;
     let report = decide(&Input {
         now,
         tz: config.team.timezone,
@@ -41,6 +42,7 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         transitions: &transitions,
         activity: &activity,
         floor_days: settings.floor_days,
+        pulls: &pulls,
     });
     let names = Names::new(&config.people());
     let today = crate::calendar::local_date(now, config.team.timezone);

@@ -61,6 +61,8 @@ fn run(
         person,
         stale_after_days: 3,
         untracked: &[],
+        pulls: &[],
+        review_wait_hours: 4.0,
     })
 }
 
@@ -185,6 +187,8 @@ fn untracked_conversations_since_the_previous_working_day_are_listed() {
         person,
         stale_after_days: 3,
         untracked: &untracked,
+        pulls: &[],
+        review_wait_hours: 4.0,
     };
     let team = decide(&input(None));
     assert_eq!(
@@ -205,4 +209,66 @@ fn a_personal_standup_shows_only_that_persons_work() {
     assert_eq!(standup.todo.len(), 1);
     assert_eq!(standup.todo[0].assignee.as_deref(), Some("ben"));
     assert_eq!(standup.focus.keys().collect::<Vec<_>>(), ["ben"]);
+}
+
+fn pull(n: i64, ticket: i64, opened: DateTime<Utc>) -> GithubLink {
+    GithubLink {
+        repo: "acme/web".into(),
+        kind: "pull".into(),
+        number: n,
+        ticket_key: format!("WEB-{ticket}"),
+        title: format!("Fix ticket {ticket}"),
+        url: format!("https://github.com/acme/web/pull/{n}"),
+        author: "octocat".into(),
+        state: "open".into(),
+        draft: false,
+        review: None,
+        opened_at: opened,
+        review_at: None,
+    }
+}
+
+#[test]
+fn pull_requests_waiting_for_review_or_sent_back_are_called_out() {
+    let tickets = [
+        ticket(1, Status::InReview, Priority::Medium, Some("ben"), 1),
+        ticket(2, Status::InReview, Priority::Medium, Some("ben"), 1),
+        ticket(3, Status::InReview, Priority::Medium, Some("chloe"), 1),
+        ticket(4, Status::InReview, Priority::Medium, Some("ben"), 1),
+    ];
+    let friday_1pm = Utc.with_ymd_and_hms(2026, 11, 13, 18, 0, 0).unwrap();
+    let mut sent_back = pull(3, 3, friday_1pm - Duration::days(3));
+    sent_back.review = Some("changes_requested".into());
+    sent_back.review_at = Some(friday_1pm + Duration::hours(2));
+    let mut draft = pull(4, 4, friday_1pm - Duration::days(3));
+    draft.draft = true;
+    let mut approved = pull(5, 1, friday_1pm - Duration::days(3));
+    approved.review = Some("approved".into());
+    let pulls = [
+        pull(1, 1, friday_1pm),                        // 4 working hours by Monday 09:00: listed
+        pull(2, 2, monday_9am() - Duration::hours(1)), // opened before work started: 0 hours
+        sent_back,
+        draft,
+        approved,
+    ];
+    let blockers = HashMap::new();
+    let input = |person| StandupInput {
+        now: monday_9am(),
+        tz: New_York,
+        working_days: &WEEK,
+        tickets: &tickets,
+        transitions: &[],
+        blockers: &blockers,
+        person,
+        stale_after_days: 3,
+        untracked: &[],
+        pulls: &pulls,
+        review_wait_hours: 4.0,
+    };
+    let team = decide(&input(None));
+    let listed: Vec<(i64, f64, bool)> = team.reviews.iter().map(|r| (r.number, r.hours, r.changes_requested)).collect();
+    assert_eq!(listed, [(1, 4.0, false), (3, 2.0, true)]);
+    // Ben's standup has only his tickets' pull requests.
+    let ben = decide(&input(Some("ben")));
+    assert_eq!(ben.reviews.iter().map(|r| r.number).collect::<Vec<_>>(), [1]);
 }
