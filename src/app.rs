@@ -31,6 +31,8 @@ pub struct App {
     pub github: Option<Arc<crate::forge::github::Github>>,
     /// `GITHUB_WEBHOOK_SECRET`: `POST /github/webhook` is served when set.
     pub github_webhook_secret: Option<String>,
+    /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
+    pub feedback: Vec<crate::intake::feedback::http::Source>,
 }
 
 impl App {
@@ -42,6 +44,7 @@ impl App {
             None => Store::open_in_dir(&config::data_dir()).await?,
         };
         store.migrate().await?;
+        let feedback = crate::intake::feedback::http::FeedbackHttp::sources_from_env(&config);
         let app = App {
             config: Arc::new(config),
             store,
@@ -52,6 +55,7 @@ impl App {
             llm: None,
             github: github_from_env(),
             github_webhook_secret: config::github_webhook_secret(),
+            feedback,
         };
         app.sync_team().await?;
         Ok(app)
@@ -152,7 +156,18 @@ impl App {
                 secret: secret.clone(),
             })
         });
-        let endpoints = crate::http::Endpoints { slack, discord, alerts, github };
+        let feedback = (!self.feedback.is_empty()).then(|| {
+            let intake = &self.config.intake;
+            Arc::new(crate::intake::feedback::http::FeedbackHttp::new(
+                self.store.clone(),
+                self.workspace(),
+                self.feedback.clone(),
+                intake.feedback_per_minute,
+                intake.feedback_per_ip_per_minute,
+                intake.trust_forwarded_for,
+            ))
+        });
+        let endpoints = crate::http::Endpoints { slack, discord, alerts, github, feedback };
         let router = crate::http::router(self.store.clone(), endpoints);
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);

@@ -50,11 +50,50 @@ pub struct IntakeConfig {
     /// A GitHub issue given this label goes to the AI queue (its SPEC still waits for an
     /// approver). None: labels move nothing.
     pub auto_fix_label: Option<String>,
+    /// Sources of `POST /api/feedback`: each has its own bearer token
+    /// (`PMBOT_FEEDBACK_TOKEN_<NAME>`), project and allowed browser origins.
+    pub feedback: Vec<FeedbackSourceConfig>,
+    /// Reports one source's token may send a minute.
+    pub feedback_per_minute: u32,
+    /// Reports one client address may send a minute.
+    pub feedback_per_ip_per_minute: u32,
+    /// Read the client's address from `Fly-Client-IP` / `X-Forwarded-For` (only behind a
+    /// proxy that sets them; otherwise anyone could pick their own).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackSourceConfig {
+    /// Lowercase letters, digits and `-`; names the token's variable.
+    pub name: String,
+    pub project: String,
+    /// Browser origins allowed to post (CORS), e.g. `https://acme.example`.
+    #[serde(default)]
+    pub origins: Vec<String>,
+}
+
+impl FeedbackSourceConfig {
+    /// `PMBOT_FEEDBACK_TOKEN_WEBSITE` for `website`.
+    pub fn token_variable(&self) -> String {
+        let name: String =
+            self.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+        format!("PMBOT_FEEDBACK_TOKEN_{name}")
+    }
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        IntakeConfig { alerts_project: None, close_resolved: true, routes: Vec::new(), auto_fix_label: None }
+        IntakeConfig {
+            alerts_project: None,
+            close_resolved: true,
+            routes: Vec::new(),
+            auto_fix_label: None,
+            feedback: Vec::new(),
+            feedback_per_minute: 60,
+            feedback_per_ip_per_minute: 10,
+            trust_forwarded_for: false,
+        }
     }
 }
 

@@ -77,7 +77,7 @@ fn fix(config: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Alert routes and the fallback name projects of the team.
+/// Alert routes, the fallback, feedback sources and GitHub repositories name real things.
 fn intake(config: &Config) -> Result<(), (String, String)> {
     let known = |key: &str| config.projects.iter().any(|p| p.key == key);
     if let Some(key) = &config.intake.alerts_project {
@@ -91,6 +91,42 @@ fn intake(config: &Config) -> Result<(), (String, String)> {
                 format!("intake.routes[{i}].project"),
                 format!("no project has the key \"{}\"", route.project),
             );
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, source) in config.intake.feedback.iter().enumerate() {
+        let fine = !source.name.is_empty()
+            && source.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !fine || !names.insert(source.name.as_str()) {
+            return fail(
+                format!("intake.feedback[{i}].name"),
+                "each source needs its own name of lowercase letters, digits and -",
+            );
+        }
+        if !known(&source.project) {
+            return fail(
+                format!("intake.feedback[{i}].project"),
+                format!("no project has the key \"{}\"", source.project),
+            );
+        }
+        if let Some(origin) = source
+            .origins
+            .iter()
+            .find(|o| url::Url::parse(o).map_or(true, |u| u.origin().ascii_serialization() != o.as_str()))
+        {
+            return fail(
+                format!("intake.feedback[{i}].origins"),
+                format!("\"{origin}\" is not an origin (scheme://host[:port], no path or trailing slash)"),
+            );
+        }
+    }
+    for (i, project) in config.projects.iter().enumerate() {
+        if let Some(github) = &project.github {
+            if crate::forge::github::policy::repo_slug(&format!("https://github.com/{}", github.repo)).as_deref()
+                != Some(github.repo.as_str())
+            {
+                return fail(format!("projects[{i}].github.repo"), "must be owner/name");
+            }
         }
     }
     Ok(())

@@ -18,11 +18,16 @@ pub struct Endpoints {
     pub discord: Option<Arc<discord::http::DiscordHttp>>,
     pub alerts: Option<Arc<crate::intake::alerts::http::AlertsHttp>>,
     pub github: Option<Arc<crate::intake::github::http::GithubHttp>>,
+    pub feedback: Option<Arc<crate::intake::feedback::http::FeedbackHttp>>,
 }
 
 pub fn router(store: Store, endpoints: Endpoints) -> Router {
-    let Endpoints { slack, discord, alerts, github } = endpoints;
-    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(store);
+    let Endpoints { slack, discord, alerts, github, feedback } = endpoints;
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route(crate::intake::feedback::http::OPENAPI_PATH, get(crate::intake::feedback::http::openapi))
+        .with_state(store);
     // One gate for both platforms: the limits hold for the process, not per route.
     let gate = limits::Gate::new(limits::RequestLimits::default());
     let guarded =
@@ -39,6 +44,9 @@ pub fn router(store: Store, endpoints: Endpoints) -> Router {
     }
     if let Some(github) = github {
         router = router.merge(guarded(crate::intake::github::http::routes(github)));
+    }
+    if let Some(feedback) = feedback {
+        router = router.merge(guarded(crate::intake::feedback::http::routes(feedback)));
     }
     router
 }

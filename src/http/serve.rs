@@ -45,7 +45,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -61,7 +61,7 @@ pub async fn serve(
             tracing::warn!(max = limits.max_connections, "too many open connections; one was closed");
             continue;
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = WithPeer { inner: TowerToHyperService::new(router.clone()), peer };
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read)
@@ -81,4 +81,26 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace period were dropped");
     }
     Ok(())
+}
+
+/// Puts the connection's peer address in each request (axum's `ConnectInfo`), for the
+/// endpoints that limit per client address.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: std::net::SocketAddr,
+}
+
+impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: hyper::service::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
+        self.inner.call(request)
+    }
 }

@@ -1,5 +1,6 @@
 //! Bug reports and events from outside the chat: alerts from Prometheus Alertmanager (or
-//! SigNoz) and GitHub's webhooks.
+//! SigNoz), GitHub's webhooks, and a feedback form.
 
 pub mod alerts;
+pub mod feedback;
 pub mod github;

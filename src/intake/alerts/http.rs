@@ -29,15 +29,10 @@ pub fn routes(state: Arc<AlertsHttp>) -> Router {
     Router::new().route(PATH, post(notify)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state)
 }
 
-/// Equal, looking at every byte whatever the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn notify(State(state): State<Arc<AlertsHttp>>, headers: HeaderMap, body: Bytes) -> Response {
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if !given.is_some_and(|token| same(token.trim().as_bytes(), state.token.as_bytes())) {
+    if !given.is_some_and(|token| crate::digest::same(token.trim().as_bytes(), state.token.as_bytes())) {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "a bearer token is required" }))).into_response();
     }
     let bad = |why: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response();
