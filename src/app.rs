@@ -33,6 +33,9 @@ pub struct App {
     pub github_webhook_secret: Option<String>,
     /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
     pub feedback: Vec<crate::intake::feedback::http::Source>,
+    /// The support mailbox and the mail pmbot sends, when set.
+    pub imap: Option<Arc<crate::intake::email::ImapSettings>>,
+    pub mailer: Option<Arc<crate::intake::email::Mailer>>,
 }
 
 impl App {
@@ -45,6 +48,10 @@ impl App {
         };
         store.migrate().await?;
         let feedback = crate::intake::feedback::http::FeedbackHttp::sources_from_env(&config);
+        let said = |what: &str, err: String| tracing::error!(error = %err, "{what} is not available");
+        let imap =
+            crate::intake::email::ImapSettings::from_env().map_err(|e| said("the support mailbox", e)).ok().flatten();
+        let mailer = crate::intake::email::mailer_from_env(&config).map_err(|e| said("sending mail", e)).ok().flatten();
         let app = App {
             config: Arc::new(config),
             store,
@@ -56,6 +63,8 @@ impl App {
             github: github_from_env(),
             github_webhook_secret: config::github_webhook_secret(),
             feedback,
+            imap: imap.map(Arc::new),
+            mailer: mailer.map(Arc::new),
         };
         app.sync_team().await?;
         Ok(app)
@@ -97,6 +106,8 @@ impl App {
             chat,
             llm: self.llm.clone(),
             github: self.github.clone(),
+            imap: self.imap.clone(),
+            mailer: self.mailer.clone(),
         };
         Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }

@@ -18,6 +18,10 @@ pub struct JobEnv<C> {
     pub llm: Option<Arc<crate::llm::Llm>>,
     /// GitHub's API, when credentials are set (the github forge needs it).
     pub github: Option<Arc<crate::forge::github::Github>>,
+    /// The support mailbox (`PMBOT_IMAP_URL`).
+    pub imap: Option<Arc<crate::intake::email::ImapSettings>>,
+    /// Mail pmbot sends (`PMBOT_SMTP_URL` and `[email] from`).
+    pub mailer: Option<Arc<crate::intake::email::Mailer>>,
 }
 
 impl<C> JobEnv<C> {

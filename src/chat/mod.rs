@@ -107,6 +107,10 @@ pub trait Chat: Send + Sync {
     fn address(&self, person: &crate::board::Person) -> Option<String> {
         Some(person.handle.clone())
     }
+    /// The platform's name as messages record it (`shell`, `slack`, `discord`).
+    fn platform(&self) -> &'static str {
+        "shell"
+    }
     /// Posts `message` with a file; `false` when this platform takes no uploads here (the
     /// caller then posts the message alone, which says where the file is kept).
     fn upload(

@@ -12,10 +12,10 @@ pub use load::{
     DiscordEnv, Loaded, SlackEnv, BUILT_IN,
 };
 pub use model::{
-    same_channel, AgentsConfig, AlertRoute, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DigestConfig,
-    EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, MergeMethod, PersonConfig, ProjectConfig,
-    ProjectFixConfig, QueueConfig, RetentionConfig, SandboxKind, ScheduleConfig, StandupConfig, StuckConfig,
-    TeamConfig, Thresholds,
+    same_channel, AgentsConfig, AlertRoute, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DeployConfig,
+    DigestConfig, EmailConfig, EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, MergeMethod,
+    PersonConfig, ProjectConfig, ProjectFixConfig, QueueConfig, RetentionConfig, SandboxKind, ScheduleConfig,
+    StandupConfig, StuckConfig, TeamConfig, Thresholds,
 };
 
 use std::path::PathBuf;

@@ -34,6 +34,8 @@ pub struct Config {
     pub fix: FixConfig,
     #[serde(default)]
     pub intake: IntakeConfig,
+    #[serde(default)]
+    pub email: EmailConfig,
 }
 
 /// Bug reports from outside the chat: today, alerts from Prometheus Alertmanager (or
@@ -104,6 +106,26 @@ pub struct AlertRoute {
     /// Label = value, every one of which the alert must carry.
     #[serde(default)]
     pub matchers: std::collections::BTreeMap<String, String>,
+}
+
+/// The support mailbox (`[email]`); its server settings are secrets in the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// Where tickets from the mailbox go; unset, no mailbox is read.
+    pub project: Option<String>,
+    /// How often the mailbox is read: a cron expression in the team's time zone.
+    pub schedule: String,
+    /// The address pmbot's mail comes from (`Support <support@acme.example>`).
+    pub from: Option<String>,
+    /// A new ticket's sender is told its key by mail.
+    pub acknowledge: bool,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig { project: None, schedule: "* * * * *".into(), from: None, acknowledge: true }
+    }
 }
 
 /// The AI queue for the whole team: who approves, limits, the sandbox, the default agent and
@@ -700,6 +722,30 @@ pub struct ProjectConfig {
     /// The project's GitHub repository (`[projects.github]`): its pull requests and issues.
     #[serde(default)]
     pub github: Option<ProjectGithubConfig>,
+    /// What runs after a fix is merged (`[projects.deploy]`).
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+}
+
+/// A project's deploy after a merge: a command (in a checkout of the merged commit, in the
+/// sandbox, with network) or a deploy hook URL (POSTed), or both (the command first).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    #[serde(default)]
+    pub command: Option<String>,
+    /// A Fly, Vercel, Netlify… deploy hook; sent `{project, ticket, run, sha}` as JSON.
+    #[serde(default)]
+    pub webhook: Option<String>,
+    #[serde(default = "deploy_timeout")]
+    pub timeout_seconds: u64,
+    /// Environment variables the command gets, by name (its credentials).
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+fn deploy_timeout() -> u64 {
+    900
 }
 
 /// What GitHub's webhooks do for a project.

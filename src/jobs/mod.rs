@@ -34,6 +34,8 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<FixJob>()?
         .register::<crate::intake::alerts::AlertsJob>()?
         .register::<crate::intake::github::GithubJob>()?
+        .register::<crate::intake::email::EmailJob>()?
+        .register::<crate::workflows::deploy::DeployJob>()?
         .register::<AgentJob>()
 }
 
@@ -97,6 +99,11 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     if config.digest.enabled {
         let channel = config.digest.channel.clone().unwrap_or_else(|| config.standup.channel.clone());
         add("digest", &config.digest.schedule, config.team.timezone, digest, serde_json::json!({ "channel": channel }));
+    }
+    if config.email.project.is_some() {
+        use crate::intake::email::EmailJob;
+        let poll = (EmailJob::KIND, EmailJob::QUEUE, EmailJob::MAX_ATTEMPTS);
+        add("email", &config.email.schedule, config.team.timezone, poll, serde_json::json!({}));
     }
     if config.retention.enabled {
         let prune = (RetentionJob::KIND, RetentionJob::QUEUE, RetentionJob::MAX_ATTEMPTS);

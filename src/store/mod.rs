@@ -13,6 +13,7 @@ mod fix;
 mod github;
 mod jobs;
 mod llm;
+mod mail;
 mod messages;
 mod reporters;
 mod retention;

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod conversation;
+pub mod deploy;
 pub mod digest;
 pub mod fix;
 pub mod matching;

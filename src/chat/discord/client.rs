@@ -106,6 +106,10 @@ impl DiscordChat {
 }
 
 impl Chat for DiscordChat {
+    fn platform(&self) -> &'static str {
+        "discord"
+    }
+
     fn address(&self, person: &crate::board::Person) -> Option<String> {
         person.discord_id.clone()
     }

@@ -153,6 +153,10 @@ impl Chat for SlackChat {
         Ok(MessageRef { channel: posted.channel.to_string(), ts: posted.ts.to_string() })
     }
 
+    fn platform(&self) -> &'static str {
+        "slack"
+    }
+
     fn address(&self, person: &crate::board::Person) -> Option<String> {
         person.slack_id.clone()
     }

@@ -343,6 +343,15 @@ pub async fn merge(
     Ok(sha)
 }
 
+/// A checkout of exactly `sha` at `path` (no branch), for a deploy; replaces what was there.
+pub async fn detached_worktree(clone: &Path, path: &Path, sha: &str) -> Result<(), GitError> {
+    let target = path.to_string_lossy().into_owned();
+    let _ = git(clone, &["worktree", "remove", "--force", &target]).await;
+    let _ = std::fs::remove_dir_all(path);
+    let _ = git(clone, &["worktree", "prune"]).await;
+    git(clone, &["worktree", "add", "--quiet", "--detach", "-f", &target, sha]).await.map(|_| ())
+}
+
 /// Removes a run's worktree (and pmbot's local branch for it).
 pub async fn remove_worktree(clone: &Path, path: &Path, branch: &str) {
     let target = path.to_string_lossy().into_owned();

@@ -1142,7 +1142,7 @@ impl FixJob {
             }
             if t.to == Completed {
                 if !reverted {
-                    self.tell_reporter(env, run).await;
+                    self.after_merge(env, ctx, run).await?;
                 }
                 if let Some(repo) = Repo::of(&env.config, &run.project) {
                     git::remove_worktree(
@@ -1185,18 +1185,19 @@ impl FixJob {
         Ok(())
     }
 
-    async fn tell_reporter<C: Chat>(&self, env: &JobEnv<C>, run: &FixRun) {
-        let Ok(ticket) = env.store.ticket(&env.workspace(), &run.ticket).await else { return };
-        let people = env.config.people();
-        let Some(person) = ticket.reporter.as_deref().and_then(|h| people.iter().find(|p| p.handle == h)) else {
-            return;
-        };
-        if let Some(address) = env.chat.address(person) {
-            let text =
-                format!("✓ *{}* {} is fixed: the AI queue's change was approved and merged.", run.ticket, ticket.title);
-            if let Err(err) = env.chat.dm(&address, &crate::chat::Message::text(text)).await {
-                tracing::warn!(error = %err, "the reporter was not told");
-            }
+    /// After a merge: the project's deploy (whose end tells the reporters), or, for a
+    /// project that does not deploy, the reporters now.
+    async fn after_merge<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, run: &FixRun) -> Result<(), StepError> {
+        let deploys = env.config.projects.iter().any(|p| p.key == run.project && p.deploy.is_some());
+        if deploys {
+            let job = crate::workflows::deploy::DeployJob { run: run.id }.to_new_job(ctx.now);
+            let mut tx = env.store.begin().await?;
+            tx.enqueue(&ctx.workspace, &job, ctx.now).await?;
+            tx.commit().await?;
+            Ok(())
+        } else {
+            crate::intake::reply::tell_reporters(env, &run.ticket, run.id, crate::intake::reply::News::Merged, ctx.now)
+                .await
         }
     }
 
