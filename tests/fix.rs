@@ -45,6 +45,11 @@ on_both_backends!(
     paused_the_queue_starts_nothing_until_resumed,
     the_built_in_agent_writes_only_the_specs_files,
     the_built_in_agent_stops_at_its_token_budget,
+    a_merged_fix_is_deployed_and_then_its_reporter_hears,
+    a_failed_deploy_reopens_the_ticket_and_tells_the_pm,
+    a_deploy_hook_is_called_with_the_merge,
+    an_interrupted_deploy_is_not_run_again,
+    a_chat_thread_that_reported_a_bug_hears_when_it_is_fixed,
 );
 
 // ── The fixture: a repository, agents, the team ──────────────────────────────────────────
@@ -741,4 +746,138 @@ async fn an_approved_merge_cannot_be_cancelled(url: &str) {
     assert!(text_of(&out).contains("approved and being merged"), "{}", text_of(&out));
     t.worker.run_until_idle().await;
     assert_eq!(t.run().await.state, Completed);
+}
+
+// ── After the merge: the deploy and the reporter ─────────────────────────────────────────
+
+fn deploy(c: &mut pmbot::config::Config, toml_text: &str) {
+    let web = c.projects.iter_mut().find(|p| p.key == "WEB").unwrap();
+    web.deploy = Some(toml::from_str(toml_text).unwrap());
+}
+
+/// Starts, approves both gates (Ana the SPEC, Pat the PR) and runs until all is done.
+impl Team {
+    async fn through_merge(&self) {
+        self.through_spec().await;
+        self.press("pat", "Approve & merge").await;
+        self.worker.run_until_idle().await;
+    }
+}
+
+async fn a_merged_fix_is_deployed_and_then_its_reporter_hears(url: &str) {
+    // The command runs in a checkout of the merged commit: the greeting is fixed there.
+    let t = team(url, GOOD_AGENT, |c, _| deploy(c, "command = \"grep -q Hello greet.sh\"")).await;
+    t.through_merge().await;
+    assert_eq!(t.run().await.state, Completed);
+    let said = t.said();
+    assert!(said.contains("🚀 Deployed"), "{said}");
+    assert_eq!(t.status().await, Status::Done);
+    let told: Vec<(String, String)> = t.chat.texts().into_iter().filter(|(to, _)| to.starts_with('@')).collect();
+    assert_eq!(told.len(), 1, "the reporter is told once, when it is live: {told:?}");
+    assert!(told[0].1.contains("is fixed and deployed"), "{told:?}");
+    let log = t.app.store.decisions(&t.app.workspace(), Some(t.key.as_str()), 200).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "deploy.run" && d.outcome == "deployed"), "{log:#?}");
+}
+
+async fn a_failed_deploy_reopens_the_ticket_and_tells_the_pm(url: &str) {
+    let t = team(url, GOOD_AGENT, |c, _| deploy(c, "command = \"echo 'fly: app not found' >&2; exit 3\"")).await;
+    t.through_merge().await;
+    assert_eq!(t.run().await.state, Completed, "the merge stands");
+    let said = t.said();
+    assert!(said.contains("❌ The deploy failed") && said.contains("fly: app not found"), "{said}");
+    assert_eq!(t.status().await, Status::Todo, "the ticket is reopened");
+    let comments = t.app.store.comments(&t.app.workspace(), &t.key).await.unwrap();
+    assert!(comments.iter().any(|c| c.body.contains("The deploy after fix run")), "{comments:#?}");
+    let texts = t.chat.texts();
+    assert!(
+        texts.iter().any(|(to, text)| to == "@pat" && text.contains("failed and the ticket is back in To do")),
+        "{texts:?}"
+    );
+    assert!(
+        !texts.iter().any(|(to, text)| to == "@chloe" && text.contains("is fixed")),
+        "the reporter hears nothing yet"
+    );
+}
+
+async fn a_deploy_hook_is_called_with_the_merge(url: &str) {
+    let calls: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let kept = calls.clone();
+    let hook = axum::Router::new().route(
+        "/deploy",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                (axum::http::StatusCode::CREATED, "{\"job\":\"started\"}")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/deploy", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    let t = team(url, GOOD_AGENT, |c, _| deploy(c, &format!("webhook = \"{hook_url}\""))).await;
+    t.through_merge().await;
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let run = t.run().await;
+    assert_eq!(calls[0]["ticket"], t.key.as_str());
+    assert_eq!(calls[0]["sha"], run.data["merged"]);
+    assert!(t.said().contains("🚀 Deployed"), "{}", t.said());
+}
+
+async fn an_interrupted_deploy_is_not_run_again(url: &str) {
+    let t = team(url, GOOD_AGENT, |c, _| deploy(c, "command = \"exit 0\"")).await;
+    // pmbot stopped in the middle of run #1's deploy: its start is recorded, its end is not.
+    let started = pmbot::store::NewDecision {
+        kind: "deploy.run".into(),
+        subject: t.key.to_string(),
+        inputs: serde_json::json!({ "run": 1 }),
+        rationale: "deploying".into(),
+        confidence: 1.0,
+        action: "deploy".into(),
+        actor: "pmbot".into(),
+        outcome: "started".into(),
+        source: Some("deploy:1:started".into()),
+    };
+    t.app.store.log_decision_once(&t.app.workspace(), &started, t0()).await.unwrap().unwrap();
+    t.through_merge().await;
+    assert_eq!(t.run().await.id, 1);
+    assert!(!t.said().contains("🚀 Deployed"), "not deployed a second time");
+    let said = t.said();
+    assert!(said.contains("was interrupted") && said.contains("not run twice"), "{said}");
+    assert_eq!(t.status().await, Status::Todo, "the PM checks it");
+}
+
+async fn a_chat_thread_that_reported_a_bug_hears_when_it_is_fixed(url: &str) {
+    let t = team(url, GOOD_AGENT, |_, _| {}).await;
+    // The ticket came from a message in #acme-web (the conversation job made it).
+    let board = BoardService::new(t.app.store.clone(), t.app.workspace());
+    let mut new = NewTicket::new("WEB", "Footer link 404s").unwrap();
+    new.status = Status::Todo;
+    new.source = pmbot::board::Source {
+        tracker: Some("chat".into()),
+        external_id: Some("msg:shell:#acme-web:1700000000.000100".into()),
+        url: None,
+    };
+    let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(t0())).await.unwrap();
+    let ws = t.app.workspace();
+    let env = JobEnv {
+        store: t.app.store.clone(),
+        config: t.app.config.clone(),
+        templates: t.app.templates.clone(),
+        chat: t.chat.clone(),
+        llm: None,
+        github: None,
+        imap: None,
+        mailer: None,
+    };
+    let news = pmbot::intake::reply::News::Merged;
+    pmbot::intake::reply::tell_reporters(&env, &ticket.key, 9, news, t0()).await.unwrap();
+    pmbot::intake::reply::tell_reporters(&env, &ticket.key, 9, news, t0()).await.unwrap();
+    let sent = t.chat.sent.lock().unwrap().clone();
+    let replies: Vec<_> =
+        sent.iter().filter(|(to, m)| to == "#acme-web" && m.fallback_text().contains("is fixed")).collect();
+    assert_eq!(replies.len(), 1, "once, in the channel it came from: {sent:?}");
+    let log = t.app.store.decisions(&ws, Some(ticket.key.as_str()), 20).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "reporter.reply" && d.outcome == "told"), "{log:#?}");
 }

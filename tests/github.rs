@@ -503,8 +503,7 @@ async fn issues_become_tickets_with_their_comments_and_a_label_queues_a_fix(url:
     assert_eq!((ticket.project.as_str(), ticket.status), ("APP", Status::Todo));
     assert!(ticket.description.contains("https://github.com/Codertocat/Hello-World/issues/1"));
     assert!(ticket.labels.contains(&"github".to_string()));
-    // The reporter is told the key on the issue (this GitHub does not have that repository:
-    // the refusal is logged and the ticket stands).
+    // The reporter is told the key on the issue.
     let told = t.github.calls("POST", "/repos/Codertocat/Hello-World/issues/1/comments");
     assert!(told[0].body["body"].as_str().unwrap().contains(key.as_str()), "{told:?}");
 
@@ -538,6 +537,24 @@ async fn issues_become_tickets_with_their_comments_and_a_label_queues_a_fix(url:
     closed["action"] = json!("closed");
     assert_eq!(t.deliver("issues", &closed).await, 202);
     assert_eq!(t.ticket(&key).await.status, Status::Done);
+
+    // When its fix is merged, the issue hears it (once).
+    let env = JobEnv {
+        store: t.app.store.clone(),
+        config: t.app.config.clone(),
+        templates: t.app.templates.clone(),
+        chat: t.chat.clone(),
+        llm: None,
+        github: t.app.github.clone(),
+        imap: None,
+        mailer: None,
+    };
+    for _ in 0..2 {
+        pmbot::intake::reply::tell_reporters(&env, &key, 3, pmbot::intake::reply::News::Merged, now()).await.unwrap();
+    }
+    let told = t.github.calls("POST", "/repos/Codertocat/Hello-World/issues/1/comments");
+    assert_eq!(told.len(), 2, "the key, then the news: {told:?}");
+    assert!(told[1].body["body"].as_str().unwrap().contains("is fixed"), "{told:?}");
 }
 
 async fn a_ci_failure_on_the_runs_branch_stops_the_merge(url: &str) {

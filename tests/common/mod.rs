@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod github;
+pub mod mail;
 pub mod repo;
 
 use chrono::{DateTime, TimeZone, Utc};

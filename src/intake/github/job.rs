@@ -401,6 +401,15 @@ impl GithubJob {
             review_at: None,
         };
         env.store.set_github_link(&ctx.workspace, &link, ctx.now).await?;
+        // They hear on the issue when it is fixed (the reporter loop).
+        let reporter = crate::store::Reporter {
+            ticket_key: ticket.key.to_string(),
+            via: "github".into(),
+            address: format!("{repo}#{}", issue.number),
+            name: issue.author.clone(),
+            told_at: None,
+        };
+        env.store.add_reporter(&ctx.workspace, &reporter, ctx.now).await?;
         // The reporter hears where their report went (when pmbot may write to GitHub).
         if let Some(github) = env.github.as_deref() {
             let text = format!("Thanks! This is tracked as **{}**; you will hear here when it is fixed.", ticket.key);
