@@ -36,6 +36,7 @@ on_both_backends!(
     a_ci_failure_on_the_runs_branch_stops_the_merge,
     a_push_to_the_default_branch_refreshes_the_repositorys_knowledge,
     the_standup_lists_pull_requests_waiting_for_review,
+    a_draft_is_ready_for_review_once_the_teams_ci_passes,
 );
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -63,6 +64,14 @@ fn app_credentials() -> Credentials {
 }
 
 async fn team(url: &str, credentials: Option<Credentials>) -> Team {
+    team_with(url, credentials, |_| {}).await
+}
+
+async fn team_with(
+    url: &str,
+    credentials: Option<Credentials>,
+    change: impl FnOnce(&mut pmbot::config::Config),
+) -> Team {
     let repo = Repo::new();
     let github = FakeGithub::start(&repo.remote()).await;
     let work = tempfile::tempdir().unwrap();
@@ -81,6 +90,7 @@ async fn team(url: &str, credentials: Option<Credentials>) -> Team {
         for (handle, login) in [("pat", "pat-gh"), ("ana", "ana-gh"), ("ben", "Codertocat")] {
             c.people.iter_mut().find(|p| p.handle == handle).unwrap().github = Some(login.into());
         }
+        change(c);
     })
     .await;
     app.github_webhook_secret = Some(SECRET.into());
@@ -627,4 +637,27 @@ async fn the_standup_lists_pull_requests_waiting_for_review(url: &str) {
     assert_eq!(t.deliver("pull_request_review", &review).await, 202);
     let text = standup(now()).await;
     assert!(!text.contains("Code review"), "an approved pull request waits on nobody: {text}");
+}
+
+async fn a_draft_is_ready_for_review_once_the_teams_ci_passes(url: &str) {
+    let t = team_with(url, Some(Credentials::Token(TOKEN.into())), |c| c.fix.draft = true).await;
+    t.to_pr_gate().await;
+    let created = t.github.calls("POST", "/repos/acme/web/pulls");
+    assert_eq!(created[0].body["draft"], true, "opened as a draft");
+    let run = t.run().await;
+    assert_eq!(run.data["pr"]["draft"], true);
+    let (branch, head) = (run.data["branch"].as_str().unwrap(), run.data["pr"]["head"].as_str().unwrap());
+    let mut check = fixture("check_run/completed.payload.json");
+    check["repository"]["full_name"] = json!("acme/web");
+    check["check_run"]["check_suite"]["head_branch"] = json!(branch);
+    check["check_run"]["head_sha"] = json!(head);
+    assert_eq!(check["check_run"]["conclusion"], "success");
+    assert_eq!(t.deliver("check_run", &check).await, 202);
+    let asked = t.github.calls("POST", "/graphql");
+    assert_eq!(asked.len(), 1, "marked ready once");
+    // The recorded pull request's own node id.
+    let node_id = fixture("pull_request/opened.payload.json")["pull_request"]["node_id"].clone();
+    assert_eq!(asked[0].body["variables"]["id"], node_id);
+    assert_eq!(t.run().await.data["pr"]["draft"], false);
+    assert!(t.said().contains("no longer a draft: ready for review"), "{}", t.said());
 }

@@ -178,6 +178,21 @@ async fn handle(
             json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest" }),
         );
     }
+    // GraphQL: only the draft → ready mutation pmbot uses.
+    if method == Method::POST && path == "/graphql" {
+        let id = value["variables"]["id"].clone();
+        let Some(pr) = recorded.prs.iter_mut().find(|p| p["node_id"] == id) else {
+            return json_response(
+                200,
+                json!({ "errors": [{ "message": "Could not resolve to a node with the global id" }] }),
+            );
+        };
+        pr["draft"] = json!(false);
+        return json_response(
+            200,
+            json!({ "data": { "markPullRequestReadyForReview": { "pullRequest": { "isDraft": false } } } }),
+        );
+    }
     // Comments on any repository's issues are taken (the reporter loop writes to them).
     if method == Method::POST && path.starts_with("/repos/") && path.contains("/issues/") && path.ends_with("/comments")
     {

@@ -109,6 +109,8 @@ pub struct Pr {
     pub merge_commit_sha: Option<String>,
     pub head_sha: String,
     pub head_ref: String,
+    pub node_id: Option<String>,
+    pub draft: bool,
 }
 
 impl Pr {
@@ -121,6 +123,8 @@ impl Pr {
             merge_commit_sha: v["merge_commit_sha"].as_str().map(str::to_string),
             head_sha: v["head"]["sha"].as_str().unwrap_or_default().to_string(),
             head_ref: v["head"]["ref"].as_str().unwrap_or_default().to_string(),
+            node_id: v["node_id"].as_str().map(str::to_string),
+            draft: v["draft"].as_bool().unwrap_or(false),
         })
     }
 }
@@ -324,6 +328,25 @@ impl Github {
         match self.call(Method::DELETE, &format!("/repos/{repo}/git/refs/heads/{branch}"), None).await {
             Ok(_) | Err(GithubError::Refused { status: 404 | 422, .. }) => Ok(()),
             Err(err) => Err(err),
+        }
+    }
+
+    /// Marks a draft pull request ready for review (GraphQL: REST cannot).
+    pub async fn ready_for_review(&self, node_id: &str) -> Result<(), GithubError> {
+        let body = json!({
+            "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }",
+            "variables": { "id": node_id },
+        });
+        let answer = self.call(Method::POST, "/graphql", Some(&body)).await?;
+        match answer["errors"].as_array().and_then(|e| e.first()) {
+            Some(error) => Err(GithubError::Refused {
+                status: 200,
+                words: format!(
+                    "GitHub said: {}",
+                    error["message"].as_str().unwrap_or("the pull request stays a draft")
+                ),
+            }),
+            None => Ok(()),
         }
     }
 

@@ -527,6 +527,22 @@ impl GithubJob {
         if !env.store.set_fix_data(&ctx.workspace, run.id, run.state, &value, ctx.now).await? {
             return Err(StepError::Failed("the run moved while CI's result was added; trying again".into()));
         }
+        // A draft waits for the team's CI: every check on its head passed, it is ready.
+        let mut ready = None;
+        if let Some(pr) = data.pr.as_ref().filter(|p| p.draft && p.head == result.sha && result.conclusion == "success")
+        {
+            let green = crate::workflows::fix::latest_ci(&data.ci, &pr.head).iter().all(|c| !c.failed());
+            if let (true, Some(node), Some(github)) = (green, pr.node_id.as_deref(), env.github.as_deref()) {
+                ready = Some(github.ready_for_review(node).await);
+            }
+        }
+        if let Some(Ok(())) = ready {
+            if let Some(pr) = data.pr.as_mut() {
+                pr.draft = false;
+            }
+            let value = serde_json::to_value(&data).unwrap_or(Value::Null);
+            env.store.set_fix_data(&ctx.workspace, run.id, run.state, &value, ctx.now).await?;
+        }
         let mark = if result.failed() {
             "❌"
         } else if result.conclusion == "success" {
@@ -541,6 +557,11 @@ impl GithubJob {
         }
         if !result.url.is_empty() {
             text.push_str(&format!(" ({})", result.url));
+        }
+        match ready {
+            Some(Ok(())) => text.push_str(" — the pull request is no longer a draft: ready for review"),
+            Some(Err(err)) => text.push_str(&format!(" — it stays a draft: {err}")),
+            None => {}
         }
         if let Some(channel) = &data.channel {
             env.chat.post(channel, data.thread.as_deref(), &Message::text(text)).await?;

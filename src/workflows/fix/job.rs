@@ -850,7 +850,15 @@ impl FixJob {
             .map_err(|e| Trouble::Final(format!("the push was rejected: {}", e.why)))?;
         match repo.fix.forge {
             ForgeKind::Local => {
-                data.pr = Some(PullRequest { number: run.id, forge: "local".into(), branch, head, url: None });
+                data.pr = Some(PullRequest {
+                    number: run.id,
+                    forge: "local".into(),
+                    branch,
+                    head,
+                    url: None,
+                    node_id: None,
+                    draft: false,
+                });
                 Ok(())
             }
             ForgeKind::Github => {
@@ -895,8 +903,15 @@ impl FixJob {
                         let _ = env.chat.post(&channel, thread.as_deref(), &crate::chat::Message::text(text)).await;
                     }
                 }
-                data.pr =
-                    Some(PullRequest { number: pr.number, forge: "github".into(), branch, head, url: Some(pr.url) });
+                data.pr = Some(PullRequest {
+                    number: pr.number,
+                    forge: "github".into(),
+                    branch,
+                    head,
+                    url: Some(pr.url),
+                    node_id: pr.node_id,
+                    draft: pr.draft,
+                });
                 Ok(())
             }
         }
@@ -1061,7 +1076,7 @@ impl FixJob {
         let (github, slug) = self.github(env, repo)?;
         let pr = data.pr.as_ref().ok_or_else(|| Trouble::Final("the run has no pull request".into()))?;
         // The team's CI is one more gate: a failed check on the approved head stops the merge.
-        let failed: Vec<String> = latest_ci(&data.ci, &pr.head)
+        let failed: Vec<String> = super::latest_ci(&data.ci, &pr.head)
             .into_iter()
             .filter(|c| c.failed())
             .map(|c| format!("{} {} ({})", c.name, c.conclusion, c.url))
@@ -1264,16 +1279,6 @@ impl FixJob {
     fn when<C>(&self, env: &JobEnv<C>, at: chrono::DateTime<chrono::Utc>) -> String {
         at.with_timezone(&env.config.team.timezone).format("%A %-d %B %H:%M %Z").to_string()
     }
-}
-
-/// Each check's latest result on commit `sha`.
-fn latest_ci<'a>(ci: &'a [super::CiResult], sha: &str) -> Vec<&'a super::CiResult> {
-    let mut latest: Vec<&super::CiResult> = Vec::new();
-    for result in ci.iter().filter(|c| c.sha == sha) {
-        latest.retain(|c| c.name != result.name);
-        latest.push(result);
-    }
-    latest
 }
 
 /// `["lead", "ana"]` → the lead role (which admits PMs) and @ana.

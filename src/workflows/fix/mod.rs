@@ -110,6 +110,16 @@ impl CiResult {
     }
 }
 
+/// Each check's latest result on commit `sha`.
+pub fn latest_ci<'a>(ci: &'a [CiResult], sha: &str) -> Vec<&'a CiResult> {
+    let mut latest: Vec<&CiResult> = Vec::new();
+    for result in ci.iter().filter(|c| c.sha == sha) {
+        latest.retain(|c| c.name != result.name);
+        latest.push(result);
+    }
+    latest
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub number: i64,
@@ -117,6 +127,12 @@ pub struct PullRequest {
     pub branch: String,
     pub head: String,
     pub url: Option<String>,
+    /// GitHub's id of it (GraphQL), for marking a draft ready.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// Opened as a draft ([fix] draft) and not yet marked ready by the team's CI passing.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// A project's AI queue settings with the team's defaults filled in.
