@@ -37,6 +37,7 @@ on_both_backends!(
     a_push_to_the_default_branch_refreshes_the_repositorys_knowledge,
     the_standup_lists_pull_requests_waiting_for_review,
     a_draft_is_ready_for_review_once_the_teams_ci_passes,
+    a_merged_fix_is_reverted_by_a_revert_pull_request,
 );
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -660,4 +661,32 @@ async fn a_draft_is_ready_for_review_once_the_teams_ci_passes(url: &str) {
     assert_eq!(asked[0].body["variables"]["id"], node_id);
     assert_eq!(t.run().await.data["pr"]["draft"], false);
     assert!(t.said().contains("no longer a draft: ready for review"), "{}", t.said());
+}
+
+async fn a_merged_fix_is_reverted_by_a_revert_pull_request(url: &str) {
+    // The repository's own test expects the fix, so the gate here is a syntax check.
+    let t = team_with(url, Some(app_credentials()), |c| {
+        c.fix.gates = vec![toml::from_str("name = \"syntax\"\ncommand = \"sh -n greet.sh\"").unwrap()];
+    })
+    .await;
+    t.to_pr_gate().await;
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    assert!(t.repo.on_main("greet.sh").contains("Hello"), "squashed onto main on GitHub");
+
+    let revert = format!("@pmbot fix revert {}", t.key);
+    let out = t.bot.handle(&Inbound::Mention { origin: origin("pat"), text: revert }, now()).await;
+    assert!(text_of(&out).contains("asked to revert"), "{}", text_of(&out));
+    t.worker.run_until_idle().await;
+    t.press("ana", "Approve SPEC").await;
+    t.worker.run_until_idle().await;
+    let created = t.github.calls("POST", "/repos/acme/web/pulls");
+    assert_eq!(created.len(), 2, "a second pull request: the revert");
+    t.press("pat", "Approve & merge").await;
+    t.worker.run_until_idle().await;
+    let runs = t.app.store.fix_runs_of(&t.app.workspace(), &t.key).await.unwrap();
+    assert_eq!((runs.len(), runs[0].state, runs[1].state), (2, Completed, Completed), "{}", t.said());
+    assert_eq!(t.github.calls("PUT", "/pulls/2/merge").len(), 1);
+    assert!(t.repo.on_main("greet.sh").contains("Helo,"), "reverted: {}", t.repo.on_main("greet.sh"));
+    assert_eq!(t.status().await, Status::Todo, "the ticket is open again");
 }

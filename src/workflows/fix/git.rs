@@ -271,9 +271,19 @@ pub async fn discard(clone: &Path, path: &Path, base: &str, paths: &[String]) ->
 }
 
 /// Stages the undoing of merge `sha` (against its first parent), without committing.
-pub async fn revert(clone: &Path, path: &Path, sha: &str) -> Result<(), GitError> {
-    git(clone, &["fetch", "--quiet", "origin"]).await?;
-    git_in(clone, path, &["revert", "--no-commit", "-m", "1", sha]).await.map(|_| ())
+pub async fn revert(clone: &Path, path: &Path, sha: &str, auth: Option<&RemoteAuth>) -> Result<(), GitError> {
+    let mut fetch = command();
+    authorize(&mut fetch, auth);
+    fetch.arg("-C").arg(clone);
+    run(fetch, &["fetch", "--quiet", "origin"]).await?;
+    // A merge commit (the local forge's) is reverted against its first parent; a squashed
+    // one (GitHub's default) is an ordinary commit.
+    let parents = text(clone, &["rev-list", "--parents", "-n", "1", sha]).await?;
+    if parents.split_whitespace().count() > 2 {
+        git_in(clone, path, &["revert", "--no-commit", "-m", "1", sha]).await.map(|_| ())
+    } else {
+        git_in(clone, path, &["revert", "--no-commit", sha]).await.map(|_| ())
+    }
 }
 
 pub async fn diff_stat(clone: &Path, path: &Path, base: &str) -> Result<String, GitError> {

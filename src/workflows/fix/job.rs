@@ -567,7 +567,11 @@ impl FixJob {
             .unwrap_or(Value::Null);
         write_file(&input.join("prompt.md"), &prompt(&spec, data.feedback.as_deref(), &worktree, &context))?;
         let ended = if let Some(sha) = data.revert_sha.clone() {
-            match git::revert(&clone, &worktree, &sha).await {
+            let auth = match repo.remote_auth(env.github.as_deref()).await {
+                Ok(auth) => auth,
+                Err(err) => return Trouble::from(err).later(),
+            };
+            match git::revert(&clone, &worktree, &sha, auth.as_ref()).await {
                 Ok(()) => AgentEnd::Done,
                 Err(err) => AgentEnd::Failed(format!("the merge cannot be reverted cleanly: {}", err.why)),
             }
