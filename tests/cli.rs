@@ -30,6 +30,19 @@ impl Sandbox {
             .env_remove("DATABASE_URL")
             .env_remove("PMBOT_CONFIG")
             .env_remove("PMBOT_LISTEN");
+        for secret in [
+            "GITHUB_TOKEN",
+            "GITHUB_APP_ID",
+            "GITHUB_APP_INSTALLATION_ID",
+            "GITHUB_APP_PRIVATE_KEY",
+            "GITHUB_APP_PRIVATE_KEY_FILE",
+            "GITHUB_WEBHOOK_SECRET",
+            "PMBOT_ALERTS_TOKEN",
+            "PMBOT_IMAP_URL",
+            "PMBOT_SMTP_URL",
+        ] {
+            command.env_remove(secret);
+        }
         command
     }
 
@@ -152,6 +165,33 @@ fn a_fix_is_driven_from_the_command_line() {
     let (_, out, _) = run(&["repo", "scan", "GRT"]);
     assert!(out.contains("languages:    Shell (3)") && out.contains("test:         sh test.sh"), "{out}");
     assert!(repo.on_main("greet.sh").contains("Hello"));
+}
+
+#[test]
+fn config_check_says_what_the_intake_lacks() {
+    let sandbox = Sandbox::new();
+    let text = pmbot::config::BUILT_IN
+        .replace("# project = \"WEB\"\n# How often the mailbox", "project = \"WEB\"\n# How often the mailbox");
+    assert_ne!(text, pmbot::config::BUILT_IN, "the sample's [email] project line");
+    sandbox.write("pmbot.toml", &text);
+    let output = sandbox.run(&["config", "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("[email] project is set but PMBOT_IMAP_URL is not"), "{}", stderr(&output));
+    let output =
+        sandbox.command(&["config", "check"]).env("PMBOT_IMAP_URL", "imap://support:pw@mail.example").output().unwrap();
+    assert!(stderr(&output).contains("only imaps://"), "{}", stderr(&output));
+    let output = sandbox
+        .command(&["config", "check"])
+        .env("PMBOT_IMAP_URL", "imaps://support:pw@mail.example")
+        .env("GITHUB_WEBHOOK_SECRET", "s3cret")
+        .env("GITHUB_TOKEN", "ghp_example")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("support mailbox: imaps://support@mail.example:993/INBOX → WEB"), "{out}");
+    assert!(!out.contains(":pw@") && !out.contains("ghp_example"), "no secret is printed: {out}");
+    assert!(out.contains("POST /github/webhook served"), "{out}");
 }
 
 #[test]

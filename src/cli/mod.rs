@@ -431,7 +431,55 @@ async fn config_check(loaded: &Loaded) -> Result<(), CliError> {
         config.standup.channel
     );
     println!("  data directory (when DATABASE_URL is unset): {}", config::data_dir().display());
-    fix_check(config).await
+    let intake = intake_check(config);
+    let fix = fix_check(config).await;
+    intake.and(fix)
+}
+
+/// What comes in from outside the chat, and whether its settings work here.
+fn intake_check(config: &config::Config) -> Result<(), CliError> {
+    let on = |set: bool| if set { "served" } else { "off" };
+    println!("  alerts: POST /alerts/alertmanager {} (PMBOT_ALERTS_TOKEN)", on(config::alerts_token().is_some()));
+    println!(
+        "  GitHub webhooks: POST /github/webhook {} (GITHUB_WEBHOOK_SECRET)",
+        on(config::github_webhook_secret().is_some())
+    );
+    let mut problems = Vec::new();
+    let github = crate::forge::github::GithubSettings::from_env();
+    match &github {
+        Ok(Some(settings)) => println!("  GitHub API: {} ({:?})", settings.api_url, settings.credentials),
+        Ok(None) => println!("  GitHub API: no credentials (GITHUB_TOKEN or a GitHub App)"),
+        Err(err) => problems.push(err.to_string()),
+    }
+    if let Ok(Some(settings)) = github {
+        if let Err(err) = crate::forge::github::Github::new(&settings) {
+            problems.push(err.to_string());
+        }
+    }
+    let served = crate::intake::feedback::http::FeedbackHttp::sources_from_env(config);
+    for source in &config.intake.feedback {
+        let state =
+            if served.iter().any(|s| s.name == source.name) { "served" } else { "not served: its token is unset" };
+        println!("  feedback source {} → {}: {state} ({})", source.name, source.project, source.token_variable());
+    }
+    if let Some(project) = &config.email.project {
+        match crate::intake::email::ImapSettings::from_env() {
+            Ok(Some(settings)) => {
+                println!("  support mailbox: {settings:?} → {project}, \"{}\"", config.email.schedule)
+            }
+            Ok(None) => problems.push("[email] project is set but PMBOT_IMAP_URL is not".into()),
+            Err(err) => problems.push(err),
+        }
+    }
+    match crate::intake::email::mailer_from_env(config) {
+        Ok(Some(_)) => println!("  mail: sent from {}", config.email.from.as_deref().unwrap_or_default()),
+        Ok(None) => println!("  mail: none sent (PMBOT_SMTP_URL and [email] from)"),
+        Err(err) => problems.push(err),
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Misuse(format!("Intake settings do not work:\n  - {}", problems.join("\n  - "))))
 }
 
 /// What the AI queue needs on this machine: the agents' and gates' programs, and a sandbox.
