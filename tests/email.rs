@@ -152,10 +152,15 @@ async fn automatic_mail_is_left_alone_and_nothing_is_handled_twice(url: &str) {
     assert_eq!(h.smtp.sent().len(), 1, "no answer to robots, one to Kim");
     let log = h.app.store.decisions(&h.app.workspace(), None, 100).await.unwrap();
     assert_eq!(log.iter().filter(|d| d.kind == "email.skip").count(), 2, "{log:#?}");
+    // An answer to a message that was left alone threads nowhere: it is a ticket of its own.
+    h.mailbox.deliver("From: ooo@example.com\nSubject: Re: Out of office\nMessage-ID: <ooo-2@example.com>\nIn-Reply-To: <ooo-1@example.com>\n\nI am back; the export still fails.\n");
+    h.poll().await;
+    assert_eq!(h.tickets().await.len(), 2);
+    assert_eq!(h.mailbox.unread(), 0, "nothing is stuck");
     // The same message delivered again (a copy in the mailbox) is not a second ticket.
     h.mailbox.deliver(FIRST);
     h.poll().await;
-    assert_eq!(h.tickets().await.len(), 1);
+    assert_eq!(h.tickets().await.len(), 2);
     assert_eq!(h.mailbox.unread(), 0);
 }
 

@@ -159,7 +159,7 @@ async fn bad_reports_get_clear_4xx_and_change_nothing(url: &str) {
 async fn a_flood_is_limited_per_token_and_per_address(url: &str) {
     let h = harness(url, |c| {
         c.intake.feedback_per_minute = 3;
-        c.intake.feedback_per_ip_per_minute = 5;
+        c.intake.feedback_per_ip_per_minute = 6;
     })
     .await;
     let report = |n: usize| json!({ "title": format!("Report {n}") }).to_string();
@@ -170,7 +170,8 @@ async fn a_flood_is_limited_per_token_and_per_address(url: &str) {
     assert_eq!(status, 429, "{answer}");
     let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
-    // Another source still gets through, until this address has sent its five.
+    // Another source still gets through, until this address has sent its six (the refused
+    // one counts: the address is checked first).
     assert_eq!(h.send(Some(APP), None, &report(4)).await.0, 201);
     assert_eq!(h.send(Some(APP), None, &report(5)).await.0, 201);
     assert_eq!(h.send(Some(APP), None, &report(6)).await.0, 429, "the address's limit");

@@ -445,7 +445,17 @@ async fn a_pull_request_naming_a_ticket_moves_it_to_review_then_done(url: &str) 
     let log = t.app.store.decisions(&t.app.workspace(), Some(key.as_str()), 50).await.unwrap();
     assert!(log.iter().any(|d| d.actor == "github" && d.inputs["to"] == "done"), "{log:#?}");
 
-    // A key that is no ticket links nothing and moves nothing.
+    // Someone GitHub knows but the team does not: their pull request links and moves nothing.
+    let other = t.new_ticket("APP", "Dark mode").await;
+    let mut stranger = fixture("pull_request/opened.payload.json");
+    stranger["pull_request"]["title"] = json!(format!("{other}: dark mode"));
+    stranger["pull_request"]["user"]["login"] = json!("drive-by-user");
+    stranger["sender"]["login"] = json!("drive-by-user");
+    assert_eq!(t.deliver("pull_request", &stranger).await, 202);
+    assert_eq!(t.ticket(&other).await.status, Status::InProgress, "not moved");
+    let log = t.app.store.decisions(&t.app.workspace(), Some(other.as_str()), 10).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "github.pull_request" && d.outcome == "refused"), "{log:#?}");
+    // A key of another project, or no ticket at all, links nothing and moves nothing.
     let mut stray = fixture("pull_request/opened.payload.json");
     stray["pull_request"]["title"] = json!("UTF-8 handling, see RFC-3629");
     assert_eq!(t.deliver("pull_request", &stray).await, 202);
@@ -459,6 +469,13 @@ async fn a_review_approval_on_github_decides_the_pr_gate_for_a_person_of_the_tea
     // Someone GitHub knows but pmbot does not: their approval counts for nothing.
     let mut review = t.about_run_pr("pull_request_review/submitted.payload.json", 1);
     review["review"]["state"] = json!("approved");
+    // An approval of another commit (the recorded one) approves nothing here.
+    review["review"]["user"]["login"] = json!("pat-gh");
+    assert_eq!(t.deliver("pull_request_review", &review).await, 202);
+    assert_eq!(t.run().await.state, AwaitingPrApproval);
+    let log = t.app.store.decisions(&t.app.workspace(), Some(t.key.as_str()), 100).await.unwrap();
+    assert!(log.iter().any(|d| d.kind == "github.review" && d.rationale.contains("not of the head")), "{log:#?}");
+    review["review"]["commit_id"] = t.run().await.data["pr"]["head"].clone();
     review["review"]["user"]["login"] = json!("drive-by-user");
     assert_eq!(t.deliver("pull_request_review", &review).await, 202);
     assert_eq!(t.run().await.state, AwaitingPrApproval);

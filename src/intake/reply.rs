@@ -7,11 +7,44 @@
 use crate::board::TicketKey;
 use crate::chat::{Chat, Message};
 use crate::job_env::{JobEnv, StepError};
+use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::NewDecision;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `reply.tell`: the reporters of a fix run's ticket told its news (a job of its own, so a
+/// chat or mail outage is retried without touching the run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyJob {
+    pub ticket: String,
+    pub run: i64,
+    pub news: News,
+}
+
+impl JobSpec for ReplyJob {
+    const KIND: &'static str = "reply.tell";
+    const MAX_ATTEMPTS: u32 = 8;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("reply:{}:{}", self.run, self.news.as_str()))
+    }
+}
+
+impl<C: Chat + 'static> Job<JobEnv<C>> for ReplyJob {
+    async fn run(&self, env: &JobEnv<C>, ctx: &JobContext) -> Outcome {
+        let told = async {
+            let key: TicketKey =
+                self.ticket.parse().map_err(|e: crate::board::BoardError| StepError::Gone(e.to_string()))?;
+            tell_reporters(env, &key, self.run, self.news, ctx.now).await.map(|()| Outcome::Done)
+        };
+        crate::job_env::finish(told.await)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum News {
     Merged,
     Deployed,
@@ -65,6 +98,7 @@ pub async fn tell_reporters<C: Chat>(
     for r in env.store.reporters_of(&ws, key.as_str()).await? {
         ways.push((r.via, r.address));
     }
+    let mut later = Vec::new();
     for (via, address) in ways {
         let once = format!("reply:{run}:{}:{via}:{address}", news.as_str());
         if env.store.decision_by_source(&ws, &once).await?.is_some() {
@@ -73,7 +107,14 @@ pub async fn tell_reporters<C: Chat>(
         let told = tell(env, &via, &address, &text, key).await;
         let (outcome, rationale) = match &told {
             Ok(()) => ("told", format!("the reporter ({via} {address}) was told {key} is {}", news.as_str())),
-            Err(why) => ("not told", format!("the reporter ({via} {address}) could not be told: {why}")),
+            Err(Failure::Never(why)) => {
+                ("not told", format!("the reporter ({via} {address}) could not be told: {why}"))
+            }
+            // The platform is away: nothing is recorded, and the job tries again.
+            Err(Failure::Later(why)) => {
+                later.push(format!("{via} {address}: {why}"));
+                continue;
+            }
         };
         let decision = NewDecision {
             kind: "reporter.reply".into(),
@@ -96,37 +137,58 @@ pub async fn tell_reporters<C: Chat>(
             }
         }
     }
-    Ok(())
+    if later.is_empty() {
+        Ok(())
+    } else {
+        Err(StepError::Failed(format!("reporters not told yet: {}", later.join("; "))))
+    }
 }
 
-async fn tell<C: Chat>(env: &JobEnv<C>, via: &str, address: &str, text: &str, key: &TicketKey) -> Result<(), String> {
+/// Why a reporter was not told: for good, or for now.
+enum Failure {
+    Never(String),
+    Later(String),
+}
+
+async fn tell<C: Chat>(env: &JobEnv<C>, via: &str, address: &str, text: &str, key: &TicketKey) -> Result<(), Failure> {
+    let never = |why: &str| Failure::Never(why.to_string());
+    let later = |why: String| Failure::Later(why);
     match via {
         "person" => {
             let people = env.config.people();
-            let person = people.iter().find(|p| p.handle == address).ok_or("no longer on the team")?;
-            let user = env.chat.address(person).ok_or("no id on this chat platform")?;
-            env.chat.dm(&user, &Message::text(text)).await.map(|_| ()).map_err(|e| e.to_string())
+            let person = people.iter().find(|p| p.handle == address).ok_or_else(|| never("no longer on the team"))?;
+            let user = env.chat.address(person).ok_or_else(|| never("no id on this chat platform"))?;
+            env.chat.dm(&user, &Message::text(text)).await.map(|_| ()).map_err(|e| later(e.to_string()))
         }
         "thread" => {
-            let (platform, channel, ts) = chat_origin(address).ok_or("not a message")?;
+            let (platform, channel, ts) = chat_origin(address).ok_or_else(|| never("not a message"))?;
             if platform != env.chat.platform() {
-                return Err(format!("the thread is on {platform}, pmbot speaks on {} here", env.chat.platform()));
+                let why = format!("the thread is on {platform}, pmbot speaks on {} here", env.chat.platform());
+                return Err(Failure::Never(why));
             }
-            env.chat.post(channel, Some(ts), &Message::text(text)).await.map(|_| ()).map_err(|e| e.to_string())
+            env.chat.post(channel, Some(ts), &Message::text(text)).await.map(|_| ()).map_err(|e| later(e.to_string()))
         }
         "github" => {
-            let github = env.github.as_deref().ok_or("no GitHub credentials")?;
-            let (repo, number) = address.rsplit_once('#').ok_or("not owner/name#number")?;
-            let number: i64 = number.parse().map_err(|_| "not owner/name#number")?;
-            github.comment(repo, number, text).await.map_err(|e| e.to_string())
+            use crate::forge::github::GithubError;
+            let github = env.github.as_deref().ok_or_else(|| never("no GitHub credentials"))?;
+            let (repo, number) = address.rsplit_once('#').ok_or_else(|| never("not owner/name#number"))?;
+            let number: i64 = number.parse().map_err(|_| never("not owner/name#number"))?;
+            github.comment(repo, number, text).await.map_err(|e| match e {
+                GithubError::Refused { .. } | GithubError::Settings(_) => Failure::Never(e.to_string()),
+                GithubError::RateLimited(_) | GithubError::Unavailable(_) => later(e.to_string()),
+            })
         }
         "feedback" | "email" => match env.mailer.as_deref() {
             Some(mailer) => {
-                mailer.send(address, &format!("[{key}] fixed"), text, None).await.map(|_| ()).map_err(|e| e.to_string())
+                let sent = mailer.send(address, &format!("[{key}] fixed"), text, None).await;
+                sent.map(|_| ()).map_err(|e| match e {
+                    crate::intake::email::smtp::MailError::Send(_) => later(e.to_string()),
+                    _ => Failure::Never(e.to_string()),
+                })
             }
-            None => Err("pmbot sends no email here (no [email] smtp settings)".into()),
+            None => Err(never("pmbot sends no email here (no PMBOT_SMTP_URL and [email] from)")),
         },
-        other => Err(format!("no way to reach a reporter by {other}")),
+        other => Err(Failure::Never(format!("no way to reach a reporter by {other}"))),
     }
 }
 

@@ -36,6 +36,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<crate::intake::github::GithubJob>()?
         .register::<crate::intake::email::EmailJob>()?
         .register::<crate::workflows::deploy::DeployJob>()?
+        .register::<crate::intake::reply::ReplyJob>()?
         .register::<AgentJob>()
 }
 

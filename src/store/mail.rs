@@ -4,7 +4,8 @@ use super::{on_pool, Result, Store, WorkspaceId};
 use chrono::{DateTime, Utc};
 
 impl Store {
-    /// Records that `message_id` belongs to `ticket` (the first record stands).
+    /// Records that `message_id` belongs to `ticket` (the first record stands); `""` for a
+    /// message handled without one.
     pub async fn add_mail_message(
         &self,
         ws: &WorkspaceId,
@@ -26,13 +27,22 @@ impl Store {
         Ok(())
     }
 
-    /// The ticket whose thread `message_id` is in.
+    /// The ticket whose thread `message_id` is in (a message left alone has none).
     pub async fn mail_thread(&self, ws: &WorkspaceId, message_id: &str) -> Result<Option<String>> {
-        let sql = "SELECT ticket_key FROM mail_messages WHERE workspace_id = $1 AND message_id = $2";
+        let sql =
+            "SELECT ticket_key FROM mail_messages WHERE workspace_id = $1 AND message_id = $2 AND ticket_key <> ''";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
             .bind(ws.as_str())
             .bind(message_id)
             .fetch_optional(pool)
             .await)?)
+    }
+
+    /// Whether `message_id` was handled (made a ticket or a comment, or was left alone).
+    pub async fn mail_handled(&self, ws: &WorkspaceId, message_id: &str) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM mail_messages WHERE workspace_id = $1 AND message_id = $2";
+        let n: i64 =
+            on_pool!(self, |pool| sqlx::query_scalar(sql).bind(ws.as_str()).bind(message_id).fetch_one(pool).await)?;
+        Ok(n > 0)
     }
 }

@@ -188,7 +188,9 @@ impl Github {
             let sent = sent.unwrap_or_else(|_| Err(format!("no answer within {} s", CALL_TIMEOUT.as_secs())));
             let (status, limits, text) = match sent {
                 Ok(answer) => answer,
-                Err(why) if attempt < policy::SERVER_RETRIES => {
+                // A POST whose answer was lost may have been done: not sent again here (the
+                // job's own retry looks first, as opening a pull request does).
+                Err(why) if attempt < policy::SERVER_RETRIES && method != Method::POST => {
                     tracing::warn!(%route, %why, "GitHub call failed; trying again");
                     tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
                     attempt += 1;
@@ -319,8 +321,15 @@ impl Github {
             return Ok(pr.merge_commit_sha.unwrap_or_default());
         }
         let body = json!({ "merge_method": method, "sha": sha, "commit_title": title });
-        let answer = self.call(Method::PUT, &format!("/repos/{repo}/pulls/{number}/merge"), Some(&body)).await?;
-        Ok(answer["sha"].as_str().unwrap_or_default().to_string())
+        match self.call(Method::PUT, &format!("/repos/{repo}/pulls/{number}/merge"), Some(&body)).await {
+            Ok(answer) => Ok(answer["sha"].as_str().unwrap_or_default().to_string()),
+            // The merge may have happened with its answer lost (a retry then hears "not
+            // mergeable"): the pull request says.
+            Err(err) => match self.pr(repo, number).await {
+                Ok(pr) if pr.merged => Ok(pr.merge_commit_sha.unwrap_or_default()),
+                _ => Err(err),
+            },
+        }
     }
 
     /// Deletes `branch`; one that is gone already is fine.

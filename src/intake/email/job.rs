@@ -77,7 +77,7 @@ impl EmailJob {
         } else {
             mail.message_id.clone()
         };
-        if env.store.mail_thread(ws, &id).await?.is_some() {
+        if env.store.mail_handled(ws, &id).await? {
             return Ok(()); // handled before (marking it read had failed)
         }
         let mut threads = HashMap::new();
@@ -87,8 +87,12 @@ impl EmailJob {
             }
         }
         let mut existing = Vec::new();
+        // A key in the subject reaches only the mailbox's own project's tickets.
         for key in keys_in_subject(&mail.subject) {
             let Ok(parsed) = key.parse::<TicketKey>() else { continue };
+            if !parsed.as_str().starts_with(&format!("{}-", project.to_ascii_uppercase())) {
+                continue;
+            }
             match env.store.ticket(ws, &parsed).await {
                 Ok(_) => existing.push(key),
                 Err(StoreError::UnknownTicket(_)) => {}
@@ -182,6 +186,8 @@ impl EmailJob {
                 env.store.add_mail_message(ws, ours, key.as_str(), ctx.now).await?;
                 ("told", format!("{} was told the key {key} by mail", mail.from_address))
             }
+            // The mail server is away: the message stays unread and is tried again.
+            Err(err @ super::smtp::MailError::Send(_)) => return Err(StepError::Failed(err.to_string())),
             Err(err) => ("not told", format!("{} could not be told the key {key}: {err}", mail.from_address)),
         };
         let decision = NewDecision {

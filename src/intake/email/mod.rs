@@ -39,20 +39,20 @@ impl ImapSettings {
         if parsed.scheme() != "imaps" {
             return Err("PMBOT_IMAP_URL: only imaps:// (IMAP over TLS) is accepted".into());
         }
-        let decode =
-            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-        let user = decode(parsed.username()).unwrap_or_default();
-        let password = parsed.password().and_then(decode).unwrap_or_default();
+        // Percent-decoding only (a `+` in a password is a plus, not a space).
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let user = decode(parsed.username());
+        let password = parsed.password().map(decode).unwrap_or_default();
         if user.is_empty() || password.is_empty() {
             return Err("PMBOT_IMAP_URL: needs a user and a password".into());
         }
-        let mailbox = parsed.path().trim_start_matches('/');
+        let mailbox = decode(parsed.path().trim_start_matches('/'));
         Ok(ImapSettings {
             host: parsed.host_str().ok_or("PMBOT_IMAP_URL: needs a host")?.to_string(),
             port: parsed.port().unwrap_or(993),
             user,
             password,
-            mailbox: if mailbox.is_empty() { "INBOX".into() } else { mailbox.to_string() },
+            mailbox: if mailbox.is_empty() { "INBOX".into() } else { mailbox },
             ca_file,
         })
     }
@@ -80,12 +80,12 @@ mod tests {
 
     #[test]
     fn the_mailbox_url_is_read() {
-        let s = ImapSettings::parse("imaps://support%40acme.example:p%3Ass@mail.acme.example/Support", None).unwrap();
-        assert_eq!((s.user.as_str(), s.password.as_str()), ("support@acme.example", "p:ss"));
+        let s = ImapSettings::parse("imaps://support%40acme.example:p%3As+s@mail.acme.example/Support", None).unwrap();
+        assert_eq!((s.user.as_str(), s.password.as_str()), ("support@acme.example", "p:s+s"));
         assert_eq!((s.host.as_str(), s.port, s.mailbox.as_str()), ("mail.acme.example", 993, "Support"));
         assert_eq!(ImapSettings::parse("imaps://u:p@h:10993", None).unwrap().mailbox, "INBOX");
         assert!(ImapSettings::parse("imap://u:p@h", None).unwrap_err().contains("only imaps://"));
         assert!(ImapSettings::parse("imaps://h", None).unwrap_err().contains("user and a password"));
-        assert!(!format!("{s:?}").contains("p:ss"), "the password is never printed");
+        assert!(!format!("{s:?}").contains("p:s+s"), "the password is never printed");
     }
 }

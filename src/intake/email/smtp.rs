@@ -8,8 +8,12 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 pub enum MailError {
     #[error("mail settings: {0}")]
     Settings(String),
+    /// The server did not take it (maybe for now).
     #[error("the mail was not sent: {0}")]
     Send(String),
+    /// It cannot be sent at all: a bad address, a message that cannot be built.
+    #[error("the mail cannot be sent: {0}")]
+    Refused(String),
 }
 
 pub struct Mailer {
@@ -39,7 +43,7 @@ impl Mailer {
 
     /// Sends `text` to `to`; with `reply_to`, as an answer to that message. Its Message-ID.
     pub async fn send(&self, to: &str, subject: &str, text: &str, reply_to: Option<&str>) -> Result<String, MailError> {
-        let to: lettre::message::Mailbox = to.parse().map_err(|e| MailError::Send(format!("{to}: {e}")))?;
+        let to: lettre::message::Mailbox = to.parse().map_err(|e| MailError::Refused(format!("{to}: {e}")))?;
         let id = self.message_id(&format!("pmbot-{}", crate::digest::short(format!("{to}{subject}{text}").as_bytes())));
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -54,8 +58,15 @@ impl Mailer {
         let message = builder
             .header(ContentType::TEXT_PLAIN)
             .body(text.to_string())
-            .map_err(|e| MailError::Send(e.to_string()))?;
-        self.transport.send(message).await.map_err(|e| MailError::Send(e.to_string()))?;
+            .map_err(|e| MailError::Refused(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| {
+            // A permanent SMTP answer (5xx: no such mailbox) will not change on a retry.
+            if e.is_permanent() {
+                MailError::Refused(e.to_string())
+            } else {
+                MailError::Send(e.to_string())
+            }
+        })?;
         Ok(id)
     }
 }

@@ -41,6 +41,7 @@ pub struct FeedbackHttp {
     pub trust_forwarded_for: bool,
     per_token: DefaultKeyedRateLimiter<String>,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    seen: std::sync::atomic::AtomicU64,
 }
 
 impl FeedbackHttp {
@@ -60,6 +61,7 @@ impl FeedbackHttp {
             trust_forwarded_for,
             per_token: RateLimiter::keyed(quota(per_token_per_minute)),
             per_ip: RateLimiter::keyed(quota(per_ip_per_minute)),
+            seen: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -123,11 +125,12 @@ async fn preflight(State(state): State<Arc<FeedbackHttp>>, headers: HeaderMap) -
 /// The client's address: the connection's peer, or the proxy's word when trusted.
 fn client(state: &FeedbackHttp, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
     if state.trust_forwarded_for {
+        // Fly-Client-IP is the proxy's alone; of X-Forwarded-For only the last entry is the
+        // proxy's own (the ones before it are whatever the client sent).
         let forwarded = headers
             .get("fly-client-ip")
-            .or_else(|| headers.get("x-forwarded-for"))
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .or_else(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()))
             .and_then(|v| v.trim().parse().ok());
         if forwarded.is_some() {
             return forwarded;
@@ -186,13 +189,20 @@ async fn answer(
         }
     }
     let now = governor::clock::DefaultClock::default();
-    if let Err(not_until) = state.per_token.check_key(&source.name) {
-        return too_many(not_until.wait_time_from(governor::clock::Clock::now(&now)));
-    }
+    // The address first: one client spends its own allowance, not the whole source's (a
+    // form's token is public).
     if let Some(ip) = client(state, headers, extensions) {
         if let Err(not_until) = state.per_ip.check_key(&ip) {
             return too_many(not_until.wait_time_from(governor::clock::Clock::now(&now)));
         }
+    }
+    if let Err(not_until) = state.per_token.check_key(&source.name) {
+        return too_many(not_until.wait_time_from(governor::clock::Clock::now(&now)));
+    }
+    // Addresses seen long ago are forgotten now and then (the map would only grow).
+    if state.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 1023 {
+        state.per_ip.retain_recent();
+        state.per_token.retain_recent();
     }
     let report = match read(body) {
         Ok(report) => report,
@@ -208,8 +218,9 @@ async fn answer(
     new.source =
         crate::board::Source { tracker: Some("feedback".into()), external_id: None, url: report.page_url.clone() };
     let at = chrono::Utc::now();
-    // The same report sent twice (a double click, a retry) is one ticket.
-    let once = format!("feedback:{}:{}", source.name, crate::digest::short(body));
+    // The same report sent twice (a double click, a retry) is one ticket
+    // (within the day: the same words next month are a new report).
+    let once = format!("feedback:{}:{}:{}", source.name, at.format("%Y-%m-%d"), crate::digest::short(body));
     let why = format!("{} reported it through the {} feedback form", report.who(), source.name);
     let board = BoardService::new(state.store.clone(), state.workspace.clone());
     let system = Actor::System(format!("feedback:{}", source.name));

@@ -44,6 +44,8 @@ pub enum Event {
         state: String,
         reviewer: String,
         body: String,
+        /// The commit the review was made on.
+        commit: String,
     },
     Issue {
         action: String,
@@ -142,6 +144,7 @@ pub fn parse(name: &str, payload: &Value) -> Result<Event, String> {
                 pr: pull_request(&payload["pull_request"])?,
                 state: text(&review["state"]).to_ascii_lowercase(),
                 reviewer: text(&review["user"]["login"]),
+                commit: text(&review["commit_id"]),
                 body: text(&review["body"]),
             }
         }

@@ -62,8 +62,8 @@ impl GithubJob {
             Event::PullRequest { action, repo, pr, sender } => {
                 self.pull_request(env, ctx, &action, &repo, &pr, &sender).await?
             }
-            Event::Review { action, repo, pr, state, reviewer, body } => {
-                self.review(env, ctx, &action, &repo, &pr, &state, &reviewer, &body).await?
+            Event::Review { action, repo, pr, state, reviewer, body, commit } => {
+                self.review(env, ctx, &action, &repo, &pr, &state, &reviewer, &body, &commit).await?
             }
             Event::Issue { action, repo, issue, label, sender } => {
                 self.issue(env, ctx, &action, &repo, &issue, label.as_deref(), &sender).await?
@@ -135,11 +135,36 @@ impl GithubJob {
             self.link_pull(env, ctx, repo, pr, &run.ticket, state).await?;
             return Ok(());
         }
-        let project = env.config.project_of_repo(repo);
-        let moves = project.and_then(|p| p.github.as_ref()).is_none_or(|g| g.move_tickets);
-        for key in self.existing(env, ctx, keys_named(pr)).await? {
+        // Only a repository of one of the team's projects links, and only to that project's
+        // tickets; only a pull request opened or merged by a person of the team moves one.
+        let Some(project) = env.config.project_of_repo(repo) else { return Ok(()) };
+        let prefix = format!("{}-", project.key.to_ascii_uppercase());
+        let moves = project.github.as_ref().is_none_or(|g| g.move_tickets);
+        let by_team =
+            env.config.person_on_github(&pr.author).is_some() || env.config.person_on_github(sender).is_some();
+        let keys: Vec<String> = keys_named(pr).into_iter().filter(|k| k.starts_with(&prefix)).collect();
+        for key in self.existing(env, ctx, keys).await? {
             self.link_pull(env, ctx, repo, pr, &key, state).await?;
             if !moves {
+                continue;
+            }
+            if !by_team {
+                let decision = NewDecision {
+                    kind: "github.pull_request".into(),
+                    subject: key.to_string(),
+                    inputs: json!({ "pull_request": pr.number, "author": pr.author, "sender": sender }),
+                    rationale: format!(
+                        "pull request #{} by @{} names {key}; it moves nothing: neither @{} nor @{sender} is a person of the team (people.github)",
+                        pr.number, pr.author, pr.author
+                    ),
+                    confidence: 1.0,
+                    action: "move".into(),
+                    actor: WHO.into(),
+                    outcome: "refused".into(),
+                    source: Some(format!("github:{}:move:{key}", self.delivery)),
+                };
+                // Logged once per delivery; a retry finds it there.
+                let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
                 continue;
             }
             let to = match (action, pr.merged, pr.draft) {
@@ -249,6 +274,7 @@ impl GithubJob {
         state: &str,
         reviewer: &str,
         body: &str,
+        commit: &str,
     ) -> Result<(), StepError> {
         let verdict = match (action, state) {
             ("submitted", "approved") => Some(Verdict::Approve),
@@ -268,6 +294,29 @@ impl GithubJob {
         let Some(run) = self.run_of_pr(env, ctx, repo, pr.number).await? else { return Ok(()) };
         let data: RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
         let (Some(approval), RunState::AwaitingPrApproval) = (data.pr_approval, run.state) else { return Ok(()) };
+        // A review counts for the commit it was made on: one of an older head (a stale page,
+        // a late delivery) approves nothing that was pushed since.
+        let head = data.pr.as_ref().map(|p| p.head.as_str()).unwrap_or_default();
+        if commit != head {
+            let decision = NewDecision {
+                kind: "github.review".into(),
+                subject: run.ticket.to_string(),
+                inputs: json!({ "reviewer": reviewer, "pull_request": pr.number, "commit": commit, "head": head }),
+                rationale: format!(
+                    "@{reviewer}'s review was of commit {}, not of the head {} the gate is about: it does not count",
+                    short(commit),
+                    short(head)
+                ),
+                confidence: 1.0,
+                action: "review".into(),
+                actor: WHO.into(),
+                outcome: "refused".into(),
+                source: Some(format!("github:{}:review", self.delivery)),
+            };
+            // Logged once per delivery; a retry finds it there.
+            let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
+            return Ok(());
+        }
         // Only a person of the team counts, as themselves, within the gate's rules.
         let people = env.config.people();
         let person = env.config.person_on_github(reviewer).and_then(|p| people.iter().find(|q| q.handle == p.handle));
@@ -385,7 +434,9 @@ impl GithubJob {
         };
         let why = format!("@{} opened GitHub issue #{} in {repo}", issue.author, issue.number);
         let board = self.board(env, ctx);
-        let ticket = board.create(&Actor::System(WHO.into()), &new, &self.once(ctx, "open").because(why)).await?;
+        // Once per issue, whichever delivery gets here first ("opened" and "labeled" race).
+        let once = Ctx::new(ctx.now).once(format!("github:issue:{repo}#{}:open", issue.number)).kind("github.issues");
+        let ticket = board.create(&Actor::System(WHO.into()), &new, &once.because(why)).await?;
         let link = GithubLink {
             repo: repo.to_string(),
             kind: "issue".into(),
@@ -411,11 +462,27 @@ impl GithubJob {
         };
         env.store.add_reporter(&ctx.workspace, &reporter, ctx.now).await?;
         // The reporter hears where their report went (when pmbot may write to GitHub).
-        if let Some(github) = env.github.as_deref() {
+        let thanks = format!("github:issue:{repo}#{}:thanks", issue.number);
+        if let (Some(github), None) =
+            (env.github.as_deref(), env.store.decision_by_source(&ctx.workspace, &thanks).await?)
+        {
             let text = format!("Thanks! This is tracked as **{}**; you will hear here when it is fixed.", ticket.key);
-            if let Err(err) = github.comment(repo, issue.number, &text).await {
-                tracing::warn!(error = %err, "the GitHub issue was not told its ticket");
-            }
+            let (outcome, rationale) = match github.comment(repo, issue.number, &text).await {
+                Ok(()) => ("told", format!("GitHub issue #{} was told its ticket {}", issue.number, ticket.key)),
+                Err(err) => ("not told", format!("GitHub issue #{} was not told its ticket: {err}", issue.number)),
+            };
+            let decision = NewDecision {
+                kind: "github.issues".into(),
+                subject: ticket.key.to_string(),
+                inputs: json!({ "repo": repo, "issue": issue.number }),
+                rationale,
+                confidence: 1.0,
+                action: "reply".into(),
+                actor: WHO.into(),
+                outcome: outcome.into(),
+                source: Some(thanks),
+            };
+            let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
         }
         Ok(ticket.key)
     }
@@ -523,10 +590,6 @@ impl GithubJob {
             return Ok(());
         }
         data.ci.push(result.clone());
-        let value = serde_json::to_value(&data).unwrap_or(Value::Null);
-        if !env.store.set_fix_data(&ctx.workspace, run.id, run.state, &value, ctx.now).await? {
-            return Err(StepError::Failed("the run moved while CI's result was added; trying again".into()));
-        }
         // A draft waits for the team's CI: every check on its head passed, it is ready.
         let mut ready = None;
         if let Some(pr) = data.pr.as_ref().filter(|p| p.draft && p.head == result.sha && result.conclusion == "success")
@@ -540,8 +603,6 @@ impl GithubJob {
             if let Some(pr) = data.pr.as_mut() {
                 pr.draft = false;
             }
-            let value = serde_json::to_value(&data).unwrap_or(Value::Null);
-            env.store.set_fix_data(&ctx.workspace, run.id, run.state, &value, ctx.now).await?;
         }
         let mark = if result.failed() {
             "❌"
@@ -563,8 +624,14 @@ impl GithubJob {
             Some(Err(err)) => text.push_str(&format!(" — it stays a draft: {err}")),
             None => {}
         }
+        // Told first, recorded after: a retry after a chat outage tells it (a record first
+        // would make the retry think it was told).
         if let Some(channel) = &data.channel {
             env.chat.post(channel, data.thread.as_deref(), &Message::text(text)).await?;
+        }
+        let value = serde_json::to_value(&data).unwrap_or(Value::Null);
+        if !env.store.set_fix_data(&ctx.workspace, run.id, run.state, &value, ctx.now).await? {
+            return Err(StepError::Failed("the run moved while CI's result was added; trying again".into()));
         }
         Ok(())
     }

@@ -47,37 +47,71 @@ impl DeployJob {
             return Err(StepError::Gone(format!("fix run #{} has no merge commit to deploy", run.id)));
         };
         let (started, finished) = (format!("deploy:{}:started", run.id), format!("deploy:{}:finished", run.id));
-        if env.store.decision_by_source(ws, &finished).await?.is_some() {
-            return Ok(Outcome::Done);
-        }
         let short = sha.get(..7).unwrap_or(&sha).to_string();
-        let ended = if env.store.decision_by_source(ws, &started).await?.is_some() {
-            // A start without an end: pmbot stopped mid-deploy. Not run a second time.
-            Ended::Failed {
-                why: format!("the deploy of {short} was interrupted (pmbot stopped during it); it is not run twice — check what is live and deploy by hand if needed"),
+        // How it ended is recorded as soon as it ends; a retry (a chat outage after a
+        // deploy) replays what follows from the record, never the deploy.
+        let (deployed, said) = match env.store.decision_by_source(ws, &finished).await? {
+            Some(done) => (done.outcome == "deployed", done.rationale),
+            None => {
+                let ended = if env.store.decision_by_source(ws, &started).await?.is_some() {
+                    // A start without an end: pmbot stopped mid-deploy. Not run a second time.
+                    Ended::Failed {
+                        why: format!("the deploy of {short} was interrupted (pmbot stopped during it); it is not run twice — check what is live and deploy by hand if needed"),
+                    }
+                } else {
+                    let note = self.decision(
+                        &run.ticket,
+                        "started",
+                        format!("deploying {short} of fix run #{}", run.id),
+                        started,
+                    );
+                    let _ = env.store.log_decision_once(ws, &note, ctx.now).await?;
+                    self.deploy(env, &run.project, &run.ticket, &sha, &deploy).await
+                };
+                let (deployed, said) = match &ended {
+                    Ended::Deployed { seconds } => (true, format!("🚀 Deployed `{short}` ({seconds:.0} s).")),
+                    Ended::Failed { why } => (false, format!("❌ The deploy failed: {why}")),
+                };
+                let outcome = if deployed { "deployed" } else { "failed" };
+                let done = self.decision(&run.ticket, outcome, said.clone(), finished);
+                let _ = env.store.log_decision_once(ws, &done, ctx.now).await?;
+                (deployed, said)
             }
-        } else {
-            let note =
-                self.decision(&run.ticket, "started", format!("deploying {short} of fix run #{}", run.id), started);
-            let _ = env.store.log_decision_once(ws, &note, ctx.now).await?;
-            self.deploy(env, &run.project, &run.ticket, &sha, &deploy).await
         };
-        let said = match &ended {
-            Ended::Deployed { seconds } => format!("🚀 Deployed `{short}` ({seconds:.0} s)."),
-            Ended::Failed { why } => format!("❌ The deploy failed: {why}"),
-        };
-        if let Some(channel) = &data.channel {
-            env.chat.post(channel, data.thread.as_deref(), &Message::text(said.clone())).await?;
-        }
+        self.once(env, ctx, "posted", || async {
+            match &data.channel {
+                Some(channel) => {
+                    env.chat.post(channel, data.thread.as_deref(), &Message::text(said.clone())).await.map(|_| ())
+                }
+                None => Ok(()),
+            }
+        })
+        .await?;
         let key = run.ticket.clone();
-        match &ended {
-            Ended::Deployed { .. } => tell_reporters(env, &key, run.id, News::Deployed, ctx.now).await?,
-            Ended::Failed { why } => self.reopen(env, ctx, &key, &run.project, why).await?,
+        if deployed {
+            tell_reporters(env, &key, run.id, News::Deployed, ctx.now).await?;
+        } else {
+            let why = said.trim_start_matches("❌ The deploy failed: ").to_string();
+            self.reopen(env, ctx, &key, &run.project, &why).await?;
         }
-        let outcome = if matches!(ended, Ended::Deployed { .. }) { "deployed" } else { "failed" };
-        let done = self.decision(&key, outcome, said, finished);
-        let _ = env.store.log_decision_once(ws, &done, ctx.now).await?;
         Ok(Outcome::Done)
+    }
+
+    /// Does `say` once for this run (`deploy:<run>:<what>` in the decision log).
+    async fn once<C, F, Fut>(&self, env: &JobEnv<C>, ctx: &JobContext, what: &str, say: F) -> Result<(), StepError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::chat::ChatError>>,
+    {
+        let source = format!("deploy:{}:{what}", self.run);
+        if env.store.decision_by_source(&ctx.workspace, &source).await?.is_some() {
+            return Ok(());
+        }
+        say().await?;
+        let run = env.store.fix_run(&ctx.workspace, self.run).await?;
+        let note = self.decision(&run.ticket, what, format!("the deploy's news {what}"), source);
+        let _ = env.store.log_decision_once(&ctx.workspace, &note, ctx.now).await?;
+        Ok(())
     }
 
     fn decision(&self, ticket: &TicketKey, outcome: &str, rationale: String, source: String) -> NewDecision {
@@ -198,21 +232,21 @@ impl DeployJob {
         ));
         let pm = env.config.projects.iter().find(|p| p.key == project).and_then(|p| p.pm.clone());
         let person = pm.and_then(|h| env.config.people().into_iter().find(|p| p.handle == h));
-        let sent = match person.as_ref().and_then(|p| env.chat.address(p)) {
-            Some(user) => env.chat.dm(&user, &text).await.map(|_| ()),
-            None => env.chat.post(&env.config.agents.pm_channel, None, &text).await.map(|_| ()),
-        };
-        if let Err(err) = sent {
-            tracing::warn!(error = %err, "the PM was not told of the failed deploy");
-        }
-        Ok(())
+        self.once(env, ctx, "pm", || async {
+            match person.as_ref().and_then(|p| env.chat.address(p)) {
+                Some(user) => env.chat.dm(&user, &text).await.map(|_| ()),
+                None => env.chat.post(&env.config.agents.pm_channel, None, &text).await.map(|_| ()),
+            }
+        })
+        .await
     }
 }
 
 /// POSTs `body` to the deploy hook.
 async fn post_hook(url: &str, body: &serde_json::Value, limit: Duration) -> Result<(), String> {
     use http_body_util::{BodyExt, Full};
-    let uri: hyper::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
+    // The hook's URL is often its secret: never in what is said.
+    let uri: hyper::Uri = url.parse().map_err(|_| "the deploy hook's URL is not a URL".to_string())?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let https = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
     let client: hyper_util::client::legacy::Client<_, Full<hyper::body::Bytes>> =

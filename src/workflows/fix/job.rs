@@ -179,7 +179,8 @@ impl FixJob {
             )));
         }
         let ws = &ctx.workspace;
-        let data = serde_json::to_value(data).unwrap_or(Value::Null);
+        let data = self.with_latest_ci(env, ctx, data).await;
+        let data = serde_json::to_value(&data).unwrap_or(Value::Null);
         let mut tx = env.store.begin().await?;
         if tx.transition_fix_run(ws, run.id, run.state, to, actor, why, Some(&data), ctx.now).await? {
             let decision = NewDecision {
@@ -787,6 +788,7 @@ impl FixJob {
         }
         // Kept before publishing: a publish tried again (GitHub busy) does not rerun the gates.
         data.qa_passed = true;
+        let data = self.with_latest_ci(env, ctx, &data).await;
         let value = serde_json::to_value(&data).unwrap_or(Value::Null);
         if !env.store.set_fix_data(&ctx.workspace, run.id, QaRunning, &value, ctx.now).await? {
             return Ok(Next::Go);
@@ -1205,19 +1207,35 @@ impl FixJob {
     }
 
     /// After a merge: the project's deploy (whose end tells the reporters), or, for a
-    /// project that does not deploy, the reporters now.
+    /// project that does not deploy, the reporters' news.
     async fn after_merge<C: Chat>(&self, env: &JobEnv<C>, ctx: &JobContext, run: &FixRun) -> Result<(), StepError> {
+        use crate::intake::reply::{News, ReplyJob};
         let deploys = env.config.projects.iter().any(|p| p.key == run.project && p.deploy.is_some());
-        if deploys {
-            let job = crate::workflows::deploy::DeployJob { run: run.id }.to_new_job(ctx.now);
-            let mut tx = env.store.begin().await?;
-            tx.enqueue(&ctx.workspace, &job, ctx.now).await?;
-            tx.commit().await?;
-            Ok(())
+        let job = if deploys {
+            crate::workflows::deploy::DeployJob { run: run.id }.to_new_job(ctx.now)
         } else {
-            crate::intake::reply::tell_reporters(env, &run.ticket, run.id, crate::intake::reply::News::Merged, ctx.now)
-                .await
+            ReplyJob { ticket: run.ticket.to_string(), run: run.id, news: News::Merged }.to_new_job(ctx.now)
+        };
+        // Its own job (one per run, by its key): an outage there is retried there.
+        let mut tx = env.store.begin().await?;
+        tx.enqueue(&ctx.workspace, &job, ctx.now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `data` with the CI results GitHub's webhooks added to the run meanwhile (they write
+    /// the run's record too; what this step writes must not drop them).
+    async fn with_latest_ci<C>(&self, env: &JobEnv<C>, ctx: &JobContext, data: &RunData) -> RunData {
+        let mut data = data.clone();
+        if let Ok(current) = env.store.fix_run(&ctx.workspace, self.run).await {
+            let stored: RunData = serde_json::from_value(current.data).unwrap_or_default();
+            for result in stored.ci {
+                if !data.ci.contains(&result) {
+                    data.ci.push(result);
+                }
+            }
         }
+        data
     }
 
     // ── Helpers ────────────────────────────────────────────────────────────────────────
