@@ -1,31 +1,46 @@
-//! The public matching evaluation set (`tests/fixtures/eval/matching`, a copy of the
-//! project's shared set), run through `pmbot match` and scored by its own scorer. Fails below
-//! the floor its README sets: macro-F1 0.80 for the deterministic matcher.
+//! The public matching evaluation sets (`tests/fixtures/eval/matching` and
+//! `tests/fixtures/eval/matching-pay`, copies of the project's shared sets), run through
+//! `pmbot match` and scored by the sets' own scorer.
+//!
+//! Floors: the first set's README sets macro-F1 0.80 for the deterministic matcher. The
+//! payments set is a team the matcher was not developed on; issue 13 asks 0.85 on each, which
+//! is not reached yet — its floor here is a guard against going back (0.62; it scores 0.639
+//! with the intent step, 0.549 before it).
 
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn the_deterministic_matcher_meets_the_evaluation_floor() {
-    let set = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval/matching");
+fn score(set: &str, floor: f64) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval").join(set);
     let predicted = Command::new(env!("CARGO_BIN_EXE_pmbot"))
         .args(["match", "--tickets"])
-        .arg(set.join("tickets.json"))
+        .arg(dir.join("tickets.json"))
         .arg("--messages")
-        .arg(set.join("messages.jsonl"))
+        .arg(dir.join("messages.jsonl"))
         .output()
         .expect("run pmbot match");
     assert!(predicted.status.success(), "{}", String::from_utf8_lossy(&predicted.stderr));
     let predictions = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(predictions.path(), &predicted.stdout).unwrap();
+    let scorer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval/matching/score.py");
     let scored = Command::new("python3")
-        .arg(set.join("score.py"))
-        .arg(set.join("labels.jsonl"))
+        .arg(scorer)
+        .arg(dir.join("labels.jsonl"))
         .arg(predictions.path())
-        .args(["--min-f1", "0.80"])
+        .args(["--min-f1", &floor.to_string()])
         .output()
         .expect("python3 is needed to run the evaluation's scorer (standard library only)");
     let report = String::from_utf8_lossy(&scored.stdout);
-    println!("{report}");
-    assert!(scored.status.success(), "below the floor of macro-F1 0.80:\n{report}");
+    println!("{set}:\n{report}");
+    assert!(scored.status.success(), "{set} is below the floor of macro-F1 {floor}:\n{report}");
+}
+
+#[test]
+fn the_deterministic_matcher_meets_the_evaluation_floor() {
+    score("matching", 0.80);
+}
+
+#[test]
+fn the_deterministic_matcher_holds_on_a_team_it_was_not_developed_on() {
+    score("matching-pay", 0.62);
 }

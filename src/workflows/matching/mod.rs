@@ -5,6 +5,7 @@
 //! tickets, and later messages see the change.
 
 mod index;
+pub mod intent;
 mod signals;
 pub use signals::ticket_keys;
 mod text;
@@ -92,6 +93,10 @@ const MIN_COVERAGE: f64 = 0.2;
 const MIN_SCORE: f64 = 2.0;
 /// A request counts as being about a ticket only at this confidence or above.
 const STRONG_MATCH: f64 = 0.7;
+/// How a subject found by its words alone is explained.
+const WORDS: &str = "its words match the ticket";
+/// The same for a bug report.
+const BUG_MATCH: f64 = 0.6;
 /// How many BM25 hits the context boosts may reorder.
 const RERANKED: usize = 5;
 
@@ -188,7 +193,7 @@ impl Matcher {
                 let second = ranked.get(1).map_or(0.0, |r| r.1);
                 let margin = ((score - second) / score).clamp(0.0, 1.0);
                 let confidence = (0.45 + 0.3 * coverage.min(1.0) + 0.2 * margin).min(0.9);
-                (Some((key.clone(), confidence)), "its words match the ticket")
+                (Some((key.clone(), confidence)), WORDS)
             }
             _ => (None, ""),
         }
@@ -233,12 +238,21 @@ impl Matcher {
             return decided("none", None, None, 0.9, "It only acknowledges; nothing to act on.".into());
         }
         let announced = signals::announced_status(text);
-        let asks = signals::asks_for_work(text);
+        // The intent first (what the message is for), then retrieval (which ticket).
+        let (intent, _, _) = intent::read(text, announced.is_some());
+        let asks = matches!(intent, intent::Intent::Request(_))
+            || (signals::asks_for_work(text) && intent != intent::Intent::Social);
         if asks && announced.is_none() && signals::says_separate(text) {
             return decided("create", None, None, 0.7, "It asks for work and says it is a separate issue.".into());
         }
         // A request only resembling a ticket is new work; it must match well to be about one.
-        let subject = subject.filter(|(_, confidence)| !(asks && announced.is_none() && *confidence < STRONG_MATCH));
+        // A failure that reads like an open ticket is most likely that ticket (a known bug);
+        // a wish must read much like one to be about it.
+        let strong = if intent == intent::Intent::Request(intent::Kind::Bug) { BUG_MATCH } else { STRONG_MATCH };
+        let subject = subject.filter(|(_, confidence)| !(asks && announced.is_none() && *confidence < strong));
+        // Social talk that shares words with a ticket is still social talk; a key or a
+        // thread makes it about the ticket.
+        let subject = subject.filter(|_| !(intent == intent::Intent::Social && how == WORDS));
         match subject.and_then(|(key, c)| self.tickets.get(key).map(|t| (t, *c))) {
             Some((ticket, confidence)) if is_open(&ticket.status) => match announced {
                 Some(status) if status != ticket.status => decided(
@@ -263,10 +277,20 @@ impl Matcher {
             Some((ticket, _)) if asks => {
                 decided("create", None, None, 0.6, format!("It asks for work, and {} is already closed.", ticket.key))
             }
-            _ if asks && message.thread.as_ref().is_none_or(|t| t == &message.id) => {
-                decided("create", None, None, 0.6, "It asks for work that no open ticket covers.".into())
-            }
-            _ => decided("none", None, None, 0.7, "No ticket matches and it asks for no work.".into()),
+            _ if asks && message.thread.as_ref().is_none_or(|t| t == &message.id) => decided(
+                "create",
+                None,
+                None,
+                0.6,
+                format!("It reads as {} and no open ticket covers it.", intent.label()),
+            ),
+            _ => decided(
+                "none",
+                None,
+                None,
+                0.7,
+                format!("It reads as {}; no ticket matches and it asks for no work.", intent.label()),
+            ),
         }
     }
 

@@ -202,6 +202,17 @@ pub fn says_separate(text: &str) -> bool {
         "another one",
         "not the same",
         "on top of that",
+        // "like X but for Y": the named work, extended to something it does not cover.
+        "but for",
+        "but on the",
+        "but in the",
+        "but with",
+        "like we have for",
+        "like we did for",
+        "in addition to",
+        "on top of",
+        "extend it to",
+        "extend this to",
     ];
     let lower = text.to_lowercase().replace('’', "'");
     SIGNS.iter().any(|s| lower.contains(s))
