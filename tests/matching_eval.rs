@@ -44,3 +44,32 @@ fn the_deterministic_matcher_meets_the_evaluation_floor() {
 fn the_deterministic_matcher_holds_on_a_team_it_was_not_developed_on() {
     score("matching-pay", 0.62);
 }
+
+#[test]
+fn confidence_means_what_it_says_on_the_public_sets_together() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval");
+    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .args(["match", "--calibration", "--set"])
+        .arg(dir.join("matching"))
+        .arg("--set")
+        .arg(dir.join("matching-pay"))
+        .output()
+        .expect("run pmbot match --calibration");
+    let table = String::from_utf8_lossy(&out.stdout);
+    println!("{table}");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let last = table.lines().last().unwrap_or_default();
+    // "decisions at ≥ 0.9: 23 of 24 right (95.8 %)"
+    let share: f64 =
+        last.rsplit('(').next().and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap();
+    assert!(share >= 95.0, "decisions at ≥ 0.9 must be right ≥ 95 % of the time: {last}");
+    // Higher confidence, more often right: the table's bins rise.
+    let rights: Vec<f64> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("all"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().last().and_then(|v| v.parse().ok()))
+        .collect();
+    assert!(rights.len() >= 4 && rights.windows(2).all(|w| w[0] <= w[1]), "{rights:?}");
+}

@@ -39,14 +39,22 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Match a conversation to tickets, offline: one JSON decision per message.
+    /// Match a conversation to tickets, offline: one JSON decision per message. With
+    /// --calibration, labelled sets (folders of tickets.json, messages.jsonl, labels.jsonl)
+    /// instead, and a reliability table: confidence against how often it was right.
     Match {
         /// A JSON array of {key, title, description, status, assignee, epic, labels}.
-        #[arg(long)]
-        tickets: PathBuf,
+        #[arg(long, required_unless_present = "calibration")]
+        tickets: Option<PathBuf>,
         /// One {id, channel, user, ts, text, thread} per line, in order.
+        #[arg(long, required_unless_present = "calibration")]
+        messages: Option<PathBuf>,
+        /// Print the reliability table of the labelled `--set` folders.
+        #[arg(long, requires = "set")]
+        calibration: bool,
+        /// A labelled set's folder (repeat for several: their decisions are pooled).
         #[arg(long)]
-        messages: PathBuf,
+        set: Vec<PathBuf>,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     Bench {
@@ -316,7 +324,13 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
-        Command::Match { tickets, messages } => match_conversation(&tickets, &messages),
+        Command::Match { calibration: true, set, .. } => match_calibration(&set),
+        Command::Match { tickets: Some(tickets), messages: Some(messages), .. } => {
+            match_conversation(&tickets, &messages)
+        }
+        Command::Match { .. } => {
+            Err(CliError::Misuse("pmbot match needs --tickets and --messages, or --calibration --set DIR".into()))
+        }
         Command::Bench { target: BenchTarget::Match { sizes, messages } } => {
             let sizes: Vec<usize> = sizes.into_iter().map(|n| n.clamp(1, 1_000_000)).collect();
             crate::bench::matching::run(&sizes, messages.clamp(1, 100_000), &mut std::io::stdout());
@@ -714,6 +728,38 @@ fn match_conversation(tickets: &std::path::Path, messages: &std::path::Path) -> 
         let decision = matcher.decide(&message);
         writeln!(out, "{}", serde_json::to_string(&decision).map_err(|e| CliError::Failure(e.to_string()))?)?;
     }
+    Ok(())
+}
+
+/// `pmbot match --calibration --set DIR…`: the reliability table of labelled sets.
+fn match_calibration(sets: &[PathBuf]) -> Result<(), CliError> {
+    use crate::workflows::matching::calibration::{right, table, Judged};
+    use crate::workflows::matching::{MatchMessage, MatchTicket, Matcher};
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| CliError::Misuse(format!("{}: {e}", path.display())))
+    };
+    let mut judged = Vec::new();
+    for dir in sets {
+        let tickets: Vec<MatchTicket> = serde_json::from_str(&read(&dir.join("tickets.json"))?).map_err(|e| {
+            CliError::Misuse(format!("{}: not a JSON array of tickets: {e}", dir.join("tickets.json").display()))
+        })?;
+        let labels: std::collections::HashMap<String, serde_json::Value> = read(&dir.join("labels.jsonl"))?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
+            .collect();
+        let mut matcher = Matcher::new(tickets);
+        for (n, line) in read(&dir.join("messages.jsonl"))?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let message: MatchMessage = serde_json::from_str(line).map_err(|e| {
+                CliError::Misuse(format!("{} line {}: not a message: {e}", dir.join("messages.jsonl").display(), n + 1))
+            })?;
+            let d = matcher.decide(&message);
+            let Some(label) = labels.get(&message.id) else { continue };
+            let ok = right(d.decision, d.ticket.as_deref(), d.status.as_deref(), label);
+            judged.push(Judged { decision: d.decision.to_string(), confidence: d.confidence, right: ok });
+        }
+    }
+    print!("{}", table(&judged));
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! read together with the thread the message is in. The board changes as messages move
 //! tickets, and later messages see the change.
 
+pub mod calibration;
 mod index;
 pub mod intent;
 mod signals;
@@ -93,6 +94,10 @@ const MIN_COVERAGE: f64 = 0.2;
 const MIN_SCORE: f64 = 2.0;
 /// A request counts as being about a ticket only at this confidence or above.
 const STRONG_MATCH: f64 = 0.7;
+/// The confidence of "nothing here", from `pmbot match --calibration` on the public sets.
+const NOTHING_MATCHED: f64 = 0.55;
+/// Below this, a comment guessed from shared words on a message that asks nothing is none.
+const WEAK_GUESS: f64 = 0.5;
 /// How a subject found by its words alone is explained.
 const WORDS: &str = "its words match the ticket";
 /// The same for a bug report.
@@ -265,6 +270,23 @@ impl Matcher {
                         ticket.key, ticket.title
                     ),
                 ),
+                // A weak guess from shared words on a message that asks nothing is no comment.
+                _ if how == WORDS
+                    && confidence * 0.95 < WEAK_GUESS
+                    && matches!(intent, intent::Intent::Social | intent::Intent::Info) =>
+                {
+                    decided(
+                        "none",
+                        None,
+                        None,
+                        NOTHING_MATCHED,
+                        format!(
+                            "It reads as {}; it shares only a few words with {}, too few to comment there.",
+                            intent.label(),
+                            ticket.key
+                        ),
+                    )
+                }
                 _ => decided(
                     "comment",
                     Some(ticket.key.clone()),
@@ -284,11 +306,13 @@ impl Matcher {
                 0.6,
                 format!("It reads as {} and no open ticket covers it.", intent.label()),
             ),
+            // Calibrated on the public sets together: "nothing matched" is right a little over
+            // half the time (`pmbot match --calibration`).
             _ => decided(
                 "none",
                 None,
                 None,
-                0.7,
+                NOTHING_MATCHED,
                 format!("It reads as {}; no ticket matches and it asks for no work.", intent.label()),
             ),
         }
