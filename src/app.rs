@@ -108,6 +108,7 @@ impl App {
             github: self.github.clone(),
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
+            boards: Arc::default(),
         };
         Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }

@@ -22,6 +22,8 @@ pub struct JobEnv<C> {
     pub imap: Option<Arc<crate::intake::email::ImapSettings>>,
     /// Mail pmbot sends (`PMBOT_SMTP_URL` and `[email] from`).
     pub mailer: Option<Arc<crate::intake::email::Mailer>>,
+    /// The worker's matcher, kept current (built once, not per message).
+    pub boards: Arc<crate::workflows::conversation::BoardCache>,
 }
 
 impl<C> JobEnv<C> {

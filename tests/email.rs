@@ -189,6 +189,7 @@ async fn the_reporter_hears_by_mail_when_it_is_fixed(url: &str) {
         github: None,
         imap: h.app.imap.clone(),
         mailer: h.app.mailer.clone(),
+        boards: Arc::default(),
     };
     let news = pmbot::intake::reply::News::Deployed;
     pmbot::intake::reply::tell_reporters(&env, &key, 7, news, chrono::Utc::now()).await.unwrap();

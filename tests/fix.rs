@@ -870,6 +870,7 @@ async fn a_chat_thread_that_reported_a_bug_hears_when_it_is_fixed(url: &str) {
         github: None,
         imap: None,
         mailer: None,
+        boards: Arc::default(),
     };
     let news = pmbot::intake::reply::News::Merged;
     pmbot::intake::reply::tell_reporters(&env, &ticket.key, 9, news, t0()).await.unwrap();

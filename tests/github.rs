@@ -576,6 +576,7 @@ async fn issues_become_tickets_with_their_comments_and_a_label_queues_a_fix(url:
         github: t.app.github.clone(),
         imap: None,
         mailer: None,
+        boards: Arc::default(),
     };
     for _ in 0..2 {
         pmbot::intake::reply::tell_reporters(&env, &key, 3, pmbot::intake::reply::News::Merged, now()).await.unwrap();

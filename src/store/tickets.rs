@@ -177,6 +177,15 @@ impl Store {
         Ok(tickets)
     }
 
+    /// Tickets changed at or after `since` (created, moved, edited, commented on).
+    pub async fn tickets_changed_since(&self, ws: &WorkspaceId, since: DateTime<Utc>) -> Result<Vec<Ticket>> {
+        let sql =
+            format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE workspace_id = $1 AND updated_at >= $2 ORDER BY id");
+        let rows: Vec<TicketRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(ws.as_str()).bind(since).fetch_all(pool).await)?;
+        rows.into_iter().map(TicketRow::into_ticket).collect()
+    }
+
     /// Moves a ticket and records the transition; moving to its current status is an error
     /// that changes nothing.
     pub async fn move_ticket(

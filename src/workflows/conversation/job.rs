@@ -10,12 +10,11 @@ use crate::chat::Chat;
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::service::{rules, Actor, BoardService, Ctx, Op, Who};
-use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, TicketFilter};
-use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket, Matcher};
+use crate::store::{Approvers, ChatMessageSeen, Decision, NewApproval, NewDecision, StoreError};
+use crate::workflows::matching::{MatchDecision, MatchMessage, MatchTicket};
 use crate::workflows::triage::Resume;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::Duration;
 
 pub const KIND: &str = "conversation.match";
@@ -24,8 +23,6 @@ pub const OTHER_ACTION: &str = "conversation.other";
 pub const CREATE_ACTION: &str = "conversation.create";
 /// The prefix of a suggestion's approval subject, followed by the decision id.
 pub const APPROVAL_SUBJECT: &str = "decision:";
-/// How many of the board's newest comments the matcher reads along with the tickets.
-const RECENT_COMMENTS: i64 = 1000;
 /// How much of a message the decision log keeps.
 const KEPT_CHARS: usize = 500;
 
@@ -113,24 +110,13 @@ impl MatchJob {
         author: &Person,
     ) -> Result<NewDecision, StepError> {
         let ws = &ctx.workspace;
-        let tickets = env.store.tickets(ws, &TicketFilter::default()).await?;
-        let mut comments: HashMap<String, Vec<String>> = HashMap::new();
-        for (key, body) in env.store.recent_comments(ws, RECENT_COMMENTS).await? {
-            comments.entry(key).or_default().push(body);
-        }
-        let mut matcher = Matcher::new(
-            tickets.iter().map(|t| match_ticket(t, comments.remove(t.key.as_str()).unwrap_or_default())).collect(),
-        )
-        .at(ctx.now);
-        if let Some(project) = env.config.project_for_channel(&self.channel) {
-            matcher = matcher.channel_project(&self.channel, &project.key);
-        }
         let root = message.thread_ts.clone().filter(|t| t != &message.ts);
         let mut root_text = None;
+        let mut earlier_subject = None;
         if let Some(root) = &root {
             if let Some(first) = env.store.message(ws, &self.platform, &self.channel, root).await? {
                 let earlier = env.store.decision_by_source(ws, &source(&self.platform, &self.channel, root)).await?;
-                matcher.remember(root, &first.text, earlier.as_ref().and_then(subject_of));
+                earlier_subject = Some(earlier.as_ref().and_then(subject_of));
                 root_text = Some(first.text);
             }
         }
@@ -142,10 +128,33 @@ impl MatchJob {
             text: message.text.clone(),
             thread: message.thread_ts.clone(),
         };
-        let decided = matcher.decide(&said);
-        let (decided, model) = consult(env, ctx, &matcher, &said, root_text, decided).await;
+        let project = env.config.project_for_channel(&self.channel).map(|p| p.key.clone());
+        let (decided, candidates) = env
+            .boards
+            .with(&env.store, ws, ctx.now, |matcher| {
+                if let Some(project) = &project {
+                    matcher.set_channel_project(&self.channel, project);
+                }
+                if let (Some(root), Some(text), Some(subject)) = (&root, &root_text, earlier_subject.clone()) {
+                    matcher.remember(root, text, subject);
+                }
+                let decided = matcher.decide(&said);
+                let candidates = matcher.candidates(&said, 5);
+                let touched = decided.ticket.iter().cloned().collect();
+                ((decided, candidates), touched)
+            })
+            .await?;
+        let (decided, model) = consult(env, ctx, candidates, &said, root_text, decided).await;
         let by_model = model.as_ref().is_some_and(|m| m.get("answer").is_some());
-        let ticket = decided.ticket.as_ref().and_then(|key| tickets.iter().find(|t| t.key.as_str() == key));
+        let ticket = match decided.ticket.as_ref().and_then(|key| key.parse().ok()) {
+            Some(key) => match env.store.ticket(ws, &key).await {
+                Ok(ticket) => Some(ticket),
+                Err(StoreError::UnknownTicket(_)) => None,
+                Err(err) => return Err(err.into()),
+            },
+            None => None,
+        };
+        let ticket = ticket.as_ref();
         let alone = !by_model && author_may(author, decided.decision, decided.status.as_deref(), ticket);
         let act = policy::capped(policy::act(&env.config.conversation, &self.channel, &decided), alone);
         let link = if matches!(act, Act::Auto | Act::Ask) && (decided.decision == "create" || message.private) {
@@ -417,7 +426,7 @@ impl MatchJob {
 async fn consult<C>(
     env: &JobEnv<C>,
     ctx: &JobContext,
-    matcher: &Matcher,
+    candidates: Vec<MatchTicket>,
     said: &MatchMessage,
     root_text: Option<String>,
     decided: MatchDecision,
@@ -434,7 +443,7 @@ async fn consult<C>(
     let question = Question {
         message: said.text.clone(),
         thread: root_text.into_iter().collect(),
-        candidates: matcher.candidates(said, 5),
+        candidates,
         matcher: hint.clone(),
     };
     let day = crate::calendar::local_date(ctx.now, env.config.team.timezone).to_string();

@@ -3,8 +3,10 @@
 //! channel's policy says, each with its reason in the decision log.
 
 pub mod apply;
+mod board;
 pub mod draft;
 mod job;
+pub use board::BoardCache;
 pub mod model;
 pub mod policy;
 pub mod stats;

@@ -137,10 +137,33 @@ impl Matcher {
         }
     }
 
+    /// Tickets of `project` rank a little higher for messages in `channel` (on a kept matcher).
+    pub fn set_channel_project(&mut self, channel: &str, project: &str) {
+        self.channel_projects.insert(channel.trim_start_matches('#').to_lowercase(), project.to_string());
+    }
+
     /// Tickets of `project` rank a little higher for messages in `channel`.
     pub fn channel_project(mut self, channel: &str, project: &str) -> Self {
         self.channel_projects.insert(channel.trim_start_matches('#').to_lowercase(), project.to_string());
         self
+    }
+
+    /// Ready for another conversation: what earlier messages were about is forgotten (the
+    /// board is kept), and recency is measured from `now`.
+    pub fn reset(&mut self, now: DateTime<Utc>) {
+        self.subjects.clear();
+        self.texts.clear();
+        self.channel_projects.clear();
+        self.now = Some(now);
+    }
+
+    /// How many tickets it knows.
+    pub fn len(&self) -> usize {
+        self.tickets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tickets.is_empty()
     }
 
     /// Recently changed tickets rank a little higher, measured from `now`.
