@@ -64,6 +64,34 @@ async fn the_daily_prune_removes_only_what_is_past_its_retention(url: &str) {
     let decided = store.create_approval(&ws, &approval("old-decided"), old).await.unwrap();
     store.decide_approval(&ws, decided.id, "ana", Verdict::Approve, None, old).await.unwrap();
     let pending = store.create_approval(&ws, &approval("old-pending"), old).await.unwrap();
+    // What intake keeps: an old and a recent mail thread, an old merged and an old open pull
+    // request, an old reporter.
+    store.add_mail_message(&ws, "old@example.com", "WEB-1", old).await.unwrap();
+    store.add_mail_message(&ws, "new@example.com", "WEB-1", recent).await.unwrap();
+    let link = |number: i64, state: &str| pmbot::store::GithubLink {
+        repo: "acme/web".into(),
+        kind: "pull".into(),
+        number,
+        ticket_key: "WEB-1".into(),
+        title: "t".into(),
+        url: String::new(),
+        author: "octocat".into(),
+        state: state.into(),
+        draft: false,
+        review: None,
+        opened_at: old,
+        review_at: None,
+    };
+    store.set_github_link(&ws, &link(1, "merged"), old).await.unwrap();
+    store.set_github_link(&ws, &link(2, "open"), old).await.unwrap();
+    let reporter = pmbot::store::Reporter {
+        ticket_key: "WEB-1".into(),
+        via: "email".into(),
+        address: "kim@example.com".into(),
+        name: "Kim".into(),
+        told_at: None,
+    };
+    store.add_reporter(&ws, &reporter, old).await.unwrap();
 
     // The schedule's firing runs the job.
     let job = NewJob {
@@ -89,4 +117,9 @@ async fn the_daily_prune_removes_only_what_is_past_its_retention(url: &str) {
     assert!(store.report(&ws, "report-1.0.xlsx").await.unwrap().is_none());
     assert!(store.approval(&ws, decided.id).await.is_err(), "an old decided approval is gone");
     assert!(store.approval(&ws, pending.id).await.is_ok(), "a pending one stays");
+    assert!(!store.mail_handled(&ws, "old@example.com").await.unwrap(), "an old mail thread is gone");
+    assert!(store.mail_handled(&ws, "new@example.com").await.unwrap());
+    let links: Vec<i64> = store.github_links_of(&ws, "WEB-1").await.unwrap().iter().map(|l| l.number).collect();
+    assert_eq!(links, [2], "an old merged pull request's link is gone; an open one stays");
+    assert!(store.reporters_of(&ws, "WEB-1").await.unwrap().is_empty());
 }

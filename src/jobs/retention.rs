@@ -1,5 +1,7 @@
 //! `retention.prune` (daily, `[retention]`): deletes chat messages, decisions, approvals,
-//! agent sends and reports older than their configured age, for every workspace, and the
+//! agent sends and reports older than their configured age (and intake's mail threads,
+//! ended pull requests' and alerts' links and reporters with the decisions), for every
+//! workspace, and the
 //! worktrees of fix runs that ended longer ago than `[fix] workspace_cleanup_days` (kept
 //! until then for inspection). Deleting again is harmless, so a retry needs no care.
 

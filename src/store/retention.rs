@@ -21,6 +21,9 @@ pub struct Pruned {
     pub approvals: u64,
     pub agent_sends: u64,
     pub reports: u64,
+    /// What intake keeps to thread and answer (mail threads, closed pull requests' and
+    /// resolved alerts' links, reporters), past the decision log's age: that record is gone too.
+    pub intake: u64,
 }
 
 impl Store {
@@ -51,6 +54,10 @@ impl Store {
             )
             .await?,
             reports: delete("DELETE FROM reports WHERE created_at < $1", cut.reports).await?,
+            intake: delete("DELETE FROM mail_messages WHERE created_at < $1", cut.decisions).await?
+                + delete("DELETE FROM github_links WHERE state <> 'open' AND updated_at < $1", cut.decisions).await?
+                + delete("DELETE FROM alert_links WHERE NOT firing AND updated_at < $1", cut.decisions).await?
+                + delete("DELETE FROM reporters WHERE created_at < $1", cut.decisions).await?,
         })
     }
 }
