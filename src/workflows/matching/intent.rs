@@ -392,6 +392,45 @@ pub fn looks_like_trace(text: &str) -> bool {
     })
 }
 
+/// The text without its conditional clauses ("shout if something is missing"): what is
+/// said to be so, not what might be.
+fn assertive(lower: &str) -> String {
+    lower
+        .split(['.', '!', '?', ';', '\n'])
+        .map(|sentence| {
+            let cut = [" if ", " in case ", " whether ", " unless "]
+                .iter()
+                .filter_map(|w| sentence.find(w))
+                .chain(
+                    ["if ", "in case ", "whether ", "unless "]
+                        .iter()
+                        .filter(|w| sentence.trim_start().starts_with(**w))
+                        .map(|_| 0),
+                )
+                .min();
+            match cut {
+                Some(at) => &sentence[..at],
+                None => sentence,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(". ")
+}
+
+/// Whether `text` says it brings new work ("another flaky one", "a new bug").
+pub fn says_new_work(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    says_new(&words(&lower))
+}
+
+/// "a new one", "another bug", "new ask": the message says it brings new work.
+fn says_new(ws: &[&str]) -> bool {
+    const NOUNS: &[&str] = &["one", "bug", "bugs", "issue", "issues", "ask", "request", "problem", "feature", "thing"];
+    ws.iter()
+        .enumerate()
+        .any(|(i, w)| matches!(*w, "new" | "another") && ws[i + 1..].iter().take(2).any(|n| NOUNS.contains(n)))
+}
+
 /// A number with a unit ("3.2s", "40%", "500 ms", "2x"): measured pain or a target.
 fn has_measure(lower: &str) -> bool {
     const UNITS: &[&str] = &[
@@ -426,11 +465,14 @@ fn is_question(lower: &str) -> bool {
 
 /// Whether a sentence starts with an instruction verb ("Add a filter to …").
 fn is_imperative(lower: &str) -> bool {
-    lower.split(['.', '!', '\n', ';']).any(|sentence| {
+    lower.split(['.', '!', '\n', ';', ':']).any(|sentence| {
         let mut ws = sentence.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()));
         let first = ws.next().unwrap_or("");
         let first = if first == "please" || first == "pls" { ws.next().unwrap_or("") } else { first };
-        IMPERATIVE.contains(&first) && ws.next().is_some()
+        let second = ws.next();
+        // "let admins …" asks for an ability; "let me know", "let's" do not.
+        let lets = first == "let" && second.is_some_and(|w| !matches!(w, "me" | "us" | "s" | "it"));
+        (IMPERATIVE.contains(&first) && second.is_some()) || lets
     })
 }
 
@@ -444,7 +486,8 @@ pub fn read(text: &str, announced_status: bool) -> (Intent, f64, &'static str) {
     if announced_status {
         return (Intent::Status, 0.8, "it announces a change of state");
     }
-    let failure = ws.iter().any(|w| FAILURE.contains(w));
+    let asserted = assertive(&lower);
+    let failure = words(&asserted).iter().any(|w| FAILURE.contains(w));
     let trace = looks_like_trace(text);
     let negated_ability = has_phrase(&lower, NEGATED_ABILITY);
     let need = has_phrase(&lower, NEED);
@@ -480,6 +523,10 @@ pub fn read(text: &str, announced_status: bool) -> (Intent, f64, &'static str) {
     }
     if need {
         return (Intent::Request(Kind::Feature), 0.65, "it says something is needed or wished for");
+    }
+    if says_new(&ws) && !social {
+        let kind = if failure || negated_ability { Kind::Bug } else { Kind::Feature };
+        return (Intent::Request(kind), 0.6, "it says it brings something new");
     }
     if imperative && !social {
         return (Intent::Request(Kind::Task), 0.55, "it asks for something to be done");
@@ -552,6 +599,24 @@ mod tests {
         assert_eq!(intent("Any update on the invoice numbering work?"), Intent::Info);
         assert_eq!(intent("Fixed the crash on the login screen, it works now."), Intent::Info);
         assert_eq!(read("merged the pricing fix", true).0, Intent::Status);
+    }
+
+    #[test]
+    fn what_might_be_is_not_a_report() {
+        assert_ne!(intent("Shout if anything you ordered is missing from the shelf list."), Intent::Request(Kind::Bug));
+        assert_ne!(intent("In case the scanner is broken tomorrow, use the spare one."), Intent::Request(Kind::Bug));
+    }
+
+    #[test]
+    fn saying_it_is_new_and_letting_someone_do_something_are_requests() {
+        assert!(matches!(
+            intent("Another one from the warehouse: pallets scanned twice count as two deliveries."),
+            Intent::Request(_)
+        ));
+        assert!(says_new_work("a new bug on the tablet app"));
+        assert!(!says_new_work("the new release went out fine"));
+        assert_eq!(intent("Let drivers mark a stop as skipped."), Intent::Request(Kind::Task));
+        assert_ne!(intent("Let me know when the menu is printed."), Intent::Request(Kind::Task));
     }
 
     #[test]

@@ -270,7 +270,7 @@ impl Matcher {
         let (intent, _, _) = intent::read(text, announced.is_some());
         let asks = matches!(intent, intent::Intent::Request(_))
             || (signals::asks_for_work(text) && intent != intent::Intent::Social);
-        if asks && announced.is_none() && signals::says_separate(text) {
+        if asks && announced.is_none() && (signals::says_separate(text) || intent::says_new_work(text)) {
             return decided("create", None, None, 0.7, "It asks for work and says it is a separate issue.".into());
         }
         // A request only resembling a ticket is new work; it must match well to be about one.
