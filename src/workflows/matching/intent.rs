@@ -132,6 +132,20 @@ const WORSE: &[&str] = &[
     "went down",
 ];
 
+/// Steps to see a failure: a bug report's own vocabulary.
+const REPRO: &[&str] = &["repro", "reproduced", "can reproduce", "steps to reproduce", "to reproduce", "reproducible"];
+
+/// Contrast with what was expected ("shows USD even though they are paid in EUR").
+const CONTRAST: &[&str] = &["even though", "instead of", "although", "when it should"];
+
+/// Work done by hand, again and again: a request for it to be done by the product.
+const TOIL: &[&str] = &["by hand", "manually", "copy and paste", "copy-paste"];
+const AGAIN: &[&str] =
+    &["every week", "every day", "every month", "every time", "each time", "each week", "weekly", "daily"];
+
+/// Laughter: a joke, not a report.
+const LAUGH: &[&str] = &["lol", "lmao", "haha", "hahaha", "rofl", "😂", "🤣"];
+
 /// Verbs of capability that, negated, describe pain ("can't log in", "won't load").
 const NEGATED_ABILITY: &[&str] = &[
     "can't",
@@ -142,9 +156,6 @@ const NEGATED_ABILITY: &[&str] = &[
     "doesn't",
     "does not",
     "didn't",
-    "isn't",
-    "aren't",
-    "wasn't",
     "no longer",
     "never",
     "not able",
@@ -311,6 +322,8 @@ const SOCIAL: &[&str] = &[
     "well done",
     "great job",
     "nice work",
+    "sprint review",
+    "meeting notes",
 ];
 
 /// Telling what was found or how it stands, without asking anything.
@@ -329,15 +342,12 @@ const TELLS: &[&str] = &[
     "seems like",
     "it seems",
     "looks like",
-    "reproduced",
-    "can reproduce",
     "can't reproduce",
     "cannot reproduce",
     "workaround",
     "for context",
     "note that",
     "still",
-    "repro",
     "logs show",
     "confirmed",
     "any update",
@@ -463,6 +473,20 @@ fn is_question(lower: &str) -> bool {
         || lower.split(['.', '!', '\n']).any(|s| s.split_whitespace().next().is_some_and(|w| OPENERS.contains(&w)))
 }
 
+/// "Can ops get a CSV …?", "could we have …": a question asking to be given something.
+fn asks_to_have(lower: &str) -> bool {
+    const VERBS: &[&str] = &[
+        "get", "have", "see", "add", "export", "download", "receive", "set", "turn", "switch", "choose", "pick",
+        "change", "edit", "use",
+    ];
+    lower.contains('?')
+        && lower.split(['.', '!', '?', '\n', ';']).any(|sentence| {
+            let ws: Vec<&str> =
+                sentence.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric())).collect();
+            matches!(ws.first(), Some(&"can") | Some(&"could")) && ws.iter().skip(2).take(2).any(|w| VERBS.contains(w))
+        })
+}
+
 /// Whether a sentence starts with an instruction verb ("Add a filter to …").
 fn is_imperative(lower: &str) -> bool {
     lower.split(['.', '!', '\n', ';', ':']).any(|sentence| {
@@ -504,8 +528,17 @@ pub fn read(text: &str, announced_status: bool) -> (Intent, f64, &'static str) {
     let solved =
         has_phrase(&lower, &["fixed", "resolved", "solved", "works now", "working now", "no longer happening"]);
     let worse = measure && has_phrase(&lower, WORSE);
+    let repro = has_phrase(&lower, REPRO);
+    let contrast = has_phrase(&asserted, CONTRAST);
+    let toil = has_phrase(&lower, TOIL) && (has_phrase(&lower, AGAIN) || measure);
+    let laughs = ws.iter().any(|w| LAUGH.contains(w)) || LAUGH.iter().any(|l| !l.is_ascii() && lower.contains(l));
+    if laughs && social && !trace {
+        return (Intent::Social, 0.6, "it is a joke among colleagues");
+    }
     if (trace
         || worse
+        || repro
+        || contrast
         || (failure && (negated_ability || measure || ws.len() >= 6))
         || (negated_ability && !social && ws.len() >= 5))
         && !solved
@@ -518,7 +551,10 @@ pub fn read(text: &str, announced_status: bool) -> (Intent, f64, &'static str) {
             if trace { "it pastes an error or a trace" } else { "it describes something failing" },
         );
     }
-    if capability && question {
+    if toil {
+        return (Intent::Request(Kind::Feature), 0.6, "it describes work done by hand, again and again");
+    }
+    if capability && question || asks_to_have(&lower) {
         return (Intent::Request(Kind::Question), 0.6, "it asks whether the product can do something");
     }
     if need {
@@ -617,6 +653,29 @@ mod tests {
         assert!(!says_new_work("the new release went out fine"));
         assert_eq!(intent("Let drivers mark a stop as skipped."), Intent::Request(Kind::Task));
         assert_ne!(intent("Let me know when the menu is printed."), Intent::Request(Kind::Task));
+    }
+
+    #[test]
+    fn repro_steps_contrasts_and_toil_are_requests() {
+        assert_eq!(
+            intent("Label printer cuts the barcode in half, repro on the Zebra in bay 3"),
+            Intent::Request(Kind::Bug)
+        );
+        assert_eq!(
+            intent("The invoice shows the old address even though the client updated it"),
+            Intent::Request(Kind::Bug)
+        );
+        assert_eq!(
+            intent("The front desk types every booking into the spreadsheet by hand, every day"),
+            Intent::Request(Kind::Feature)
+        );
+        assert_eq!(intent("Could nurses get a printout of tomorrow's rota?"), Intent::Request(Kind::Question));
+    }
+
+    #[test]
+    fn jokes_and_copulas_are_not_reports() {
+        assert_eq!(intent("my coffee machine is broken lol, the meeting will be sleepy"), Intent::Social);
+        assert_ne!(intent("please tidy your tasks so the board isn't out of date"), Intent::Request(Kind::Bug));
     }
 
     #[test]
