@@ -38,6 +38,7 @@ on_both_backends!(
     the_standup_lists_pull_requests_waiting_for_review,
     a_draft_is_ready_for_review_once_the_teams_ci_passes,
     a_merged_fix_is_reverted_by_a_revert_pull_request,
+    on_github_enterprise_the_api_and_graphql_are_found_under_api,
 );
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -73,6 +74,16 @@ async fn team_with(
     credentials: Option<Credentials>,
     change: impl FnOnce(&mut pmbot::config::Config),
 ) -> Team {
+    team_on(url, credentials, "", change).await
+}
+
+/// `api_path`: "" for github.com's layout, "/api/v3" for GitHub Enterprise's.
+async fn team_on(
+    url: &str,
+    credentials: Option<Credentials>,
+    api_path: &str,
+    change: impl FnOnce(&mut pmbot::config::Config),
+) -> Team {
     let repo = Repo::new();
     let github = FakeGithub::start(&repo.remote()).await;
     let work = tempfile::tempdir().unwrap();
@@ -96,7 +107,8 @@ async fn team_with(
     .await;
     app.github_webhook_secret = Some(SECRET.into());
     app.github = credentials.map(|credentials| {
-        let mut client = Github::new(&GithubSettings { api_url: github.url.clone(), credentials }).unwrap();
+        let mut client =
+            Github::new(&GithubSettings { api_url: format!("{}{api_path}", github.url), credentials }).unwrap();
         client.max_wait = std::time::Duration::from_secs(3);
         Arc::new(client)
     });
@@ -707,4 +719,24 @@ async fn a_merged_fix_is_reverted_by_a_revert_pull_request(url: &str) {
     assert_eq!(t.github.calls("PUT", "/pulls/2/merge").len(), 1);
     assert!(t.repo.on_main("greet.sh").contains("Helo,"), "reverted: {}", t.repo.on_main("greet.sh"));
     assert_eq!(t.status().await, Status::Todo, "the ticket is open again");
+}
+
+async fn on_github_enterprise_the_api_and_graphql_are_found_under_api(url: &str) {
+    let t = team_on(url, Some(app_credentials()), "/api/v3", |c| c.fix.draft = true).await;
+    t.to_pr_gate().await;
+    assert_eq!(t.run().await.state, AwaitingPrApproval, "{}", t.said());
+    let run = t.run().await;
+    let (branch, head) = (run.data["branch"].as_str().unwrap(), run.data["pr"]["head"].as_str().unwrap());
+    let mut check = fixture("check_run/completed.payload.json");
+    check["repository"]["full_name"] = json!("acme/web");
+    check["check_run"]["check_suite"]["head_branch"] = json!(branch);
+    check["check_run"]["head_sha"] = json!(head);
+    assert_eq!(t.deliver("check_run", &check).await, 202);
+    let asked = t.github.calls("POST", "/graphql");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].raw_path, "/api/graphql", "GraphQL is beside the REST API on GitHub Enterprise");
+    let rest = t.github.calls("POST", "/repos/acme/web/pulls");
+    assert_eq!(rest[0].raw_path, "/api/v3/repos/acme/web/pulls");
+    assert_eq!(asked[0].auth.as_deref(), Some(format!("Bearer {TOKEN}").as_str()), "with the installation's token");
+    assert!(t.said().contains("no longer a draft"), "{}", t.said());
 }

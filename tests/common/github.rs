@@ -20,6 +20,8 @@ pub const INSTALLATION: u64 = 42;
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
+    /// The path as sent; `path` is it without GitHub Enterprise's `/api/v3` prefix.
+    pub raw_path: String,
     pub path: String,
     pub query: String,
     pub auth: Option<String>,
@@ -124,7 +126,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_string();
+    // GitHub Enterprise's layout: REST under /api/v3, GraphQL at /api/graphql.
+    let path = match uri.path() {
+        "/api/graphql" => "/graphql".to_string(),
+        p => p.strip_prefix("/api/v3").unwrap_or(p).to_string(),
+    };
     if path.contains(".git/") {
         return git_http(&shared, &method, &uri, &headers, body).await;
     }
@@ -133,6 +139,7 @@ async fn handle(
     let mut recorded = shared.recorded.lock().unwrap();
     recorded.requests.push(Request {
         method: method.to_string(),
+        raw_path: uri.path().to_string(),
         path: path.clone(),
         query: uri.query().unwrap_or_default().to_string(),
         auth: auth.clone(),

@@ -140,6 +140,8 @@ pub struct NewPr<'a> {
 /// A client for one installation (or token).
 pub struct Github {
     octo: Octocrab,
+    /// The REST API's base (GraphQL is beside it: see [`policy::graphql_base`]).
+    api_url: String,
     credentials: Credentials,
     /// Longer waits are handed back as [`GithubError::RateLimited`] (the job snoozes).
     pub max_wait: Duration,
@@ -150,18 +152,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Github {
     pub fn new(settings: &GithubSettings) -> Result<Github, GithubError> {
-        let bad = |e: octocrab::Error| GithubError::Settings(e.to_string());
-        let builder = Octocrab::builder().base_uri(settings.api_url.as_str()).map_err(bad)?;
-        let octo = match &settings.credentials {
-            Credentials::Token(token) => builder.personal_token(token.clone()).build().map_err(bad)?,
-            Credentials::App { id, installation, private_key } => {
-                let key = octocrab::EncodingKey::from_rsa_pem(private_key.as_bytes())
-                    .map_err(|e| GithubError::Settings(format!("GITHUB_APP_PRIVATE_KEY is not an RSA key: {e}")))?;
-                let app = builder.app((*id).into(), key).build().map_err(bad)?;
-                app.installation((*installation).into()).map_err(bad)?
-            }
-        };
-        Ok(Github { octo, credentials: settings.credentials.clone(), max_wait: Duration::from_secs(60) })
+        let octo = client(&settings.api_url, &settings.credentials)?;
+        Ok(Github {
+            octo,
+            api_url: settings.api_url.clone(),
+            credentials: settings.credentials.clone(),
+            max_wait: Duration::from_secs(60),
+        })
     }
 
     /// The token git pushes with: the personal token, or the installation's current token
@@ -182,9 +179,19 @@ impl Github {
     /// One REST call: waits out rate limits (up to `max_wait`), retries 5xx and lost
     /// connections, and reads the answer as JSON (`null` when empty).
     pub async fn call(&self, method: Method, route: &str, body: Option<&Value>) -> Result<Value, GithubError> {
+        self.call_on(&self.octo, method, route, body).await
+    }
+
+    async fn call_on(
+        &self,
+        octo: &Octocrab,
+        method: Method,
+        route: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GithubError> {
         let mut attempt = 0u32;
         loop {
-            let sent = tokio::time::timeout(CALL_TIMEOUT, self.send(&method, route, body)).await;
+            let sent = tokio::time::timeout(CALL_TIMEOUT, self.send(octo, &method, route, body)).await;
             let sent = sent.unwrap_or_else(|_| Err(format!("no answer within {} s", CALL_TIMEOUT.as_secs())));
             let (status, limits, text) = match sent {
                 Ok(answer) => answer,
@@ -227,6 +234,7 @@ impl Github {
 
     async fn send(
         &self,
+        octo: &Octocrab,
         method: &Method,
         route: &str,
         body: Option<&Value>,
@@ -234,11 +242,11 @@ impl Github {
         // A path without a host: octocrab puts the base URI in front and the credentials on.
         let uri = route.to_string();
         let response = match *method {
-            Method::GET => self.octo._get(uri).await,
-            Method::POST => self.octo._post(uri, body).await,
-            Method::PUT => self.octo._put(uri, body).await,
-            Method::PATCH => self.octo._patch(uri, body).await,
-            Method::DELETE => self.octo._delete(uri, body).await,
+            Method::GET => octo._get(uri).await,
+            Method::POST => octo._post(uri, body).await,
+            Method::PUT => octo._put(uri, body).await,
+            Method::PATCH => octo._patch(uri, body).await,
+            Method::DELETE => octo._delete(uri, body).await,
             _ => return Err(format!("{method} is not used")),
         }
         .map_err(|e| describe(&e))?;
@@ -249,7 +257,7 @@ impl Github {
             remaining: header("x-ratelimit-remaining"),
             reset: header("x-ratelimit-reset"),
         };
-        let text = self.octo.body_to_string(response).await.map_err(|e| describe(&e))?;
+        let text = octo.body_to_string(response).await.map_err(|e| describe(&e))?;
         Ok((status, limits, text))
     }
 
@@ -346,7 +354,10 @@ impl Github {
             "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }",
             "variables": { "id": node_id },
         });
-        let answer = self.call(Method::POST, "/graphql", Some(&body)).await?;
+        // GraphQL's endpoint is beside the REST API's, not under it on GitHub Enterprise
+        // (`/api/graphql` next to `/api/v3`): a client there, with the token the REST one holds.
+        let graphql = client(&policy::graphql_base(&self.api_url), &Credentials::Token(self.git_token().await?))?;
+        let answer = self.call_on(&graphql, Method::POST, "/graphql", Some(&body)).await?;
         match answer["errors"].as_array().and_then(|e| e.first()) {
             Some(error) => Err(GithubError::Refused {
                 status: 200,
@@ -364,6 +375,21 @@ impl Github {
         let body = json!({ "body": text });
         self.call(Method::POST, &format!("/repos/{repo}/issues/{number}/comments"), Some(&body)).await.map(|_| ())
     }
+}
+
+/// An octocrab client on `base` with `credentials` (an App's installation, or a token).
+fn client(base: &str, credentials: &Credentials) -> Result<Octocrab, GithubError> {
+    let bad = |e: octocrab::Error| GithubError::Settings(e.to_string());
+    let builder = Octocrab::builder().base_uri(base).map_err(bad)?;
+    Ok(match credentials {
+        Credentials::Token(token) => builder.personal_token(token.clone()).build().map_err(bad)?,
+        Credentials::App { id, installation, private_key } => {
+            let key = octocrab::EncodingKey::from_rsa_pem(private_key.as_bytes())
+                .map_err(|e| GithubError::Settings(format!("GITHUB_APP_PRIVATE_KEY is not an RSA key: {e}")))?;
+            let app = builder.app((*id).into(), key).build().map_err(bad)?;
+            app.installation((*installation).into()).map_err(bad)?
+        }
+    })
 }
 
 /// An octocrab error in one line (its Display is terse for transport errors).

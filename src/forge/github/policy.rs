@@ -122,6 +122,13 @@ pub fn repo_slug(url: &str) -> Option<String> {
     (fine(owner) && fine(name) && name != "." && name != "..").then(|| format!("{owner}/{name}"))
 }
 
+/// Where GraphQL is, given the REST API's base: `https://api.github.com` for github.com,
+/// `https://ghe.example/api` for GitHub Enterprise's `https://ghe.example/api/v3`.
+pub fn graphql_base(api_url: &str) -> String {
+    let trimmed = api_url.trim_end_matches('/');
+    trimmed.strip_suffix("/v3").unwrap_or(trimmed).to_string()
+}
+
 /// The header git sends to the repository with an installation or personal token
 /// (`x-access-token` is GitHub's user name for tokens over HTTPS).
 pub fn git_auth_header(token: &str) -> String {
@@ -245,6 +252,12 @@ mod tests {
         assert_eq!(repo_slug("http://127.0.0.1:9/acme/web.git").as_deref(), Some("acme/web"));
         assert_eq!(repo_slug("/srv/git/web"), None);
         assert_eq!(repo_slug("https://github.com/web"), None);
+    }
+
+    #[test]
+    fn graphql_is_beside_the_rest_api() {
+        assert_eq!(graphql_base("https://api.github.com"), "https://api.github.com");
+        assert_eq!(graphql_base("https://ghe.acme.io/api/v3/"), "https://ghe.acme.io/api");
     }
 
     #[test]
