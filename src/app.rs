@@ -98,8 +98,10 @@ impl App {
         Ok(self.worker_with(chat, jobs::discord_registry()?))
     }
 
-    fn worker_with<C: Send + Sync + 'static>(&self, chat: Arc<C>, registry: Registry<JobEnv<C>>) -> Worker<JobEnv<C>> {
-        let env = JobEnv {
+    /// What a job works with, speaking through `chat` (the worker's; also for running a
+    /// step outside the queue).
+    pub fn job_env<C>(&self, chat: Arc<C>) -> JobEnv<C> {
+        JobEnv {
             store: self.store.clone(),
             config: self.config.clone(),
             templates: self.templates.clone(),
@@ -109,7 +111,11 @@ impl App {
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
             boards: Arc::default(),
-        };
+        }
+    }
+
+    fn worker_with<C: Send + Sync + 'static>(&self, chat: Arc<C>, registry: Registry<JobEnv<C>>) -> Worker<JobEnv<C>> {
+        let env = self.job_env(chat);
         Worker::new(self.store.clone(), Arc::new(registry), Arc::new(env), jobs::worker_config(&self.config))
     }
 

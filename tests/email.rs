@@ -180,17 +180,7 @@ async fn the_reporter_hears_by_mail_when_it_is_fixed(url: &str) {
     h.mailbox.deliver(FIRST);
     h.poll().await;
     let key = h.tickets().await[0].key.clone();
-    let env = JobEnv {
-        store: h.app.store.clone(),
-        config: h.app.config.clone(),
-        templates: h.app.templates.clone(),
-        chat: Arc::new(RecordingChat::default()),
-        llm: None,
-        github: None,
-        imap: h.app.imap.clone(),
-        mailer: h.app.mailer.clone(),
-        boards: Arc::default(),
-    };
+    let env = h.app.job_env(Arc::new(RecordingChat::default()));
     let news = pmbot::intake::reply::News::Deployed;
     pmbot::intake::reply::tell_reporters(&env, &key, 7, news, chrono::Utc::now()).await.unwrap();
     pmbot::intake::reply::tell_reporters(&env, &key, 7, news, chrono::Utc::now()).await.unwrap();

@@ -861,17 +861,7 @@ async fn a_chat_thread_that_reported_a_bug_hears_when_it_is_fixed(url: &str) {
     };
     let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(t0())).await.unwrap();
     let ws = t.app.workspace();
-    let env = JobEnv {
-        store: t.app.store.clone(),
-        config: t.app.config.clone(),
-        templates: t.app.templates.clone(),
-        chat: t.chat.clone(),
-        llm: None,
-        github: None,
-        imap: None,
-        mailer: None,
-        boards: Arc::default(),
-    };
+    let env = t.app.job_env(t.chat.clone());
     let news = pmbot::intake::reply::News::Merged;
     pmbot::intake::reply::tell_reporters(&env, &ticket.key, 9, news, t0()).await.unwrap();
     pmbot::intake::reply::tell_reporters(&env, &ticket.key, 9, news, t0()).await.unwrap();

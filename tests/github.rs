@@ -579,17 +579,7 @@ async fn issues_become_tickets_with_their_comments_and_a_label_queues_a_fix(url:
     assert_eq!(t.ticket(&key).await.status, Status::Done);
 
     // When its fix is merged, the issue hears it (once).
-    let env = JobEnv {
-        store: t.app.store.clone(),
-        config: t.app.config.clone(),
-        templates: t.app.templates.clone(),
-        chat: t.chat.clone(),
-        llm: None,
-        github: t.app.github.clone(),
-        imap: None,
-        mailer: None,
-        boards: Arc::default(),
-    };
+    let env = t.app.job_env(t.chat.clone());
     for _ in 0..2 {
         pmbot::intake::reply::tell_reporters(&env, &key, 3, pmbot::intake::reply::News::Merged, now()).await.unwrap();
     }

@@ -780,9 +780,10 @@ impl Config {
         })
     }
 
-    /// The person whose GitHub login is `login`.
-    pub fn person_on_github(&self, login: &str) -> Option<&PersonConfig> {
-        self.people.iter().find(|p| p.github.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(login)))
+    /// The person of the team whose GitHub login is `login`.
+    pub fn person_on_github(&self, login: &str) -> Option<Person> {
+        let handle = self.people.iter().find(|p| p.github.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(login)))?;
+        self.people().into_iter().find(|p| p.handle == handle.handle)
     }
 
     /// The team as board people, each with a time zone (the team's when not set).

@@ -8,7 +8,7 @@ use crate::board::TicketKey;
 use crate::chat::{Chat, Message};
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
-use crate::store::NewDecision;
+use crate::store::{NewDecision, Reporter};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -86,20 +86,21 @@ pub async fn tell_reporters<C: Chat>(
     let ws = env.workspace();
     let ticket = env.store.ticket(&ws, key).await?;
     let text = words(news, key.as_str(), &ticket.title);
-    let mut ways: Vec<(String, String)> = Vec::new();
+    // (way, address, and the recorded reporter to mark told, for those outside the team)
+    let mut ways: Vec<(String, String, Option<Reporter>)> = Vec::new();
     if let Some(handle) = &ticket.reporter {
-        ways.push(("person".into(), handle.clone()));
+        ways.push(("person".into(), handle.clone(), None));
     }
     if ticket.source.tracker.as_deref() == Some("chat") {
         if let Some(id) = ticket.source.external_id.as_deref().filter(|id| chat_origin(id).is_some()) {
-            ways.push(("thread".into(), id.to_string()));
+            ways.push(("thread".into(), id.to_string(), None));
         }
     }
     for r in env.store.reporters_of(&ws, key.as_str()).await? {
-        ways.push((r.via, r.address));
+        ways.push((r.via.clone(), r.address.clone(), Some(r)));
     }
     let mut later = Vec::new();
-    for (via, address) in ways {
+    for (via, address, recorded) in ways {
         let once = format!("reply:{run}:{}:{via}:{address}", news.as_str());
         if env.store.decision_by_source(&ws, &once).await?.is_some() {
             continue;
@@ -129,12 +130,8 @@ pub async fn tell_reporters<C: Chat>(
         };
         // Logged once per reporter and news; a retry finds it and says nothing again.
         let _ = env.store.log_decision_once(&ws, &decision, now).await?;
-        if let Some(r) =
-            env.store.reporters_of(&ws, key.as_str()).await?.into_iter().find(|r| r.via == via && r.address == address)
-        {
-            if told.is_ok() {
-                env.store.mark_reporter_told(&ws, &r, now).await?;
-            }
+        if let (Some(r), Ok(())) = (recorded, &told) {
+            env.store.mark_reporter_told(&ws, &r, now).await?;
         }
     }
     if later.is_empty() {

@@ -86,12 +86,17 @@ impl GithubJob {
         Ok(Outcome::Done)
     }
 
+    /// Logs `decision` once by its source: a retried delivery finds it there.
+    async fn log<C>(&self, env: &JobEnv<C>, ctx: &JobContext, decision: NewDecision) -> Result<(), StepError> {
+        let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
+        Ok(())
+    }
+
     fn once(&self, ctx: &JobContext, what: &str) -> Ctx {
         Ctx::new(ctx.now).once(format!("github:{}:{what}", self.delivery)).kind(format!("github.{}", self.event))
     }
 
     fn board<C>(&self, env: &JobEnv<C>, ctx: &JobContext) -> BoardService {
-        let _ = env;
         BoardService::new(env.store.clone(), ctx.workspace.clone())
     }
 
@@ -149,22 +154,14 @@ impl GithubJob {
                 continue;
             }
             if !by_team {
-                let decision = NewDecision {
-                    kind: "github.pull_request".into(),
-                    subject: key.to_string(),
-                    inputs: json!({ "pull_request": pr.number, "author": pr.author, "sender": sender }),
-                    rationale: format!(
-                        "pull request #{} by @{} names {key}; it moves nothing: neither @{} nor @{sender} is a person of the team (people.github)",
-                        pr.number, pr.author, pr.author
-                    ),
-                    confidence: 1.0,
-                    action: "move".into(),
-                    actor: WHO.into(),
-                    outcome: "refused".into(),
-                    source: Some(format!("github:{}:move:{key}", self.delivery)),
-                };
-                // Logged once per delivery; a retry finds it there.
-                let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
+                let why = format!(
+                    "pull request #{} by @{} names {key}; it moves nothing: neither @{} nor @{sender} is a person of the team (people.github)",
+                    pr.number, pr.author, pr.author
+                );
+                let source = format!("github:{}:move:{key}", self.delivery);
+                let inputs = json!({ "pull_request": pr.number, "author": pr.author, "sender": sender });
+                let refused = entry("github.pull_request", &key, "move", "refused", why);
+                self.log(env, ctx, NewDecision { inputs, source: Some(source), ..refused }).await?;
                 continue;
             }
             let to = match (action, pr.merged, pr.draft) {
@@ -294,50 +291,31 @@ impl GithubJob {
         let Some(run) = self.run_of_pr(env, ctx, repo, pr.number).await? else { return Ok(()) };
         let data: RunData = serde_json::from_value(run.data.clone()).unwrap_or_default();
         let (Some(approval), RunState::AwaitingPrApproval) = (data.pr_approval, run.state) else { return Ok(()) };
-        // A review counts for the commit it was made on: one of an older head (a stale page,
-        // a late delivery) approves nothing that was pushed since.
+        // A review counts for the commit it was made on (one of an older head, from a stale page
+        // or a late delivery, approves nothing pushed since), and only from a person of the
+        // team, as themselves, within the gate's rules.
         let head = data.pr.as_ref().map(|p| p.head.as_str()).unwrap_or_default();
-        if commit != head {
-            let decision = NewDecision {
-                kind: "github.review".into(),
-                subject: run.ticket.to_string(),
-                inputs: json!({ "reviewer": reviewer, "pull_request": pr.number, "commit": commit, "head": head }),
-                rationale: format!(
-                    "@{reviewer}'s review was of commit {}, not of the head {} the gate is about: it does not count",
-                    short(commit),
-                    short(head)
-                ),
-                confidence: 1.0,
-                action: "review".into(),
-                actor: WHO.into(),
-                outcome: "refused".into(),
-                source: Some(format!("github:{}:review", self.delivery)),
-            };
-            // Logged once per delivery; a retry finds it there.
-            let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
-            return Ok(());
-        }
-        // Only a person of the team counts, as themselves, within the gate's rules.
-        let people = env.config.people();
-        let person = env.config.person_on_github(reviewer).and_then(|p| people.iter().find(|q| q.handle == p.handle));
-        let Some(person) = person else {
-            let decision = NewDecision {
-                kind: "github.review".into(),
-                subject: run.ticket.to_string(),
-                inputs: json!({ "reviewer": reviewer, "pull_request": pr.number, "state": state }),
-                rationale: format!(
-                    "@{reviewer}'s review on GitHub does not count for fix run #{}: no one in pmbot.toml has that GitHub login",
-                    run.id
-                ),
-                confidence: 1.0,
-                action: "review".into(),
-                actor: WHO.into(),
-                outcome: "refused".into(),
-                source: Some(format!("github:{}:review", self.delivery)),
-            };
-            // Logged once per delivery; a retry finds it there.
-            let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
-            return Ok(());
+        let person = env.config.person_on_github(reviewer);
+        let refused = if commit != head {
+            Some(format!(
+                "@{reviewer}'s review was of commit {}, not of the head {} the gate is about: it does not count",
+                short(commit),
+                short(head)
+            ))
+        } else if person.is_none() {
+            Some(format!(
+                "@{reviewer}'s review on GitHub does not count for fix run #{}: no one in pmbot.toml has that GitHub login",
+                run.id
+            ))
+        } else {
+            None
+        };
+        let (Some(person), None) = (person, refused.as_ref()) else {
+            let why = refused.unwrap_or_default();
+            let inputs = json!({ "reviewer": reviewer, "pull_request": pr.number, "state": state, "commit": commit, "head": head });
+            let source = format!("github:{}:review", self.delivery);
+            let refusal = entry("github.review", &run.ticket, "review", "refused", why);
+            return self.log(env, ctx, NewDecision { inputs, source: Some(source), ..refusal }).await;
         };
         let comment = (!body.trim().is_empty()).then_some(body.trim());
         let comment = match verdict {
@@ -345,7 +323,7 @@ impl GithubJob {
             _ => comment,
         };
         let board = self.board(env, ctx);
-        let actor = Actor::Person(person.clone());
+        let actor = Actor::Person(person);
         match board.decide(&actor, approval, verdict, comment, &self.once(ctx, "review")).await {
             Ok(_) => Ok(()),
             Err(err) if err.is_user_error() => {
@@ -471,18 +449,16 @@ impl GithubJob {
                 Ok(()) => ("told", format!("GitHub issue #{} was told its ticket {}", issue.number, ticket.key)),
                 Err(err) => ("not told", format!("GitHub issue #{} was not told its ticket: {err}", issue.number)),
             };
-            let decision = NewDecision {
-                kind: "github.issues".into(),
-                subject: ticket.key.to_string(),
-                inputs: json!({ "repo": repo, "issue": issue.number }),
-                rationale,
-                confidence: 1.0,
-                action: "reply".into(),
-                actor: WHO.into(),
-                outcome: outcome.into(),
-                source: Some(thanks),
-            };
-            let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
+            self.log(
+                env,
+                ctx,
+                NewDecision {
+                    inputs: json!({ "repo": repo, "issue": issue.number }),
+                    source: Some(thanks),
+                    ..entry("github.issues", &ticket.key, "reply", outcome, rationale)
+                },
+            )
+            .await?;
         }
         Ok(ticket.key)
     }
@@ -496,10 +472,8 @@ impl GithubJob {
         ticket: &TicketKey,
         sender: &str,
     ) -> Result<(), StepError> {
-        let people = env.config.people();
-        let person = env.config.person_on_github(sender).and_then(|p| people.iter().find(|q| q.handle == p.handle));
-        let actor = match person {
-            Some(person) => Actor::Person(person.clone()),
+        let actor = match env.config.person_on_github(sender) {
+            Some(person) => Actor::Person(person),
             None => Actor::Stranger { platform: "github".into(), user: sender.to_string() },
         };
         let board = self.board(env, ctx);
@@ -550,22 +524,25 @@ impl GithubJob {
         );
         let head = git.await.map_err(|e| StepError::Failed(e.to_string()))?;
         crate::workflows::fix::scan(&clone, &head).await.map_err(|e| StepError::Failed(e.to_string()))?;
-        let decision = NewDecision {
-            kind: "github.push".into(),
-            subject: project.clone(),
-            inputs: json!({ "repo": repo, "after": after, "head": head }),
-            rationale: format!(
-                "{repo}'s default branch moved to {}; the codebase knowledge was scanned again",
-                short(&head)
-            ),
-            confidence: 1.0,
-            action: "knowledge.refresh".into(),
-            actor: WHO.into(),
-            outcome: "refreshed".into(),
-            source: Some(format!("github:{}:push", self.delivery)),
-        };
-        // Logged once per delivery; a retry finds it there.
-        let _ = env.store.log_decision_once(&ctx.workspace, &decision, ctx.now).await?;
+        self.log(
+            env,
+            ctx,
+            NewDecision {
+                inputs: json!({ "repo": repo, "after": after, "head": head }),
+                source: Some(format!("github:{}:push", self.delivery)),
+                ..entry(
+                    "github.push",
+                    &project,
+                    "knowledge.refresh",
+                    "refreshed",
+                    format!(
+                        "{repo}'s default branch moved to {}; the codebase knowledge was scanned again",
+                        short(&head)
+                    ),
+                )
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -634,6 +611,22 @@ impl GithubJob {
             return Err(StepError::Failed("the run moved while CI's result was added; trying again".into()));
         }
         Ok(())
+    }
+}
+
+/// A row of the decision log about what a delivery did or refused (`inputs` and `source`
+/// set by the caller).
+fn entry(kind: &str, subject: impl ToString, action: &str, outcome: &str, rationale: String) -> NewDecision {
+    NewDecision {
+        kind: kind.into(),
+        subject: subject.to_string(),
+        inputs: Value::Null,
+        rationale,
+        confidence: 1.0,
+        action: action.into(),
+        actor: WHO.into(),
+        outcome: outcome.into(),
+        source: None,
     }
 }
 

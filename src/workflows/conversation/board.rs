@@ -66,7 +66,10 @@ impl BoardCache {
     }
 
     async fn refresh(store: &Store, ws: &WorkspaceId, mut cached: Cached) -> Result<Cached, StoreError> {
-        let mut changed = store.tickets_changed_since(ws, cached.watermark).await?;
+        // A few minutes back: changes are stamped with their writer's clock, and another
+        // worker's may be a little behind this one's newest stamp. Reading some twice is cheap.
+        let since = cached.watermark - chrono::Duration::minutes(5);
+        let mut changed = store.tickets_changed_since(ws, since).await?;
         for key in std::mem::take(&mut cached.dirty) {
             if changed.iter().all(|t| t.key.as_str() != key) {
                 if let Ok(parsed) = key.parse() {

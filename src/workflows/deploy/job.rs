@@ -78,7 +78,7 @@ impl DeployJob {
                 (deployed, said)
             }
         };
-        self.once(env, ctx, "posted", || async {
+        self.once(env, ctx, &run.ticket, "posted", || async {
             match &data.channel {
                 Some(channel) => {
                     env.chat.post(channel, data.thread.as_deref(), &Message::text(said.clone())).await.map(|_| ())
@@ -98,7 +98,14 @@ impl DeployJob {
     }
 
     /// Does `say` once for this run (`deploy:<run>:<what>` in the decision log).
-    async fn once<C, F, Fut>(&self, env: &JobEnv<C>, ctx: &JobContext, what: &str, say: F) -> Result<(), StepError>
+    async fn once<C, F, Fut>(
+        &self,
+        env: &JobEnv<C>,
+        ctx: &JobContext,
+        ticket: &TicketKey,
+        what: &str,
+        say: F,
+    ) -> Result<(), StepError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(), crate::chat::ChatError>>,
@@ -108,8 +115,7 @@ impl DeployJob {
             return Ok(());
         }
         say().await?;
-        let run = env.store.fix_run(&ctx.workspace, self.run).await?;
-        let note = self.decision(&run.ticket, what, format!("the deploy's news {what}"), source);
+        let note = self.decision(ticket, what, format!("the deploy's news {what}"), source);
         let _ = env.store.log_decision_once(&ctx.workspace, &note, ctx.now).await?;
         Ok(())
     }
@@ -232,7 +238,7 @@ impl DeployJob {
         ));
         let pm = env.config.projects.iter().find(|p| p.key == project).and_then(|p| p.pm.clone());
         let person = pm.and_then(|h| env.config.people().into_iter().find(|p| p.handle == h));
-        self.once(env, ctx, "pm", || async {
+        self.once(env, ctx, key, "pm", || async {
             match person.as_ref().and_then(|p| env.chat.address(p)) {
                 Some(user) => env.chat.dm(&user, &text).await.map(|_| ()),
                 None => env.chat.post(&env.config.agents.pm_channel, None, &text).await.map(|_| ()),
