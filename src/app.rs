@@ -36,6 +36,9 @@ pub struct App {
     /// The support mailbox and the mail pmbot sends, when set.
     pub imap: Option<Arc<crate::intake::email::ImapSettings>>,
     pub mailer: Option<Arc<crate::intake::email::Mailer>>,
+    /// Whether matching may read meaning with the local embedding model (when installed):
+    /// off with `PMBOT_EMBEDDINGS=off`.
+    pub embeddings: bool,
 }
 
 impl App {
@@ -65,6 +68,7 @@ impl App {
             feedback,
             imap: imap.map(Arc::new),
             mailer: mailer.map(Arc::new),
+            embeddings: std::env::var("PMBOT_EMBEDDINGS").map_or(true, |v| !v.eq_ignore_ascii_case("off")),
         };
         app.sync_team().await?;
         Ok(app)
@@ -110,7 +114,7 @@ impl App {
             github: self.github.clone(),
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
-            boards: Arc::default(),
+            boards: Arc::new(crate::workflows::conversation::BoardCache::new(self.embeddings)),
         }
     }
 

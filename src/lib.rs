@@ -18,6 +18,7 @@ pub mod intake;
 pub mod job_env;
 pub mod jobs;
 pub mod llm;
+pub mod models;
 pub mod queue;
 pub mod service;
 pub mod store;

@@ -204,7 +204,7 @@ fn sign(body: &str, timestamp: i64) -> String {
     format!("v0={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

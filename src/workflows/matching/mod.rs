@@ -7,14 +7,18 @@
 pub mod calibration;
 mod index;
 pub mod intent;
+pub mod semantic;
 mod signals;
 pub use signals::ticket_keys;
 mod text;
 
+use crate::models::{Embedder, Embedding, ModelError};
 use chrono::{DateTime, Utc};
 use index::Index;
+use semantic::{Bank, Vectors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The matcher's terms for `text`: lower-cased, stemmed, stop words out, identifiers split.
 pub fn terms(text: &str) -> Vec<String> {
@@ -100,6 +104,8 @@ const NOTHING_MATCHED: f64 = 0.55;
 const WEAK_GUESS: f64 = 0.5;
 /// How a subject found by its words alone is explained.
 const WORDS: &str = "its words match the ticket";
+/// How a subject found by meaning, with few words in common, is explained.
+const MEANING: &str = "it means much what the ticket says";
 /// The same for a bug report.
 const BUG_MATCH: f64 = 0.6;
 /// How many BM25 hits the context boosts may reorder.
@@ -117,6 +123,32 @@ pub struct Matcher {
     channel_projects: HashMap<String, String>,
     /// The instant recency is measured from; `None` turns the recency boost off.
     now: Option<DateTime<Utc>>,
+    /// Meaning beside words, when the embedding model is installed.
+    semantic: Option<Semantic>,
+}
+
+struct Semantic {
+    embedder: Arc<Embedder>,
+    bank: Arc<Bank>,
+    vectors: Vectors,
+    /// ticket → the fingerprint of the text its vector was made from
+    prints: HashMap<String, String>,
+    /// Vectors computed here since the caller last took them (to be stored).
+    fresh: Vec<TicketVector>,
+}
+
+/// A ticket's embedding and the fingerprint of the text it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketVector {
+    pub key: String,
+    pub fingerprint: String,
+    pub vector: Vec<f32>,
+}
+
+/// A message's embedding, read once for both intent and retrieval.
+struct Read {
+    vector: Vec<f32>,
+    truncated: bool,
 }
 
 impl Matcher {
@@ -134,7 +166,32 @@ impl Matcher {
             default_project,
             channel_projects: HashMap::new(),
             now: None,
+            semantic: None,
         }
+    }
+
+    /// Reads meaning as well as words: every open ticket is embedded (a `stored` vector is
+    /// used when its fingerprint says it was made from the same text), and the example bank.
+    pub fn embed_with(&mut self, embedder: Arc<Embedder>, stored: &[TicketVector]) -> Result<(), ModelError> {
+        let bank = Bank::shared(&embedder)?;
+        let stored: HashMap<&str, &TicketVector> = stored.iter().map(|v| (v.key.as_str(), v)).collect();
+        let mut semantic =
+            Semantic { embedder, bank, vectors: Vectors::default(), prints: HashMap::new(), fresh: Vec::new() };
+        for ticket in self.tickets.values().filter(|t| is_open(&t.status)) {
+            semantic.embed_ticket(ticket, stored.get(ticket.key.as_str()).copied())?;
+        }
+        self.semantic = Some(semantic);
+        Ok(())
+    }
+
+    /// Whether it reads meaning (the embedding model is on).
+    pub fn reads_meaning(&self) -> bool {
+        self.semantic.is_some()
+    }
+
+    /// The ticket vectors computed since the last call, for the caller to store.
+    pub fn take_fresh_vectors(&mut self) -> Vec<TicketVector> {
+        self.semantic.as_mut().map(|s| std::mem::take(&mut s.fresh)).unwrap_or_default()
     }
 
     /// Tickets of `project` rank a little higher for messages in `channel` (on a kept matcher).
@@ -178,9 +235,23 @@ impl Matcher {
         let root = message.thread.as_ref().filter(|t| *t != &message.id);
         let root_text = root.and_then(|r| self.texts.get(r)).cloned().unwrap_or_default();
         self.texts.insert(message.id.clone(), text.clone());
-        let (subject, how) =
-            self.subject(message, &text, root.and_then(|r| self.subjects.get(r).cloned().flatten()), &root_text);
-        let decision = self.judge(message, &text, subject.as_ref(), how);
+        // A model that fails on one text leaves that message to the words alone.
+        let read = self
+            .semantic
+            .as_ref()
+            .and_then(|s| s.embedder.embed(&text).ok())
+            .map(|Embedding { vector, truncated }| Read { vector, truncated });
+        let (subject, how) = self.subject(
+            message,
+            &text,
+            root.and_then(|r| self.subjects.get(r).cloned().flatten()),
+            &root_text,
+            read.as_ref(),
+        );
+        let mut decision = self.judge(message, &text, subject.as_ref(), how, read.as_ref());
+        if read.as_ref().is_some_and(|r| r.truncated) {
+            decision.rationale.push_str(" (Its meaning was read from its first 256 tokens.)");
+        }
         self.subjects.insert(message.id.clone(), decision.ticket.clone().or(subject.map(|(k, _)| k)));
         if decision.decision == "move" {
             if let (Some(key), Some(status)) = (&decision.ticket, &decision.status) {
@@ -197,6 +268,7 @@ impl Matcher {
         text: &str,
         thread_subject: Option<String>,
         root_text: &str,
+        read: Option<&Read>,
     ) -> (Option<(String, f64)>, &'static str) {
         if let Some(key) = signals::ticket_keys(text, self.default_project.as_deref())
             .into_iter()
@@ -212,6 +284,9 @@ impl Matcher {
             query.extend(text::terms(root_text));
         }
         let mut ranked = self.index.search_top(&query, RERANKED);
+        if let (Some(semantic), Some(read)) = (&self.semantic, read) {
+            return self.subject_by_meaning(message, semantic, read, ranked);
+        }
         for (key, score, _) in &mut ranked {
             *score *= self.boost(message, key);
         }
@@ -225,6 +300,47 @@ impl Matcher {
             }
             _ => (None, ""),
         }
+    }
+
+    /// Hybrid retrieval: the BM25 hits and the nearest tickets by meaning, each scored by
+    /// words and meaning together (`semantic::hybrid`).
+    fn subject_by_meaning(
+        &self,
+        message: &MatchMessage,
+        semantic: &Semantic,
+        read: &Read,
+        by_words: Vec<(String, f64, f64)>,
+    ) -> (Option<(String, f64)>, &'static str) {
+        let mut lexical: HashMap<String, f64> = HashMap::new();
+        for (key, score, coverage) in by_words {
+            // A hit below BM25's floor shares only common words: no lexical evidence.
+            lexical.insert(key, if score >= MIN_SCORE { coverage } else { 0.0 });
+        }
+        let mut candidates: Vec<String> = lexical.keys().cloned().collect();
+        candidates.extend(semantic.vectors.nearest(&read.vector, RERANKED).into_iter().map(|(k, _)| k));
+        candidates.sort();
+        candidates.dedup();
+        let mut scored: Vec<(String, f64, f64, f32)> = candidates
+            .into_iter()
+            .filter_map(|key| {
+                let cosine = semantic::dot(semantic.vectors.get(&key)?, &read.vector);
+                let coverage = lexical.get(&key).copied().unwrap_or(0.0);
+                let score = semantic::hybrid(coverage, cosine) * self.boost(message, &key);
+                Some((key, score, coverage, cosine))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let Some((key, score, coverage, cosine)) = scored.first() else { return (None, "") };
+        // Words alone as before, confirmed by meaning; or meaning alone when it is close.
+        let by_words = *coverage >= MIN_COVERAGE && semantic::closeness(*cosine) > 0.0;
+        let by_meaning = semantic::closeness(*cosine) >= 0.5;
+        if !(by_words || by_meaning) {
+            return (None, "");
+        }
+        let second = scored.get(1).map_or(0.0, |r| r.1);
+        let margin = ((score - second) / score).clamp(0.0, 1.0);
+        let confidence = (0.45 + 0.3 * score.min(1.0) + 0.2 * margin).min(0.9);
+        (Some((key.clone(), confidence)), if by_words { WORDS } else { MEANING })
     }
 
     /// Context the words do not carry: the author's own tickets, the channel's project, and
@@ -247,7 +363,14 @@ impl Matcher {
         boost
     }
 
-    fn judge(&self, message: &MatchMessage, text: &str, subject: Option<&(String, f64)>, how: &str) -> MatchDecision {
+    fn judge(
+        &self,
+        message: &MatchMessage,
+        text: &str,
+        subject: Option<&(String, f64)>,
+        how: &str,
+        read: Option<&Read>,
+    ) -> MatchDecision {
         let decided = |decision: &'static str,
                        ticket: Option<String>,
                        status: Option<&str>,
@@ -267,7 +390,9 @@ impl Matcher {
         }
         let announced = signals::announced_status(text);
         // The intent first (what the message is for), then retrieval (which ticket).
-        let (intent, _, _) = intent::read(text, announced.is_some());
+        let rules = intent::read(text, announced.is_some());
+        let vote = self.semantic.as_ref().zip(read).and_then(|(s, r)| s.bank.vote(&r.vector));
+        let (intent, _, _) = semantic::combine(rules, vote);
         let asks = matches!(intent, intent::Intent::Request(_))
             || (signals::asks_for_work(text) && intent != intent::Intent::Social);
         if asks && announced.is_none() && (signals::says_separate(text) || intent::says_new_work(text)) {
@@ -280,7 +405,7 @@ impl Matcher {
         let subject = subject.filter(|(_, confidence)| !(asks && announced.is_none() && *confidence < strong));
         // Social talk that shares words with a ticket is still social talk; a key or a
         // thread makes it about the ticket.
-        let subject = subject.filter(|_| !(intent == intent::Intent::Social && how == WORDS));
+        let subject = subject.filter(|_| !(intent == intent::Intent::Social && (how == WORDS || how == MEANING)));
         match subject.and_then(|(key, c)| self.tickets.get(key).map(|t| (t, *c))) {
             Some((ticket, confidence)) if is_open(&ticket.status) => match announced {
                 Some(status) if status != ticket.status => decided(
@@ -294,7 +419,7 @@ impl Matcher {
                     ),
                 ),
                 // A weak guess from shared words on a message that asks nothing is no comment.
-                _ if how == WORDS
+                _ if (how == WORDS || how == MEANING)
                     && confidence * 0.95 < WEAK_GUESS
                     && matches!(intent, intent::Intent::Social | intent::Intent::Info) =>
                 {
@@ -372,8 +497,17 @@ impl Matcher {
     pub fn update_ticket(&mut self, ticket: MatchTicket) {
         if is_open(&ticket.status) {
             self.index.upsert(&ticket);
+            if let Some(semantic) = &mut self.semantic {
+                // A ticket the model cannot read is found by its words alone.
+                if semantic.embed_ticket(&ticket, None).is_err() {
+                    semantic.vectors.remove(&ticket.key);
+                }
+            }
         } else {
             self.index.remove(&ticket.key);
+            if let Some(semantic) = &mut self.semantic {
+                semantic.vectors.remove(&ticket.key);
+            }
         }
         self.tickets.insert(ticket.key.clone(), ticket);
     }
@@ -383,10 +517,39 @@ impl Matcher {
             ticket.status = status.to_string();
             if is_open(status) {
                 self.index.upsert(ticket);
+                if let Some(semantic) = &mut self.semantic {
+                    if semantic.embed_ticket(ticket, None).is_err() {
+                        semantic.vectors.remove(key);
+                    }
+                }
             } else {
                 self.index.remove(key);
+                if let Some(semantic) = &mut self.semantic {
+                    semantic.vectors.remove(key);
+                }
             }
         }
+    }
+}
+
+impl Semantic {
+    /// Embeds `ticket` unless its vector is already here or `stored` for the same text.
+    fn embed_ticket(&mut self, ticket: &MatchTicket, stored: Option<&TicketVector>) -> Result<(), ModelError> {
+        let text = semantic::ticket_text(ticket);
+        let fingerprint = semantic::fingerprint(&text);
+        if self.prints.get(&ticket.key) == Some(&fingerprint) && self.vectors.get(&ticket.key).is_some() {
+            return Ok(());
+        }
+        if let Some(stored) = stored.filter(|v| v.fingerprint == fingerprint) {
+            self.vectors.insert(&ticket.key, stored.vector.clone());
+            self.prints.insert(ticket.key.clone(), fingerprint);
+            return Ok(());
+        }
+        let vector = self.embedder.embed(&text)?.vector;
+        self.vectors.insert(&ticket.key, vector.clone());
+        self.prints.insert(ticket.key.clone(), fingerprint.clone());
+        self.fresh.push(TicketVector { key: ticket.key.clone(), fingerprint, vector });
+        Ok(())
     }
 }
 

@@ -1,0 +1,250 @@
+//! Meaning as well as words, when the local embedding model is installed: each open ticket's
+//! text as a unit vector, the message's too, and cosine similarity between them read beside
+//! BM25 (hybrid retrieval); and the message's nearest examples in the generic example bank
+//! read beside the intent rules. Pure arithmetic on vectors here; the model is the caller's.
+
+use super::intent::{Intent, Kind};
+use super::MatchTicket;
+use crate::models::{Embedder, ModelError};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Cosine similarity of all-MiniLM-L6-v2 sentence vectors is read on this scale: pairs of
+/// unrelated sentences sit around 0–0.2 and paraphrases at 0.7 and above (the model card's
+/// and sentence-transformers' published behaviour, and what the bank's own pairs across
+/// industries show: `bank_pairs_of_different_labels_are_far_apart`). So similarity is
+/// normalised linearly from 0.2 (nothing) to 0.7 (the same thing said differently).
+pub const UNRELATED: f32 = 0.2;
+pub const PARAPHRASE: f32 = 0.7;
+/// BM25's share of the message matched and the normalised cosine count equally: neither is
+/// known to be the better judge on a team never seen, so neither is favoured.
+pub const LEXICAL_WEIGHT: f64 = 0.5;
+/// The bank examples a message is compared with.
+pub const NEIGHBOURS: usize = 7;
+
+/// Cosine similarity normalised to 0..1 (see `UNRELATED`, `PARAPHRASE`).
+pub fn closeness(cosine: f32) -> f64 {
+    f64::from(((cosine - UNRELATED) / (PARAPHRASE - UNRELATED)).clamp(0.0, 1.0))
+}
+
+/// The hybrid score of a ticket: BM25's coverage of the message and the normalised cosine.
+pub fn hybrid(coverage: f64, cosine: f32) -> f64 {
+    LEXICAL_WEIGHT * coverage.clamp(0.0, 1.0) + (1.0 - LEXICAL_WEIGHT) * closeness(cosine)
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// What a ticket is embedded from: its title, then its description's start (the model reads
+/// 256 tokens; the title says most of what a ticket is).
+pub fn ticket_text(ticket: &MatchTicket) -> String {
+    let description: String = ticket.description.chars().take(600).collect();
+    if description.trim().is_empty() {
+        ticket.title.clone()
+    } else {
+        format!("{}. {}", ticket.title.trim_end_matches('.'), description)
+    }
+}
+
+/// A short fingerprint of the text a vector was made from: a stored vector is used again only
+/// for the same text and model.
+pub fn fingerprint(text: &str) -> String {
+    crate::models::sha256_hex(format!("{}\n{text}", crate::models::MODEL).as_bytes())[..32].to_string()
+}
+
+/// The generic example bank: short messages from many industries, each labelled with its
+/// intent (`bank.tsv`, written for pmbot; none from an evaluation set).
+pub struct Bank {
+    labels: Vec<Intent>,
+    vectors: Vec<Vec<f32>>,
+}
+
+pub const BANK: &str = include_str!("bank.tsv");
+
+/// The bank's examples as `(intent, text)`.
+pub fn bank_examples() -> Vec<(Intent, &'static str)> {
+    BANK.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(label, text)| Some((label_intent(label.trim())?, text.trim())))
+        .collect()
+}
+
+fn label_intent(label: &str) -> Option<Intent> {
+    Some(match label {
+        "status" => Intent::Status,
+        "bug" => Intent::Request(Kind::Bug),
+        "feature" => Intent::Request(Kind::Feature),
+        "task" => Intent::Request(Kind::Task),
+        "question" => Intent::Request(Kind::Question),
+        "info" => Intent::Info,
+        "social" => Intent::Social,
+        _ => return None,
+    })
+}
+
+impl Bank {
+    pub fn new(labelled: Vec<(Intent, Vec<f32>)>) -> Self {
+        let (labels, vectors) = labelled.into_iter().unzip();
+        Bank { labels, vectors }
+    }
+
+    /// The bank embedded once per process (a few seconds on first use).
+    pub fn shared(embedder: &Embedder) -> Result<Arc<Bank>, ModelError> {
+        static BANK_VECTORS: OnceLock<Arc<Bank>> = OnceLock::new();
+        if let Some(bank) = BANK_VECTORS.get() {
+            return Ok(bank.clone());
+        }
+        let mut labelled = Vec::new();
+        for (intent, text) in bank_examples() {
+            labelled.push((intent, embedder.embed(text)?.vector));
+        }
+        Ok(BANK_VECTORS.get_or_init(|| Arc::new(Bank::new(labelled))).clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The intent most of the message's nearest examples have, with its share of their
+    /// similarity (0..1) and the nearest one's similarity.
+    pub fn vote(&self, vector: &[f32]) -> Option<Vote> {
+        let mut near: Vec<(f32, Intent)> =
+            self.vectors.iter().zip(&self.labels).map(|(v, label)| (dot(v, vector), *label)).collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0));
+        near.truncate(NEIGHBOURS);
+        let total: f32 = near.iter().map(|(s, _)| s.max(0.0)).sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let mut shares: Vec<(Intent, f32)> = Vec::new();
+        for (similarity, label) in &near {
+            match shares.iter_mut().find(|(l, _)| l == label) {
+                Some((_, share)) => *share += similarity.max(0.0) / total,
+                None => shares.push((*label, similarity.max(0.0) / total)),
+            }
+        }
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (intent, share) = shares[0];
+        Some(Vote { intent, share: f64::from(share), nearest: near[0].0 })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Vote {
+    pub intent: Intent,
+    pub share: f64,
+    pub nearest: f32,
+}
+
+/// Rules and examples together. A rule that found a strong sign (a trace, a status word, a
+/// greeting) stands; otherwise a clear majority of the nearest examples decides, and where
+/// the two agree the confidence rises.
+pub fn combine(rules: (Intent, f64, &'static str), vote: Option<Vote>) -> (Intent, f64, &'static str) {
+    let (intent, confidence, why) = rules;
+    let Some(vote) = vote else { return rules };
+    let clear = vote.share >= 0.6 && vote.nearest >= 0.35;
+    if vote.intent == intent {
+        return (intent, (confidence + 0.1 * vote.share).min(0.9), why);
+    }
+    if confidence >= 0.7 || !clear {
+        return rules;
+    }
+    (vote.intent, 0.5 + 0.2 * vote.share, "it reads like the examples of that kind")
+}
+
+/// Ticket vectors, kept beside the BM25 index.
+#[derive(Default)]
+pub struct Vectors {
+    by_key: HashMap<String, Vec<f32>>,
+}
+
+impl Vectors {
+    pub fn insert(&mut self, key: &str, vector: Vec<f32>) {
+        self.by_key.insert(key.to_string(), vector);
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.by_key.remove(key);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&[f32]> {
+        self.by_key.get(key).map(Vec::as_slice)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The `k` tickets nearest `query`, best first, as `(key, cosine)`.
+    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<(String, f32)> {
+        let mut top: Vec<(&String, f32)> = Vec::with_capacity(k + 1);
+        for (key, vector) in &self.by_key {
+            let similarity = dot(vector, query);
+            if top.len() == k && top.last().is_some_and(|(_, s)| *s >= similarity) {
+                continue;
+            }
+            let at = top.iter().position(|(other, s)| similarity > *s || (similarity == *s && key < *other));
+            top.insert(at.unwrap_or(top.len()), (key, similarity));
+            top.truncate(k);
+        }
+        top.into_iter().map(|(k, s)| (k.clone(), s)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closeness_runs_from_unrelated_to_paraphrase() {
+        assert_eq!(closeness(0.1), 0.0);
+        assert!((closeness(0.45) - 0.5).abs() < 1e-6);
+        assert_eq!(closeness(0.95), 1.0);
+        assert!((hybrid(1.0, 0.7) - 1.0).abs() < 1e-9);
+        assert!((hybrid(0.4, 0.2) - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_bank_is_large_varied_and_every_line_has_a_known_label() {
+        let examples = bank_examples();
+        let lines = BANK.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
+        assert_eq!(examples.len(), lines, "a line without a tab or with an unknown label");
+        assert!(examples.len() >= 500, "{}", examples.len());
+        for label in ["status", "bug", "feature", "task", "question", "info", "social"] {
+            let intent = label_intent(label).unwrap();
+            let n = examples.iter().filter(|(i, _)| *i == intent).count();
+            assert!(n >= 60, "{label}: {n}");
+        }
+    }
+
+    #[test]
+    fn a_clear_majority_of_examples_overrules_a_weak_rule_but_not_a_strong_one() {
+        let vote = |intent, share| Some(Vote { intent, share, nearest: 0.6 });
+        let feature = Intent::Request(Kind::Feature);
+        assert_eq!(combine((Intent::Info, 0.4, "x"), vote(feature, 0.8)).0, feature);
+        assert_eq!(combine((Intent::Status, 0.8, "x"), vote(feature, 0.8)).0, Intent::Status);
+        assert_eq!(combine((Intent::Info, 0.4, "x"), vote(feature, 0.5)).0, Intent::Info);
+        let agreed = combine((feature, 0.6, "x"), vote(feature, 0.9));
+        assert!(agreed.1 > 0.6);
+    }
+
+    #[test]
+    fn the_nearest_tickets_come_best_first() {
+        let mut vectors = Vectors::default();
+        vectors.insert("A-1", vec![1.0, 0.0]);
+        vectors.insert("A-2", vec![0.6, 0.8]);
+        vectors.insert("A-3", vec![0.0, 1.0]);
+        let near = vectors.nearest(&[0.8, 0.6], 2);
+        assert_eq!(near.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["A-2", "A-1"]);
+    }
+}
