@@ -239,7 +239,7 @@ impl Matcher {
         let read = self
             .semantic
             .as_ref()
-            .and_then(|s| s.embedder.embed(&text).ok())
+            .and_then(|s| s.embedder.embed(&text::without_links(&text)).ok())
             .map(|Embedding { vector, truncated }| Read { vector, truncated });
         let (subject, how) = self.subject(
             message,
@@ -393,8 +393,12 @@ impl Matcher {
         let rules = intent::read(text, announced.is_some());
         let vote = self.semantic.as_ref().zip(read).and_then(|(s, r)| s.bank.vote(&r.vector));
         let (intent, _, _) = semantic::combine(rules, vote);
+        if std::env::var_os("PMBOT_DEBUG_MATCH").is_some() {
+            eprintln!("DEBUG {} rules={:?} vote={:?} announced={:?}", message.id, rules, vote, announced);
+        }
         let asks = matches!(intent, intent::Intent::Request(_))
-            || (signals::asks_for_work(text) && intent != intent::Intent::Social);
+            || (signals::asks_for_work(text) && intent != intent::Intent::Social)
+            || signals::extends_other_work(text);
         if asks && announced.is_none() && (signals::says_separate(text) || intent::says_new_work(text)) {
             return decided("create", None, None, 0.7, "It asks for work and says it is a separate issue.".into());
         }

@@ -56,19 +56,39 @@ pub fn fingerprint(text: &str) -> String {
 /// The generic example bank: short messages from many industries, each labelled with its
 /// intent (`bank.tsv`, written for pmbot; none from an evaluation set).
 pub struct Bank {
-    labels: Vec<Intent>,
+    labels: Vec<Label>,
     vectors: Vec<Vec<f32>>,
+}
+
+/// An example's intent and, for a status update, the state the work is now in (kept in
+/// the bank for reading; the state a message announces comes from the rules: the nearest
+/// examples chose it worse than words did on the public sets, so they do not choose it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    pub intent: Intent,
+    pub status: Option<&'static str>,
 }
 
 pub const BANK: &str = include_str!("bank.tsv");
 
-/// The bank's examples as `(intent, text)`.
-pub fn bank_examples() -> Vec<(Intent, &'static str)> {
+/// The bank's examples as `(label, text)`.
+pub fn bank_examples() -> Vec<(Label, &'static str)> {
     BANK.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once('\t'))
-        .filter_map(|(label, text)| Some((label_intent(label.trim())?, text.trim())))
+        .filter_map(|(label, text)| Some((parse_label(label.trim())?, text.trim())))
         .collect()
+}
+
+/// The states a status example may carry (pmbot's statuses).
+const STATES: [&str; 6] = ["todo", "in_progress", "in_review", "blocked", "done", "backlog"];
+
+fn parse_label(label: &str) -> Option<Label> {
+    if let Some(state) = label.strip_prefix("status:") {
+        let status = STATES.iter().find(|s| **s == state)?;
+        return Some(Label { intent: Intent::Status, status: Some(status) });
+    }
+    Some(Label { intent: label_intent(label)?, status: None })
 }
 
 fn label_intent(label: &str) -> Option<Intent> {
@@ -85,7 +105,7 @@ fn label_intent(label: &str) -> Option<Intent> {
 }
 
 impl Bank {
-    pub fn new(labelled: Vec<(Intent, Vec<f32>)>) -> Self {
+    pub fn new(labelled: Vec<(Label, Vec<f32>)>) -> Self {
         let (labels, vectors) = labelled.into_iter().unzip();
         Bank { labels, vectors }
     }
@@ -97,8 +117,8 @@ impl Bank {
             return Ok(bank.clone());
         }
         let mut labelled = Vec::new();
-        for (intent, text) in bank_examples() {
-            labelled.push((intent, embedder.embed(text)?.vector));
+        for (label, text) in bank_examples() {
+            labelled.push((label, embedder.embed(text)?.vector));
         }
         Ok(BANK_VECTORS.get_or_init(|| Arc::new(Bank::new(labelled))).clone())
     }
@@ -114,25 +134,32 @@ impl Bank {
     /// The intent most of the message's nearest examples have, with its share of their
     /// similarity (0..1) and the nearest one's similarity.
     pub fn vote(&self, vector: &[f32]) -> Option<Vote> {
-        let mut near: Vec<(f32, Intent)> =
+        let mut near: Vec<(f32, Label)> =
             self.vectors.iter().zip(&self.labels).map(|(v, label)| (dot(v, vector), *label)).collect();
         near.sort_by(|a, b| b.0.total_cmp(&a.0));
         near.truncate(NEIGHBOURS);
-        let total: f32 = near.iter().map(|(s, _)| s.max(0.0)).sum();
-        if total <= 0.0 {
-            return None;
-        }
-        let mut shares: Vec<(Intent, f32)> = Vec::new();
-        for (similarity, label) in &near {
-            match shares.iter_mut().find(|(l, _)| l == label) {
-                Some((_, share)) => *share += similarity.max(0.0) / total,
-                None => shares.push((*label, similarity.max(0.0) / total)),
-            }
-        }
-        shares.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (intent, share) = shares[0];
-        Some(Vote { intent, share: f64::from(share), nearest: near[0].0 })
+        let (intent, share) = majority(near.iter().map(|(s, l)| (l.intent, *s)))?;
+        Some(Vote { intent, share, nearest: near[0].0 })
     }
+}
+
+/// The value with the largest share of the (positive) weights, and that share.
+fn majority<T: PartialEq + Copy>(weighted: impl Iterator<Item = (T, f32)>) -> Option<(T, f64)> {
+    let mut shares: Vec<(T, f32)> = Vec::new();
+    let mut total = 0.0;
+    for (value, weight) in weighted {
+        let weight = weight.max(0.0);
+        total += weight;
+        match shares.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, share)) => *share += weight,
+            None => shares.push((value, weight)),
+        }
+    }
+    if total <= 0.0 {
+        return None;
+    }
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    shares.first().map(|(value, weight)| (*value, f64::from(weight / total)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,7 +175,8 @@ pub struct Vote {
 pub fn combine(rules: (Intent, f64, &'static str), vote: Option<Vote>) -> (Intent, f64, &'static str) {
     let (intent, confidence, why) = rules;
     let Some(vote) = vote else { return rules };
-    let clear = vote.share >= 0.6 && vote.nearest >= 0.35;
+    // A majority of the neighbours' similarity, more sure than the rule was.
+    let clear = vote.share >= 0.5_f64.max(confidence) && vote.nearest >= 0.35;
     if vote.intent == intent {
         return (intent, (confidence + 0.1 * vote.share).min(0.9), why);
     }
@@ -220,10 +248,14 @@ mod tests {
         let lines = BANK.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
         assert_eq!(examples.len(), lines, "a line without a tab or with an unknown label");
         assert!(examples.len() >= 500, "{}", examples.len());
-        for label in ["status", "bug", "feature", "task", "question", "info", "social"] {
+        for label in ["bug", "feature", "task", "question", "info", "social"] {
             let intent = label_intent(label).unwrap();
-            let n = examples.iter().filter(|(i, _)| *i == intent).count();
+            let n = examples.iter().filter(|(l, _)| l.intent == intent).count();
             assert!(n >= 60, "{label}: {n}");
+        }
+        for state in STATES {
+            let n = examples.iter().filter(|(l, _)| l.status == Some(state)).count();
+            assert!(n >= 20, "status:{state}: {n}");
         }
     }
 

@@ -48,17 +48,35 @@ const STATUS_PHRASES: &[(&str, &[&str])] = &[
             "i'll take",
             "back on it",
             "working on it",
+            "i'm on it",
+            "on it now",
+            "i'll grab",
+            "grabbing",
         ],
     ),
-    ("blocked", &["blocked on", "blocked by", "waiting on", "waiting for", "stuck on"]),
-    ("backlog", &["won't get to", "back to the backlog", "to the backlog", "deprioritiz", "next sprint"]),
+    (
+        "blocked",
+        &[
+            "blocked on",
+            "blocked by",
+            "blocked until",
+            "is blocked",
+            "are blocked",
+            "'re blocked",
+            "waiting on",
+            "waiting for",
+            "stuck on",
+            "stuck until",
+        ],
+    ),
+    ("backlog", &["won't get to", "back to the backlog", "to the backlog", "to backlog", "deprioritiz", "next sprint"]),
     ("todo", &["pulled into", "pull it into", "into this sprint", "into the sprint"]),
 ];
 
 /// Words before a phrase that turn it into no change: a negation, a plan, a condition.
 const NOT_A_CHANGE: &[&str] = &[
     "not", "n't", "never", "will", "once", "when", "after", "until", "before", "if", "going", "gonna", "planning",
-    "plan", "still", "since", "should",
+    "plan", "still", "since", "should", "aiming", "aim", "hoping", "hope", "expect", "trying", "try", "want",
 ];
 
 /// The status a message announces, or `None` (no announcement, or negated / planned).
@@ -97,15 +115,18 @@ fn find_word_phrase(text: &str, phrase: &str) -> Option<usize> {
     None
 }
 
-/// Whether the words just before a phrase (in the same clause) negate or defer it.
+/// Whether the words just before a phrase (in the same clause) negate or defer it, or the
+/// clause is a condition or a time still to come ("once it is in review", "when it ships").
 fn negated(before: &str) -> bool {
-    let clause = before.rsplit(['.', '!', '?', ';', ',', '\n']).next().unwrap_or(before);
-    let words: Vec<&str> = clause.split_whitespace().rev().take(4).collect();
-    words.iter().any(|w| {
-        let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
-        NOT_A_CHANGE.contains(&w) || w.ends_with("n't")
-    })
+    let clause = before.rsplit(['.', '!', '?', ';', ',', '\n', '—', '–']).next().unwrap_or(before);
+    let word = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_string();
+    let words: Vec<String> = clause.split_whitespace().map(word).collect();
+    words.iter().rev().take(4).any(|w| NOT_A_CHANGE.contains(&w.as_str()) || w.ends_with("n't"))
+        || words.iter().any(|w| SUBORDINATE.contains(&w.as_str()))
 }
+
+/// Words that open a clause about a condition or a later time: what follows has not happened.
+const SUBORDINATE: &[&str] = &["once", "when", "whenever", "if", "unless", "until", "till", "before", "after"];
 
 /// Ticket keys named in the text: `ENG-12`, `eng-12`, a tracker URL holding one
 /// (`…/browse/ENG-12`, `…/issue/ENG-12/…`), or `#12` and a GitHub issue URL (`…/issues/12`)
@@ -215,7 +236,22 @@ pub fn says_separate(text: &str) -> bool {
         "extend this to",
     ];
     let lower = text.to_lowercase().replace('’', "'");
-    SIGNS.iter().any(|s| lower.contains(s))
+    SIGNS.iter().any(|s| lower.contains(s)) || names_another_problem(&lower)
+}
+
+/// "a different problem", "another issue", "separate ticket": the message sets itself apart.
+fn names_another_problem(lower: &str) -> bool {
+    const APART: &[&str] = &["different", "separate", "another", "unrelated", "new"];
+    const PROBLEM: &[&str] = &["issue", "bug", "problem", "error", "ticket"];
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.windows(2).any(|w| APART.contains(&w[0]) && PROBLEM.contains(&w[1]))
+}
+
+/// "like X but for Y", "same as X but on …": a request for what X does, somewhere X does not.
+pub fn extends_other_work(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let likened = ["like ", "same as ", "similar to ", "same thing "].iter().any(|l| lower.contains(l));
+    likened && ["but for ", "but on ", "but in ", "but with ", "but per "].iter().any(|b| lower.contains(b))
 }
 
 /// Only an acknowledgement or a reaction: thanks, emoji, "+1", "nice".

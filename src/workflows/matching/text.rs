@@ -155,9 +155,21 @@ fn stemmer() -> &'static Stemmer {
     STEMMER.get_or_init(|| Stemmer::create(Algorithm::English))
 }
 
-/// Stemmed content words of `text`, in order.
+/// `text` without its links: a URL's host and path are where something is, not what the
+/// message says (a tracker key inside one is read separately, by `signals::ticket_keys`).
+pub fn without_links(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .filter(|w| {
+            let w = w.trim().trim_start_matches(['<', '(', '[']);
+            !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
+        })
+        .collect()
+}
+
+/// Stemmed content words of `text`, in order (links left out).
 pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let text = without_links(text);
     for raw in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '\'')) {
         for word in split_identifier(raw) {
             let word = word.trim_matches(|c: char| c == '\'' || c == '-').to_lowercase();
@@ -201,5 +213,9 @@ mod tests {
         assert_eq!(terms("sessionExpiry breaks csv_export"), ["session", "expiri", "break", "csv", "export"]);
         assert_eq!(terms("The exports are failing!"), ["export", "fail"]);
         assert!(terms("🙂🙂 ok thanks").is_empty());
+        assert_eq!(
+            terms("PR is up: https://git.example.com/core/api/pull/77 (see <https://x.io/a|here>)"),
+            ["pr", "see"]
+        );
     }
 }
