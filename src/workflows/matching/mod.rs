@@ -104,10 +104,14 @@ const NOTHING_MATCHED: f64 = 0.55;
 const WEAK_GUESS: f64 = 0.5;
 /// How a subject found by its words alone is explained.
 const WORDS: &str = "its words match the ticket";
+/// How a subject named by its key is explained.
+const NAMED: &str = "it names the ticket";
 /// How a subject found by meaning, with few words in common, is explained.
 const MEANING: &str = "it means much what the ticket says";
 /// The same for a bug report.
 const BUG_MATCH: f64 = 0.6;
+/// A topic before a colon must be mostly the ticket's words to name it.
+const HEAD_COVERAGE: f64 = 0.5;
 /// How many BM25 hits the context boosts may reorder.
 const RERANKED: usize = 5;
 
@@ -274,7 +278,7 @@ impl Matcher {
             .into_iter()
             .find(|k| self.tickets.contains_key(k))
         {
-            return (Some((key, 0.95)), "it names the ticket");
+            return (Some((key, 0.95)), NAMED);
         }
         if let Some(key) = thread_subject {
             return (Some((key, 0.85)), "its thread is about that ticket");
@@ -284,6 +288,21 @@ impl Matcher {
             query.extend(text::terms(root_text));
         }
         let mut ranked = self.index.search_top(&query, RERANKED);
+        // "refund timeouts: PR is up" — a topic said before a colon names what it is about.
+        if let Some(head) = topic(text) {
+            for (key, score, coverage) in self.index.search_top(&text::terms(head), RERANKED) {
+                if coverage < HEAD_COVERAGE || score < MIN_SCORE {
+                    continue;
+                }
+                match ranked.iter_mut().find(|r| r.0 == key) {
+                    Some(hit) => {
+                        hit.1 = hit.1.max(score);
+                        hit.2 = hit.2.max(coverage);
+                    }
+                    None => ranked.push((key, score, coverage)),
+                }
+            }
+        }
         if let (Some(semantic), Some(read)) = (&self.semantic, read) {
             return self.subject_by_meaning(message, semantic, read, ranked);
         }
@@ -409,7 +428,8 @@ impl Matcher {
         let subject = subject.filter(|(_, confidence)| !(asks && announced.is_none() && *confidence < strong));
         // Social talk that shares words with a ticket is still social talk; a key or a
         // thread makes it about the ticket.
-        let subject = subject.filter(|_| !(intent == intent::Intent::Social && (how == WORDS || how == MEANING)));
+        // Thanks in a thread tell the ticket nothing either; naming it still counts.
+        let subject = subject.filter(|_| !(intent == intent::Intent::Social && how != NAMED));
         match subject.and_then(|(key, c)| self.tickets.get(key).map(|t| (t, *c))) {
             Some((ticket, confidence)) if is_open(&ticket.status) => match announced {
                 Some(status) if status != ticket.status => decided(
@@ -555,6 +575,15 @@ impl Semantic {
         self.fresh.push(TicketVector { key: ticket.key.clone(), fingerprint, vector });
         Ok(())
     }
+}
+
+/// The words before a colon that opens a message ("sepa export: …"), when they are a topic:
+/// a few words, not a link or a greeting's name.
+fn topic(text: &str) -> Option<&str> {
+    let (head, rest) = text.split_once(':')?;
+    let words = head.split_whitespace().count();
+    let link = rest.starts_with("//");
+    ((2..=6).contains(&words) && !link && !head.contains('<')).then_some(head)
 }
 
 fn is_open(status: &str) -> bool {

@@ -95,7 +95,30 @@ pub fn announced_status(text: &str) -> Option<&'static str> {
             }
         }
     }
+    if let Some(at) = review_opened(&lower).filter(|at| !negated(&lower[..*at])) {
+        if best.is_none_or(|(b, _)| at > b) {
+            best = Some((at, "in_review"));
+        }
+    }
     best.map(|(_, s)| s)
+}
+
+/// "the PR for the dropdown fix is up": a change for review named, then said to be up or
+/// open, in one clause. Where the saying starts.
+fn review_opened(lower: &str) -> Option<usize> {
+    const CHANGE: &[&str] = &["pr", "mr", "patch", "diff", "pull request", "merge request"];
+    const UP: &[&str] = &["is up", "'s up", "is open", "are up"];
+    let mut from = 0;
+    for clause in lower.split_inclusive(['.', '!', '?', ';', ',', '\n', '—', ':']) {
+        let named = CHANGE.iter().filter_map(|c| find_word_phrase(clause, c)).min();
+        if let Some(named) = named {
+            if let Some(up) = UP.iter().filter_map(|u| find_word_phrase(&clause[named..], u)).min() {
+                return Some(from + named + up);
+            }
+        }
+        from += clause.len();
+    }
+    None
 }
 
 fn find_word_phrase(text: &str, phrase: &str) -> Option<usize> {
@@ -231,7 +254,7 @@ pub fn says_separate(text: &str) -> bool {
         "like we have for",
         "like we did for",
         "in addition to",
-        "on top of",
+        "on top of this",
         "extend it to",
         "extend this to",
     ];
