@@ -112,6 +112,9 @@ const MEANING: &str = "it means much what the ticket says";
 const BUG_MATCH: f64 = 0.6;
 /// A topic before a colon must be mostly the ticket's words to name it.
 const HEAD_COVERAGE: f64 = 0.5;
+const HYB_A: f64 = 0.4;
+const HYB_B: f64 = 0.5;
+const HYB_C: f64 = 0.1;
 /// How many BM25 hits the context boosts may reorder.
 const RERANKED: usize = 5;
 
@@ -289,8 +292,9 @@ impl Matcher {
         }
         let mut ranked = self.index.search_top(&query, RERANKED);
         // "refund timeouts: PR is up" — a topic said before a colon names what it is about.
-        if let Some(head) = topic(text) {
-            for (key, score, coverage) in self.index.search_top(&text::terms(head), RERANKED) {
+        // One word is not a topic ("ops q:").
+        if let Some(head) = topic(text).map(text::terms).filter(|t| t.len() >= 2) {
+            for (key, score, coverage) in self.index.search_top(&head, RERANKED) {
                 if coverage < HEAD_COVERAGE || score < MIN_SCORE {
                     continue;
                 }
@@ -349,6 +353,9 @@ impl Matcher {
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if std::env::var_os("PMBOT_DEBUG_MATCH").is_some() {
+            eprintln!("DEBUG {} scored={:?}", message.id, &scored[..scored.len().min(3)]);
+        }
         let Some((key, score, coverage, cosine)) = scored.first() else { return (None, "") };
         // Words alone as before, confirmed by meaning; or meaning alone when it is close.
         let by_words = *coverage >= MIN_COVERAGE && semantic::closeness(*cosine) > 0.0;
@@ -358,7 +365,7 @@ impl Matcher {
         }
         let second = scored.get(1).map_or(0.0, |r| r.1);
         let margin = ((score - second) / score).clamp(0.0, 1.0);
-        let confidence = (0.45 + 0.3 * score.min(1.0) + 0.2 * margin).min(0.9);
+        let confidence = (HYB_A + HYB_B * score.min(1.0) + HYB_C * margin).min(0.9);
         (Some((key.clone(), confidence)), if by_words { WORDS } else { MEANING })
     }
 
@@ -580,10 +587,15 @@ impl Semantic {
 /// The words before a colon that opens a message ("sepa export: …"), when they are a topic:
 /// a few words, not a link or a greeting's name.
 fn topic(text: &str) -> Option<&str> {
+    // Who said what ("customer asked:", "quick question:") frames a message; it is no topic.
+    const FRAMING: &[&str] = &[
+        "asked", "asks", "says", "said", "wrote", "writes", "reported", "reports", "question", "update", "fyi", "note",
+    ];
     let (head, rest) = text.split_once(':')?;
-    let words = head.split_whitespace().count();
+    let words: Vec<String> = head.split_whitespace().map(|w| w.to_lowercase()).collect();
     let link = rest.starts_with("//");
-    ((2..=6).contains(&words) && !link && !head.contains('<')).then_some(head)
+    let framing = words.iter().any(|w| FRAMING.contains(&w.trim_matches(|c: char| !c.is_alphanumeric())));
+    ((2..=6).contains(&words.len()) && !link && !framing && !head.contains('<')).then_some(head)
 }
 
 fn is_open(status: &str) -> bool {

@@ -176,7 +176,7 @@ pub fn combine(rules: (Intent, f64, &'static str), vote: Option<Vote>) -> (Inten
     let (intent, confidence, why) = rules;
     let Some(vote) = vote else { return rules };
     // A majority of the neighbours' similarity, more sure than the rule was.
-    let clear = vote.share >= 0.5_f64.max(confidence) && vote.nearest >= 0.35;
+    let clear = vote.share >= 0.5_f64.max(confidence) && vote.nearest > UNRELATED;
     if vote.intent == intent {
         return (intent, (confidence + 0.1 * vote.share).min(0.9), why);
     }
