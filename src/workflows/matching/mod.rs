@@ -293,7 +293,9 @@ impl Matcher {
         let mut ranked = self.index.search_top(&query, RERANKED);
         // "refund timeouts: PR is up" — a topic said before a colon names what it is about.
         // One word is not a topic ("ops q:").
-        if let Some(head) = topic(text).map(text::terms).filter(|t| t.len() >= 2) {
+        // So does the work news is about: "the tz chart fix merged".
+        let heads = [topic(text).map(str::to_string), signals::announced_subject(text)];
+        for head in heads.into_iter().flatten().map(|h| text::terms(&h)).filter(|t| t.len() >= 2) {
             for (key, score, coverage) in self.index.search_top(&head, RERANKED) {
                 if coverage < HEAD_COVERAGE || score < MIN_SCORE {
                     continue;

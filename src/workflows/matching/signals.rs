@@ -81,6 +81,21 @@ const NOT_A_CHANGE: &[&str] = &[
 
 /// The status a message announces, or `None` (no announcement, or negated / planned).
 pub fn announced_status(text: &str) -> Option<&'static str> {
+    announcement(text).map(|(_, status)| status)
+}
+
+/// What the message says before its announcement, in the same clause: "the tz chart fix
+/// merged" → "the tz chart fix", the work the news is about.
+pub fn announced_subject(text: &str) -> Option<String> {
+    let lower = text.to_lowercase().replace('’', "'");
+    let (at, _) = announcement(text)?;
+    let before = lower.get(..at)?;
+    let clause = before.rsplit(['.', '!', '?', ';', ',', '\n', '—', ':']).next().unwrap_or(before);
+    Some(clause.to_string())
+}
+
+/// Where the status the message announces is said (in its lower-cased text), and which.
+fn announcement(text: &str) -> Option<(usize, &'static str)> {
     let lower = text.to_lowercase().replace('’', "'");
     let mut best: Option<(usize, &'static str)> = None;
     for (status, phrases) in STATUS_PHRASES {
@@ -100,7 +115,7 @@ pub fn announced_status(text: &str) -> Option<&'static str> {
             best = Some((at, "in_review"));
         }
     }
-    best.map(|(_, s)| s)
+    best
 }
 
 /// "the PR for the dropdown fix is up": a change for review named, then said to be up or
