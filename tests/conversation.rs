@@ -34,6 +34,7 @@ on_both_backends!(
     the_standup_lists_untracked_conversations_with_create_buttons,
     the_standup_gives_each_person_a_plan_for_tomorrow,
     the_friday_digest_is_posted_once_per_firing,
+    with_the_model_installed_the_board_is_embedded_once_and_kept_current,
 );
 
 struct Fixture {
@@ -43,7 +44,13 @@ struct Fixture {
 }
 
 async fn fixture_with(url: &str, change: impl FnOnce(&mut Config)) -> Fixture {
-    let app = common::seeded_app(url, change).await;
+    fixture_reading(url, change, true).await
+}
+
+/// `meaning`: whether matching may read meaning with the local model (when installed).
+async fn fixture_reading(url: &str, change: impl FnOnce(&mut Config), meaning: bool) -> Fixture {
+    let mut app = common::seeded_app(url, change).await;
+    app.embeddings = meaning;
     let chat = Arc::new(RecordingChat::default());
     let clock: Clock = Arc::new(t0);
     let worker = app.worker(chat.clone()).unwrap().with_clock(clock);
@@ -228,7 +235,9 @@ async fn a_second_request_for_the_same_thing_points_at_the_first_ticket(url: &st
 }
 
 async fn different_ticket_points_the_suggestion_elsewhere(url: &str) {
-    let f = fixture(url).await;
+    // Words alone do not see that this is WEB-6 (reading meaning, the matcher does: see
+    // `with_the_model_installed_…`); a PM points it there.
+    let f = fixture_reading(url, |_| {}, false).await;
     f.say("ben", "can we make the checkout page show a VAT line for each item, customers in Germany asked").await;
     let out = f.press("ana", "It's an existing ticket").await;
     let [Outbound::Form { form, .. }] = &out[..] else { panic!("a form asks which ticket: {out:?}") };
@@ -418,4 +427,48 @@ async fn the_friday_digest_is_posted_once_per_firing(url: &str) {
     assert!(text.contains("*Ana Sousa* · 1 done · 1 moved · 0 created"), "{text}");
     assert!(text.contains("✓ *WEB-5* Login times out after 30 seconds on slow networks"), "{text}");
     assert!(text.contains("*Ben Carter* · 0 done · 0 moved · 1 created"), "{text}");
+}
+
+/// Needs the local model (scripts/test installs it with `pmbot models install`).
+async fn with_the_model_installed_the_board_is_embedded_once_and_kept_current(url: &str) {
+    assert!(
+        pmbot::models::load_embedder().is_some(),
+        "the embedding model is not installed: run `pmbot models install`"
+    );
+    let f = fixture(url).await;
+    f.say("ana", "good morning, coffee first ☕").await;
+    let ws = &f.bot.workspace;
+    let open = f.bot.store.tickets(ws, &Default::default()).await.unwrap();
+    let open: Vec<_> = open.iter().filter(|t| !matches!(t.status, Status::Done | Status::Cancelled)).collect();
+    let kept = f.bot.store.ticket_vectors(ws).await.unwrap();
+    assert_eq!(kept.len(), open.len(), "every open ticket's vector is stored");
+    assert!(kept.iter().all(|v| v.vector.len() == 384));
+    // Reading meaning, a request in other words is seen to be WEB-6 ("Checkout: show the VAT
+    // breakdown per line"), which words alone miss (`different_ticket_points_…`).
+    f.say("ben", "can we make the checkout page show a VAT line for each item, customers in Germany asked").await;
+    let logged = f.log("conversation.match").await;
+    assert_eq!(logged[0].subject, "WEB-6", "{logged:?}");
+    // A ticket created later is embedded when the matcher next reads the board.
+    f.bot
+        .handle(
+            &Inbound::Mention {
+                origin: origin_in("ben", "#acme-web"),
+                text: "@pmbot create \"Allergen labels on the menu export\"".into(),
+            },
+            t0(),
+        )
+        .await;
+    f.say("ana", "lunch anyone?").await;
+    let created = f
+        .bot
+        .store
+        .tickets(ws, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.title.starts_with("Allergen"))
+        .unwrap();
+    let kept = f.bot.store.ticket_vectors(ws).await.unwrap();
+    assert!(kept.iter().any(|v| v.key == created.key.to_string()), "the new ticket's vector is stored");
+    assert_eq!(kept.len(), open.len() + 1);
 }

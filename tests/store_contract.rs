@@ -30,6 +30,7 @@ on_both_backends!(
     one_workspace_cannot_read_or_change_anothers_rows,
     concurrent_creates_get_distinct_keys,
     migrating_twice_is_harmless,
+    ticket_vectors_are_kept_per_workspace_and_replaced_by_newer_ones,
 );
 
 fn person(handle: &str, role: Role) -> Person {
@@ -349,4 +350,20 @@ async fn migrating_twice_is_harmless(store: &Store) {
     store.migrate().await.unwrap();
     let ws = team(store, "acme").await;
     assert_eq!(store.projects(&ws).await.unwrap().len(), 2);
+}
+
+async fn ticket_vectors_are_kept_per_workspace_and_replaced_by_newer_ones(store: &Store) {
+    use pmbot::workflows::matching::TicketVector;
+    let (acme, other) = (team(store, "acme").await, team(store, "other").await);
+    let vector = |key: &str, print: &str, x: f32| TicketVector {
+        key: key.into(),
+        fingerprint: print.into(),
+        vector: vec![x, -x, 0.5, f32::MIN_POSITIVE],
+    };
+    store.put_ticket_vectors(&acme, &[vector("ENG-1", "a", 0.25), vector("ENG-2", "b", 1.0)], t0()).await.unwrap();
+    store.put_ticket_vectors(&acme, &[vector("ENG-1", "c", 0.75)], t0()).await.unwrap();
+    let mut kept = store.ticket_vectors(&acme).await.unwrap();
+    kept.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(kept, vec![vector("ENG-1", "c", 0.75), vector("ENG-2", "b", 1.0)]);
+    assert!(store.ticket_vectors(&other).await.unwrap().is_empty(), "another workspace sees none");
 }

@@ -114,7 +114,7 @@ fn message_about(n: usize, about: &MatchTicket, rng: &mut Rng) -> MatchMessage {
         about.title,
         rng.word(),
         rng.word(),
-        if n % 5 == 0 { "PR is up" } else { "" }
+        if n.is_multiple_of(5) { "PR is up" } else { "" }
     );
     MatchMessage {
         id: format!("m{n}"),

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod discord;
 pub mod inbound;
+pub mod lossy_json;
 pub mod markup;
 pub mod message;
 pub mod shell;

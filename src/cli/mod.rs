@@ -840,7 +840,8 @@ fn match_conversation(
     let mut matcher = offline_matcher(tickets, embeddings)?;
     let mut out = std::io::stdout().lock();
     for (n, line) in read(messages)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let message: MatchMessage = serde_json::from_str(line)
+        let line = crate::chat::lossy_json::repair_lone_surrogates(line);
+        let message: MatchMessage = serde_json::from_str(&line)
             .map_err(|e| CliError::Misuse(format!("{} line {}: not a message: {e}", messages.display(), n + 1)))?;
         let decision = matcher.decide(&message);
         writeln!(out, "{}", serde_json::to_string(&decision).map_err(|e| CliError::Failure(e.to_string()))?)?;

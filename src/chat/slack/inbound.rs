@@ -33,7 +33,9 @@ pub enum ParseError {
 }
 
 pub fn events_request(body: &[u8]) -> Result<EventsRequest, ParseError> {
-    let json: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let body = std::str::from_utf8(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let json: Value = serde_json::from_str(&crate::chat::lossy_json::repair_lone_surrogates(body))
+        .map_err(|e| ParseError::NotJson(e.to_string()))?;
     match json["type"].as_str() {
         Some("url_verification") => {
             let challenge = json["challenge"].as_str().ok_or(ParseError::Missing("challenge"))?;

@@ -112,9 +112,6 @@ const MEANING: &str = "it means much what the ticket says";
 const BUG_MATCH: f64 = 0.6;
 /// A topic before a colon must be mostly the ticket's words to name it.
 const HEAD_COVERAGE: f64 = 0.5;
-const HYB_A: f64 = 0.4;
-const HYB_B: f64 = 0.5;
-const HYB_C: f64 = 0.1;
 /// How many BM25 hits the context boosts may reorder.
 const RERANKED: usize = 5;
 
@@ -355,9 +352,6 @@ impl Matcher {
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if std::env::var_os("PMBOT_DEBUG_MATCH").is_some() {
-            eprintln!("DEBUG {} scored={:?}", message.id, &scored[..scored.len().min(3)]);
-        }
         let Some((key, score, coverage, cosine)) = scored.first() else { return (None, "") };
         // Words alone as before, confirmed by meaning; or meaning alone when it is close.
         let by_words = *coverage >= MIN_COVERAGE && semantic::closeness(*cosine) > 0.0;
@@ -367,7 +361,8 @@ impl Matcher {
         }
         let second = scored.get(1).map_or(0.0, |r| r.1);
         let margin = ((score - second) / score).clamp(0.0, 1.0);
-        let confidence = (HYB_A + HYB_B * score.min(1.0) + HYB_C * margin).min(0.9);
+        // The hybrid score is already on 0..1: half of it, and a little for a clear lead.
+        let confidence = (0.4 + 0.5 * score.min(1.0) + 0.1 * margin).min(0.9);
         (Some((key.clone(), confidence)), if by_words { WORDS } else { MEANING })
     }
 
@@ -421,9 +416,6 @@ impl Matcher {
         let rules = intent::read(text, announced.is_some());
         let vote = self.semantic.as_ref().zip(read).and_then(|(s, r)| s.bank.vote(&r.vector));
         let (intent, _, _) = semantic::combine(rules, vote);
-        if std::env::var_os("PMBOT_DEBUG_MATCH").is_some() {
-            eprintln!("DEBUG {} rules={:?} vote={:?} announced={:?}", message.id, rules, vote, announced);
-        }
         let asks = matches!(intent, intent::Intent::Request(_))
             || (signals::asks_for_work(text) && intent != intent::Intent::Social)
             || signals::extends_other_work(text);
@@ -485,7 +477,10 @@ impl Matcher {
                 None,
                 None,
                 0.6,
-                format!("It reads as {} and no open ticket covers it.", intent.label()),
+                format!(
+                    "It reads as {} and no open ticket covers it.",
+                    if matches!(intent, intent::Intent::Request(_)) { intent.label() } else { "a request for work" }
+                ),
             ),
             // Calibrated on the public sets together: "nothing matched" is right a little over
             // half the time (`pmbot match --calibration`).
