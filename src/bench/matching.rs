@@ -149,6 +149,15 @@ pub fn run_with_embeddings(
         "with local embeddings (all-MiniLM-L6-v2 on the CPU){}",
         model_mib.map(|m| format!(" · model resident memory {m:.0} MiB")).unwrap_or_default()
     );
+    // The example bank is embedded once per process, before any board.
+    let started = Instant::now();
+    let bank = crate::workflows::matching::semantic::Bank::shared(&embedder)?;
+    let _ = writeln!(
+        out,
+        "  the example bank ({} messages) embedded in {:.1} s, once per process",
+        bank.len(),
+        started.elapsed().as_secs_f64()
+    );
     for &size in sizes {
         let mut rng = Rng(0x5EED_0000 + size as u64);
         let board = tickets(size, &mut rng);

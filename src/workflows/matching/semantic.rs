@@ -265,7 +265,8 @@ mod tests {
         let feature = Intent::Request(Kind::Feature);
         assert_eq!(combine((Intent::Info, 0.4, "x"), vote(feature, 0.8)).0, feature);
         assert_eq!(combine((Intent::Status, 0.8, "x"), vote(feature, 0.8)).0, Intent::Status);
-        assert_eq!(combine((Intent::Info, 0.4, "x"), vote(feature, 0.5)).0, Intent::Info);
+        assert_eq!(combine((Intent::Info, 0.4, "x"), vote(feature, 0.45)).0, Intent::Info, "no majority");
+        assert_eq!(combine((Intent::Info, 0.55, "x"), vote(feature, 0.52)).0, Intent::Info, "less sure than the rule");
         let agreed = combine((feature, 0.6, "x"), vote(feature, 0.9));
         assert!(agreed.1 > 0.6);
     }

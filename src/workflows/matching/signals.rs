@@ -355,6 +355,45 @@ mod tests {
     }
 
     #[test]
+    fn a_change_for_review_named_then_said_up_is_in_review() {
+        assert_eq!(announced_status("the PR for the roster export is up"), Some("in_review"));
+        assert_eq!(announced_status("merge request for the kiosk timeout is open now"), Some("in_review"));
+        assert_eq!(announced_status("the patch is up: https://git.example.com/x/pull/3"), Some("in_review"));
+        assert_eq!(announced_status("the PR isn't up, the build is up"), None, "negated in its clause");
+    }
+
+    #[test]
+    fn a_status_said_in_its_own_words_and_one_still_to_come() {
+        assert_eq!(announced_status("the fleet sync is blocked: the vendor never sent keys"), Some("blocked"));
+        assert_eq!(announced_status("we're stuck until legal signs off"), Some("blocked"));
+        assert_eq!(announced_status("on it now 👍"), Some("in_progress"));
+        assert_eq!(announced_status("nobody has time this sprint, moving it to backlog"), Some("backlog"));
+        assert_eq!(announced_status("I'll start monday once the booking fix is in review"), None);
+        assert_eq!(announced_status("aiming to put it up for review tomorrow"), None);
+        assert_eq!(announced_status("when it ships, tell the clinics"), None);
+    }
+
+    #[test]
+    fn the_words_before_a_status_name_what_it_is_about() {
+        assert_eq!(
+            announced_subject("the allergen label fix merged, out tonight").as_deref(),
+            Some("the allergen label fix ")
+        );
+        assert_eq!(announced_subject("the roster export PR is up").as_deref(), Some("the roster export pr "));
+        assert_eq!(announced_subject("lunch?"), None);
+    }
+
+    #[test]
+    fn work_set_apart_or_extended_elsewhere_is_new() {
+        assert!(says_separate("different problem, not the checkout one: receipts print blank"));
+        assert!(says_separate("another bug in the rota screen"));
+        assert!(!says_separate("the dropdown sits on top of the Save button"));
+        assert!(extends_other_work("like the low-stock alert but for franchise stores"));
+        assert!(extends_other_work("same as the clinic export, but per ward"));
+        assert!(!extends_other_work("it works but for one ward it is slow"));
+    }
+
+    #[test]
     fn keys_and_acknowledgements() {
         assert_eq!(ticket_keys("ENG-20 and eng-7, also #3", Some("ENG")), ["ENG-20", "ENG-7", "ENG-3"]);
         let urls = "see https://acme.atlassian.net/browse/ENG-41, https://linear.app/acme/issue/ENG-42/login-fix \

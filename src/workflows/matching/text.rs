@@ -214,8 +214,8 @@ mod tests {
         assert_eq!(terms("The exports are failing!"), ["export", "fail"]);
         assert!(terms("🙂🙂 ok thanks").is_empty());
         assert_eq!(
-            terms("PR is up: https://git.example.com/core/api/pull/77 (see <https://x.io/a|here>)"),
-            ["pr", "see"]
+            terms("PR is up: https://git.example.com/core/api/pull/77 (staging <https://x.io/a|here>)"),
+            ["pr", "stage"]
         );
     }
 }
