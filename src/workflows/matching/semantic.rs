@@ -110,16 +110,31 @@ impl Bank {
         Bank { labels, vectors }
     }
 
-    /// The bank embedded once per process (a few seconds on first use).
+    /// The bank's vectors, once per process: read from the file beside the model when it was
+    /// made from this bank and model, else embedded (a few seconds) and kept there.
     pub fn shared(embedder: &Embedder) -> Result<Arc<Bank>, ModelError> {
         static BANK_VECTORS: OnceLock<Arc<Bank>> = OnceLock::new();
         if let Some(bank) = BANK_VECTORS.get() {
             return Ok(bank.clone());
         }
-        let mut labelled = Vec::new();
-        for (label, text) in bank_examples() {
-            labelled.push((label, embedder.embed(text)?.vector));
-        }
+        let examples = bank_examples();
+        let kept =
+            crate::models::model_dir(&crate::models::models_dir()).join(format!("bank-{}.f32", fingerprint(BANK)));
+        let vectors = match crate::models::read_vectors(&kept, examples.len()) {
+            Some(vectors) => vectors,
+            None => {
+                let vectors = examples
+                    .iter()
+                    .map(|(_, text)| embedder.embed(text).map(|e| e.vector))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // Not kept (a read-only folder): embedded again by the next process.
+                if let Err(err) = crate::models::write_vectors(&kept, &vectors) {
+                    tracing::debug!(%err, "the example bank's vectors are not kept");
+                }
+                vectors
+            }
+        };
+        let labelled = examples.into_iter().map(|(label, _)| label).zip(vectors).collect();
         Ok(BANK_VECTORS.get_or_init(|| Arc::new(Bank::new(labelled))).clone())
     }
 
