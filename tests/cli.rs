@@ -511,3 +511,23 @@ fn worklogs_import_all_or_nothing_and_agents_send_once() {
     let forecasts = sandbox.run(&["--database-url", &url, "forecasts", "import", "forecast.csv"]);
     assert_eq!(stdout(&forecasts).trim(), "Imported 2 forecasts from forecast.csv.");
 }
+
+#[test]
+fn the_discord_invite_url_needs_only_the_application_id() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .command(&["discord", "invite-url"])
+        .env("DISCORD_APPLICATION_ID", "1184412345678901234")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8_lossy(&out.stdout);
+    assert!(url.starts_with("https://discord.com/oauth2/authorize?client_id=1184412345678901234&scope=bot%20applications.commands&permissions="), "{url}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Attach Files"), "it says what it asks for");
+    let missing = sandbox.command(&["discord", "invite-url"]).env_remove("DISCORD_APPLICATION_ID").output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("DISCORD_APPLICATION_ID"));
+    let wrong = sandbox.command(&["discord", "invite-url", "--application-id", "my-bot"]).output().unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("snowflake"));
+}

@@ -297,6 +297,12 @@ pub enum BenchTarget {
 pub enum DiscordAction {
     /// Replace the application's slash commands with manifest/discord-commands.json.
     RegisterCommands,
+    /// Print the URL that adds pmbot to a server (needs only DISCORD_APPLICATION_ID), with
+    /// the permissions it asks for and why.
+    InviteUrl {
+        #[arg(long, env = "DISCORD_APPLICATION_ID", hide_env_values = true)]
+        application_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -416,6 +422,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::bench::run(&options, &mut std::io::stdout()).await.map_err(|e| CliError::Failure(e.to_string()))
         }
         Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?).await,
+        // Needs no store and no configuration: only the application's id.
+        Command::WithStore(StoreCommand::Discord { action: DiscordAction::InviteUrl { application_id } }) => {
+            discord_invite_url(application_id.as_deref())
+        }
         Command::WithStore(command) => {
             let loaded = load_config(&cli.config)?;
             let mut app = App::open(loaded.config, cli.database_url.as_deref()).await?;
@@ -457,6 +467,9 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Board { action } => board::run(app, action).await,
         StoreCommand::Worker(args) => worker::run(app, args).await,
         StoreCommand::Discord { action: DiscordAction::RegisterCommands } => register_discord_commands(app).await,
+        StoreCommand::Discord { action: DiscordAction::InviteUrl { application_id } } => {
+            discord_invite_url(application_id.as_deref())
+        }
         StoreCommand::Jobs { action } => jobs::run(app, action).await,
         StoreCommand::Fix { action } => fix::run(app, action).await,
         StoreCommand::Repo { action } => fix::repo(app, action).await,
@@ -771,6 +784,20 @@ async fn register_discord_commands(app: &App) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Failure(e.to_string()))?;
     println!("Registered {registered} slash commands for application {}.", discord.application_id);
+    Ok(())
+}
+
+fn discord_invite_url(application_id: Option<&str>) -> Result<(), CliError> {
+    use crate::chat::discord::invite::{invite_url, permissions, PERMISSIONS};
+    let id = application_id.ok_or_else(|| {
+        CliError::Misuse("set DISCORD_APPLICATION_ID (Developer Portal → General Information → Application ID) or pass --application-id".into())
+    })?;
+    let url = invite_url(id).map_err(|e| CliError::Misuse(e.to_string()))?;
+    println!("{url}");
+    eprintln!("Open it as an admin of the server. Permissions asked ({}):", permissions());
+    for (what, _) in PERMISSIONS {
+        eprintln!("  - {what}");
+    }
     Ok(())
 }
 

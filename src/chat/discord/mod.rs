@@ -6,6 +6,7 @@
 pub mod client;
 pub mod http;
 pub mod inbound;
+pub mod invite;
 pub mod jobs;
 pub mod render;
 pub mod verify;
