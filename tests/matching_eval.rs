@@ -9,19 +9,29 @@
 //! which scripts/test runs); without it they fail, they are not skipped.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// `pmbot match --embeddings EMBEDDINGS` over a tickets file and a messages file, with
+/// `models` as the models folder when given.
+fn pmbot_match(tickets: &Path, messages: &Path, embeddings: &str, models: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    if let Some(models) = models {
+        command.env("PMBOT_MODELS_DIR", models);
+    }
+    command
+        .args(["match", "--embeddings", embeddings, "--tickets"])
+        .arg(tickets)
+        .arg("--messages")
+        .arg(messages)
+        .output()
+        .expect("run pmbot match")
+}
 
 /// `embeddings`: `off` for words alone, `on` for the local model (installed by scripts/test
 /// with `pmbot models install`; without it these tests fail, they are not skipped).
 fn score(set: &str, embeddings: &str, floor: f64) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval").join(set);
-    let predicted = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .args(["match", "--embeddings", embeddings, "--tickets"])
-        .arg(dir.join("tickets.json"))
-        .arg("--messages")
-        .arg(dir.join("messages.jsonl"))
-        .output()
-        .expect("run pmbot match");
+    let predicted = pmbot_match(&dir.join("tickets.json"), &dir.join("messages.jsonl"), embeddings, None);
     assert!(predicted.status.success(), "{}", String::from_utf8_lossy(&predicted.stderr));
     let predictions = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(predictions.path(), &predicted.stdout).unwrap();
@@ -62,18 +72,12 @@ fn with_local_embeddings_the_matcher_meets_the_floor_on_the_payments_set() {
 fn without_the_model_matching_runs_on_words_and_says_so() {
     let empty = tempfile::tempdir().unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval/matching");
-    let run = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .env("PMBOT_MODELS_DIR", empty.path())
-        .args(["match", "--tickets"])
-        .arg(dir.join("tickets.json"))
-        .arg("--messages")
-        .arg(dir.join("messages.jsonl"))
-        .output()
-        .unwrap();
+    let (tickets, messages) = (dir.join("tickets.json"), dir.join("messages.jsonl"));
+    let run = pmbot_match(&tickets, &messages, "auto", Some(empty.path()));
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stderr).contains("words alone"), "it says it reads words alone");
     let decisions = String::from_utf8_lossy(&run.stdout).lines().count();
-    assert_eq!(decisions, std::fs::read_to_string(dir.join("messages.jsonl")).unwrap().lines().count());
+    assert_eq!(decisions, std::fs::read_to_string(&messages).unwrap().lines().count());
     let status = Command::new(env!("CARGO_BIN_EXE_pmbot"))
         .env("PMBOT_MODELS_DIR", empty.path())
         .args(["models", "status"])
@@ -84,14 +88,7 @@ fn without_the_model_matching_runs_on_words_and_says_so() {
         status.status.success() && said.contains("not installed") && said.contains("pmbot models install"),
         "{said}"
     );
-    let on = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .env("PMBOT_MODELS_DIR", empty.path())
-        .args(["match", "--embeddings", "on", "--tickets"])
-        .arg(dir.join("tickets.json"))
-        .arg("--messages")
-        .arg(dir.join("messages.jsonl"))
-        .output()
-        .unwrap();
+    let on = pmbot_match(&tickets, &messages, "on", Some(empty.path()));
     assert!(!on.status.success(), "asked for the model it does not have, it refuses");
     assert!(String::from_utf8_lossy(&on.stderr).contains("pmbot models install"));
 }
@@ -157,13 +154,7 @@ fn odd_messages_get_a_sensible_decision_in_bounded_time_with_embeddings() {
     let messages = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(messages.path(), lines.join("\n")).unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .args(["match", "--embeddings", "on", "--tickets"])
-        .arg(dir.join("tickets.json"))
-        .arg("--messages")
-        .arg(messages.path())
-        .output()
-        .unwrap();
+    let out = pmbot_match(&dir.join("tickets.json"), messages.path(), "on", None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(120), "took {:?}", started.elapsed());
     let decisions: Vec<serde_json::Value> =
