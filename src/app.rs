@@ -31,6 +31,10 @@ pub struct App {
     pub github: Option<Arc<crate::forge::github::Github>>,
     /// `GITHUB_WEBHOOK_SECRET`: `POST /github/webhook` is served when set.
     pub github_webhook_secret: Option<String>,
+    /// Linear's API (`LINEAR_API_KEY`): projects with `[projects.tracker] kind = "linear"` sync.
+    pub linear: Option<Arc<crate::tracker::linear::Linear>>,
+    /// `LINEAR_WEBHOOK_SECRET`: `POST /linear/webhook` is served when set.
+    pub linear_webhook_secret: Option<String>,
     /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
     pub feedback: Vec<crate::intake::feedback::http::Source>,
     /// The support mailbox and the mail pmbot sends, when set.
@@ -65,6 +69,9 @@ impl App {
             llm: None,
             github: github_from_env(),
             github_webhook_secret: config::github_webhook_secret(),
+            linear: crate::tracker::linear::LinearSettings::from_env()
+                .map(|s| Arc::new(crate::tracker::linear::Linear::new(s))),
+            linear_webhook_secret: std::env::var("LINEAR_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
             feedback,
             imap: imap.map(Arc::new),
             mailer: mailer.map(Arc::new),
@@ -112,6 +119,7 @@ impl App {
             chat,
             llm: self.llm.clone(),
             github: self.github.clone(),
+            linear: self.linear.clone(),
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
             boards: Arc::new(crate::workflows::conversation::BoardCache::new(self.embeddings)),
@@ -178,6 +186,13 @@ impl App {
                 secret: secret.clone(),
             })
         });
+        let linear = self.linear_webhook_secret.as_ref().map(|secret| {
+            Arc::new(crate::tracker::linear::LinearHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                secret: secret.clone(),
+            })
+        });
         let feedback = (!self.feedback.is_empty()).then(|| {
             let intake = &self.config.intake;
             Arc::new(crate::intake::feedback::http::FeedbackHttp::new(
@@ -189,7 +204,7 @@ impl App {
                 intake.trust_forwarded_for,
             ))
         });
-        let endpoints = crate::http::Endpoints { slack, discord, alerts, github, feedback };
+        let endpoints = crate::http::Endpoints { slack, discord, alerts, github, linear, feedback };
         let router = crate::http::router(self.store.clone(), endpoints);
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);

@@ -22,6 +22,8 @@ pub struct JobEnv<C> {
     pub imap: Option<Arc<crate::intake::email::ImapSettings>>,
     /// Mail pmbot sends (`PMBOT_SMTP_URL` and `[email] from`).
     pub mailer: Option<Arc<crate::intake::email::Mailer>>,
+    /// Linear's API (`LINEAR_API_KEY`), for projects mirrored from Linear.
+    pub linear: Option<Arc<crate::tracker::linear::Linear>>,
     /// The worker's matcher, kept current (built once, not per message).
     pub boards: Arc<crate::workflows::conversation::BoardCache>,
 }

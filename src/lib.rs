@@ -22,4 +22,5 @@ pub mod models;
 pub mod queue;
 pub mod service;
 pub mod store;
+pub mod tracker;
 pub mod workflows;

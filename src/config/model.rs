@@ -725,6 +725,49 @@ pub struct ProjectConfig {
     /// What runs after a fix is merged (`[projects.deploy]`).
     #[serde(default)]
     pub deploy: Option<DeployConfig>,
+    /// The project's real tracker (`[projects.tracker]`); without it, pmbot's own board.
+    #[serde(default)]
+    pub tracker: Option<TrackerConfig>,
+}
+
+/// Which tracker holds a project's tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackerKind {
+    /// pmbot's own board (the default).
+    Builtin,
+    Linear,
+    Jira,
+    Github,
+}
+
+/// A project mirrored from its tracker: issues, history and comments read in, pmbot's own
+/// changes written back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    pub kind: TrackerKind,
+    /// Linear: the team's key. It must be the project's key: the tracker's keys (`ENG-12`)
+    /// are the tickets' keys in chat.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Tracker status name → pmbot status (`"QA" = "in_review"`), matched without case.
+    #[serde(default)]
+    pub statuses: std::collections::BTreeMap<String, crate::board::Status>,
+    /// Statuses not named above map by their category (Linear: backlog, unstarted, started,
+    /// completed, canceled). Off: an unnamed status maps to nothing (logged; the ticket stays).
+    #[serde(default = "yes")]
+    pub map_by_kind: bool,
+    /// How often the tracker is polled (cron, the team's zone); webhooks come in between.
+    #[serde(default = "poll_every_ten_minutes")]
+    pub poll: String,
+    /// Whether pmbot's changes to the project's tickets are written to the tracker.
+    #[serde(default = "yes")]
+    pub write_back: bool,
+}
+
+fn poll_every_ten_minutes() -> String {
+    "*/10 * * * *".into()
 }
 
 /// A project's deploy after a merge: a command (in a checkout of the merged commit, in the

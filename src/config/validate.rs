@@ -229,6 +229,37 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
         if project.kind == crate::board::ProjectKind::Retainer && project.retainer_hours.is_none() {
             return fail(format!("projects[{i}].retainer_hours"), "a retainer project needs its monthly hours");
         }
+        if let Some(tracker) = &project.tracker {
+            self::tracker(&format!("projects[{i}].tracker"), key, tracker)?;
+        }
+    }
+    Ok(())
+}
+
+fn tracker(at: &str, project: &str, tracker: &super::TrackerConfig) -> Result<(), (String, String)> {
+    use super::TrackerKind;
+    match tracker.kind {
+        TrackerKind::Builtin | TrackerKind::Linear => {}
+        TrackerKind::Jira | TrackerKind::Github => {
+            return fail(format!("{at}.kind"), "only \"builtin\" and \"linear\" are supported in this version")
+        }
+    }
+    if tracker.kind == TrackerKind::Linear {
+        match &tracker.team {
+            None => return fail(format!("{at}.team"), "a Linear project needs its team's key"),
+            Some(team) if team != project => {
+                return fail(
+                    format!("{at}.team"),
+                    format!(
+                        "must be the project's key (\"{project}\"): Linear's keys ({team}-12) become the tickets' keys"
+                    ),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    if tracker.poll.parse::<croner::Cron>().is_err() {
+        return fail(format!("{at}.poll"), format!("\"{}\" is not a cron expression", tracker.poll));
     }
     Ok(())
 }

@@ -18,11 +18,12 @@ pub struct Endpoints {
     pub discord: Option<Arc<discord::http::DiscordHttp>>,
     pub alerts: Option<Arc<crate::intake::alerts::http::AlertsHttp>>,
     pub github: Option<Arc<crate::intake::github::http::GithubHttp>>,
+    pub linear: Option<Arc<crate::tracker::linear::LinearHttp>>,
     pub feedback: Option<Arc<crate::intake::feedback::http::FeedbackHttp>>,
 }
 
 pub fn router(store: Store, endpoints: Endpoints) -> Router {
-    let Endpoints { slack, discord, alerts, github, feedback } = endpoints;
+    let Endpoints { slack, discord, alerts, github, linear, feedback } = endpoints;
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -44,6 +45,9 @@ pub fn router(store: Store, endpoints: Endpoints) -> Router {
     }
     if let Some(github) = github {
         router = router.merge(guarded(crate::intake::github::http::routes(github)));
+    }
+    if let Some(linear) = linear {
+        router = router.merge(guarded(crate::tracker::linear::webhook::routes(linear)));
     }
     if let Some(feedback) = feedback {
         router = router.merge(guarded(crate::intake::feedback::http::routes(feedback)));

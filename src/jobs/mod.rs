@@ -37,6 +37,9 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<crate::intake::email::EmailJob>()?
         .register::<crate::workflows::deploy::DeployJob>()?
         .register::<crate::intake::reply::ReplyJob>()?
+        .register::<crate::tracker::SyncJob>()?
+        .register::<crate::tracker::WriteJob>()?
+        .register::<crate::tracker::linear::LinearEventJob>()?
         .register::<AgentJob>()
 }
 
@@ -109,6 +112,14 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
     if config.retention.enabled {
         let prune = (RetentionJob::KIND, RetentionJob::QUEUE, RetentionJob::MAX_ATTEMPTS);
         add("retention", &config.retention.schedule, config.team.timezone, prune, serde_json::json!({}));
+    }
+    for project in &config.projects {
+        use crate::tracker::SyncJob;
+        if let Some(tracker) = project.tracker.as_ref().filter(|t| t.kind == crate::config::TrackerKind::Linear) {
+            let sync = (SyncJob::KIND, SyncJob::QUEUE, SyncJob::MAX_ATTEMPTS);
+            let payload = serde_json::json!({ "project": project.key, "full": false });
+            add(&format!("sync-{}", project.key), &tracker.poll, config.team.timezone, sync, payload);
+        }
     }
     let agents = &config.agents;
     for (on, name, expression, which) in [

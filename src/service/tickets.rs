@@ -3,6 +3,7 @@
 use super::{rules, Actor, BoardService, Ctx, Op, Record, Result};
 use crate::board::{Comment, NewTicket, Status, Ticket, TicketKey, Transition};
 use crate::store::{Decision, NewJob, StoreError, StoreTx};
+use crate::tracker::{write_job, WriteOp};
 use serde_json::{json, Value};
 
 impl BoardService {
@@ -75,6 +76,8 @@ impl BoardService {
         }
         let moved = tx.move_ticket(&self.ws, key, to, &actor.name(), reason, ctx.now).await?;
         let mut ctx = ctx.clone();
+        let change = format!("move:{to}:{}", ctx.now.timestamp_micros());
+        ctx.jobs.extend(write_job(&ticket, WriteOp::Move { from: ticket.status, to }, &change, ctx.now));
         // The AI queue is a door: whatever moved the ticket there starts its fix run.
         if to == Status::AiQueue && tx.active_fix_run(&self.ws, key).await?.is_none() {
             let run = self.open_run(&mut tx, actor, key, None, ctx.now).await?;
@@ -110,6 +113,10 @@ impl BoardService {
                 return Err(self.refuse(actor, "ticket.assign", key.as_str(), why, ctx.now).await);
             }
             tx.assign_ticket(&self.ws, key, assignee, ctx.now).await?;
+            let mut ctx = ctx.clone();
+            let change = format!("assign:{}:{}", assignee.unwrap_or("-"), ctx.now.timestamp_micros());
+            let op = WriteOp::Assign { to: assignee.map(str::to_string) };
+            ctx.jobs.extend(write_job(&ticket, op, &change, ctx.now));
             let record = Record {
                 actor,
                 subject: key.as_str(),
@@ -117,7 +124,7 @@ impl BoardService {
                 outcome: format!("assigned {key} to {}", assignee.unwrap_or("nobody")),
                 inputs: json!({ "from": ticket.assignee, "to": assignee }),
             };
-            self.finish(tx, ctx, record).await?;
+            self.finish(tx, &ctx, record).await?;
         } else {
             drop(tx);
         }
@@ -135,6 +142,10 @@ impl BoardService {
                 .ok_or_else(|| StoreError::Corrupt(format!("comment of decision #{} is gone", done.id)).into());
         }
         let comment = tx.add_comment(&self.ws, key, &actor.name(), body, ctx.now).await?;
+        let mut ctx = ctx.clone();
+        let ticket = tx.ticket(&self.ws, key).await?;
+        let op = WriteOp::Comment { body: format!("{} (via pmbot): {body}", actor.name()), comment_id: comment.id };
+        ctx.jobs.extend(write_job(&ticket, op, &format!("comment:{}", comment.id), ctx.now));
         let result = json!({ "ticket": key.as_str(), "comment": comment.id });
         let record = Record {
             actor,
@@ -143,7 +154,7 @@ impl BoardService {
             outcome: format!("commented on {key}"),
             inputs: json!({ "result": result }),
         };
-        self.finish(tx, ctx, record).await?;
+        self.finish(tx, &ctx, record).await?;
         Ok(comment)
     }
 

@@ -117,6 +117,9 @@ const COMMENTS_OF_TICKET: &str = "SELECT c.id, t.key, c.author, c.body, c.create
 const NEXT_NUMBER: &str = "UPDATE projects SET next_ticket_number = next_ticket_number + 1 \
      WHERE workspace_id = $1 AND key = $2 RETURNING next_ticket_number - 1";
 
+const BUMP_NUMBER: &str = "UPDATE projects SET next_ticket_number = CASE WHEN next_ticket_number > $3 \
+     THEN next_ticket_number ELSE $3 END WHERE workspace_id = $1 AND key = $2";
+
 const INSERT_TICKET: &str = "INSERT INTO tickets (workspace_id, key, project_key, title, description, status, \
      priority, labels, assignee, reporter, epic, parent_key, estimate, source_tracker, external_id, url, \
      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
@@ -320,11 +323,49 @@ impl StoreTx {
         if let Some(assignee) = &new.assignee {
             self.require_person(ws, assignee).await?;
         }
+        let number: Option<i64> = on_tx!(self, |conn| sqlx::query_scalar(NEXT_NUMBER)
+            .bind(ws.as_str())
+            .bind(&new.project)
+            .fetch_optional(&mut *conn)
+            .await)?;
+        let key = TicketKey::new(&new.project, number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?);
+        self.insert_ticket(ws, &key, new, actor, at).await?;
+        Ok(key)
+    }
+
+    /// Puts a ticket on the board under the key it has elsewhere (a tracker's `ENG-12`): the
+    /// project's own numbering moves past it, so a ticket made here later never takes it.
+    pub async fn create_ticket_keyed(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        new: &NewTicket,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let number: i64 = key.as_str().rsplit_once('-').and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
+        let bumped = on_tx!(self, |conn| sqlx::query(BUMP_NUMBER)
+            .bind(ws.as_str())
+            .bind(&new.project)
+            .bind(number + 1)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if bumped == 0 {
+            return Err(StoreError::UnknownProject(new.project.clone()));
+        }
+        self.insert_ticket(ws, key, new, actor, at).await
+    }
+
+    async fn insert_ticket(
+        &mut self,
+        ws: &WorkspaceId,
+        key: &TicketKey,
+        new: &NewTicket,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         on_tx!(self, |conn| {
-            let number: Option<i64> =
-                sqlx::query_scalar(NEXT_NUMBER).bind(ws.as_str()).bind(&new.project).fetch_optional(&mut *conn).await?;
-            let key =
-                TicketKey::new(&new.project, number.ok_or_else(|| StoreError::UnknownProject(new.project.clone()))?);
             let id: i64 = sqlx::query_scalar(INSERT_TICKET)
                 .bind(ws.as_str())
                 .bind(key.as_str())
@@ -355,7 +396,7 @@ impl StoreTx {
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-            Ok(key)
+            Ok(())
         })
     }
 

@@ -1,0 +1,7 @@
+//! Linear: the GraphQL client (`client`) and its webhooks (`webhook`).
+
+pub mod client;
+pub mod webhook;
+
+pub use client::{Linear, LinearSettings, Page, PAGE_SIZE};
+pub use webhook::{LinearEventJob, LinearHttp};
