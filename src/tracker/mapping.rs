@@ -100,6 +100,11 @@ pub fn plan_status(
     };
     let mut last = current;
     let moves = issue.history.iter().filter(|m| after.is_none_or(|after| m.at > after));
+    // A new ticket starts where its first recorded move started from.
+    if current.is_none() {
+        last = issue.history.first().and_then(|m| m.from.as_ref()).and_then(|from| map.status(from));
+        plan.initial = last;
+    }
     let current_step =
         Step { to: Status::Backlog, at: issue.updated_at, actor: None, remote: issue.state.name.clone() };
     for (state, step) in moves
@@ -163,7 +168,10 @@ mod tests {
             created_at: at(1),
             updated_at: at(9),
             gone: false,
-            history: history.iter().map(|(h, s)| RemoteMove { at: at(*h), to: s.clone(), actor: None }).collect(),
+            history: history
+                .iter()
+                .map(|(h, s)| RemoteMove { at: at(*h), from: None, to: s.clone(), actor: None })
+                .collect(),
             comments: vec![],
         }
     }
@@ -189,6 +197,15 @@ mod tests {
         assert_eq!(plan.initial, Some(Status::Todo));
         let steps: Vec<_> = plan.steps.iter().map(|s| (s.to, s.at)).collect();
         assert_eq!(steps, vec![(Status::InProgress, at(3)), (Status::Done, at(5))]);
+    }
+
+    #[test]
+    fn a_new_ticket_starts_where_its_first_move_started() {
+        let mut i = issue(state("In Progress", "started"), &[(3, state("In Progress", "started"))]);
+        i.history[0].from = Some(state("Todo", "unstarted"));
+        let plan = plan_status(&map(true), &i, None, None);
+        assert_eq!(plan.initial, Some(Status::Todo));
+        assert_eq!(plan.steps.iter().map(|s| (s.to, s.at)).collect::<Vec<_>>(), vec![(Status::InProgress, at(3))]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub struct RemoteUser {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteMove {
     pub at: DateTime<Utc>,
+    pub from: Option<RemoteState>,
     pub to: RemoteState,
     pub actor: Option<RemoteUser>,
 }

@@ -294,7 +294,7 @@ pub async fn run(
     let mut report = SyncReport::default();
     loop {
         let page = linear
-            .issues_page(mirror.team(), position.run_since, position.page_cursor.as_deref(), super::linear::PAGE_SIZE)
+            .issues_page(mirror.team(), position.run_since, position.page_cursor.as_deref(), linear.page_size())
             .await?;
         let mut tx = store.begin().await?;
         for issue in &page.issues {

@@ -23,7 +23,7 @@ pub const PAGE_SIZE: u32 = 50;
 const ISSUE_FIELDS: &str = "fragment IssueFields on Issue { id identifier title description priority estimate url \
      createdAt updatedAt trashed state { id name type } assignee { id name } creator { id name } \
      project { name } parent { identifier } labels(first: 20) { nodes { name } } \
-     history(first: 50) { nodes { createdAt actor { id name } toState { id name type } } } \
+     history(first: 50) { nodes { createdAt actor { id name } fromState { id name type } toState { id name type } } } \
      comments(first: 50) { nodes { id body createdAt user { id name } } } }";
 
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct LinearSettings {
     pub api_url: String,
     pub api_key: String,
     pub requests_per_hour: u32,
+    /// Issues per page (`PAGE_SIZE` unless a test wants more pages).
+    pub page_size: u32,
     /// The longest pmbot waits in place for a rate limit to reset; longer, the job is retried later.
     pub max_wait: Duration,
 }
@@ -46,6 +48,7 @@ impl LinearSettings {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_REQUESTS_PER_HOUR),
+            page_size: PAGE_SIZE,
             max_wait: Duration::from_secs(30),
         })
     }
@@ -74,6 +77,10 @@ impl Linear {
             .build()
             .unwrap_or_default();
         Linear { http, settings, pace: RateLimiter::direct(Quota::per_hour(per_hour).allow_burst(burst)) }
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.settings.page_size.clamp(1, 250)
     }
 
     /// A fingerprint of the key in use (never the key): a sync paused for refused credentials
@@ -370,6 +377,7 @@ struct Keyed {
 struct WireMove {
     created_at: DateTime<Utc>,
     actor: Option<WireUser>,
+    from_state: Option<WireState>,
     to_state: Option<WireState>,
 }
 
@@ -416,7 +424,8 @@ impl WireIssue {
             .into_iter()
             .filter_map(|m| {
                 let to = m.to_state?.into_remote();
-                Some(RemoteMove { at: m.created_at, to, actor: m.actor.map(WireUser::into_remote) })
+                let from = m.from_state.map(WireState::into_remote);
+                Some(RemoteMove { at: m.created_at, from, to, actor: m.actor.map(WireUser::into_remote) })
             })
             .collect();
         // Linear does not promise an order; the board needs oldest first.
