@@ -11,6 +11,7 @@
 
 mod approvals;
 pub mod fix;
+pub mod mirror;
 pub mod rules;
 mod tickets;
 

@@ -1,0 +1,225 @@
+//! The board side of mirroring a tracker: one copy of an issue applied to the board inside
+//! the caller's transaction (a sync commits a page and its cursor together). Changes made
+//! here are records of what happened on the tracker, so nothing is permission-checked or
+//! written back; they are the board service's all the same, as every board change is.
+
+use crate::board::{NewTicket, Source, Status, TicketKey, MAX_TITLE_CHARS};
+use crate::config::{Config, ProjectConfig, TrackerKind};
+use crate::store::{ItemKind, MirroredFields, StoreError, StoreTx, WorkspaceId};
+use crate::tracker::mapping::{self, StatusMap};
+use crate::tracker::{RemoteIssue, RemoteUser, SyncReport, LINEAR};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// What one copy of an issue did to the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated,
+    /// The board had this copy, or a newer one.
+    Unchanged,
+    /// Not this project's issue.
+    Elsewhere,
+}
+
+/// The board side of one mirrored project: how its statuses and people read.
+pub struct Mirror<'a> {
+    pub ws: WorkspaceId,
+    pub project: &'a ProjectConfig,
+    pub map: StatusMap,
+    /// Tracker account id → handle, from `pmbot.toml`'s people.
+    pub people: HashMap<String, String>,
+}
+
+impl<'a> Mirror<'a> {
+    pub fn new(config: &'a Config, project: &'a ProjectConfig) -> Option<Mirror<'a>> {
+        let tracker = project.tracker.as_ref().filter(|t| t.kind == TrackerKind::Linear)?;
+        let people = config.people.iter().filter_map(|p| Some((p.tracker_id.clone()?, p.handle.clone()))).collect();
+        Some(Mirror {
+            ws: WorkspaceId::new(config.team.workspace.clone()),
+            project,
+            map: StatusMap::new(tracker),
+            people,
+        })
+    }
+
+    pub fn team(&self) -> &str {
+        self.project.tracker.as_ref().and_then(|t| t.team.as_deref()).unwrap_or(&self.project.key)
+    }
+
+    fn handle(&self, user: Option<&RemoteUser>) -> Option<String> {
+        self.people.get(&user?.id).cloned()
+    }
+
+    /// Who did it, as the board writes it: the person's handle, else `linear:<name>`.
+    fn actor(&self, user: Option<&RemoteUser>) -> String {
+        match (self.handle(user), user) {
+            (Some(handle), _) => handle,
+            (None, Some(user)) => format!("linear:{}", user.name),
+            (None, None) => "linear".into(),
+        }
+    }
+
+    fn fields(&self, issue: &RemoteIssue) -> MirroredFields {
+        MirroredFields {
+            title: title(&issue.title),
+            description: issue.description.clone(),
+            priority: mapping::priority(issue.priority),
+            labels: issue.labels.clone(),
+            assignee: self.handle(issue.assignee.as_ref()),
+            epic: issue.epic.clone(),
+            parent: issue.parent.as_deref().and_then(|k| k.parse().ok()),
+            estimate: issue.estimate,
+            url: issue.url.clone(),
+        }
+    }
+
+    /// Brings the board up to `issue` inside `tx`: the ticket made (under the tracker's key)
+    /// or brought up to date, its moves recorded at the tracker's times, new comments added.
+    pub async fn apply(
+        &self,
+        tx: &mut StoreTx,
+        issue: &RemoteIssue,
+        report: &mut SyncReport,
+    ) -> Result<Applied, StoreError> {
+        let ws = &self.ws;
+        let key: TicketKey = match issue.key.parse() {
+            Ok(key) if TicketKey::project(&key) == self.project.key => key,
+            _ => {
+                report.elsewhere += 1;
+                return Ok(Applied::Elsewhere);
+            }
+        };
+        if issue.gone {
+            if self.mark_deleted(tx, &issue.id, issue.updated_at).await?.is_some() {
+                report.deleted += 1;
+            }
+            return Ok(Applied::Updated);
+        }
+        let known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+        let applied = match &known {
+            Some(item) if item.remote_updated_at >= issue.updated_at => Applied::Unchanged,
+            Some(item) => {
+                let ticket = tx.lock_ticket(ws, &key).await?;
+                let plan = mapping::plan_status(&self.map, issue, Some(ticket.status), Some(item.remote_updated_at));
+                tx.update_mirrored_ticket(ws, &key, &self.fields(issue), issue.updated_at).await?;
+                for step in &plan.steps {
+                    tx.move_ticket(
+                        ws,
+                        &key,
+                        step.to,
+                        &self.actor(step.actor.as_ref()),
+                        Some(&moved_on(&step.remote)),
+                        step.at,
+                    )
+                    .await?;
+                    report.moves += 1;
+                }
+                report.unmapped.extend(plan.unmapped);
+                Applied::Updated
+            }
+            None => {
+                let plan = mapping::plan_status(&self.map, issue, None, None);
+                let f = self.fields(issue);
+                let new = NewTicket {
+                    project: self.project.key.clone(),
+                    title: f.title,
+                    description: f.description,
+                    status: plan.initial.unwrap_or(Status::Backlog),
+                    priority: f.priority,
+                    labels: f.labels,
+                    assignee: f.assignee,
+                    reporter: self.handle(issue.creator.as_ref()),
+                    epic: f.epic,
+                    parent: f.parent,
+                    estimate: f.estimate,
+                    source: Source { tracker: Some(LINEAR.into()), external_id: Some(issue.id.clone()), url: f.url },
+                };
+                tx.create_ticket_keyed(ws, &key, &new, &self.actor(issue.creator.as_ref()), issue.created_at).await?;
+                for step in &plan.steps {
+                    tx.move_ticket(
+                        ws,
+                        &key,
+                        step.to,
+                        &self.actor(step.actor.as_ref()),
+                        Some(&moved_on(&step.remote)),
+                        step.at,
+                    )
+                    .await?;
+                    report.moves += 1;
+                }
+                report.unmapped.extend(plan.unmapped);
+                Applied::Created
+            }
+        };
+        if applied != Applied::Unchanged {
+            // The status name is kept as the tracker has it, mapped or not (config check reads it).
+            let status = Some(issue.state.name.as_str());
+            tx.put_mirror_item(
+                ws,
+                LINEAR,
+                ItemKind::Issue,
+                &issue.id,
+                &self.project.key,
+                key.as_str(),
+                issue.updated_at,
+                status,
+            )
+            .await?;
+        }
+        for comment in &issue.comments {
+            if tx.mirror_item(ws, LINEAR, ItemKind::Comment, &comment.id).await?.is_some() {
+                continue;
+            }
+            let author = self.actor(comment.author.as_ref());
+            let added = tx.add_comment(ws, &key, &author, &comment.body, comment.at).await?;
+            let local = added.id.to_string();
+            tx.put_mirror_item(ws, LINEAR, ItemKind::Comment, &comment.id, &self.project.key, &local, comment.at, None)
+                .await?;
+            report.comments += 1;
+        }
+        match applied {
+            Applied::Created => report.created += 1,
+            Applied::Updated => report.updated += 1,
+            _ => report.unchanged += 1,
+        }
+        Ok(applied)
+    }
+
+    /// An issue deleted on the tracker: marked, moved to cancelled with the reason, kept.
+    pub async fn mark_deleted(
+        &self,
+        tx: &mut StoreTx,
+        issue_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TicketKey>, StoreError> {
+        let Some(item) = tx.mirror_item(&self.ws, LINEAR, ItemKind::Issue, issue_id).await? else {
+            return Ok(None);
+        };
+        if !tx.mark_mirror_deleted(&self.ws, LINEAR, ItemKind::Issue, issue_id, at).await? {
+            return Ok(None);
+        }
+        let key: TicketKey = item.local_ref.parse().map_err(StoreError::from)?;
+        let ticket = tx.lock_ticket(&self.ws, &key).await?;
+        if !matches!(ticket.status, Status::Done | Status::Cancelled) {
+            tx.move_ticket(&self.ws, &key, Status::Cancelled, "linear", Some("deleted on Linear"), at).await?;
+        }
+        let note = "Deleted on Linear. Kept here, with its history, as cancelled.";
+        tx.add_comment(&self.ws, &key, "pmbot", note, at).await?;
+        Ok(Some(key))
+    }
+}
+
+fn moved_on(remote: &str) -> String {
+    format!("on Linear: {remote}")
+}
+
+fn title(title: &str) -> String {
+    let trimmed = title.trim();
+    let title: String = trimmed.chars().take(MAX_TITLE_CHARS).collect();
+    if title.is_empty() {
+        "(untitled on Linear)".into()
+    } else {
+        title
+    }
+}
