@@ -40,6 +40,9 @@ impl Sandbox {
             "PMBOT_ALERTS_TOKEN",
             "PMBOT_IMAP_URL",
             "PMBOT_SMTP_URL",
+            "LINEAR_API_KEY",
+            "LINEAR_API_URL",
+            "LINEAR_WEBHOOK_SECRET",
         ] {
             command.env_remove(secret);
         }
@@ -530,4 +533,34 @@ fn the_discord_invite_url_needs_only_the_application_id() {
     let wrong = sandbox.command(&["discord", "invite-url", "--application-id", "my-bot"]).output().unwrap();
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("snowflake"));
+}
+
+/// `pmbot config check --online` lists Linear's statuses against the mapping (an unmapped one
+/// fails the check); `pmbot sync` reads the project with its progress, then only what changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reads_linear_and_config_check_lists_what_is_unmapped() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/linear");
+    let linear = pmbot::bench::fake_linear::FakeLinear::from_fixtures(&fixtures).await.unwrap();
+    let sandbox = Sandbox::new();
+    let eng = "\n[[projects]]\nkey = \"ENG\"\nname = \"Engineering\"\n[projects.tracker]\nkind = \"linear\"\n\
+               team = \"ENG\"\nmap_by_kind = false\n[projects.tracker.statuses]\nBacklog = \"backlog\"\nTodo = \"todo\"\n\
+               \"In Progress\" = \"in_progress\"\n\"In Review\" = \"in_review\"\nDone = \"done\"\nCanceled = \"cancelled\"\n";
+    sandbox.write("pmbot.toml", &format!("{}{eng}", pmbot::config::BUILT_IN));
+    let url = linear.url.clone();
+    let run = move |args: &'static [&'static str]| {
+        sandbox.command(args).env("LINEAR_API_KEY", "lin_api_test").env("LINEAR_API_URL", &url).output().unwrap()
+    };
+    let (check, first, second) = tokio::task::spawn_blocking(move || {
+        (run(&["config", "check", "--online"]), run(&["sync", "ENG"]), run(&["sync"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert!(stdout(&check).contains("In Review        → in_review"), "{}", stdout(&check));
+    assert!(stderr(&check).contains("ENG: QA"), "{}", stderr(&check));
+    assert!(stdout(&check).contains("UNMAPPED (its category suggests in_progress)"), "{}", stdout(&check));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stdout(&first).contains("ENG: 3 issues read"), "{}", stdout(&first));
+    assert!(stderr(&first).contains("ENG: page 1 · 3 issues read"), "progress: {}", stderr(&first));
+    assert!(stdout(&second).contains("ENG: 0 issues read"), "only what changed since: {}", stdout(&second));
 }

@@ -6,6 +6,7 @@ mod board;
 mod decisions;
 mod fix;
 mod jobs;
+mod sync;
 mod worker;
 
 use crate::app::App;
@@ -156,6 +157,14 @@ pub enum StoreCommand {
     Jobs {
         #[command(subcommand)]
         action: jobs::JobsAction,
+    },
+    /// Read projects mirrored from Linear into the board now: from where the last sync
+    /// stopped, or (--full) everything again. Shows progress page by page.
+    Sync {
+        /// One project's key; default every project with a tracker.
+        project: Option<String>,
+        #[arg(long)]
+        full: bool,
     },
     /// Each schedule's next firings, in its time zone and in UTC.
     Schedules {
@@ -308,7 +317,11 @@ pub enum DiscordAction {
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Validate the configuration and print a summary.
-    Check,
+    Check {
+        /// Also ask each project's tracker for its statuses and list the ones not mapped.
+        #[arg(long)]
+        online: bool,
+    },
 }
 
 /// What went wrong, and which exit code it earns.
@@ -421,7 +434,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             crate::bench::run(&options, &mut std::io::stdout()).await.map_err(|e| CliError::Failure(e.to_string()))
         }
-        Command::Config { action: ConfigAction::Check } => config_check(&load_config(&cli.config)?).await,
+        Command::Config { action: ConfigAction::Check { online } } => {
+            let loaded = load_config(&cli.config)?;
+            let checked = config_check(&loaded).await;
+            let trackers = sync::check(&loaded.config, online).await;
+            checked.and(trackers)
+        }
         // Needs no store and no configuration: only the application's id.
         Command::WithStore(StoreCommand::Discord { action: DiscordAction::InviteUrl { application_id } }) => {
             discord_invite_url(application_id.as_deref())
@@ -482,6 +500,7 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
         StoreCommand::Forecasts { action: ImportAction::Import { file, skip_bad_rows } } => {
             agents::import_forecasts(app, &file, skip_bad_rows).await
         }
+        StoreCommand::Sync { project, full } => sync::run(app, project.as_deref(), full).await,
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
 }

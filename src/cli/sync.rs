@@ -1,0 +1,134 @@
+//! `pmbot sync [PROJECT] [--full]` and the trackers' part of `pmbot config check [--online]`.
+
+use super::CliError;
+use crate::app::App;
+use crate::config::{Config, TrackerKind};
+use crate::tracker::linear::{Linear, LinearSettings};
+use crate::tracker::mapping::{kind_status, StatusMap};
+use crate::tracker::sync::{self, Mirror, SyncReport};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+pub async fn run(app: &App, project: Option<&str>, full: bool) -> Result<(), CliError> {
+    let config = app.config.clone();
+    let mirrored: Vec<_> = config
+        .projects
+        .iter()
+        .filter(|p| project.is_none_or(|key| p.key.eq_ignore_ascii_case(key)))
+        .filter_map(|p| Mirror::new(&config, p))
+        .collect();
+    if mirrored.is_empty() {
+        return Err(CliError::Misuse(match project {
+            Some(key) => format!("{key} is not a project with [projects.tracker] kind = \"linear\" in pmbot.toml"),
+            None => "no project has [projects.tracker] kind = \"linear\" in pmbot.toml: nothing to sync".into(),
+        }));
+    }
+    let Some(linear) = app.linear.clone() else {
+        return Err(CliError::Misuse("LINEAR_API_KEY is not set: pmbot cannot read Linear".into()));
+    };
+    let terminal = std::io::stderr().is_terminal();
+    for mirror in &mirrored {
+        let key = mirror.project.key.clone();
+        let started = Instant::now();
+        let progress = |r: &SyncReport| {
+            let rate = r.read as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            let line = format!(
+                "{key}: page {} · {} issues read ({} new, {} updated) · {} comments · {rate:.0} issues/s",
+                r.pages, r.read, r.created, r.updated, r.comments
+            );
+            // A line that rewrites itself on a terminal; a line every ten pages in a log.
+            if terminal {
+                eprint!("\r{line}\x1b[K");
+                let _ = std::io::stderr().flush();
+            } else if r.pages % 10 == 1 {
+                eprintln!("{line}");
+            }
+        };
+        let report = sync::run(&app.store, &linear, mirror, full, chrono::Utc::now(), progress)
+            .await
+            .map_err(|e| CliError::Failure(format!("{key}: {e}")))?;
+        if terminal {
+            eprintln!();
+        }
+        println!(
+            "{key}: {} issues read in {:.1} s — {} new, {} updated, {} unchanged, {} moves, {} comments, {} deleted",
+            report.read,
+            started.elapsed().as_secs_f64(),
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.moves,
+            report.comments,
+            report.deleted
+        );
+        if !report.unmapped.is_empty() {
+            let names: Vec<&str> = report.unmapped.iter().map(String::as_str).collect();
+            println!(
+                "{key}: Linear statuses with no mapping (their tickets stayed where they were): {}",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Each tracker's status mapping; `online`, Linear's own statuses compared against it. A
+/// status that maps to nothing fails the check.
+pub async fn check(config: &Config, online: bool) -> Result<(), CliError> {
+    let projects: Vec<_> = config.projects.iter().filter(|p| p.tracker.is_some()).collect();
+    if projects.is_empty() {
+        return Ok(());
+    }
+    let linear = LinearSettings::from_env().map(Linear::new);
+    let mut unmapped = Vec::new();
+    for project in projects {
+        let Some(tracker) = &project.tracker else { continue };
+        if tracker.kind != TrackerKind::Linear {
+            println!("  {}: tracker {:?}", project.key, tracker.kind);
+            continue;
+        }
+        let team = tracker.team.as_deref().unwrap_or(&project.key);
+        let named: Vec<String> = tracker.statuses.iter().map(|(name, status)| format!("{name} → {status}")).collect();
+        println!(
+            "  {}: Linear team {team}, synced \"{}\"{}; statuses named: {}; others {}",
+            project.key,
+            tracker.poll,
+            if tracker.write_back { ", pmbot's changes written back" } else { "" },
+            if named.is_empty() { "none".into() } else { named.join(", ") },
+            if tracker.map_by_kind { "by category" } else { "unmapped" }
+        );
+        if !online {
+            continue;
+        }
+        let Some(linear) = &linear else {
+            println!("    --online: LINEAR_API_KEY is not set, Linear's statuses were not read");
+            continue;
+        };
+        let map = StatusMap::new(tracker);
+        match linear.workflow_states(team).await {
+            Ok(states) => {
+                for state in states {
+                    let how = match (map.by_name(&state.name), map.status(&state)) {
+                        (Some(status), _) => format!("→ {status}"),
+                        (None, Some(status)) => format!("→ {status} (by its category, {})", state.kind),
+                        (None, None) => {
+                            unmapped.push(format!("{}: {}", project.key, state.name));
+                            let hint = kind_status(&state.kind).map(|s| format!(" (its category suggests {s})"));
+                            format!("UNMAPPED{}", hint.unwrap_or_default())
+                        }
+                    };
+                    println!("    {:<16} {how}", state.name);
+                }
+            }
+            Err(err) => return Err(CliError::Failure(format!("{}: {err}", project.key))),
+        }
+    }
+    if unmapped.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failure(format!(
+            "tracker statuses with no mapping (add them to [projects.tracker.statuses]): {}",
+            unmapped.join(", ")
+        )))
+    }
+}
