@@ -34,6 +34,7 @@ on_both_backends!(
     refused_credentials_pause_syncing_and_the_pm_is_told_once,
     an_unmapped_status_keeps_the_ticket_where_it_was_and_is_reported,
     rate_limits_and_server_errors_are_waited_out,
+    the_teams_conversation_moves_a_ticket_on_linear,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -267,7 +268,7 @@ async fn a_second_sync_reads_only_what_changed_and_never_goes_back(url: &str) {
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("issues_page1.json")).unwrap()).unwrap();
     let stale = fixture["data"]["issues"]["nodes"][1].clone();
     assert_eq!(stale["id"], ENG_102);
-    let fake = FakeLinear::start(&fixtures(), vec![stale], 0).await.unwrap();
+    let fake = FakeLinear::start(vec![stale], 0).await.unwrap();
     let old = client(&fake.url, "k").issue(ENG_102).await.unwrap().unwrap();
     let mut tx = t.app.store.begin().await.unwrap();
     let applied = mirror.apply(&mut tx, &old, &mut SyncReport::default()).await.unwrap();
@@ -444,4 +445,27 @@ async fn rate_limits_and_server_errors_are_waited_out(url: &str) {
     assert!(jobs[0].errors[0].message.contains("not answering properly"), "{:?}", jobs[0].errors);
     t.run_jobs_retrying(1).await;
     assert_eq!(t.jobs("tracker.sync").await[0].state, JobState::Completed);
+}
+
+async fn the_teams_conversation_moves_a_ticket_on_linear(url: &str) {
+    use pmbot::chat::{Inbound, Origin, Platform};
+    let t = team(url, ENG).await;
+    t.sync().await.unwrap();
+    let origin = Origin {
+        platform: Platform::Shell,
+        channel: "#eng".into(),
+        user: "ben".into(),
+        ts: "1700000000.000001".into(),
+        thread: None,
+    };
+    let said = Inbound::Message { origin, text: "ENG-102 is merged and deployed".into() };
+    assert!(t.app.bot().handle(&said, chrono::Utc::now()).await.is_empty());
+    t.worker.run_until_idle().await;
+    assert_eq!(t.ticket("ENG-102").await.status, Status::Done, "{:?}", t.chat.texts());
+    assert_eq!(t.linear.issue(ENG_102).unwrap()["state"]["name"], "Done", "moved on Linear too");
+    assert!(
+        t.chat.texts().iter().any(|(to, text)| to == "#eng" && text.contains("Moved *ENG-102*")),
+        "{:?}",
+        t.chat.texts()
+    );
 }

@@ -42,6 +42,9 @@ pub struct FakeLinear {
     state: Arc<Mutex<State>>,
 }
 
+/// The recorded team's workflow states (Backlog … QA … Canceled).
+pub const STATES: &str = include_str!("../../tests/fixtures/linear/workflow_states.json");
+
 fn fixture(dir: &std::path::Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     serde_json::from_str(&text).unwrap_or(Value::Null)
@@ -49,12 +52,10 @@ fn fixture(dir: &std::path::Path, name: &str) -> Value {
 
 impl FakeLinear {
     /// Serves `issues` (Linear's JSON for an issue, as the fixtures hold it), `generated`
-    /// more made on demand, and the workflow states of `dir/workflow_states.json`.
-    pub async fn start(dir: &std::path::Path, issues: Vec<Value>, generated: usize) -> std::io::Result<FakeLinear> {
-        let states = fixture(dir, "workflow_states.json")["data"]["workflowStates"]["nodes"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+    /// more made on demand, and the workflow states of [`STATES`].
+    pub async fn start(issues: Vec<Value>, generated: usize) -> std::io::Result<FakeLinear> {
+        let states: Value = serde_json::from_str(STATES).unwrap_or(Value::Null);
+        let states = states["data"]["workflowStates"]["nodes"].as_array().cloned().unwrap_or_default();
         let state = State {
             issues,
             generated,
@@ -78,7 +79,7 @@ impl FakeLinear {
                 issues.extend(nodes.iter().cloned());
             }
         }
-        FakeLinear::start(dir, issues, 0).await
+        FakeLinear::start(issues, 0).await
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

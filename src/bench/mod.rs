@@ -8,6 +8,7 @@ pub mod fix;
 pub mod http;
 pub mod matching;
 mod measure;
+pub mod sync;
 
 use crate::store::Store;
 use std::time::Duration;

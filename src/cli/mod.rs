@@ -252,6 +252,12 @@ pub enum ModelsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchTarget {
+    /// A first full sync of generated Linear issues from a local Linear: issues/s and peak
+    /// memory against fetching the same pages without storing them.
+    Sync {
+        #[arg(long, default_value_t = 50_000)]
+        issues: usize,
+    },
     /// The matcher: one message at a time against synthetic boards of several sizes.
     Match {
         /// Board sizes, comma-separated.
@@ -419,6 +425,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::bench::http::run(&options, &mut std::io::stdout())
                 .await
                 .map_err(|e| CliError::Failure(e.to_string()))
+        }
+        Command::Bench { target: BenchTarget::Sync { issues } } => {
+            match crate::bench::sync::run(issues.clamp(1, 1_000_000), &mut std::io::stdout()).await {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    Err(CliError::Failure("the sync read less than it should, or went over its memory bound".into()))
+                }
+                Err(e) => Err(CliError::Failure(e.to_string())),
+            }
         }
         Command::Bench { target: BenchTarget::Fix { rounds } } => {
             crate::bench::fix::run(rounds.clamp(1, 100), &mut std::io::stdout())
