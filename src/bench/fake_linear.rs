@@ -221,6 +221,14 @@ async fn graphql(AxumState(state): AxumState<Arc<Mutex<State>>>, Json(request): 
         }
         None => {}
     }
+    // As GraphQL does: a declared variable must be used.
+    let header = query.split('{').next().unwrap_or_default();
+    for declared in header.split('$').skip(1).filter_map(|v| v.split(':').next()) {
+        if query.matches(&format!("${declared}")).count() < 2 {
+            let message = format!("Variable \"${declared}\" is never used in operation \"{operation}\".");
+            return error(StatusCode::BAD_REQUEST, &message, "graphql error", "GRAPHQL_VALIDATION_FAILED");
+        }
+    }
     let data = match operation.as_str() {
         "query Issues" => issues_page(&s, &vars),
         "query Issue" => json!({ "issue": s.issues.iter().find(|i| i["id"] == vars["id"]) }),

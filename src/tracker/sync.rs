@@ -123,11 +123,9 @@ pub struct SyncJob {
 impl JobSpec for SyncJob {
     const KIND: &'static str = "tracker.sync";
     const MAX_ATTEMPTS: u32 = 25;
+    // No unique key: a sync may run any number of times (polls come from the scheduler, keyed
+    // by their firing); a page read twice changes nothing.
     const TIMEOUT: Duration = Duration::from_secs(3600);
-
-    fn unique_key(&self) -> Option<String> {
-        Some(format!("tracker.sync:{}", self.project))
-    }
 }
 
 impl<C: crate::chat::Chat + 'static> Job<JobEnv<C>> for SyncJob {

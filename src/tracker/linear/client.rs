@@ -100,17 +100,21 @@ impl Linear {
         after: Option<&str>,
         first: u32,
     ) -> Result<Page, TrackerError> {
-        let filter = if since.is_some() {
-            "filter: { team: { key: { eq: $team } }, updatedAt: { gte: $since } }"
-        } else {
-            "filter: { team: { key: { eq: $team } } }"
+        // GraphQL refuses a declared variable that is not used: `$since` only when filtering on it.
+        let (since_var, since_filter) = match since {
+            Some(_) => (", $since: DateTimeOrDuration", ", updatedAt: { gte: $since }"),
+            None => ("", ""),
         };
         let query = format!(
-            "query Issues($team: String!, $since: DateTimeOrDuration, $after: String, $first: Int!) {{ \
-             issues(first: $first, after: $after, orderBy: updatedAt, includeArchived: true, {filter}) {{ \
+            "query Issues($team: String!{since_var}, $after: String, $first: Int!) {{ \
+             issues(first: $first, after: $after, orderBy: updatedAt, includeArchived: true, \
+             filter: {{ team: {{ key: {{ eq: $team }} }}{since_filter} }}) {{ \
              nodes {{ ...IssueFields }} pageInfo {{ hasNextPage endCursor }} }} }} {ISSUE_FIELDS}"
         );
-        let variables = json!({ "team": team, "since": since, "after": after, "first": first });
+        let mut variables = json!({ "team": team, "after": after, "first": first });
+        if let Some(since) = since {
+            variables["since"] = json!(since);
+        }
         #[derive(Deserialize)]
         struct Data {
             issues: Connection,
