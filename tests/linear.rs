@@ -35,6 +35,7 @@ on_both_backends!(
     an_unmapped_status_keeps_the_ticket_where_it_was_and_is_reported,
     rate_limits_and_server_errors_are_waited_out,
     the_teams_conversation_moves_a_ticket_on_linear,
+    two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -468,4 +469,25 @@ async fn the_teams_conversation_moves_a_ticket_on_linear(url: &str) {
         "{:?}",
         t.chat.texts()
     );
+}
+
+async fn two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last(url: &str) {
+    let t = team(url, ENG).await;
+    t.sync().await.unwrap();
+    let key: TicketKey = "ENG-101".parse().unwrap();
+    let pat = t.person("pat");
+    t.board().move_to(&pat, &key, Status::InReview, None, &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.board().move_to(&pat, &key, Status::Done, None, &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.run_jobs_retrying(1).await;
+    assert_eq!(t.linear.issue(ENG_101).unwrap()["state"]["name"], "Done");
+    assert_eq!(t.ticket("ENG-101").await.status, Status::Done);
+    let last = t.history("ENG-101").await.into_iter().map(|h| (h.0, h.1)).collect::<Vec<_>>();
+    assert_eq!(
+        last[last.len() - 2..],
+        [(Status::InReview, "pat".to_string()), (Status::Done, "pat".to_string())],
+        "no flapping: {last:?}"
+    );
+    let writes = t.jobs("tracker.write").await;
+    assert!(writes.iter().all(|j| j.state == JobState::Completed), "{writes:?}");
+    assert!(!t.chat.texts().iter().any(|(_, text)| text.contains("meanwhile")), "pmbot's own moves are no conflict");
 }

@@ -96,12 +96,35 @@ impl<'a> Mirror<'a> {
             }
             return Ok(Applied::Updated);
         }
-        let known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+        let mut known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+        let mut key = key;
+        if let Some(item) = &known {
+            // The board's key for it (the issue may have changed teams since), locked before
+            // the tracker's clock is compared: two copies applied at once take turns, and the
+            // older never lands after the newer.
+            key = item.local_ref.parse().map_err(StoreError::from)?;
+            tx.lock_ticket(ws, &key).await?;
+            known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+        } else if tx.ticket(ws, &key).await.is_ok() {
+            // A ticket made on pmbot's board took the key Linear gave this issue: said, skipped,
+            // and the rest of the page goes on.
+            tracing::warn!(key = %key, issue = %issue.id, "a Linear issue's key is taken by a ticket made on pmbot's board; not mirrored");
+            report.elsewhere += 1;
+            return Ok(Applied::Elsewhere);
+        }
         let applied = match &known {
             Some(item) if item.remote_updated_at >= issue.updated_at => Applied::Unchanged,
             Some(item) => {
                 let ticket = tx.lock_ticket(ws, &key).await?;
-                let plan = mapping::plan_status(&self.map, issue, Some(ticket.status), Some(item.remote_updated_at));
+                let mut plan =
+                    mapping::plan_status(&self.map, issue, Some(ticket.status), Some(item.remote_updated_at));
+                // Linear's state unchanged since pmbot last saw it, and no move in its history
+                // since: the board's own status (blocked, a move still being written) stands.
+                let moved_on_linear = item.remote_status.as_deref() != Some(issue.state.name.as_str())
+                    || issue.history.iter().any(|m| m.at > item.remote_updated_at);
+                if !moved_on_linear {
+                    plan.steps.clear();
+                }
                 tx.update_mirrored_ticket(ws, &key, &self.fields(issue), issue.updated_at).await?;
                 for step in &plan.steps {
                     tx.move_ticket(

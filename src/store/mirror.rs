@@ -196,7 +196,8 @@ impl StoreTx {
         let sql = "INSERT INTO tracker_items (workspace_id, tracker, kind, external_id, project_key, local_ref, \
                    remote_updated_at, remote_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                    ON CONFLICT (workspace_id, tracker, kind, external_id) DO UPDATE SET \
-                   remote_updated_at = excluded.remote_updated_at, remote_status = excluded.remote_status";
+                   remote_updated_at = excluded.remote_updated_at, remote_status = excluded.remote_status \
+                   WHERE tracker_items.remote_updated_at <= excluded.remote_updated_at";
         on_tx!(self, |conn| sqlx::query(sql)
             .bind(ws.as_str())
             .bind(tracker)

@@ -121,7 +121,15 @@ impl WriteJob {
                 linear.create_comment(&id, &self.issue_id, body).await.map_err(failed)?;
                 self.log(env, "commented", &format!("commented on {} on Linear", self.key)).await?;
             }
-            WriteOp::Move { from, to } => {
+            WriteOp::Move { to, .. } => {
+                // Only the board's latest status is written: a later move supersedes this one
+                // (and its own job writes it), whichever job runs first.
+                let key: crate::board::TicketKey =
+                    self.key.parse().map_err(|e: crate::board::BoardError| StepError::Gone(e.to_string()))?;
+                if env.store.ticket(&ws, &key).await?.status != *to {
+                    return Ok(Outcome::Done);
+                }
+                let seen = env.store.mirror_item(&ws, LINEAR, ItemKind::Issue, &self.issue_id).await?;
                 let Some(remote) = linear.issue(&self.issue_id).await.map_err(failed)? else {
                     self.log(
                         env,
@@ -135,8 +143,12 @@ impl WriteJob {
                 if remote_status == Some(*to) {
                     return Ok(Outcome::Done);
                 }
-                if remote_status.is_some_and(|s| s != *from) {
-                    // Moved on Linear since pmbot read it: Linear's move stands.
+                let moved_on_linear = seen.is_some_and(|item| {
+                    remote.updated_at > item.remote_updated_at
+                        && item.remote_status.as_deref() != Some(remote.state.name.as_str())
+                });
+                if moved_on_linear {
+                    // Moved on Linear since pmbot last read it: Linear's move stands.
                     let mut tx = env.store.begin().await?;
                     mirror.apply(&mut tx, &remote, &mut SyncReport::default()).await?;
                     tx.commit().await?;

@@ -63,10 +63,10 @@ async fn deliver(State(state): State<Arc<LinearHttp>>, headers: HeaderMap, body:
         Ok(value) => value,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("not JSON: {err}")),
     };
-    let sent_at =
-        payload["webhookTimestamp"].as_f64().map(|ms| ms as i64).or_else(|| header("linear-timestamp").parse().ok());
+    // Only the signed body's timestamp counts (a header could be changed in a replay).
+    let sent_at = payload["webhookTimestamp"].as_f64().filter(|ms| ms.is_finite()).map(|ms| ms as i64);
     match sent_at {
-        Some(ms) if (Utc::now().timestamp_millis() - ms).abs() <= MAX_SKEW_MS => {}
+        Some(ms) if Utc::now().timestamp_millis().checked_sub(ms).is_some_and(|d| d.abs() <= MAX_SKEW_MS) => {}
         Some(_) => {
             return refuse(StatusCode::UNAUTHORIZED, "webhookTimestamp is more than a minute from now (a replay?)")
         }
@@ -81,13 +81,11 @@ async fn deliver(State(state): State<Arc<LinearHttp>>, headers: HeaderMap, body:
     let Some(issue_id) = issue_id.filter(|id| !id.is_empty() && id.len() <= 100) else {
         return refuse(StatusCode::BAD_REQUEST, "data.id (or data.issueId for a comment) is missing");
     };
-    // Redeliveries carry the same Linear-Delivery; without one, the same body is the same delivery.
-    let delivery = match header("linear-delivery") {
-        d if !d.is_empty() && d.len() <= 100 => d.to_string(),
-        _ => {
-            use sha2::Digest;
-            sha2::Sha256::digest(&body).iter().take(16).map(|b| format!("{b:02x}")).collect()
-        }
+    // One delivery, one job, keyed by the signed body: Linear-Delivery is not signed, so a
+    // replayed body under new delivery ids would otherwise be new work each time.
+    let delivery: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&body).iter().take(16).map(|b| format!("{b:02x}")).collect()
     };
     let job = LinearEventJob { delivery, kind: kind.into(), action: action.into(), issue_id: issue_id.into() };
     let recorded = async {
