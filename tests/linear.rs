@@ -36,6 +36,7 @@ on_both_backends!(
     rate_limits_and_server_errors_are_waited_out,
     the_teams_conversation_moves_a_ticket_on_linear,
     two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last,
+    one_sync_of_a_project_runs_at_a_time,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -490,4 +491,21 @@ async fn two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last(
     let writes = t.jobs("tracker.write").await;
     assert!(writes.iter().all(|j| j.state == JobState::Completed), "{writes:?}");
     assert!(!t.chat.texts().iter().any(|(_, text)| text.contains("meanwhile")), "pmbot's own moves are no conflict");
+}
+
+async fn one_sync_of_a_project_runs_at_a_time(url: &str) {
+    let t = team(url, ENG).await;
+    let (ws, now) = (t.app.workspace(), chrono::Utc::now());
+    // Another worker's run holds the project's lease.
+    assert!(t.app.store.claim_sync(&ws, "ENG", "linear", now + chrono::TimeDelta::minutes(5), now).await.unwrap());
+    assert!(matches!(t.sync().await, Err(SyncError::Busy(_))));
+    let asked = t.linear.requests().len();
+    let job = SyncJob { project: "ENG".into(), full: false }.to_new_job(now);
+    t.app.store.enqueue(&ws, &job, now).await.unwrap();
+    t.worker.run_until_idle().await;
+    assert_eq!(t.jobs("tracker.sync").await[0].state, JobState::Completed, "left to the run under way");
+    assert_eq!(t.linear.requests().len(), asked, "nothing read twice");
+    // Once it is over (or its lease lapsed), the next run goes.
+    t.app.store.release_sync(&ws, "ENG").await.unwrap();
+    assert_eq!(t.sync().await.unwrap().read, 3);
 }

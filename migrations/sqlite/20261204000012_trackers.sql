@@ -1,7 +1,7 @@
 -- Issue 14 (trackers): pmbot's board as a mirror of a project's real tracker (Linear first).
 -- One sync position per project: the updated-since watermark of the last finished run, and
 -- where the run under way stands (its own since and the page cursor after the last page it
--- committed), so a crash resumes from the last committed page. A sync paused by refused
+-- committed), so a crash resumes from the last committed page; a lease keeps two runs apart. A sync paused by refused
 -- credentials says why, and with which key, here.
 CREATE TABLE tracker_syncs (
     workspace_id   TEXT NOT NULL,
@@ -14,6 +14,8 @@ CREATE TABLE tracker_syncs (
     run_items      INTEGER NOT NULL DEFAULT 0,
     paused         TEXT,
     paused_key     TEXT,
+    -- One run at a time per project: the run holding the lease renews it with each page.
+    lease_until    TEXT,
     updated_at     TEXT NOT NULL,
     PRIMARY KEY (workspace_id, project_key)
 );

@@ -137,7 +137,63 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Takes `project`'s sync lease until `until` unless another run holds it; `false` when one does.
+    pub async fn claim_sync(
+        &self,
+        ws: &WorkspaceId,
+        project: &str,
+        tracker: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let ensure = "INSERT INTO tracker_syncs (workspace_id, project_key, tracker, run_items, updated_at) \
+                      VALUES ($1, $2, $3, 0, $4) ON CONFLICT (workspace_id, project_key) DO NOTHING";
+        on_tx!(tx, |conn| sqlx::query(ensure)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(tracker)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let claim = "UPDATE tracker_syncs SET lease_until = $3, updated_at = $4 WHERE workspace_id = $1 \
+                     AND project_key = $2 AND (lease_until IS NULL OR lease_until < $4)";
+        let claimed = on_tx!(tx, |conn| sqlx::query(claim)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(until)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(claimed == 1)
+    }
+
+    /// Gives the lease back (the run is over, finished or not).
+    pub async fn release_sync(&self, ws: &WorkspaceId, project: &str) -> Result<()> {
+        let sql = "UPDATE tracker_syncs SET lease_until = NULL WHERE workspace_id = $1 AND project_key = $2";
+        on_pool!(self, |pool| sqlx::query(sql).bind(ws.as_str()).bind(project).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
 impl StoreTx {
+    /// Renews `project`'s sync lease with the page being committed.
+    pub async fn renew_sync(&mut self, ws: &WorkspaceId, project: &str, until: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE tracker_syncs SET lease_until = $3 WHERE workspace_id = $1 AND project_key = $2";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(until)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn save_sync_position(
         &mut self,
         ws: &WorkspaceId,

@@ -19,6 +19,10 @@ pub use crate::service::mirror::{Applied, Mirror};
 /// was read, or on a clock slightly behind Linear's, is read again (harmlessly) next time.
 const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
+/// How long a run holds its project's sync after its last committed page: a run that died is
+/// taken over after this.
+const LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// What a sync did, so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
@@ -46,6 +50,8 @@ pub enum SyncError {
     Paused { project: String, why: String },
     #[error("{0}")]
     NotSynced(String),
+    #[error("another sync of {0} is running")]
+    Busy(String),
 }
 
 /// Reads `mirror`'s project from Linear into the board, from where the last run stopped
@@ -59,6 +65,10 @@ pub async fn run(
     mut progress: impl FnMut(&SyncReport),
 ) -> Result<SyncReport, SyncError> {
     let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
+    // Taken before the position is read: two runs never start from the same page.
+    if !store.claim_sync(ws, project, LINEAR, Utc::now() + LEASE, Utc::now()).await? {
+        return Err(SyncError::Busy(project.into()));
+    }
     let mut position = store
         .sync_position(ws, project)
         .await?
@@ -66,6 +76,7 @@ pub async fn run(
     if let Some(why) = &position.paused {
         // A new key is a new chance; the same key refused before is not tried again.
         if position.paused_key.as_deref() == Some(linear.key_fingerprint().as_str()) && !full {
+            store.release_sync(ws, project).await?;
             return Err(SyncError::Paused { project: project.into(), why: why.clone() });
         }
         position.paused = None;
@@ -77,11 +88,39 @@ pub async fn run(
         position.page_cursor = None;
         position.run_items = 0;
     }
+    let result = pages(store, linear, mirror, &mut position, &mut progress).await;
+    store.release_sync(ws, project).await?;
+    let report = result?;
+    if !report.unmapped.is_empty() {
+        tracing::warn!(project, statuses = ?report.unmapped, "Linear statuses with no mapping: their tickets stay where they were; map them in [projects.tracker.statuses]");
+    }
+    Ok(report)
+}
+
+/// The run's pages, from `position` on, each committed with the cursor after it.
+async fn pages(
+    store: &Store,
+    linear: &Linear,
+    mirror: &Mirror<'_>,
+    position: &mut SyncPosition,
+    progress: &mut impl FnMut(&SyncReport),
+) -> Result<SyncReport, SyncError> {
+    let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
     let mut report = SyncReport::default();
     loop {
-        let page = linear
+        let asked = linear
             .issues_page(mirror.team(), position.run_since, position.page_cursor.as_deref(), linear.page_size())
-            .await?;
+            .await;
+        let page = match asked {
+            // A cursor Linear no longer takes (kept across a long outage): the run starts over
+            // from its own `since`; pages read again change nothing.
+            Err(TrackerError::Refused { message, .. }) if position.page_cursor.is_some() => {
+                tracing::warn!(project, %message, "Linear refused the sync's cursor; the run starts over from its beginning");
+                position.page_cursor = None;
+                continue;
+            }
+            asked => asked?,
+        };
         let mut tx = store.begin().await?;
         for issue in &page.issues {
             mirror.apply(&mut tx, issue, &mut report).await?;
@@ -96,18 +135,15 @@ pub async fn run(
             position.run_started = None;
             position.run_items = 0;
         }
-        tx.save_sync_position(ws, project, &position, Utc::now()).await?;
+        tx.save_sync_position(ws, project, position, Utc::now()).await?;
+        tx.renew_sync(ws, project, Utc::now() + LEASE).await?;
         store.fault("tracker.sync.after_page")?;
         tx.commit().await?;
         progress(&report);
         if page.next.is_none() {
-            break;
+            return Ok(report);
         }
     }
-    if !report.unmapped.is_empty() {
-        tracing::warn!(project, statuses = ?report.unmapped, "Linear statuses with no mapping: their tickets stay where they were; map them in [projects.tracker.statuses]");
-    }
-    Ok(report)
 }
 
 /// `tracker.sync`: one project's sync, resumable (see [`run`]). Credentials refused pause
@@ -151,6 +187,8 @@ impl SyncJob {
                 Ok(Outcome::Done)
             }
             Err(SyncError::Paused { why, .. }) => Ok(Outcome::Cancel(why)),
+            // That run reads what this one would.
+            Err(SyncError::Busy(_)) => Ok(Outcome::Done),
             Err(SyncError::Tracker(err @ TrackerError::Auth { .. })) => {
                 pause(env, &mirror, linear, &err.to_string()).await?;
                 Ok(Outcome::Cancel(err.to_string()))
