@@ -22,6 +22,7 @@ on_both_backends!(
     stuck_work_is_reported_once_a_day_and_each_dm_once,
     epic_cards_file_tickets_by_button_for_a_pm_only,
     forecast_variance_alerts_once_per_epic_and_month,
+    a_forecast_by_month_shows_this_months_plan_and_the_plan_to_date,
     the_month_end_workbook_reads_back_with_its_totals,
     an_agent_with_nothing_to_report_stays_quiet_unless_asked,
 );
@@ -325,6 +326,25 @@ async fn forecast_variance_alerts_once_per_epic_and_month(url: &str) {
     run(t0() + Duration::days(8)).await;
     let now: Vec<String> = alerts(&chat).into_iter().map(|(to, _)| to).collect();
     assert_eq!(now, ["@pat", "#mobile-app"], "the PM is not told twice in a month");
+}
+
+async fn a_forecast_by_month_shows_this_months_plan_and_the_plan_to_date(url: &str) {
+    let app = app(url).await;
+    let ws = app.workspace();
+    let mut tx = app.store.begin().await.unwrap();
+    for (month, hours) in [("2026-10", 60.0), ("2026-11", 40.0), ("2026-12", 30.0)] {
+        tx.set_forecast_month(&ws, "APP", "Orders", month, hours, t0()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let total = app.store.forecasts(&ws).await.unwrap().into_iter().find(|f| f.1 == "Orders").unwrap().2;
+    assert_eq!(total, 130.0, "the epic's total is its months' sum");
+    let chat = RecordingChat::default();
+    let at = t0() + Duration::hours(2);
+    let plan = agents::plan(Agent::Forecast, &app.store, &ws, &app.config, &app.templates, at).await.unwrap();
+    agents::deliver(&plan, &app.store, &ws, &app.config, &chat, at, false).await.unwrap();
+    let summary = chat.texts().into_iter().find(|(_, t)| t.starts_with("Forecasts ·")).unwrap().1;
+    let orders = summary.lines().find(|l| l.contains("APP · Orders")).unwrap_or_else(|| panic!("{summary}"));
+    assert!(orders.contains("of 40 h planned this month, 100 h planned by now"), "{orders}");
 }
 
 async fn the_month_end_workbook_reads_back_with_its_totals(url: &str) {

@@ -513,6 +513,15 @@ fn worklogs_import_all_or_nothing_and_agents_send_once() {
     sandbox.write("forecast.csv", "project,epic,hours\nAPP,Offline mode,120\nAPP,Payments,80\n");
     let forecasts = sandbox.run(&["--database-url", &url, "forecasts", "import", "forecast.csv"]);
     assert_eq!(stdout(&forecasts).trim(), "Imported 2 forecasts from forecast.csv.");
+    sandbox.write(
+        "months.csv",
+        "project,epic,month,hours\nAPP,Payments,2026-11,50\nAPP,Payments,2026-12-01,30\nAPP,Payments,soon,1\n",
+    );
+    let bad = sandbox.run(&["--database-url", &url, "forecasts", "import", "months.csv"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("bad month \"soon\""), "{}", stderr(&bad));
+    let months = sandbox.run(&["--database-url", &url, "forecasts", "import", "months.csv", "--skip-bad-rows"]);
+    assert!(stdout(&months).starts_with("Imported 2 forecasts from months.csv"), "{}", stdout(&months));
 }
 
 #[test]

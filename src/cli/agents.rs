@@ -123,7 +123,13 @@ pub async fn import_forecasts(app: &App, file: &Path, skip_bad_rows: bool) -> Re
     let now = Utc::now();
     let mut tx = app.store.begin().await?;
     for row in &parsed.rows {
-        tx.set_forecast(&ws, &row.project, &row.epic, row.hours, now).await?;
+        match row.month {
+            Some(month) => {
+                let month = month.format("%Y-%m").to_string();
+                tx.set_forecast_month(&ws, &row.project, &row.epic, &month, row.hours, now).await?
+            }
+            None => tx.set_forecast(&ws, &row.project, &row.epic, row.hours, now).await?,
+        }
     }
     tx.commit().await?;
     println!("Imported {} forecasts from {}{}.", parsed.rows.len(), file.display(), skipped(&parsed.bad));

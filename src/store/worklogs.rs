@@ -122,6 +122,40 @@ impl StoreTx {
         Ok(if updated == 1 { Imported::Updated } else { Imported::Unchanged })
     }
 
+    /// Sets an epic's forecast for `month` (`YYYY-MM`), replacing an earlier one, and makes
+    /// the epic's total the sum of its months.
+    pub async fn set_forecast_month(
+        &mut self,
+        ws: &WorkspaceId,
+        project: &str,
+        epic: &str,
+        month: &str,
+        hours: f64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "INSERT INTO forecast_months (workspace_id, project, epic, month, hours, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, project, epic, month) \
+                   DO UPDATE SET hours = excluded.hours, created_at = excluded.created_at";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(epic)
+            .bind(month)
+            .bind(hours)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
+        let total = "SELECT COALESCE(SUM(hours), 0) FROM forecast_months WHERE workspace_id = $1 AND project = $2 AND epic = $3";
+        let total: f64 = on_tx!(self, |conn| sqlx::query_scalar(total)
+            .bind(ws.as_str())
+            .bind(project)
+            .bind(epic)
+            .fetch_one(&mut *conn)
+            .await)?;
+        self.set_forecast(ws, project, epic, total, at).await
+    }
+
     /// Sets an epic's forecast, replacing an earlier one.
     pub async fn set_forecast(
         &mut self,
@@ -153,6 +187,12 @@ impl Store {
                    WHERE workspace_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, id";
         let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
         Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(&from).bind(&to).fetch_all(pool).await)?)
+    }
+
+    /// Every monthly forecast: `(project, epic, month as YYYY-MM, hours)`.
+    pub async fn forecast_months(&self, ws: &WorkspaceId) -> Result<Vec<(String, String, String, f64)>> {
+        let sql = "SELECT project, epic, month, hours FROM forecast_months WHERE workspace_id = $1 ORDER BY project, epic, month";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await)?)
     }
 
     /// Every forecast: `(project, epic, hours, when it was set)`.

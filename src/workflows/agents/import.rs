@@ -105,17 +105,28 @@ pub fn worklogs(text: &str, people: &[&str], projects: &[&str]) -> Result<Parsed
     Ok(parsed)
 }
 
-/// A forecast: `project, epic, hours`.
+/// A forecast: `project, epic, hours`, and with a `month` column the month it is for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forecast {
     pub project: String,
     pub epic: String,
     pub hours: f64,
+    /// The first day of the month, when the file has a month column.
+    pub month: Option<chrono::NaiveDate>,
+}
+
+/// A month as `2026-11` or a date in it (`2026-11-01`).
+fn month(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    let day = text.get(..7).filter(|_| text.len() == 7).map(|m| format!("{m}-01")).unwrap_or_else(|| text.to_string());
+    let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()?;
+    chrono::Datelike::with_day(&date, 1)
 }
 
 pub fn forecasts(text: &str, projects: &[&str]) -> Result<Parsed<Forecast>, BadRow> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let at = columns(&mut reader, &["project", "epic", "hours"])?;
+    let month_at = reader.headers().ok().and_then(|h| h.iter().position(|c| c.trim().eq_ignore_ascii_case("month")));
     let mut parsed = Parsed { rows: Vec::new(), bad: Vec::new() };
     for (n, record) in reader.records().enumerate() {
         let line = record.as_ref().ok().and_then(|r| r.position()).map_or(n as u64 + 2, |p| p.line());
@@ -140,8 +151,18 @@ pub fn forecasts(text: &str, projects: &[&str]) -> Result<Parsed<Forecast>, BadR
                 0.0
             }
         };
+        let month = match month_at.map(|at| record.get(at).unwrap_or("").to_string()) {
+            None => None,
+            Some(text) => match self::month(&text) {
+                Some(month) => Some(month),
+                None => {
+                    problems.push(format!("bad month \"{text}\" (2026-11, or a date in the month)"));
+                    None
+                }
+            },
+        };
         if problems.is_empty() {
-            parsed.rows.push(Forecast { project, epic, hours });
+            parsed.rows.push(Forecast { project, epic, hours, month });
         } else {
             parsed.bad.push(BadRow { line, problem: problems.join("; ") });
         }
@@ -155,6 +176,19 @@ mod tests {
 
     const PEOPLE: &[&str] = &["ana", "ben"];
     const PROJECTS: &[&str] = &["WEB", "APP"];
+
+    #[test]
+    fn forecasts_may_be_per_month() {
+        let parsed = forecasts(
+            "project,epic,month,hours\nWEB,Checkout,2026-11,40\nWEB,Checkout,2026-12-15,30\nWEB,Search,Nov,3\n",
+            PROJECTS,
+        )
+        .unwrap();
+        let months: Vec<String> = parsed.rows.iter().map(|r| r.month.unwrap().to_string()).collect();
+        assert_eq!(months, ["2026-11-01", "2026-12-01"]);
+        assert_eq!(parsed.bad.len(), 1);
+        assert!(parsed.bad[0].problem.contains("bad month \"Nov\""), "{:?}", parsed.bad);
+    }
 
     #[test]
     fn good_rows_are_read_in_any_column_order() {
@@ -197,7 +231,10 @@ mod tests {
     #[test]
     fn forecasts_are_read_and_checked() {
         let parsed = forecasts("project,epic,hours\nWEB,Checkout,120\nWEB,,10\nZZZ,Search,x\n", PROJECTS).unwrap();
-        assert_eq!(parsed.rows, [Forecast { project: "WEB".into(), epic: "Checkout".into(), hours: 120.0 }]);
+        assert_eq!(
+            parsed.rows,
+            [Forecast { project: "WEB".into(), epic: "Checkout".into(), hours: 120.0, month: None }]
+        );
         assert_eq!(parsed.bad.len(), 2);
         assert_eq!(parsed.bad[1].to_string(), "line 4: unknown project \"ZZZ\"; bad hours \"x\" (a number, 0 or more)");
     }

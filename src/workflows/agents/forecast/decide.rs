@@ -15,6 +15,8 @@ pub struct Forecast {
     pub epic: String,
     pub hours: f64,
     pub set_at: DateTime<Utc>,
+    /// Per month (first day, hours), when the forecast was given by month.
+    pub months: Vec<(NaiveDate, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,10 @@ pub struct Variance {
     pub forecast: f64,
     pub actual: f64,
     pub month_to_date: f64,
+    /// With a forecast by month: this month's, and the months' up to this one summed (the hours
+    /// that should be spent by now, against `actual`).
+    pub month_forecast: Option<f64>,
+    pub cumulative_forecast: Option<f64>,
     /// Done over all (cancelled left out) tickets of the epic, 0..1.
     pub done_share: f64,
     pub done: usize,
@@ -144,12 +150,19 @@ pub fn decide(input: &Input) -> Vec<Variance> {
                     reasons.push("no single cause in the data: hours run ahead of tickets done".into());
                 }
             }
+            let by_month = !f.months.is_empty();
+            let month_forecast =
+                by_month.then(|| f.months.iter().filter(|(m, _)| *m == month).map(|(_, h)| h).sum::<f64>());
+            let cumulative_forecast =
+                by_month.then(|| f.months.iter().filter(|(m, _)| *m <= month).map(|(_, h)| h).sum::<f64>());
             Variance {
                 project: f.project.clone(),
                 epic: f.epic.clone(),
                 forecast: f.hours,
                 actual: round1(actual),
                 month_to_date: round1(month_to_date),
+                month_forecast,
+                cumulative_forecast,
                 done_share,
                 done,
                 total: tickets.len(),
@@ -210,7 +223,31 @@ mod tests {
     }
 
     fn forecast(epic: &str, hours: f64) -> Forecast {
-        Forecast { project: "APP".into(), epic: epic.into(), hours, set_at: set_at() }
+        Forecast { project: "APP".into(), epic: epic.into(), hours, set_at: set_at(), months: vec![] }
+    }
+
+    #[test]
+    fn a_forecast_by_month_gives_this_months_and_the_cumulative_plan() {
+        let month = |m: u32| NaiveDate::from_ymd_opt(2026, m, 1).unwrap();
+        let by_month = Forecast {
+            months: vec![(month(10), 30.0), (month(11), 40.0), (month(12), 30.0)],
+            ..forecast("Orders", 100.0)
+        };
+        let logs = vec![log("Orders", "ben", 2, 25.0), log("Orders", "ben", 12, 10.0)];
+        let out = decide(&Input { now: now(), tz: New_York, forecasts: &[by_month], worklogs: &logs, tickets: &[] });
+        // November: 35 h so far this month of 40 planned; 35 h to date of the 70 planned by now.
+        assert_eq!(
+            (out[0].month_to_date, out[0].month_forecast, out[0].cumulative_forecast),
+            (35.0, Some(40.0), Some(70.0))
+        );
+        let plain = decide(&Input {
+            now: now(),
+            tz: New_York,
+            forecasts: &[forecast("Orders", 100.0)],
+            worklogs: &logs,
+            tickets: &[],
+        });
+        assert_eq!(plain[0].month_forecast, None);
     }
 
     #[test]

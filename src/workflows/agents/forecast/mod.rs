@@ -17,12 +17,22 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     let Ctx { store, ws, config, templates, now } = *ctx;
     let scope: Vec<&str> =
         config.projects.iter().filter(|p| p.kind == ProjectKind::Scope).map(|p| p.key.as_str()).collect();
+    let months = store.forecast_months(ws).await?;
     let forecasts: Vec<Forecast> = store
         .forecasts(ws)
         .await?
         .into_iter()
         .filter(|(project, ..)| scope.contains(&project.as_str()))
-        .map(|(project, epic, hours, set_at)| Forecast { project, epic, hours, set_at })
+        .map(|(project, epic, hours, set_at)| {
+            let months = months
+                .iter()
+                .filter(|(p, e, ..)| *p == project && *e == epic)
+                .filter_map(|(_, _, month, hours)| {
+                    Some((NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?, *hours))
+                })
+                .collect();
+            Forecast { project, epic, hours, set_at, months }
+        })
         .collect();
     let today = crate::calendar::local_date(now, config.team.timezone);
     let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today);
@@ -74,5 +84,6 @@ fn row(v: &Variance) -> serde_json::Value {
         "mark": mark, "project": v.project, "epic": v.epic, "forecast": hours(v.forecast), "actual": hours(v.actual),
         "mtd": hours(v.month_to_date), "done": v.done, "total": v.total, "eac": hours(v.at_completion),
         "variance": format!("{:+.0}", v.variance_pct), "risk": v.risk, "reasons": v.reasons.join("; "),
+        "month_forecast": v.month_forecast.map(hours), "cumulative_forecast": v.cumulative_forecast.map(hours),
     })
 }
