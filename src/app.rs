@@ -35,6 +35,10 @@ pub struct App {
     pub linear: Option<Arc<crate::tracker::linear::Linear>>,
     /// `LINEAR_WEBHOOK_SECRET`: `POST /linear/webhook` is served when set.
     pub linear_webhook_secret: Option<String>,
+    /// Jira Cloud's API (`JIRA_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN`): projects with `kind = "jira"` sync.
+    pub jira: Option<Arc<crate::tracker::jira::Jira>>,
+    /// `JIRA_WEBHOOK_SECRET` (the admin webhook's secret): `POST /jira/webhook` is served when set.
+    pub jira_webhook_secret: Option<String>,
     /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
     pub feedback: Vec<crate::intake::feedback::http::Source>,
     /// The support mailbox and the mail pmbot sends, when set.
@@ -72,6 +76,8 @@ impl App {
             linear: crate::tracker::linear::LinearSettings::from_env()
                 .map(|s| Arc::new(crate::tracker::linear::Linear::new(s))),
             linear_webhook_secret: std::env::var("LINEAR_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
+            jira: crate::tracker::jira::JiraSettings::from_env().map(|s| Arc::new(crate::tracker::jira::Jira::new(s))),
+            jira_webhook_secret: std::env::var("JIRA_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
             feedback,
             imap: imap.map(Arc::new),
             mailer: mailer.map(Arc::new),
@@ -120,6 +126,7 @@ impl App {
             llm: self.llm.clone(),
             github: self.github.clone(),
             linear: self.linear.clone(),
+            jira: self.jira.clone(),
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
             boards: Arc::new(crate::workflows::conversation::BoardCache::new(self.embeddings)),
@@ -193,6 +200,13 @@ impl App {
                 secret: secret.clone(),
             })
         });
+        let jira = self.jira_webhook_secret.as_ref().map(|secret| {
+            Arc::new(crate::tracker::jira::JiraHttp {
+                store: self.store.clone(),
+                workspace: self.workspace(),
+                secret: secret.clone(),
+            })
+        });
         let feedback = (!self.feedback.is_empty()).then(|| {
             let intake = &self.config.intake;
             Arc::new(crate::intake::feedback::http::FeedbackHttp::new(
@@ -204,7 +218,7 @@ impl App {
                 intake.trust_forwarded_for,
             ))
         });
-        let endpoints = crate::http::Endpoints { slack, discord, alerts, github, linear, feedback };
+        let endpoints = crate::http::Endpoints { slack, discord, alerts, github, linear, jira, feedback };
         let router = crate::http::router(self.store.clone(), endpoints);
         let limits = crate::http::serve::ConnectionLimits::default();
         let server = crate::http::serve::serve(listener, router, limits, shutdown);

@@ -24,6 +24,8 @@ pub struct JobEnv<C> {
     pub mailer: Option<Arc<crate::intake::email::Mailer>>,
     /// Linear's API (`LINEAR_API_KEY`), for projects mirrored from Linear.
     pub linear: Option<Arc<crate::tracker::linear::Linear>>,
+    /// Jira Cloud's API (`JIRA_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN`), for projects mirrored from Jira.
+    pub jira: Option<Arc<crate::tracker::jira::Jira>>,
     /// The worker's matcher, kept current (built once, not per message).
     pub boards: Arc<crate::workflows::conversation::BoardCache>,
 }

@@ -16,7 +16,7 @@ use pmbot::service::{Actor, BoardService, Ctx};
 use pmbot::store::{ItemKind, JobState};
 use pmbot::tracker::linear::{Linear, LinearSettings};
 use pmbot::tracker::sync::{self, Mirror, SyncError, SyncReport};
-use pmbot::tracker::SyncJob;
+use pmbot::tracker::{Source, SyncJob};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,8 +103,15 @@ impl Team {
     async fn sync(&self) -> Result<SyncReport, SyncError> {
         let project = self.app.config.projects.iter().find(|p| p.key == "ENG").unwrap();
         let mirror = Mirror::new(&self.app.config, project).unwrap();
-        sync::run(&self.app.store, self.app.linear.as_deref().unwrap(), &mirror, false, chrono::Utc::now(), |_| {})
-            .await
+        sync::run(
+            &self.app.store,
+            &Source::Linear(self.app.linear.clone().unwrap()),
+            &mirror,
+            false,
+            chrono::Utc::now(),
+            |_| {},
+        )
+        .await
     }
 
     async fn ticket(&self, key: &str) -> pmbot::board::Ticket {
@@ -224,7 +231,7 @@ async fn an_interrupted_sync_resumes_from_its_cursor_without_duplicates(url: &st
     // Page 1 goes through (committed with its cursor), page 2 fails.
     let project = t.app.config.projects.iter().find(|p| p.key == "ENG").unwrap();
     let mirror = Mirror::new(&t.app.config, project).unwrap();
-    let linear = t.app.linear.clone().unwrap();
+    let linear = Source::Linear(t.app.linear.clone().unwrap());
     let mut pages = 0;
     let interrupted = sync::run(&t.app.store, &linear, &mirror, false, chrono::Utc::now(), |_| {
         pages += 1;
@@ -319,8 +326,14 @@ async fn a_move_is_written_through_the_workflow_or_told_when_linear_cannot(url: 
     t.board().move_to(&pat, &key, Status::Blocked, Some("waiting on IT"), &Ctx::new(chrono::Utc::now())).await.unwrap();
     t.run_jobs_retrying(1).await;
     assert_eq!(t.linear.issue(ENG_101).unwrap()["state"]["name"], "In Review");
-    let told: Vec<(String, String)> =
-        t.chat.texts().into_iter().filter(|(_, text)| text.contains("no status for blocked")).collect();
+    let told: Vec<(String, String)> = t
+        .chat
+        .texts()
+        .into_iter()
+        .filter(|(_, text)| {
+            text.contains("Linear offers no way to move ENG-101 from In Review to a status for blocked")
+        })
+        .collect();
     assert_eq!(told.len(), 1, "{:?}", t.chat.texts());
     assert_eq!(told[0].0, "#eng");
     assert!(t.jobs("tracker.write").await.iter().all(|j| j.state == JobState::Completed));
@@ -408,11 +421,18 @@ async fn refused_credentials_pause_syncing_and_the_pm_is_told_once(url: &str) {
     t.linear.refuse_credentials(false);
     let project = t.app.config.projects.iter().find(|p| p.key == "ENG").unwrap();
     let mirror = Mirror::new(&t.app.config, project).unwrap();
-    let same_key =
-        sync::run(&t.app.store, t.app.linear.as_deref().unwrap(), &mirror, false, chrono::Utc::now(), |_| {}).await;
+    let same_key = sync::run(
+        &t.app.store,
+        &Source::Linear(t.app.linear.clone().unwrap()),
+        &mirror,
+        false,
+        chrono::Utc::now(),
+        |_| {},
+    )
+    .await;
     assert!(matches!(same_key, Err(SyncError::Paused { .. })), "{same_key:?}");
     let new_key = client(&t.linear.url, "lin_api_new");
-    sync::run(&t.app.store, &new_key, &mirror, false, chrono::Utc::now(), |_| {}).await.unwrap();
+    sync::run(&t.app.store, &Source::Linear(new_key), &mirror, false, chrono::Utc::now(), |_| {}).await.unwrap();
     assert!(t.app.store.sync_position(&ws, "ENG").await.unwrap().unwrap().paused.is_none());
 }
 

@@ -82,7 +82,8 @@ pub async fn run(issues: usize, out: &mut dyn Write) -> Result<bool, super::Benc
     reset_peak();
     let started = Instant::now();
     let mut last_said = Instant::now();
-    let report = sync::run(&app.store, &client, &mirror, true, chrono::Utc::now(), |r| {
+    let source = crate::tracker::Source::Linear(std::sync::Arc::new(client));
+    let report = sync::run(&app.store, &source, &mirror, true, chrono::Utc::now(), |r| {
         if last_said.elapsed() > Duration::from_secs(5) {
             eprintln!("  … {} issues synced", r.read);
             last_said = Instant::now();

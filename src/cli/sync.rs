@@ -3,9 +3,11 @@
 use super::CliError;
 use crate::app::App;
 use crate::config::{Config, TrackerKind};
+use crate::tracker::jira::{Jira, JiraSettings};
 use crate::tracker::linear::{Linear, LinearSettings};
 use crate::tracker::mapping::{kind_status, StatusMap};
 use crate::tracker::sync::{self, Mirror, SyncReport};
+use crate::tracker::{RemoteState, Source, TrackerError};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -19,16 +21,16 @@ pub async fn run(app: &App, project: Option<&str>, full: bool) -> Result<(), Cli
         .collect();
     if mirrored.is_empty() {
         return Err(CliError::Misuse(match project {
-            Some(key) => format!("{key} is not a project with [projects.tracker] kind = \"linear\" in pmbot.toml"),
-            None => "no project has [projects.tracker] kind = \"linear\" in pmbot.toml: nothing to sync".into(),
+            Some(key) => format!("{key} is not a project with a [projects.tracker] (linear or jira) in pmbot.toml"),
+            None => "no project has a [projects.tracker] (linear or jira) in pmbot.toml: nothing to sync".into(),
         }));
     }
-    let Some(linear) = app.linear.clone() else {
-        return Err(CliError::Misuse("LINEAR_API_KEY is not set: pmbot cannot read Linear".into()));
-    };
     let terminal = std::io::stderr().is_terminal();
     for mirror in &mirrored {
         let key = mirror.project.key.clone();
+        let kind = mirror.project.tracker.as_ref().map_or(TrackerKind::Builtin, |t| t.kind);
+        let source = Source::of(kind, app.linear.as_ref(), app.jira.as_ref())
+            .map_err(|why| CliError::Misuse(format!("{key}: {why}: pmbot cannot read {}", mirror.label)))?;
         let started = Instant::now();
         let progress = |r: &SyncReport| {
             let rate = r.read as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -44,7 +46,7 @@ pub async fn run(app: &App, project: Option<&str>, full: bool) -> Result<(), Cli
                 eprintln!("{line}");
             }
         };
-        let report = sync::run(&app.store, &linear, mirror, full, chrono::Utc::now(), progress)
+        let report = sync::run(&app.store, &source, mirror, full, chrono::Utc::now(), progress)
             .await
             .map_err(|e| CliError::Failure(format!("{key}: {e}")))?;
         if terminal {
@@ -80,17 +82,22 @@ pub async fn check(config: &Config, online: bool) -> Result<(), CliError> {
         return Ok(());
     }
     let linear = LinearSettings::from_env().map(Linear::new);
+    let jira = JiraSettings::from_env().map(Jira::new);
     let mut unmapped = Vec::new();
     for project in projects {
         let Some(tracker) = &project.tracker else { continue };
-        if tracker.kind != TrackerKind::Linear {
-            println!("  {}: tracker {:?}", project.key, tracker.kind);
-            continue;
-        }
+        let label = match tracker.kind {
+            TrackerKind::Linear => "Linear team",
+            TrackerKind::Jira => "Jira project",
+            other => {
+                println!("  {}: tracker {other:?}", project.key);
+                continue;
+            }
+        };
         let team = tracker.team.as_deref().unwrap_or(&project.key);
         let named: Vec<String> = tracker.statuses.iter().map(|(name, status)| format!("{name} → {status}")).collect();
         println!(
-            "  {}: Linear team {team}, synced \"{}\"{}; statuses named: {}; others {}",
+            "  {}: {label} {team}, synced \"{}\"{}; statuses named: {}; others {}",
             project.key,
             tracker.poll,
             if tracker.write_back { ", pmbot's changes written back" } else { "" },
@@ -100,12 +107,16 @@ pub async fn check(config: &Config, online: bool) -> Result<(), CliError> {
         if !online {
             continue;
         }
-        let Some(linear) = &linear else {
-            println!("    --online: LINEAR_API_KEY is not set, Linear's statuses were not read");
-            continue;
+        let states: Result<Vec<RemoteState>, TrackerError> = match (tracker.kind, &linear, &jira) {
+            (TrackerKind::Linear, Some(linear), _) => linear.workflow_states(team).await,
+            (TrackerKind::Jira, _, Some(jira)) => jira.statuses(team).await,
+            _ => {
+                println!("    --online: the tracker's credentials are not set, its statuses were not read");
+                continue;
+            }
         };
         let map = StatusMap::new(tracker);
-        match linear.workflow_states(team).await {
+        match states {
             Ok(states) => {
                 for state in states {
                     let how = match (map.by_name(&state.name), map.status(&state)) {

@@ -239,19 +239,19 @@ fn projects(config: &Config) -> Result<(), (String, String)> {
 fn tracker(at: &str, project: &str, tracker: &super::TrackerConfig) -> Result<(), (String, String)> {
     use super::TrackerKind;
     match tracker.kind {
-        TrackerKind::Builtin | TrackerKind::Linear => {}
-        TrackerKind::Jira | TrackerKind::Github => {
-            return fail(format!("{at}.kind"), "only \"builtin\" and \"linear\" are supported in this version")
+        TrackerKind::Builtin | TrackerKind::Linear | TrackerKind::Jira => {}
+        TrackerKind::Github => {
+            return fail(format!("{at}.kind"), "\"builtin\", \"linear\" and \"jira\" are supported in this version")
         }
     }
-    if tracker.kind == TrackerKind::Linear {
+    if matches!(tracker.kind, TrackerKind::Linear | TrackerKind::Jira) {
         match &tracker.team {
-            None => return fail(format!("{at}.team"), "a Linear project needs its team's key"),
+            None => return fail(format!("{at}.team"), "the tracker's key for the project is needed (Linear's team, Jira's project)"),
             Some(team) if team != project => {
                 return fail(
                     format!("{at}.team"),
                     format!(
-                        "must be the project's key (\"{project}\"): Linear's keys ({team}-12) become the tickets' keys"
+                        "must be the project's key (\"{project}\"): the tracker's keys ({team}-12) become the tickets' keys"
                     ),
                 )
             }

@@ -19,11 +19,12 @@ pub struct Endpoints {
     pub alerts: Option<Arc<crate::intake::alerts::http::AlertsHttp>>,
     pub github: Option<Arc<crate::intake::github::http::GithubHttp>>,
     pub linear: Option<Arc<crate::tracker::linear::LinearHttp>>,
+    pub jira: Option<Arc<crate::tracker::jira::JiraHttp>>,
     pub feedback: Option<Arc<crate::intake::feedback::http::FeedbackHttp>>,
 }
 
 pub fn router(store: Store, endpoints: Endpoints) -> Router {
-    let Endpoints { slack, discord, alerts, github, linear, feedback } = endpoints;
+    let Endpoints { slack, discord, alerts, github, linear, jira, feedback } = endpoints;
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -48,6 +49,9 @@ pub fn router(store: Store, endpoints: Endpoints) -> Router {
     }
     if let Some(linear) = linear {
         router = router.merge(guarded(crate::tracker::linear::webhook::routes(linear)));
+    }
+    if let Some(jira) = jira {
+        router = router.merge(guarded(crate::tracker::jira::webhook::routes(jira)));
     }
     if let Some(feedback) = feedback {
         router = router.merge(guarded(crate::intake::feedback::http::routes(feedback)));

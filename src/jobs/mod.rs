@@ -40,6 +40,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<crate::tracker::SyncJob>()?
         .register::<crate::tracker::WriteJob>()?
         .register::<crate::tracker::linear::LinearEventJob>()?
+        .register::<crate::tracker::jira::JiraEventJob>()?
         .register::<AgentJob>()
 }
 
@@ -114,8 +115,11 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
         add("retention", &config.retention.schedule, config.team.timezone, prune, serde_json::json!({}));
     }
     for project in &config.projects {
+        use crate::config::TrackerKind;
         use crate::tracker::SyncJob;
-        if let Some(tracker) = project.tracker.as_ref().filter(|t| t.kind == crate::config::TrackerKind::Linear) {
+        if let Some(tracker) =
+            project.tracker.as_ref().filter(|t| matches!(t.kind, TrackerKind::Linear | TrackerKind::Jira))
+        {
             let sync = (SyncJob::KIND, SyncJob::QUEUE, SyncJob::MAX_ATTEMPTS);
             let payload = serde_json::json!({ "project": project.key, "full": false });
             add(&format!("sync-{}", project.key), &tracker.poll, config.team.timezone, sync, payload);

@@ -7,7 +7,7 @@ use crate::board::{NewTicket, Source, Status, TicketKey, MAX_TITLE_CHARS};
 use crate::config::{Config, ProjectConfig, TrackerKind};
 use crate::store::{ItemKind, MirroredFields, StoreError, StoreTx, WorkspaceId};
 use crate::tracker::mapping::{self, StatusMap};
-use crate::tracker::{RemoteIssue, RemoteUser, SyncReport, LINEAR};
+use crate::tracker::{RemoteIssue, RemoteUser, SyncReport, JIRA, LINEAR};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -29,17 +29,27 @@ pub struct Mirror<'a> {
     pub map: StatusMap,
     /// Tracker account id → handle, from `pmbot.toml`'s people.
     pub people: HashMap<String, String>,
+    /// The tracker's name on the board (`linear`, `jira`) and in words (`Linear`, `Jira`).
+    pub tracker: &'static str,
+    pub label: &'static str,
 }
 
 impl<'a> Mirror<'a> {
     pub fn new(config: &'a Config, project: &'a ProjectConfig) -> Option<Mirror<'a>> {
-        let tracker = project.tracker.as_ref().filter(|t| t.kind == TrackerKind::Linear)?;
+        let tracker = project.tracker.as_ref()?;
+        let (name, label) = match tracker.kind {
+            TrackerKind::Linear => (LINEAR, "Linear"),
+            TrackerKind::Jira => (JIRA, "Jira"),
+            TrackerKind::Builtin | TrackerKind::Github => return None,
+        };
         let people = config.people.iter().filter_map(|p| Some((p.tracker_id.clone()?, p.handle.clone()))).collect();
         Some(Mirror {
             ws: WorkspaceId::new(config.team.workspace.clone()),
             project,
             map: StatusMap::new(tracker),
             people,
+            tracker: name,
+            label,
         })
     }
 
@@ -55,8 +65,8 @@ impl<'a> Mirror<'a> {
     fn actor(&self, user: Option<&RemoteUser>) -> String {
         match (self.handle(user), user) {
             (Some(handle), _) => handle,
-            (None, Some(user)) => format!("linear:{}", user.name),
-            (None, None) => "linear".into(),
+            (None, Some(user)) => format!("{}:{}", self.tracker, user.name),
+            (None, None) => self.tracker.into(),
         }
     }
 
@@ -96,7 +106,7 @@ impl<'a> Mirror<'a> {
             }
             return Ok(Applied::Updated);
         }
-        let mut known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+        let mut known = tx.mirror_item(ws, self.tracker, ItemKind::Issue, &issue.id).await?;
         let mut key = key;
         if let Some(item) = &known {
             // The board's key for it (the issue may have changed teams since), locked before
@@ -104,11 +114,11 @@ impl<'a> Mirror<'a> {
             // older never lands after the newer.
             key = item.local_ref.parse().map_err(StoreError::from)?;
             tx.lock_ticket(ws, &key).await?;
-            known = tx.mirror_item(ws, LINEAR, ItemKind::Issue, &issue.id).await?;
+            known = tx.mirror_item(ws, self.tracker, ItemKind::Issue, &issue.id).await?;
         } else if tx.ticket(ws, &key).await.is_ok() {
-            // A ticket made on pmbot's board took the key Linear gave this issue: said, skipped,
+            // A ticket made on pmbot's board took the key the tracker gave this issue: said, skipped,
             // and the rest of the page goes on.
-            tracing::warn!(key = %key, issue = %issue.id, "a Linear issue's key is taken by a ticket made on pmbot's board; not mirrored");
+            tracing::warn!(key = %key, issue = %issue.id, "a tracker issue's key is taken by a ticket made on pmbot's board; not mirrored");
             report.elsewhere += 1;
             return Ok(Applied::Elsewhere);
         }
@@ -118,7 +128,7 @@ impl<'a> Mirror<'a> {
                 let ticket = tx.lock_ticket(ws, &key).await?;
                 let mut plan =
                     mapping::plan_status(&self.map, issue, Some(ticket.status), Some(item.remote_updated_at));
-                // Linear's state unchanged since pmbot last saw it, and no move in its history
+                // The tracker's state unchanged since pmbot last saw it, and no move in its history
                 // since: the board's own status (blocked, a move still being written) stands.
                 let moved_on_linear = item.remote_status.as_deref() != Some(issue.state.name.as_str())
                     || issue.history.iter().any(|m| m.at > item.remote_updated_at);
@@ -132,7 +142,7 @@ impl<'a> Mirror<'a> {
                         &key,
                         step.to,
                         &self.actor(step.actor.as_ref()),
-                        Some(&moved_on(&step.remote)),
+                        Some(&format!("on {}: {}", self.label, step.remote)),
                         step.at,
                     )
                     .await?;
@@ -156,7 +166,11 @@ impl<'a> Mirror<'a> {
                     epic: f.epic,
                     parent: f.parent,
                     estimate: f.estimate,
-                    source: Source { tracker: Some(LINEAR.into()), external_id: Some(issue.id.clone()), url: f.url },
+                    source: Source {
+                        tracker: Some(self.tracker.into()),
+                        external_id: Some(issue.id.clone()),
+                        url: f.url,
+                    },
                 };
                 tx.create_ticket_keyed(ws, &key, &new, &self.actor(issue.creator.as_ref()), issue.created_at).await?;
                 for step in &plan.steps {
@@ -165,7 +179,7 @@ impl<'a> Mirror<'a> {
                         &key,
                         step.to,
                         &self.actor(step.actor.as_ref()),
-                        Some(&moved_on(&step.remote)),
+                        Some(&format!("on {}: {}", self.label, step.remote)),
                         step.at,
                     )
                     .await?;
@@ -180,7 +194,7 @@ impl<'a> Mirror<'a> {
             let status = Some(issue.state.name.as_str());
             tx.put_mirror_item(
                 ws,
-                LINEAR,
+                self.tracker,
                 ItemKind::Issue,
                 &issue.id,
                 &self.project.key,
@@ -191,14 +205,28 @@ impl<'a> Mirror<'a> {
             .await?;
         }
         for comment in &issue.comments {
-            if tx.mirror_item(ws, LINEAR, ItemKind::Comment, &comment.id).await?.is_some() {
+            if tx.mirror_item(ws, self.tracker, ItemKind::Comment, &comment.id).await?.is_some() {
+                continue;
+            }
+            // pmbot's own comment, read back before its write job linked it: it is on the
+            // board already (Jira gives a comment its id only once it is made).
+            if comment.body.contains(crate::tracker::VIA_PMBOT) {
                 continue;
             }
             let author = self.actor(comment.author.as_ref());
             let added = tx.add_comment(ws, &key, &author, &comment.body, comment.at).await?;
             let local = added.id.to_string();
-            tx.put_mirror_item(ws, LINEAR, ItemKind::Comment, &comment.id, &self.project.key, &local, comment.at, None)
-                .await?;
+            tx.put_mirror_item(
+                ws,
+                self.tracker,
+                ItemKind::Comment,
+                &comment.id,
+                &self.project.key,
+                &local,
+                comment.at,
+                None,
+            )
+            .await?;
             report.comments += 1;
         }
         match applied {
@@ -216,32 +244,29 @@ impl<'a> Mirror<'a> {
         issue_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<TicketKey>, StoreError> {
-        let Some(item) = tx.mirror_item(&self.ws, LINEAR, ItemKind::Issue, issue_id).await? else {
+        let Some(item) = tx.mirror_item(&self.ws, self.tracker, ItemKind::Issue, issue_id).await? else {
             return Ok(None);
         };
-        if !tx.mark_mirror_deleted(&self.ws, LINEAR, ItemKind::Issue, issue_id, at).await? {
+        if !tx.mark_mirror_deleted(&self.ws, self.tracker, ItemKind::Issue, issue_id, at).await? {
             return Ok(None);
         }
         let key: TicketKey = item.local_ref.parse().map_err(StoreError::from)?;
         let ticket = tx.lock_ticket(&self.ws, &key).await?;
         if !matches!(ticket.status, Status::Done | Status::Cancelled) {
-            tx.move_ticket(&self.ws, &key, Status::Cancelled, "linear", Some("deleted on Linear"), at).await?;
+            let why = format!("deleted on {}", self.label);
+            tx.move_ticket(&self.ws, &key, Status::Cancelled, self.tracker, Some(&why), at).await?;
         }
-        let note = "Deleted on Linear. Kept here, with its history, as cancelled.";
-        tx.add_comment(&self.ws, &key, "pmbot", note, at).await?;
+        let note = format!("Deleted on {}. Kept here, with its history, as cancelled.", self.label);
+        tx.add_comment(&self.ws, &key, "pmbot", &note, at).await?;
         Ok(Some(key))
     }
-}
-
-fn moved_on(remote: &str) -> String {
-    format!("on Linear: {remote}")
 }
 
 fn title(title: &str) -> String {
     let trimmed = title.trim();
     let title: String = trimmed.chars().take(MAX_TITLE_CHARS).collect();
     if title.is_empty() {
-        "(untitled on Linear)".into()
+        "(untitled)".into()
     } else {
         title
     }

@@ -144,7 +144,10 @@ impl BoardService {
         let comment = tx.add_comment(&self.ws, key, &actor.name(), body, ctx.now).await?;
         let mut ctx = ctx.clone();
         let ticket = tx.ticket(&self.ws, key).await?;
-        let op = WriteOp::Comment { body: format!("{} (via pmbot): {body}", actor.name()), comment_id: comment.id };
+        let op = WriteOp::Comment {
+            body: format!("{}{}{body}", actor.name(), crate::tracker::VIA_PMBOT),
+            comment_id: comment.id,
+        };
         ctx.jobs.extend(write_job(&ticket, op, &format!("comment:{}", comment.id), ctx.now));
         let result = json!({ "ticket": key.as_str(), "comment": comment.id });
         let record = Record {

@@ -14,13 +14,13 @@ pub struct StatusMap {
     by_kind: bool,
 }
 
-/// pmbot's status for a Linear state category.
+/// pmbot's status for a state's category: Linear's types, Jira's status categories.
 pub fn kind_status(kind: &str) -> Option<Status> {
     Some(match kind {
         "triage" | "backlog" => Status::Backlog,
-        "unstarted" => Status::Todo,
-        "started" => Status::InProgress,
-        "completed" => Status::Done,
+        "unstarted" | "new" => Status::Todo,
+        "started" | "indeterminate" => Status::InProgress,
+        "completed" | "done" => Status::Done,
         "canceled" | "cancelled" => Status::Cancelled,
         _ => return None,
     })

@@ -34,6 +34,13 @@ pub struct RemoteComment {
     pub at: DateTime<Utc>,
 }
 
+/// One page of issues and the cursor after it (`None`: the last page).
+#[derive(Debug)]
+pub struct Page {
+    pub issues: Vec<RemoteIssue>,
+    pub next: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteIssue {
     pub id: String,

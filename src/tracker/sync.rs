@@ -3,8 +3,7 @@
 //! committed page and a page read twice changes nothing (every item carries the tracker's
 //! clock; an older copy never overwrites a newer one).
 
-use super::linear::Linear;
-use super::{TrackerError, LINEAR};
+use super::{Source, TrackerError};
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
 use crate::store::{NewDecision, Store, StoreError, SyncPosition};
@@ -16,7 +15,7 @@ use std::time::Duration;
 pub use crate::service::mirror::{Applied, Mirror};
 
 /// A run's next `since` starts this much before the run did: an issue updated while a page
-/// was read, or on a clock slightly behind Linear's, is read again (harmlessly) next time.
+/// was read, or on a clock slightly behind the tracker's, is read again (harmlessly) next time.
 const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 /// How long a run holds its project's sync after its last committed page: a run that died is
@@ -54,11 +53,11 @@ pub enum SyncError {
     Busy(String),
 }
 
-/// Reads `mirror`'s project from Linear into the board, from where the last run stopped
+/// Reads `mirror`'s project from its tracker into the board, from where the last run stopped
 /// (`full`: from the start), calling `progress` after each committed page.
 pub async fn run(
     store: &Store,
-    linear: &Linear,
+    source: &Source,
     mirror: &Mirror<'_>,
     full: bool,
     now: DateTime<Utc>,
@@ -66,16 +65,16 @@ pub async fn run(
 ) -> Result<SyncReport, SyncError> {
     let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
     // Taken before the position is read: two runs never start from the same page.
-    if !store.claim_sync(ws, project, LINEAR, Utc::now() + LEASE, Utc::now()).await? {
+    if !store.claim_sync(ws, project, mirror.tracker, Utc::now() + LEASE, Utc::now()).await? {
         return Err(SyncError::Busy(project.into()));
     }
     let mut position = store
         .sync_position(ws, project)
         .await?
-        .unwrap_or(SyncPosition { tracker: LINEAR.into(), ..Default::default() });
+        .unwrap_or(SyncPosition { tracker: mirror.tracker.into(), ..Default::default() });
     if let Some(why) = &position.paused {
         // A new key is a new chance; the same key refused before is not tried again.
-        if position.paused_key.as_deref() == Some(linear.key_fingerprint().as_str()) && !full {
+        if position.paused_key.as_deref() == Some(source.key_fingerprint().as_str()) && !full {
             store.release_sync(ws, project).await?;
             return Err(SyncError::Paused { project: project.into(), why: why.clone() });
         }
@@ -88,11 +87,11 @@ pub async fn run(
         position.page_cursor = None;
         position.run_items = 0;
     }
-    let result = pages(store, linear, mirror, &mut position, &mut progress).await;
+    let result = pages(store, source, mirror, &mut position, &mut progress).await;
     store.release_sync(ws, project).await?;
     let report = result?;
     if !report.unmapped.is_empty() {
-        tracing::warn!(project, statuses = ?report.unmapped, "Linear statuses with no mapping: their tickets stay where they were; map them in [projects.tracker.statuses]");
+        tracing::warn!(project, tracker = mirror.tracker, statuses = ?report.unmapped, "tracker statuses with no mapping: their tickets stay where they were; map them in [projects.tracker.statuses]");
     }
     Ok(report)
 }
@@ -100,7 +99,7 @@ pub async fn run(
 /// The run's pages, from `position` on, each committed with the cursor after it.
 async fn pages(
     store: &Store,
-    linear: &Linear,
+    source: &Source,
     mirror: &Mirror<'_>,
     position: &mut SyncPosition,
     progress: &mut impl FnMut(&SyncReport),
@@ -108,14 +107,12 @@ async fn pages(
     let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
     let mut report = SyncReport::default();
     loop {
-        let asked = linear
-            .issues_page(mirror.team(), position.run_since, position.page_cursor.as_deref(), linear.page_size())
-            .await;
+        let asked = source.issues_page(mirror.team(), position.run_since, position.page_cursor.as_deref()).await;
         let page = match asked {
-            // A cursor Linear no longer takes (kept across a long outage): the run starts over
+            // A cursor the tracker no longer takes (kept across a long outage): the run starts over
             // from its own `since`; pages read again change nothing.
             Err(TrackerError::Refused { message, .. }) if position.page_cursor.is_some() => {
-                tracing::warn!(project, %message, "Linear refused the sync's cursor; the run starts over from its beginning");
+                tracing::warn!(project, %message, "the tracker refused the sync's cursor; the run starts over from its beginning");
                 position.page_cursor = None;
                 continue;
             }
@@ -176,21 +173,23 @@ impl SyncJob {
             return Err(StepError::Gone(format!("no project {} in pmbot.toml", self.project)));
         };
         let Some(mirror) = Mirror::new(&env.config, project) else {
-            return Err(StepError::Gone(format!("{} is not on a Linear tracker", self.project)));
+            return Err(StepError::Gone(format!("{} is not on a tracker pmbot syncs", self.project)));
         };
-        let Some(linear) = env.linear.as_deref() else {
-            return Err(StepError::Gone("LINEAR_API_KEY is not set: nothing is synced from Linear".into()));
+        let kind = project.tracker.as_ref().map(|t| t.kind).unwrap_or(crate::config::TrackerKind::Builtin);
+        let source = match Source::of(kind, env.linear.as_ref(), env.jira.as_ref()) {
+            Ok(source) => source,
+            Err(why) => return Err(StepError::Gone(format!("{why}: nothing is synced from {}", mirror.label))),
         };
-        match run(&env.store, linear, &mirror, self.full, Utc::now(), |_| {}).await {
+        match run(&env.store, &source, &mirror, self.full, Utc::now(), |_| {}).await {
             Ok(report) => {
-                tracing::info!(project = %self.project, read = report.read, created = report.created, updated = report.updated, "synced from Linear");
+                tracing::info!(project = %self.project, read = report.read, created = report.created, updated = report.updated, "synced from the tracker");
                 Ok(Outcome::Done)
             }
             Err(SyncError::Paused { why, .. }) => Ok(Outcome::Cancel(why)),
             // That run reads what this one would.
             Err(SyncError::Busy(_)) => Ok(Outcome::Done),
             Err(SyncError::Tracker(err @ TrackerError::Auth { .. })) => {
-                pause(env, &mirror, linear, &err.to_string()).await?;
+                pause(env, &mirror, &source, &err.to_string()).await?;
                 Ok(Outcome::Cancel(err.to_string()))
             }
             Err(SyncError::Tracker(TrackerError::RateLimited { wait_seconds, .. })) => {
@@ -208,7 +207,7 @@ impl SyncJob {
 async fn pause<C: crate::chat::Chat>(
     env: &JobEnv<C>,
     mirror: &Mirror<'_>,
-    linear: &Linear,
+    source: &Source,
     why: &str,
 ) -> Result<(), StepError> {
     let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
@@ -216,8 +215,8 @@ async fn pause<C: crate::chat::Chat>(
         .store
         .sync_position(ws, project)
         .await?
-        .unwrap_or(SyncPosition { tracker: LINEAR.into(), ..Default::default() });
-    let fingerprint = linear.key_fingerprint();
+        .unwrap_or(SyncPosition { tracker: mirror.tracker.into(), ..Default::default() });
+    let fingerprint = source.key_fingerprint();
     if position.paused.is_some() && position.paused_key.as_deref() == Some(fingerprint.as_str()) {
         return Ok(());
     }
@@ -227,17 +226,18 @@ async fn pause<C: crate::chat::Chat>(
     let decision = NewDecision {
         kind: "tracker.sync".into(),
         subject: project.into(),
-        inputs: serde_json::json!({ "tracker": LINEAR }),
+        inputs: serde_json::json!({ "tracker": mirror.tracker }),
         rationale: why.into(),
         confidence: 1.0,
         action: "pause".into(),
         actor: "pmbot".into(),
-        outcome: format!("syncing {project} from Linear paused; nothing on the board was deleted"),
+        outcome: format!("syncing {project} from {} paused; nothing on the board was deleted", mirror.label),
         source: None,
     };
     env.store.log_decision(ws, &decision, Utc::now()).await?;
     let text = format!(
-        "Syncing {project} from Linear is paused: {why}. Nothing on the board was deleted; it resumes with a new key."
+        "Syncing {project} from {} is paused: {why}. Nothing on the board was deleted; it resumes with a new key.",
+        mirror.label
     );
     let people = env.config.people();
     let pm = mirror.project.pm.as_deref().and_then(|handle| people.iter().find(|p| p.handle == handle));

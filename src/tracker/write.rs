@@ -6,7 +6,7 @@
 //! takes the tracker's copy and the change is told, not forced.
 
 use super::sync::{Mirror, SyncReport};
-use super::{TrackerError, LINEAR};
+use super::{Source, TrackerError, JIRA, LINEAR};
 use crate::board::{Status, Ticket};
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
@@ -41,7 +41,7 @@ pub struct WriteJob {
 
 /// The write-back job for a change to `ticket`, when it mirrors a tracker issue.
 pub fn write_job(ticket: &Ticket, op: WriteOp, change: &str, now: DateTime<Utc>) -> Option<NewJob> {
-    if ticket.source.tracker.as_deref() != Some(LINEAR) {
+    if !matches!(ticket.source.tracker.as_deref(), Some(LINEAR | JIRA)) {
         return None;
     }
     let job = WriteJob {
@@ -90,36 +90,38 @@ impl WriteJob {
             return Err(StepError::Gone(format!("no project {} in pmbot.toml", self.project)));
         };
         let Some(mirror) = Mirror::new(&env.config, project) else {
-            return Err(StepError::Gone(format!("{} is not on a Linear tracker any more", self.project)));
+            return Err(StepError::Gone(format!("{} is not on a tracker any more", self.project)));
         };
         if !project.tracker.as_ref().is_some_and(|t| t.write_back) {
             return Ok(Outcome::Done);
         }
-        let Some(linear) = env.linear.as_deref() else {
-            let why = "LINEAR_API_KEY is not set: pmbot's change stays on its board only";
-            self.log(env, "skipped", why).await?;
-            return Err(StepError::Gone(why.into()));
+        let kind = project.tracker.as_ref().map_or(crate::config::TrackerKind::Builtin, |t| t.kind);
+        let source = match Source::of(kind, env.linear.as_ref(), env.jira.as_ref()) {
+            Ok(source) => source,
+            Err(why) => {
+                let why = format!("{why}: pmbot's change stays on its board only");
+                self.log(env, &mirror, "skipped", &why).await?;
+                return Err(StepError::Gone(why));
+            }
         };
-        let ws = env.workspace();
+        let (ws, label) = (env.workspace(), mirror.label);
         match &self.op {
             WriteOp::Comment { body, comment_id } => {
-                let id = uuid_from(&self.idempotency_key);
-                // Recorded first: the comment coming back in a sync or a webhook is known as ours.
-                let mut tx = env.store.begin().await?;
-                tx.put_mirror_item(
-                    &ws,
-                    LINEAR,
-                    ItemKind::Comment,
-                    &id,
-                    &self.project,
-                    &comment_id.to_string(),
-                    Utc::now(),
-                    None,
-                )
-                .await?;
-                tx.commit().await?;
-                linear.create_comment(&id, &self.issue_id, body).await.map_err(failed)?;
-                self.log(env, "commented", &format!("commented on {} on Linear", self.key)).await?;
+                let local = comment_id.to_string();
+                match &source {
+                    Source::Linear(linear) => {
+                        let id = uuid_from(&self.idempotency_key);
+                        // Recorded first: the comment coming back in a sync or a webhook is known as ours.
+                        self.link_comment(env, &mirror, &id, &local).await?;
+                        linear.create_comment(&id, &self.issue_id, body).await.map_err(failed)?;
+                    }
+                    Source::Jira(jira) => {
+                        // Jira gives the id; the comment carries the idempotency key as a property.
+                        let id = jira.add_comment(&self.key, body, &self.idempotency_key).await.map_err(failed)?;
+                        self.link_comment(env, &mirror, &id, &local).await?;
+                    }
+                }
+                self.log(env, &mirror, "commented", &format!("commented on {} on {label}", self.key)).await?;
             }
             WriteOp::Move { to, .. } => {
                 // Only the board's latest status is written: a later move supersedes this one
@@ -129,90 +131,141 @@ impl WriteJob {
                 if env.store.ticket(&ws, &key).await?.status != *to {
                     return Ok(Outcome::Done);
                 }
-                let seen = env.store.mirror_item(&ws, LINEAR, ItemKind::Issue, &self.issue_id).await?;
-                let Some(remote) = linear.issue(&self.issue_id).await.map_err(failed)? else {
-                    self.log(
-                        env,
-                        "gone",
-                        &format!("{} is no longer on Linear; the move stays on pmbot's board", self.key),
-                    )
-                    .await?;
+                let seen = env.store.mirror_item(&ws, mirror.tracker, ItemKind::Issue, &self.issue_id).await?;
+                let Some(remote) = source.issue(&self.issue_id).await.map_err(failed)? else {
+                    let said = format!("{} is no longer on {label}; the move stays on pmbot's board", self.key);
+                    self.log(env, &mirror, "gone", &said).await?;
                     return Ok(Outcome::Done);
                 };
-                let remote_status = mirror.map.status(&remote.state);
-                if remote_status == Some(*to) {
+                if mirror.map.status(&remote.state) == Some(*to) {
                     return Ok(Outcome::Done);
                 }
-                let moved_on_linear = seen.is_some_and(|item| {
+                let moved_there = seen.is_some_and(|item| {
                     remote.updated_at > item.remote_updated_at
                         && item.remote_status.as_deref() != Some(remote.state.name.as_str())
                 });
-                if moved_on_linear {
-                    // Moved on Linear since pmbot last read it: Linear's move stands.
-                    let mut tx = env.store.begin().await?;
-                    mirror.apply(&mut tx, &remote, &mut SyncReport::default()).await?;
-                    tx.commit().await?;
+                if moved_there {
+                    // Moved on the tracker since pmbot last read it: that move stands.
+                    self.apply(env, &mirror, &remote).await?;
                     let said = format!(
-                        "{} was moved to {} on Linear meanwhile, so pmbot's move to {} was not made there; the board follows Linear",
+                        "{} was moved to {} on {label} meanwhile, so pmbot's move to {} was not made there; the board follows {label}",
                         self.key, remote.state.name, to.label()
                     );
-                    self.log(env, "conflict", &said).await?;
+                    self.log(env, &mirror, "conflict", &said).await?;
                     self.tell(env, project, &said).await;
                     return Ok(Outcome::Done);
                 }
-                let states = linear.workflow_states(mirror.team()).await.map_err(failed)?;
-                let Some(target) = mirror.map.target(*to, &states) else {
-                    let said = format!(
-                        "Linear's {} team has no status for {}, so {} stays {} on Linear (map one in [projects.tracker.statuses])",
-                        mirror.team(), to.label(), self.key, remote.state.name
-                    );
-                    self.log(env, "impossible", &said).await?;
-                    self.tell(env, project, &said).await;
-                    return Ok(Outcome::Done);
-                };
-                let updated =
-                    linear.update_issue(&self.issue_id, json!({ "stateId": target.id })).await.map_err(failed)?;
-                let mut tx = env.store.begin().await?;
-                mirror.apply(&mut tx, &updated, &mut SyncReport::default()).await?;
-                tx.commit().await?;
-                self.log(env, "moved", &format!("moved {} to {} on Linear", self.key, target.name)).await?;
-            }
-            WriteOp::Assign { to } => {
-                let tracker_id = match to {
-                    None => None,
-                    Some(handle) => {
-                        match env.config.people.iter().find(|p| &p.handle == handle).and_then(|p| p.tracker_id.clone())
-                        {
-                            Some(id) => Some(id),
-                            None => {
-                                let said = format!(
-                                    "{handle} has no tracker_id in pmbot.toml, so {} is not assigned on Linear",
-                                    self.key
-                                );
-                                self.log(env, "impossible", &said).await?;
-                                self.tell(env, project, &said).await;
-                                return Ok(Outcome::Done);
+                let made = match &source {
+                    Source::Linear(linear) => {
+                        let states = linear.workflow_states(mirror.team()).await.map_err(failed)?;
+                        match mirror.map.target(*to, &states) {
+                            Some(target) => {
+                                let input = json!({ "stateId": target.id });
+                                linear.update_issue(&self.issue_id, input).await.map_err(failed)?;
+                                Some(target.name.clone())
                             }
+                            None => None,
+                        }
+                    }
+                    Source::Jira(jira) => {
+                        // Through the workflow: a transition that leads to a status for `to`.
+                        let transitions = jira.transitions(&self.key).await.map_err(failed)?;
+                        let states: Vec<_> = transitions.iter().map(|t| t.to.clone()).collect();
+                        let target = mirror.map.target(*to, &states);
+                        match target.and_then(|s| transitions.iter().find(|t| t.to.name == s.name)) {
+                            Some(transition) => match jira.transition(&self.key, &transition.id).await {
+                                Ok(()) => Some(transition.to.name.clone()),
+                                // Jira says no (a condition, a validator): told, not retried.
+                                Err(TrackerError::Refused { message, .. }) => {
+                                    tracing::info!(key = %self.key, %message, "Jira refused the transition");
+                                    None
+                                }
+                                Err(err) => return Err(failed(err)),
+                            },
+                            None => None,
                         }
                     }
                 };
-                let updated =
-                    linear.update_issue(&self.issue_id, json!({ "assigneeId": tracker_id })).await.map_err(failed)?;
-                let mut tx = env.store.begin().await?;
-                mirror.apply(&mut tx, &updated, &mut SyncReport::default()).await?;
-                tx.commit().await?;
-                self.log(env, "assigned", &format!("assigned {} on Linear", self.key)).await?;
+                let Some(name) = made else {
+                    let said = format!(
+                        "{label} offers no way to move {} from {} to a status for {}, so it stays {} on {label} (map one in [projects.tracker.statuses], or add the transition)",
+                        self.key, remote.state.name, to.label(), remote.state.name
+                    );
+                    self.log(env, &mirror, "impossible", &said).await?;
+                    self.tell(env, project, &said).await;
+                    return Ok(Outcome::Done);
+                };
+                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
+                    self.apply(env, &mirror, &now).await?;
+                }
+                self.log(env, &mirror, "moved", &format!("moved {} to {name} on {label}", self.key)).await?;
+            }
+            WriteOp::Assign { to } => {
+                let person = to.as_ref().map(|handle| {
+                    (handle, env.config.people.iter().find(|p| &p.handle == handle).and_then(|p| p.tracker_id.clone()))
+                });
+                let account = match person {
+                    None => None,
+                    Some((_, Some(id))) => Some(id),
+                    Some((handle, None)) => {
+                        let said = format!(
+                            "{handle} has no tracker_id in pmbot.toml, so {} is not assigned on {label}",
+                            self.key
+                        );
+                        self.log(env, &mirror, "impossible", &said).await?;
+                        self.tell(env, project, &said).await;
+                        return Ok(Outcome::Done);
+                    }
+                };
+                match &source {
+                    Source::Linear(linear) => {
+                        linear.update_issue(&self.issue_id, json!({ "assigneeId": account })).await.map_err(failed)?;
+                    }
+                    Source::Jira(jira) => jira.assign(&self.key, account.as_deref()).await.map_err(failed)?,
+                }
+                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
+                    self.apply(env, &mirror, &now).await?;
+                }
+                self.log(env, &mirror, "assigned", &format!("assigned {} on {label}", self.key)).await?;
             }
         }
         Ok(Outcome::Done)
     }
 
-    async fn log<C>(&self, env: &JobEnv<C>, action: &str, outcome: &str) -> Result<(), StepError> {
+    /// The tracker's copy onto the board (it is newer than what pmbot had).
+    async fn apply<C>(
+        &self,
+        env: &JobEnv<C>,
+        mirror: &Mirror<'_>,
+        issue: &super::RemoteIssue,
+    ) -> Result<(), StepError> {
+        let mut tx = env.store.begin().await?;
+        mirror.apply(&mut tx, issue, &mut SyncReport::default()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that the tracker's comment `id` is the board's comment `local`.
+    async fn link_comment<C>(
+        &self,
+        env: &JobEnv<C>,
+        mirror: &Mirror<'_>,
+        id: &str,
+        local: &str,
+    ) -> Result<(), StepError> {
+        let mut tx = env.store.begin().await?;
+        let (ws, now) = (env.workspace(), Utc::now());
+        tx.put_mirror_item(&ws, mirror.tracker, ItemKind::Comment, id, &self.project, local, now, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn log<C>(&self, env: &JobEnv<C>, mirror: &Mirror<'_>, action: &str, outcome: &str) -> Result<(), StepError> {
         let decision = NewDecision {
             kind: "tracker.write".into(),
             subject: self.key.clone(),
-            inputs: json!({ "tracker": LINEAR, "write": self.op, "idempotency_key": self.idempotency_key }),
-            rationale: "pmbot's change to a ticket mirrored from Linear is written back to Linear".into(),
+            inputs: json!({ "tracker": mirror.tracker, "write": self.op, "idempotency_key": self.idempotency_key }),
+            rationale: format!("pmbot's change to a ticket mirrored from {0} is written back to {0}", mirror.label),
             confidence: 1.0,
             action: action.into(),
             actor: "pmbot".into(),

@@ -2,7 +2,7 @@
 //! comments with them), one issue, a team's workflow states, and the writes pmbot makes.
 //! `LINEAR_API_KEY` (a personal key, or `Bearer <oauth token>`), `LINEAR_API_URL` for tests.
 
-use super::super::{RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser, TrackerError};
+use super::super::{Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser, TrackerError};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::de::DeserializeOwned;
@@ -58,13 +58,6 @@ pub struct Linear {
     http: reqwest::Client,
     settings: LinearSettings,
     pace: DefaultDirectRateLimiter,
-}
-
-/// One page of issues and the cursor after it (`None`: the last page).
-#[derive(Debug)]
-pub struct Page {
-    pub issues: Vec<RemoteIssue>,
-    pub next: Option<String>,
 }
 
 impl Linear {

@@ -3,5 +3,5 @@
 pub mod client;
 pub mod webhook;
 
-pub use client::{Linear, LinearSettings, Page, PAGE_SIZE};
+pub use client::{Linear, LinearSettings, PAGE_SIZE};
 pub use webhook::{LinearEventJob, LinearHttp};

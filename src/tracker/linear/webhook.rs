@@ -145,7 +145,7 @@ impl LinearEventJob {
                 .map(|item| item.local_ref.split_once('-').map(|(p, _)| p.to_string()).unwrap_or_default()),
         };
         let project = project_key.and_then(|key| env.config.projects.iter().find(|p| p.key == key));
-        let Some(mirror) = project.and_then(|p| Mirror::new(&env.config, p)) else {
+        let Some(mirror) = project.and_then(|p| Mirror::new(&env.config, p)).filter(|m| m.tracker == LINEAR) else {
             // Another team's issue: not this board's.
             return Ok(Outcome::Done);
         };
