@@ -3,6 +3,7 @@
 //! PostgreSQL; the same three statements through sqlx for SQLite).
 
 mod baseline;
+pub mod fake_jira;
 pub mod fake_linear;
 pub mod fix;
 pub mod http;

@@ -63,6 +63,9 @@ pub struct Jira {
     http: reqwest::Client,
     settings: JiraSettings,
     pace: DefaultDirectRateLimiter,
+    /// Each project's status names → categories, read once: a changelog names statuses
+    /// without their category, which mapping by category needs.
+    categories: tokio::sync::Mutex<HashMap<String, HashMap<String, String>>>,
 }
 
 /// A transition an issue can take now, and where it leads.
@@ -81,7 +84,12 @@ impl Jira {
             .user_agent(concat!("pmbot/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Jira { http, settings, pace: RateLimiter::direct(Quota::per_minute(per_minute)) }
+        Jira {
+            http,
+            settings,
+            pace: RateLimiter::direct(Quota::per_minute(per_minute)),
+            categories: tokio::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn page_size(&self) -> u32 {
@@ -125,17 +133,34 @@ impl Jira {
         }
         let found: Search = self.call(reqwest::Method::POST, "/rest/api/3/search/jql", Some(body)).await?.json()?;
         let next = found.next_page_token.filter(|_| found.is_last != Some(true));
-        Ok(Page { issues: into_remote(found.issues, &self.settings.site), next })
+        let categories = self.categories(project).await?;
+        Ok(Page { issues: into_remote(found.issues, &self.settings.site, categories), next })
     }
 
     /// One issue as it is now; `None` when Jira has no such issue (deleted).
     pub async fn issue(&self, id: &str) -> Result<Option<RemoteIssue>, TrackerError> {
         let path = format!("/rest/api/3/issue/{}?fields={}&expand=changelog", segment(id), FIELDS.join(","));
         match self.call(reqwest::Method::GET, &path, None).await {
-            Ok(answer) => Ok(into_remote(vec![answer.json()?], &self.settings.site).pop()),
+            Ok(answer) => {
+                let wire: WireIssue = answer.json()?;
+                let project = wire.key.split_once('-').map_or(String::new(), |(p, _)| p.to_string());
+                let categories = self.categories(&project).await?;
+                Ok(into_remote(vec![wire], &self.settings.site, categories).pop())
+            }
             Err(TrackerError::Refused { message, .. }) if message.starts_with("404") => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// The project's status names → categories (read once per project and kept).
+    async fn categories(&self, project: &str) -> Result<HashMap<String, String>, TrackerError> {
+        if let Some(known) = self.categories.lock().await.get(project) {
+            return Ok(known.clone());
+        }
+        let found: HashMap<String, String> =
+            self.statuses(project).await?.into_iter().map(|s| (s.name, s.kind)).collect();
+        self.categories.lock().await.insert(project.to_string(), found.clone());
+        Ok(found)
     }
 
     /// Every status of the project's workflows (once each), as `GET /project/{key}/statuses`
@@ -401,9 +426,8 @@ struct WireIssue {
     changelog: Value,
 }
 
-/// Issues read, their history states given the categories seen on the same page.
-fn into_remote(issues: Vec<WireIssue>, site: &str) -> Vec<RemoteIssue> {
-    let mut categories: HashMap<String, String> = HashMap::new();
+/// Issues read, their history states given the project's categories and those on the page.
+fn into_remote(issues: Vec<WireIssue>, site: &str, mut categories: HashMap<String, String>) -> Vec<RemoteIssue> {
     for issue in &issues {
         let status = &issue.fields["status"];
         if let (Some(name), Some(kind)) = (status["name"].as_str(), status["statusCategory"]["key"].as_str()) {
@@ -502,7 +526,11 @@ mod tests {
     fn a_search_page_reads_with_changelog_comments_and_parents() {
         let page = fixture("search_page1.json");
         let wire: Vec<WireIssue> = serde_json::from_value(page["issues"].clone()).unwrap();
-        let issues = into_remote(wire, "https://acme.atlassian.net");
+        let issues = into_remote(
+            wire,
+            "https://acme.atlassian.net",
+            HashMap::from([("In Progress".into(), "indeterminate".into())]),
+        );
         let two = issues.iter().find(|i| i.key == "OPS-2").unwrap();
         assert_eq!(two.state.kind, "indeterminate");
         assert_eq!(two.history.iter().map(|m| m.to.name.as_str()).collect::<Vec<_>>(), ["In Progress", "QA"]);
