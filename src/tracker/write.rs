@@ -117,7 +117,7 @@ impl WriteJob {
                     }
                     Source::Jira(jira) => {
                         // Jira gives the id; the comment carries the idempotency key as a property.
-                        let id = jira.add_comment(&self.key, body, &self.idempotency_key).await.map_err(failed)?;
+                        let id = jira.create_comment(&self.key, body, &self.idempotency_key).await.map_err(failed)?;
                         self.link_comment(env, &mirror, &id, &local).await?;
                     }
                 }

@@ -216,7 +216,7 @@ impl Jira {
 
     /// Adds a comment marked with `idempotency` (a comment property), unless one so marked is
     /// there already (a retry after a lost answer); the comment's id either way.
-    pub async fn add_comment(&self, key: &str, body: &str, idempotency: &str) -> Result<String, TrackerError> {
+    pub async fn create_comment(&self, key: &str, body: &str, idempotency: &str) -> Result<String, TrackerError> {
         if let Some(id) = self.marked_comment(key, idempotency).await? {
             return Ok(id);
         }
