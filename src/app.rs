@@ -39,6 +39,8 @@ pub struct App {
     pub jira: Option<Arc<crate::tracker::jira::Jira>>,
     /// `JIRA_WEBHOOK_SECRET` (the admin webhook's secret): `POST /jira/webhook` is served when set.
     pub jira_webhook_secret: Option<String>,
+    /// Tempo's API (`TEMPO_API_TOKEN`): `[tempo] enabled` reads hours from it.
+    pub tempo: Option<Arc<crate::tracker::tempo::Tempo>>,
     /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
     pub feedback: Vec<crate::intake::feedback::http::Source>,
     /// The support mailbox and the mail pmbot sends, when set.
@@ -78,6 +80,8 @@ impl App {
             linear_webhook_secret: std::env::var("LINEAR_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
             jira: crate::tracker::jira::JiraSettings::from_env().map(|s| Arc::new(crate::tracker::jira::Jira::new(s))),
             jira_webhook_secret: std::env::var("JIRA_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
+            tempo: crate::tracker::tempo::TempoSettings::from_env()
+                .map(|s| Arc::new(crate::tracker::tempo::Tempo::new(s))),
             feedback,
             imap: imap.map(Arc::new),
             mailer: mailer.map(Arc::new),
@@ -127,6 +131,7 @@ impl App {
             github: self.github.clone(),
             linear: self.linear.clone(),
             jira: self.jira.clone(),
+            tempo: self.tempo.clone(),
             imap: self.imap.clone(),
             mailer: self.mailer.clone(),
             boards: Arc::new(crate::workflows::conversation::BoardCache::new(self.embeddings)),

@@ -26,6 +26,8 @@ pub struct JobEnv<C> {
     pub linear: Option<Arc<crate::tracker::linear::Linear>>,
     /// Jira Cloud's API (`JIRA_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN`), for projects mirrored from Jira.
     pub jira: Option<Arc<crate::tracker::jira::Jira>>,
+    /// Tempo's API (`TEMPO_API_TOKEN`), for `[tempo]`.
+    pub tempo: Option<Arc<crate::tracker::tempo::Tempo>>,
     /// The worker's matcher, kept current (built once, not per message).
     pub boards: Arc<crate::workflows::conversation::BoardCache>,
 }

@@ -43,6 +43,11 @@ impl Sandbox {
             "LINEAR_API_KEY",
             "LINEAR_API_URL",
             "LINEAR_WEBHOOK_SECRET",
+            "JIRA_URL",
+            "JIRA_EMAIL",
+            "JIRA_API_TOKEN",
+            "JIRA_WEBHOOK_SECRET",
+            "TEMPO_API_TOKEN",
         ] {
             command.env_remove(secret);
         }
@@ -572,4 +577,21 @@ async fn sync_reads_linear_and_config_check_lists_what_is_unmapped() {
     assert!(stdout(&first).contains("ENG: 3 issues read"), "{}", stdout(&first));
     assert!(stderr(&first).contains("ENG: page 1 · 3 issues read"), "progress: {}", stderr(&first));
     assert!(stdout(&second).contains("ENG: 0 issues read"), "only what changed since: {}", stdout(&second));
+}
+
+/// `pmbot people doctor` says who lacks the ids that tie them to a tracker's data; `pmbot tempo`
+/// without a token says what is missing.
+#[test]
+fn people_doctor_lists_missing_ids_and_tempo_says_what_it_needs() {
+    let sandbox = Sandbox::new();
+    let eng = "\n[[projects]]\nkey = \"ENG\"\nname = \"Engineering\"\n[projects.tracker]\nkind = \"linear\"\nteam = \"ENG\"\n";
+    sandbox.write("pmbot.toml", &format!("{}{eng}", pmbot::config::BUILT_IN));
+    let doctor = sandbox.run(&["people", "doctor"]);
+    assert!(doctor.status.success(), "{}", stderr(&doctor));
+    let out = stdout(&doctor);
+    assert!(out.contains("ana        no tracker_id"), "{out}");
+    assert!(out.contains("Ids in the data that map to nobody: none."), "{out}");
+    let tempo = sandbox.run(&["tempo"]);
+    assert_eq!(tempo.status.code(), Some(2));
+    assert!(stderr(&tempo).contains("TEMPO_API_TOKEN is not set"), "{}", stderr(&tempo));
 }

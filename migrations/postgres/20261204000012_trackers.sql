@@ -37,3 +37,15 @@ CREATE TABLE tracker_items (
     PRIMARY KEY (workspace_id, tracker, kind, external_id)
 );
 CREATE INDEX tracker_items_status ON tracker_items (workspace_id, tracker, remote_status);
+
+-- Ids seen in a tracker's or Tempo's data that map to nobody in pmbot.toml (`pmbot people
+-- doctor` lists them): their work is not credited to anyone until a person has the id.
+CREATE TABLE unknown_people (
+    workspace_id  TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    external_id   TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    seen          BIGINT NOT NULL,
+    last_seen     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (workspace_id, source, external_id)
+);

@@ -5,6 +5,7 @@
 mod baseline;
 pub mod fake_jira;
 pub mod fake_linear;
+pub mod fake_tempo;
 pub mod fix;
 pub mod http;
 pub mod matching;

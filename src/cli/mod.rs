@@ -166,6 +166,16 @@ pub enum StoreCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Read hours from Tempo now (worklogs updated since the last read; --full: all of them).
+    Tempo {
+        #[arg(long)]
+        full: bool,
+    },
+    /// People and the ids that tie them to the data.
+    People {
+        #[command(subcommand)]
+        action: PeopleAction,
+    },
     /// Each schedule's next firings, in its time zone and in UTC.
     Schedules {
         /// Start from this instant (RFC 3339, or "YYYY-MM-DD HH:MM" in UTC); default now.
@@ -318,6 +328,12 @@ pub enum DiscordAction {
         #[arg(long, env = "DISCORD_APPLICATION_ID", hide_env_values = true)]
         application_id: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeopleAction {
+    /// Who has no tracker or time-tracking id, and ids seen in the data that map to nobody.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]
@@ -516,6 +532,8 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
             agents::import_forecasts(app, &file, skip_bad_rows).await
         }
         StoreCommand::Sync { project, full } => sync::run(app, project.as_deref(), full).await,
+        StoreCommand::Tempo { full } => sync::tempo(app, full).await,
+        StoreCommand::People { action: PeopleAction::Doctor } => sync::people_doctor(app).await,
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }
 }

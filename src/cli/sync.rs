@@ -143,3 +143,67 @@ pub async fn check(config: &Config, online: bool) -> Result<(), CliError> {
         )))
     }
 }
+
+/// `pmbot tempo [--full]`: hours read from Tempo now, with progress.
+pub async fn tempo(app: &App, full: bool) -> Result<(), CliError> {
+    let Some(tempo) = app.tempo.clone() else {
+        return Err(CliError::Misuse("TEMPO_API_TOKEN is not set: pmbot cannot read Tempo".into()));
+    };
+    let started = Instant::now();
+    let progress = |r: &crate::tracker::tempo::TempoReport| {
+        eprintln!("Tempo: page {} · {} worklogs read ({} new, {} updated)", r.pages, r.read, r.added, r.updated);
+    };
+    let report = crate::tracker::tempo::run(&app.store, &app.workspace(), &app.config, &tempo, full, progress)
+        .await
+        .map_err(|e| CliError::Failure(format!("Tempo: {e}")))?;
+    println!(
+        "Tempo: {} worklogs read in {:.1} s — {} new, {} with corrected hours, {} unchanged; not counted: {} on issues the board does not mirror, {} by accounts no person has (see `pmbot people doctor`)",
+        report.read,
+        started.elapsed().as_secs_f64(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.unknown_issue,
+        report.unknown_person
+    );
+    Ok(())
+}
+
+/// `pmbot people doctor`: who lacks the ids that tie them to the trackers' data, and ids seen
+/// in that data that map to nobody.
+pub async fn people_doctor(app: &App) -> Result<(), CliError> {
+    let config = &app.config;
+    let trackers = config.projects.iter().any(|p| p.tracker.is_some());
+    println!("People ({}):", config.people.len());
+    for p in &config.people {
+        let mut missing = Vec::new();
+        if trackers && p.tracker_id.is_none() {
+            missing.push("tracker_id");
+        }
+        if config.tempo.enabled && p.time_tracking_id.is_none() && p.tracker_id.is_none() {
+            missing.push("time_tracking_id (or tracker_id)");
+        }
+        if missing.is_empty() {
+            println!("  {:<10} ok", p.handle);
+        } else {
+            println!("  {:<10} no {}: their work on the tracker is not credited to them", p.handle, missing.join(", "));
+        }
+    }
+    let unknown = app.store.unknown_people(&app.workspace()).await?;
+    if unknown.is_empty() {
+        println!("Ids in the data that map to nobody: none.");
+    } else {
+        println!("Ids in the data that map to nobody (add them to a person in pmbot.toml):");
+        for u in &unknown {
+            println!(
+                "  {:<7} {:<40} {:<22} seen {}×, last {}",
+                u.source,
+                u.external_id,
+                u.name,
+                u.seen,
+                u.last_seen.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+    }
+    Ok(())
+}

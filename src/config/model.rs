@@ -36,6 +36,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     #[serde(default)]
     pub email: EmailConfig,
+    #[serde(default)]
+    pub tempo: TempoConfig,
 }
 
 /// Bug reports from outside the chat: today, alerts from Prometheus Alertmanager (or
@@ -106,6 +108,22 @@ pub struct AlertRoute {
     /// Label = value, every one of which the alert must carry.
     #[serde(default)]
     pub matchers: std::collections::BTreeMap<String, String>,
+}
+
+/// Hours from Tempo (`[tempo]`; the token is `TEMPO_API_TOKEN`): worklogs read incrementally
+/// into the hours the compliance, budget, forecast and month-end agents count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TempoConfig {
+    pub enabled: bool,
+    /// How often: a cron expression in the team's time zone.
+    pub schedule: String,
+}
+
+impl Default for TempoConfig {
+    fn default() -> Self {
+        TempoConfig { enabled: false, schedule: "20 * * * *".into() }
+    }
 }
 
 /// The support mailbox (`[email]`); its server settings are secrets in the environment.

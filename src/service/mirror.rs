@@ -61,6 +61,18 @@ impl<'a> Mirror<'a> {
         self.people.get(&user?.id).cloned()
     }
 
+    /// Notes in `report` everyone on `issue` whom no person's ids match.
+    fn note_unknown(&self, issue: &RemoteIssue, report: &mut SyncReport) {
+        let users = [issue.assignee.as_ref(), issue.creator.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(issue.history.iter().filter_map(|m| m.actor.as_ref()))
+            .chain(issue.comments.iter().filter_map(|c| c.author.as_ref()));
+        for user in users.filter(|u| !self.people.contains_key(&u.id)) {
+            report.unknown.entry(user.id.clone()).or_insert_with(|| (user.name.clone(), 0)).1 += 1;
+        }
+    }
+
     /// Who did it, as the board writes it: the person's handle, else `linear:<name>`.
     fn actor(&self, user: Option<&RemoteUser>) -> String {
         match (self.handle(user), user) {
@@ -106,6 +118,7 @@ impl<'a> Mirror<'a> {
             }
             return Ok(Applied::Updated);
         }
+        self.note_unknown(issue, report);
         let mut known = tx.mirror_item(ws, self.tracker, ItemKind::Issue, &issue.id).await?;
         let mut key = key;
         if let Some(item) = &known {

@@ -180,7 +180,52 @@ impl Store {
     }
 }
 
+/// Someone seen in a tracker's data whom no person's ids match.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct UnknownPerson {
+    pub source: String,
+    pub external_id: String,
+    pub name: String,
+    pub seen: i64,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl Store {
+    /// Everyone seen in the data whom no person's ids match, most seen first.
+    pub async fn unknown_people(&self, ws: &WorkspaceId) -> Result<Vec<UnknownPerson>> {
+        let sql = "SELECT source, external_id, name, seen, last_seen FROM unknown_people WHERE workspace_id = $1 \
+                   ORDER BY seen DESC, source, external_id";
+        on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).fetch_all(pool).await).map_err(StoreError::from)
+    }
+}
+
 impl StoreTx {
+    /// Counts `seen` more sightings of an id that maps to nobody.
+    pub async fn note_unknown_person(
+        &mut self,
+        ws: &WorkspaceId,
+        source: &str,
+        external_id: &str,
+        name: &str,
+        seen: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "INSERT INTO unknown_people (workspace_id, source, external_id, name, seen, last_seen) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, source, external_id) DO UPDATE SET \
+                   name = excluded.name, seen = unknown_people.seen + excluded.seen, last_seen = excluded.last_seen";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(ws.as_str())
+            .bind(source)
+            .bind(external_id)
+            .bind(name)
+            .bind(seen)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Renews `project`'s sync lease with the page being committed.
     pub async fn renew_sync(&mut self, ws: &WorkspaceId, project: &str, until: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE tracker_syncs SET lease_until = $3 WHERE workspace_id = $1 AND project_key = $2";

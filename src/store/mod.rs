@@ -32,7 +32,7 @@ pub use fix::{FixRun, FixTransition};
 pub use github::GithubLink;
 pub use jobs::{Claimed, Finish, JobError, JobRecord, JobState, NewJob, NOTIFY_CHANNEL};
 pub use messages::ChatMessageSeen;
-pub use mirror::{ItemKind, MirrorItem, MirroredFields, SyncPosition};
+pub use mirror::{ItemKind, MirrorItem, MirroredFields, SyncPosition, UnknownPerson};
 pub use reporters::Reporter;
 pub use retention::{Cutoffs, Pruned};
 pub use tickets::TicketFilter;

@@ -9,6 +9,7 @@ pub mod linear;
 pub mod mapping;
 pub mod remote;
 pub mod sync;
+pub mod tempo;
 pub mod write;
 
 pub use remote::{Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser};

@@ -37,6 +37,8 @@ pub struct SyncReport {
     pub unmapped: BTreeSet<String>,
     /// Issues of another team (moved away on the tracker), left alone.
     pub elsewhere: u64,
+    /// Ids that map to nobody in pmbot.toml: id → (name, sightings).
+    pub unknown: std::collections::BTreeMap<String, (String, i64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,8 +121,12 @@ async fn pages(
             asked => asked?,
         };
         let mut tx = store.begin().await?;
+        report.unknown.clear();
         for issue in &page.issues {
             mirror.apply(&mut tx, issue, &mut report).await?;
+        }
+        for (id, (name, seen)) in &report.unknown {
+            tx.note_unknown_person(ws, mirror.tracker, id, name, *seen, Utc::now()).await?;
         }
         report.pages += 1;
         report.read += page.issues.len() as u64;
