@@ -37,6 +37,7 @@ on_both_backends!(
     the_teams_conversation_moves_a_ticket_on_linear,
     two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last,
     one_sync_of_a_project_runs_at_a_time,
+    closing_a_parent_closes_its_open_sub_issues_each_logged,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -528,4 +529,22 @@ async fn one_sync_of_a_project_runs_at_a_time(url: &str) {
     // Once it is over (or its lease lapsed), the next run goes.
     t.app.store.release_sync(&ws, "ENG").await.unwrap();
     assert_eq!(t.sync().await.unwrap().read, 3);
+}
+
+async fn closing_a_parent_closes_its_open_sub_issues_each_logged(url: &str) {
+    let t = team(url, ENG).await;
+    t.sync().await.unwrap();
+    let key: TicketKey = "ENG-101".parse().unwrap();
+    t.board().move_to(&t.person("pat"), &key, Status::Done, None, &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.run_jobs_retrying(1).await;
+    assert_eq!(t.linear.issue(ENG_101).unwrap()["state"]["name"], "Done");
+    assert_eq!(t.ticket("ENG-102").await.status, Status::Done, "its open sub-issue closed with it");
+    assert_eq!(t.linear.issue(ENG_102).unwrap()["state"]["name"], "Done", "on Linear too");
+    let last = t.history("ENG-102").await.pop().unwrap();
+    assert_eq!((last.0, last.1.as_str()), (Status::Done, "pmbot"));
+    let logged = t.app.store.decisions(&t.app.workspace(), Some("ENG-102"), 20).await.unwrap();
+    assert!(logged.iter().any(|d| d.action == "move:done" && d.actor == "pmbot"), "{logged:#?}");
+    // Run again (a retried write): nothing moves twice.
+    t.run_jobs_retrying(1).await;
+    assert_eq!(t.history("ENG-102").await.len(), 5);
 }

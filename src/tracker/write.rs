@@ -199,6 +199,9 @@ impl WriteJob {
                     self.apply(env, &mirror, &now).await?;
                 }
                 self.log(env, &mirror, "moved", &format!("moved {} to {name} on {label}", self.key)).await?;
+                if matches!(source, Source::Linear(_)) && matches!(to, Status::Done | Status::Cancelled) {
+                    self.close_children(env, &key, *to).await?;
+                }
             }
             WriteOp::Assign { to } => {
                 let person = to.as_ref().map(|handle| {
@@ -230,6 +233,38 @@ impl WriteJob {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// Linear's recursive close: a parent closed closes its open sub-issues, each moved through
+    /// the board service (its own decision and its own write to Linear, once).
+    async fn close_children<C>(
+        &self,
+        env: &JobEnv<C>,
+        parent: &crate::board::TicketKey,
+        to: Status,
+    ) -> Result<(), StepError> {
+        let ws = env.workspace();
+        let filter = crate::store::TicketFilter { project: Some(self.project.clone()), ..Default::default() };
+        let open = env
+            .store
+            .tickets(&ws, &filter)
+            .await?
+            .into_iter()
+            .filter(|t| t.parent.as_ref() == Some(parent) && !matches!(t.status, Status::Done | Status::Cancelled));
+        let board = crate::service::BoardService::new(env.store.clone(), ws);
+        for child in open {
+            let mut ctx = crate::service::Ctx::new(Utc::now());
+            ctx.once = Some(format!("tracker.close-children:{}:{}", self.idempotency_key, child.key));
+            ctx.rationale = Some(format!("Linear closes a parent's open sub-issues: {parent} was closed"));
+            let why = format!("its parent {parent} was closed");
+            let moved =
+                board.move_to(&crate::service::Actor::System("pmbot".into()), &child.key, to, Some(&why), &ctx).await;
+            match moved {
+                Ok(_) | Err(crate::service::ServiceError::Store(crate::store::StoreError::AlreadyInStatus { .. })) => {}
+                Err(err) => return Err(StepError::Failed(err.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// The tracker's copy onto the board (it is newer than what pmbot had).
