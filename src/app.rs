@@ -40,7 +40,7 @@ pub struct App {
     /// `JIRA_WEBHOOK_SECRET` (the admin webhook's secret): `POST /jira/webhook` is served when set.
     pub jira_webhook_secret: Option<String>,
     /// Tempo's API (`TEMPO_API_TOKEN`): `[tempo] enabled` reads hours from it.
-    pub tempo: Option<Arc<crate::tracker::tempo::Tempo>>,
+    pub tempo: Option<Arc<crate::tracker::hours::Tempo>>,
     /// Feedback sources whose tokens are set: `POST /api/feedback` is served when any is.
     pub feedback: Vec<crate::intake::feedback::http::Source>,
     /// The support mailbox and the mail pmbot sends, when set.
@@ -80,8 +80,8 @@ impl App {
             linear_webhook_secret: std::env::var("LINEAR_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
             jira: crate::tracker::jira::JiraSettings::from_env().map(|s| Arc::new(crate::tracker::jira::Jira::new(s))),
             jira_webhook_secret: std::env::var("JIRA_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty()),
-            tempo: crate::tracker::tempo::TempoSettings::from_env()
-                .map(|s| Arc::new(crate::tracker::tempo::Tempo::new(s))),
+            tempo: crate::tracker::hours::TempoSettings::from_env()
+                .map(|s| Arc::new(crate::tracker::hours::Tempo::new(s))),
             feedback,
             imap: imap.map(Arc::new),
             mailer: mailer.map(Arc::new),

@@ -27,7 +27,7 @@ pub struct JobEnv<C> {
     /// Jira Cloud's API (`JIRA_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN`), for projects mirrored from Jira.
     pub jira: Option<Arc<crate::tracker::jira::Jira>>,
     /// Tempo's API (`TEMPO_API_TOKEN`), for `[tempo]`.
-    pub tempo: Option<Arc<crate::tracker::tempo::Tempo>>,
+    pub tempo: Option<Arc<crate::tracker::hours::Tempo>>,
     /// The worker's matcher, kept current (built once, not per message).
     pub boards: Arc<crate::workflows::conversation::BoardCache>,
 }

@@ -591,7 +591,7 @@ fn people_doctor_lists_missing_ids_and_tempo_says_what_it_needs() {
     let out = stdout(&doctor);
     assert!(out.contains("ana        no tracker_id"), "{out}");
     assert!(out.contains("Ids in the data that map to nobody: none."), "{out}");
-    let tempo = sandbox.run(&["tempo"]);
+    let tempo = sandbox.run(&["hours"]);
     assert_eq!(tempo.status.code(), Some(2));
     assert!(stderr(&tempo).contains("TEMPO_API_TOKEN is not set"), "{}", stderr(&tempo));
 }

@@ -10,9 +10,9 @@ use common::seeded_app;
 use pmbot::app::App;
 use pmbot::bench::fake_jira::FakeJira;
 use pmbot::bench::fake_tempo::FakeTempo;
+use pmbot::tracker::hours::{self, Tempo, TempoSettings};
 use pmbot::tracker::jira::{Jira, JiraSettings};
 use pmbot::tracker::sync::{self, Mirror, SyncError};
-use pmbot::tracker::tempo::{self, Tempo, TempoSettings};
 use pmbot::tracker::Source;
 use serde_json::json;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ on_both_backends!(
     url:
     worklogs_are_counted_once_on_their_tickets_and_people,
     refused_credentials_count_nothing_and_unknown_ids_are_listed,
+    jiras_own_worklogs_are_the_other_source,
 );
 
 const ALICE: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -34,6 +35,8 @@ struct Team {
     app: App,
     tempo: FakeTempo,
     client: Tempo,
+    jira: FakeJira,
+    jira_client: Jira,
 }
 
 fn dir(name: &str) -> std::path::PathBuf {
@@ -45,7 +48,7 @@ async fn team(url: &str, bob_known: bool) -> Team {
     let tempo = FakeTempo::from_fixtures(&dir("tempo"), TOKEN).await.unwrap();
     let app = seeded_app(url, |c| {
         c.projects.push(toml::from_str(OPS).unwrap());
-        c.tempo.enabled = true;
+        c.hours.enabled = true;
         c.people.iter_mut().find(|p| p.handle == "ana").unwrap().tracker_id = Some(ALICE.into());
         if bob_known {
             c.people.iter_mut().find(|p| p.handle == "ben").unwrap().time_tracking_id = Some(BOB.into());
@@ -62,19 +65,34 @@ async fn team(url: &str, bob_known: bool) -> Team {
     });
     let project = app.config.projects.iter().find(|p| p.key == "OPS").unwrap();
     let mirror = Mirror::new(&app.config, project).unwrap();
-    sync::run(&app.store, &Source::Jira(Arc::new(client)), &mirror, false, chrono::Utc::now(), |_| {}).await.unwrap();
+    let client = Arc::new(client);
+    sync::run(&app.store, &Source::Jira(client.clone()), &mirror, false, chrono::Utc::now(), |_| {}).await.unwrap();
+    let jira_client = Arc::try_unwrap(client).ok().unwrap();
     let settings = TempoSettings {
         api_url: tempo.url.clone(),
         token: TOKEN.into(),
         page_size: 2,
         max_wait: Duration::from_secs(3),
     };
-    Team { app, tempo, client: Tempo::new(settings) }
+    Team { app, tempo, client: Tempo::new(settings), jira, jira_client }
 }
 
 impl Team {
-    async fn read(&self) -> Result<tempo::TempoReport, SyncError> {
-        tempo::run(&self.app.store, &self.app.workspace(), &self.app.config, &self.client, false, |_| {}).await
+    async fn read(&self) -> Result<hours::HoursReport, SyncError> {
+        hours::run(
+            &self.app.store,
+            &self.app.workspace(),
+            &self.app.config,
+            hours::HoursSource::Tempo(&self.client),
+            false,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn read_jira(&self) -> Result<hours::HoursReport, SyncError> {
+        let source = hours::HoursSource::Jira(&self.jira_client);
+        hours::run(&self.app.store, &self.app.workspace(), &self.app.config, source, false, |_| {}).await
     }
 
     async fn hours(&self) -> Vec<(String, String, f64, Option<String>, Option<String>)> {
@@ -142,4 +160,27 @@ async fn refused_credentials_count_nothing_and_unknown_ids_are_listed(url: &str)
     assert_eq!((read.added, read.unknown_person), (1, 2), "{read:?}");
     let unknown = t.app.store.unknown_people(&t.app.workspace()).await.unwrap();
     assert!(unknown.iter().any(|u| u.source == "jira" && u.external_id == BOB), "{unknown:?}");
+}
+
+async fn jiras_own_worklogs_are_the_other_source(url: &str) {
+    let t = team(url, true).await;
+    let first = t.read_jira().await.unwrap();
+    assert_eq!((first.read, first.added, first.pages), (3, 3, 2), "{first:?}");
+    let hours: Vec<(String, String, f64, Option<String>)> =
+        t.hours().await.into_iter().map(|h| (h.0, h.1, h.2, h.3)).collect();
+    assert_eq!(
+        hours,
+        [
+            ("ben".into(), "2026-11-17".into(), 1.5, Some("OPS-2".into())),
+            ("ana".into(), "2026-11-18".into(), 2.0, Some("OPS-1".into())),
+            ("ben".into(), "2026-11-20".into(), 1.0, Some("OPS-2".into())),
+        ],
+        "each on its day as logged, on its ticket"
+    );
+    t.jira.change_worklog("30003", |w| w["timeSpentSeconds"] = json!(5400));
+    let second = t.read_jira().await.unwrap();
+    assert_eq!((second.added, second.updated), (0, 1), "{second:?}");
+    let (_, asked) = t.jira.requests().into_iter().rev().find(|(what, _)| what == "worklogs_updated").unwrap();
+    assert_ne!(asked["since"], "0", "only what changed since the last read: {asked}");
+    assert_eq!(t.hours().await[2].2, 1.5);
 }

@@ -26,6 +26,8 @@ struct State {
     refuse_credentials: bool,
     requests: Vec<(String, Value)>,
     next_comment: u64,
+    worklogs: Vec<Value>,
+    site: String,
 }
 
 #[derive(Clone)]
@@ -55,7 +57,12 @@ impl FakeJira {
             issues.extend(fixture(dir, page)["issues"].as_array().cloned().unwrap_or_default());
         }
         let transitions = fixture(dir, "transitions_OPS-2.json")["transitions"].as_array().cloned().unwrap_or_default();
-        let state = Arc::new(Mutex::new(State { issues, transitions, next_comment: 20_000, ..State::default() }));
+        let worklogs = fixture(dir, "worklog_list.json").as_array().cloned().unwrap_or_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state =
+            State { issues, transitions, next_comment: 20_000, worklogs, site: url.clone(), ..State::default() };
+        let state = Arc::new(Mutex::new(state));
         let app = Router::new()
             .route("/rest/api/3/search/jql", post(search))
             .route("/rest/api/3/issue/{id}", get(issue))
@@ -64,9 +71,9 @@ impl FakeJira {
             .route("/rest/api/3/issue/{id}/comment", get(comments).post(add_comment))
             .route("/rest/api/3/comment/list", post(comment_list))
             .route("/rest/api/3/project/{key}/statuses", get(statuses))
+            .route("/rest/api/3/worklog/updated", get(worklogs_updated))
+            .route("/rest/api/3/worklog/list", post(worklog_list))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(FakeJira { url, state })
     }
@@ -101,6 +108,14 @@ impl FakeJira {
         let to = state.transitions.iter().find(|t| t["to"]["name"] == status).map(|t| t["to"].clone());
         if let (Some(to), Some(issue)) = (to, state.issues.iter_mut().find(|i| i["key"] == key)) {
             set_status(issue, &to, author);
+        }
+    }
+
+    /// Changes a worklog as its author correcting it would (its `updated` moves on).
+    pub fn change_worklog(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        if let Some(w) = self.lock().worklogs.iter_mut().find(|w| w["id"] == id) {
+            change(w);
+            w["updated"] = json!(stamp(Utc::now()));
         }
     }
 
@@ -363,4 +378,50 @@ async fn statuses(AxumState(state): Shared, Path(key): Path<String>) -> Response
         }
     }
     Json(json!([{ "id": "10001", "name": "Task", "subtask": false, "statuses": seen }])).into_response()
+}
+
+fn updated_ms(worklog: &Value) -> i64 {
+    let text = worklog["updated"].as_str().unwrap_or_default();
+    DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z").map_or(0, |t| t.timestamp_millis())
+}
+
+/// Two ids a page (Jira gives up to 1000), `nextPage` from the last one's time on.
+async fn worklogs_updated(AxumState(state): Shared, Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut s = lock(&state);
+    if let Some(refused) = gate(&mut s, "worklogs_updated", json!(query)) {
+        return refused;
+    }
+    let since: i64 = query.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut found: Vec<(i64, Value)> =
+        s.worklogs.iter().map(|w| (updated_ms(w), w["id"].clone())).filter(|(at, _)| *at >= since).collect();
+    found.sort_by_key(|(at, _)| *at);
+    let page: Vec<&(i64, Value)> = found.iter().take(2).collect();
+    let values: Vec<Value> = page
+        .iter()
+        .map(|(at, id)| json!({ "worklogId": id.as_str().and_then(|i| i.parse::<i64>().ok()), "updatedTime": at, "properties": [] }))
+        .collect();
+    let until = page.last().map_or(since, |(at, _)| *at);
+    let last = found.len() <= 2;
+    let mut answer = json!({ "values": values, "since": since, "until": until, "lastPage": last,
+                             "self": format!("{}/rest/api/3/worklog/updated?since={since}", s.site) });
+    if !last {
+        answer["nextPage"] = json!(format!("{}/rest/api/3/worklog/updated?since={}", s.site, until + 1));
+    }
+    Json(answer).into_response()
+}
+
+async fn worklog_list(AxumState(state): Shared, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&state);
+    if let Some(refused) = gate(&mut s, "worklog_list", body.clone()) {
+        return refused;
+    }
+    let ids: Vec<String> = body["ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_i64().map(|n| n.to_string()).or_else(|| id.as_str().map(str::to_string)))
+        .collect();
+    let found: Vec<Value> =
+        s.worklogs.iter().filter(|w| ids.iter().any(|id| w["id"] == id.as_str())).cloned().collect();
+    Json(found).into_response()
 }

@@ -166,8 +166,9 @@ pub enum StoreCommand {
         #[arg(long)]
         full: bool,
     },
-    /// Read hours from Tempo now (worklogs updated since the last read; --full: all of them).
-    Tempo {
+    /// Read hours from the time tracker now (`[hours] source`: Tempo or Jira's worklogs;
+    /// those updated since the last read, or --full: all of them).
+    Hours {
         #[arg(long)]
         full: bool,
     },
@@ -532,7 +533,7 @@ async fn run_with_app(app: &App, command: StoreCommand) -> Result<(), CliError> 
             agents::import_forecasts(app, &file, skip_bad_rows).await
         }
         StoreCommand::Sync { project, full } => sync::run(app, project.as_deref(), full).await,
-        StoreCommand::Tempo { full } => sync::tempo(app, full).await,
+        StoreCommand::Hours { full } => sync::hours(app, full).await,
         StoreCommand::People { action: PeopleAction::Doctor } => sync::people_doctor(app).await,
         StoreCommand::Schedules { from, count, json } => jobs::schedules(app, from, count.clamp(1, 100), json),
     }

@@ -144,20 +144,20 @@ pub async fn check(config: &Config, online: bool) -> Result<(), CliError> {
     }
 }
 
-/// `pmbot tempo [--full]`: hours read from Tempo now, with progress.
-pub async fn tempo(app: &App, full: bool) -> Result<(), CliError> {
-    let Some(tempo) = app.tempo.clone() else {
-        return Err(CliError::Misuse("TEMPO_API_TOKEN is not set: pmbot cannot read Tempo".into()));
-    };
+/// `pmbot hours [--full]`: hours read from Tempo or Jira now, with progress.
+pub async fn hours(app: &App, full: bool) -> Result<(), CliError> {
+    use crate::tracker::hours;
+    let source = hours::source(&app.config, app.tempo.as_deref(), app.jira.as_deref())
+        .map_err(|why| CliError::Misuse(format!("{why}: pmbot cannot read hours ([hours] source)")))?;
     let started = Instant::now();
-    let progress = |r: &crate::tracker::tempo::TempoReport| {
-        eprintln!("Tempo: page {} · {} worklogs read ({} new, {} updated)", r.pages, r.read, r.added, r.updated);
+    let progress = |r: &hours::HoursReport| {
+        eprintln!("hours: page {} · {} worklogs read ({} new, {} updated)", r.pages, r.read, r.added, r.updated);
     };
-    let report = crate::tracker::tempo::run(&app.store, &app.workspace(), &app.config, &tempo, full, progress)
+    let report = hours::run(&app.store, &app.workspace(), &app.config, source, full, progress)
         .await
-        .map_err(|e| CliError::Failure(format!("Tempo: {e}")))?;
+        .map_err(|e| CliError::Failure(format!("hours: {e}")))?;
     println!(
-        "Tempo: {} worklogs read in {:.1} s — {} new, {} with corrected hours, {} unchanged; not counted: {} on issues the board does not mirror, {} by accounts no person has (see `pmbot people doctor`)",
+        "hours: {} worklogs read in {:.1} s — {} new, {} with corrected hours, {} unchanged; not counted: {} on issues the board does not mirror, {} by accounts no person has (see `pmbot people doctor`)",
         report.read,
         started.elapsed().as_secs_f64(),
         report.added,
@@ -180,7 +180,7 @@ pub async fn people_doctor(app: &App) -> Result<(), CliError> {
         if trackers && p.tracker_id.is_none() {
             missing.push("tracker_id");
         }
-        if config.tempo.enabled && p.time_tracking_id.is_none() && p.tracker_id.is_none() {
+        if config.hours.enabled && p.time_tracking_id.is_none() && p.tracker_id.is_none() {
             missing.push("time_tracking_id (or tracker_id)");
         }
         if missing.is_empty() {

@@ -13,9 +13,9 @@ pub use load::{
 };
 pub use model::{
     same_channel, AgentsConfig, AlertRoute, BudgetConfig, ComplianceConfig, Config, ConversationConfig, DeployConfig,
-    DigestConfig, EmailConfig, EpicsConfig, FixConfig, ForgeKind, GateConfig, IntakeConfig, LlmConfig, MergeMethod,
-    PersonConfig, ProjectConfig, ProjectFixConfig, QueueConfig, RetentionConfig, SandboxKind, ScheduleConfig,
-    StandupConfig, StuckConfig, TeamConfig, TempoConfig, Thresholds, TrackerConfig, TrackerKind,
+    DigestConfig, EmailConfig, EpicsConfig, FixConfig, ForgeKind, GateConfig, HoursConfig, HoursSourceKind,
+    IntakeConfig, LlmConfig, MergeMethod, PersonConfig, ProjectConfig, ProjectFixConfig, QueueConfig, RetentionConfig,
+    SandboxKind, ScheduleConfig, StandupConfig, StuckConfig, TeamConfig, Thresholds, TrackerConfig, TrackerKind,
 };
 
 use std::path::PathBuf;

@@ -37,7 +37,7 @@ pub struct Config {
     #[serde(default)]
     pub email: EmailConfig,
     #[serde(default)]
-    pub tempo: TempoConfig,
+    pub hours: HoursConfig,
 }
 
 /// Bug reports from outside the chat: today, alerts from Prometheus Alertmanager (or
@@ -110,19 +110,28 @@ pub struct AlertRoute {
     pub matchers: std::collections::BTreeMap<String, String>,
 }
 
-/// Hours from Tempo (`[tempo]`; the token is `TEMPO_API_TOKEN`): worklogs read incrementally
-/// into the hours the compliance, budget, forecast and month-end agents count.
+/// Hours read from a time tracker (`[hours]`): worklogs read incrementally into the hours the
+/// compliance, budget, forecast and month-end agents count (the CSV import stays).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct TempoConfig {
+pub struct HoursConfig {
     pub enabled: bool,
+    /// `tempo` (`TEMPO_API_TOKEN`) or `jira` (Jira Cloud's own worklogs).
+    pub source: HoursSourceKind,
     /// How often: a cron expression in the team's time zone.
     pub schedule: String,
 }
 
-impl Default for TempoConfig {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoursSourceKind {
+    Tempo,
+    Jira,
+}
+
+impl Default for HoursConfig {
     fn default() -> Self {
-        TempoConfig { enabled: false, schedule: "20 * * * *".into() }
+        HoursConfig { enabled: false, source: HoursSourceKind::Tempo, schedule: "20 * * * *".into() }
     }
 }
 

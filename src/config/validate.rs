@@ -281,8 +281,8 @@ fn conversation(config: &Config) -> Result<(), (String, String)> {
     if !(1..=720).contains(&conversation.suggestion_expiry_hours) {
         return fail("conversation.suggestion_expiry_hours", "must be between 1 and 720");
     }
-    if let Err(err) = config.tempo.schedule.parse::<croner::Cron>() {
-        return fail("tempo.schedule", format!("\"{}\" is not a cron expression: {err}", config.tempo.schedule));
+    if let Err(err) = config.hours.schedule.parse::<croner::Cron>() {
+        return fail("hours.schedule", format!("\"{}\" is not a cron expression: {err}", config.hours.schedule));
     }
     if let Err(err) = config.retention.schedule.parse::<croner::Cron>() {
         return fail(

@@ -41,7 +41,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<crate::tracker::WriteJob>()?
         .register::<crate::tracker::linear::LinearEventJob>()?
         .register::<crate::tracker::jira::JiraEventJob>()?
-        .register::<crate::tracker::tempo::TempoJob>()?
+        .register::<crate::tracker::hours::HoursJob>()?
         .register::<AgentJob>()
 }
 
@@ -126,10 +126,10 @@ pub fn schedules(config: &Config) -> Vec<Schedule> {
             add(&format!("sync-{}", project.key), &tracker.poll, config.team.timezone, sync, payload);
         }
     }
-    if config.tempo.enabled {
-        use crate::tracker::tempo::TempoJob;
-        let tempo = (TempoJob::KIND, TempoJob::QUEUE, TempoJob::MAX_ATTEMPTS);
-        add("tempo", &config.tempo.schedule, config.team.timezone, tempo, serde_json::json!({ "full": false }));
+    if config.hours.enabled {
+        use crate::tracker::hours::HoursJob;
+        let hours = (HoursJob::KIND, HoursJob::QUEUE, HoursJob::MAX_ATTEMPTS);
+        add("hours", &config.hours.schedule, config.team.timezone, hours, serde_json::json!({ "full": false }));
     }
     let agents = &config.agents;
     for (on, name, expression, which) in [

@@ -4,15 +4,15 @@
 //! `tracker.write` job). `remote` holds the tracker-neutral shapes, `mapping` the pure rules
 //! (status maps, what a newer copy changes), `linear` the client and its webhook.
 
+pub mod hours;
 pub mod jira;
 pub mod linear;
 pub mod mapping;
 pub mod remote;
 pub mod sync;
-pub mod tempo;
 pub mod write;
 
-pub use remote::{Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser};
+pub use remote::{Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser, RemoteWorklog, WorklogPage};
 pub use sync::{SyncJob, SyncReport};
 pub use write::{write_job, WriteJob, WriteOp};
 

@@ -34,6 +34,27 @@ pub struct RemoteComment {
     pub at: DateTime<Utc>,
 }
 
+/// A worklog as a time tracker (Tempo, or Jira's own) has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteWorklog {
+    pub id: i64,
+    /// The Jira issue's id.
+    pub issue: String,
+    pub seconds: i64,
+    /// The day it was logged for, as the person logged it.
+    pub day: chrono::NaiveDate,
+    pub description: String,
+    /// The Atlassian account id of who logged it.
+    pub author: String,
+}
+
+/// One page of worklogs and where the next one is.
+#[derive(Debug)]
+pub struct WorklogPage {
+    pub worklogs: Vec<RemoteWorklog>,
+    pub next: Option<String>,
+}
+
 /// One page of issues and the cursor after it (`None`: the last page).
 #[derive(Debug)]
 pub struct Page {

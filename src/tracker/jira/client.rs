@@ -3,7 +3,9 @@
 //! issue can take, and the writes pmbot makes. `JIRA_URL` (the site), `JIRA_EMAIL` and
 //! `JIRA_API_TOKEN` (basic auth, as Atlassian documents for API tokens).
 
-use super::super::{Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser, TrackerError};
+use super::super::{
+    Page, RemoteComment, RemoteIssue, RemoteMove, RemoteState, RemoteUser, RemoteWorklog, TrackerError, WorklogPage,
+};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
@@ -179,6 +181,56 @@ impl Jira {
             }
         }
         Ok(out)
+    }
+
+    /// Worklogs updated since `since` (Jira's own time tracking): the ids from
+    /// `worklog/updated` (paged by its `nextPage`), then the worklogs from `worklog/list`.
+    pub async fn worklogs_page(
+        &self,
+        since: Option<DateTime<Utc>>,
+        next: Option<&str>,
+    ) -> Result<WorklogPage, TrackerError> {
+        let path = match next {
+            Some(next) => match next.strip_prefix(&self.settings.site) {
+                Some(path) if path.starts_with("/rest/api/3/worklog/updated") => path.to_string(),
+                _ => {
+                    let message = format!("a next page off the Jira site: {next}");
+                    return Err(TrackerError::Refused { tracker: WHO, message });
+                }
+            },
+            None => format!("/rest/api/3/worklog/updated?since={}", since.map_or(0, |s| s.timestamp_millis().max(0))),
+        };
+        let updated: Value = self.call(reqwest::Method::GET, &path, None).await?.json()?;
+        let ids: Vec<Value> =
+            updated["values"].as_array().into_iter().flatten().map(|v| v["worklogId"].clone()).collect();
+        let next = match updated["lastPage"].as_bool() {
+            Some(false) => updated["nextPage"].as_str().map(str::to_string),
+            _ => None,
+        };
+        if ids.is_empty() {
+            return Ok(WorklogPage { worklogs: Vec::new(), next });
+        }
+        let listed: Vec<Value> =
+            self.call(reqwest::Method::POST, "/rest/api/3/worklog/list", Some(json!({ "ids": ids }))).await?.json()?;
+        let number = |v: &Value| v.as_i64().or_else(|| v.as_str()?.parse().ok());
+        let worklogs = listed
+            .iter()
+            .filter_map(|w| {
+                Some(RemoteWorklog {
+                    id: number(&w["id"])?,
+                    issue: w["issueId"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| number(&w["issueId"]).map(|n| n.to_string()))?,
+                    seconds: w["timeSpentSeconds"].as_i64()?,
+                    // The day as the person logged it (the offset is theirs).
+                    day: chrono::NaiveDate::parse_from_str(w["started"].as_str()?.get(..10)?, "%Y-%m-%d").ok()?,
+                    description: adf_text(&w["comment"]),
+                    author: w["author"]["accountId"].as_str()?.to_string(),
+                })
+            })
+            .collect();
+        Ok(WorklogPage { worklogs, next })
     }
 
     /// The transitions `key` can take now.

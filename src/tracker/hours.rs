@@ -1,11 +1,12 @@
-//! Hours from Tempo (API v4, bearer token): worklogs updated since the last run, page by page
-//! (`metadata.next`), into the hours the agents count — each worklog once by its Tempo id (a
+//! Hours from Tempo (API v4, bearer token; the `Tempo` client is here too) or Jira Cloud's own worklogs: worklogs updated since
+//! the last run, page by page (Tempo's `metadata.next`, Jira's `nextPage`), into the hours the agents count — each worklog once by its Tempo id (a
 //! corrected one updates its hours), on the ticket it was logged on (a Jira issue mirrored on
 //! the board) and the person whose Atlassian account it is. `TEMPO_API_TOKEN`, and
 //! `TEMPO_API_URL` for tests. The CSV import stays for teams without Tempo.
 
+use super::jira::Jira;
 use super::sync::SyncError;
-use super::{TrackerError, JIRA};
+use super::{RemoteWorklog, TrackerError, WorklogPage, JIRA};
 use crate::config::Config;
 use crate::job_env::{JobEnv, StepError};
 use crate::queue::{Job, JobContext, JobSpec, Outcome};
@@ -45,25 +46,6 @@ impl TempoSettings {
 pub struct Tempo {
     http: reqwest::Client,
     settings: TempoSettings,
-}
-
-/// A worklog as Tempo has it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TempoWorklog {
-    pub id: i64,
-    /// The Jira issue's id.
-    pub issue: String,
-    pub seconds: i64,
-    pub day: NaiveDate,
-    pub description: String,
-    /// The Atlassian account id of who logged it.
-    pub author: String,
-    pub updated_at: DateTime<Utc>,
-}
-
-pub struct WorklogPage {
-    pub worklogs: Vec<TempoWorklog>,
-    pub next: Option<String>,
 }
 
 impl Tempo {
@@ -151,8 +133,8 @@ impl Tempo {
     }
 }
 
-fn read(v: &Value) -> Option<TempoWorklog> {
-    Some(TempoWorklog {
+fn read(v: &Value) -> Option<RemoteWorklog> {
+    Some(RemoteWorklog {
         id: v["tempoWorklogId"].as_i64()?,
         issue: match &v["issue"]["id"] {
             Value::Number(n) => n.to_string(),
@@ -163,13 +145,44 @@ fn read(v: &Value) -> Option<TempoWorklog> {
         day: NaiveDate::parse_from_str(v["startDate"].as_str()?, "%Y-%m-%d").ok()?,
         description: v["description"].as_str().unwrap_or_default().to_string(),
         author: v["author"]["accountId"].as_str()?.to_string(),
-        updated_at: v["updatedAt"].as_str()?.parse().ok()?,
     })
+}
+
+/// Where hours come from: Tempo, or Jira Cloud's own worklogs.
+#[derive(Clone, Copy)]
+pub enum HoursSource<'a> {
+    Tempo(&'a Tempo),
+    Jira(&'a Jira),
+}
+
+impl HoursSource<'_> {
+    /// The worklogs' identity prefix and the name unknown authors are listed under.
+    fn name(&self) -> &'static str {
+        match self {
+            HoursSource::Tempo(_) => "tempo",
+            HoursSource::Jira(_) => "jira-worklog",
+        }
+    }
+
+    fn key_fingerprint(&self) -> String {
+        match self {
+            HoursSource::Tempo(t) => t.key_fingerprint(),
+            HoursSource::Jira(j) => j.key_fingerprint(),
+        }
+    }
+
+    /// Worklogs updated since `since` (Tempo: from that day; Jira: from that instant).
+    async fn page(&self, since: Option<DateTime<Utc>>, next: Option<&str>) -> Result<WorklogPage, TrackerError> {
+        match self {
+            HoursSource::Tempo(t) => t.worklogs_page(since.map(|s| s.date_naive()), next).await,
+            HoursSource::Jira(j) => j.worklogs_page(since, next).await,
+        }
+    }
 }
 
 /// What a Tempo sync did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TempoReport {
+pub struct HoursReport {
     pub pages: u64,
     pub read: u64,
     pub added: u64,
@@ -198,14 +211,14 @@ pub async fn run(
     store: &Store,
     ws: &WorkspaceId,
     config: &Config,
-    tempo: &Tempo,
+    source: HoursSource<'_>,
     full: bool,
-    mut progress: impl FnMut(&TempoReport),
-) -> Result<TempoReport, SyncError> {
-    if !store.claim_sync(ws, POSITION, "tempo", Utc::now() + LEASE, Utc::now()).await? {
-        return Err(SyncError::Busy("Tempo".into()));
+    mut progress: impl FnMut(&HoursReport),
+) -> Result<HoursReport, SyncError> {
+    if !store.claim_sync(ws, POSITION, source.name(), Utc::now() + LEASE, Utc::now()).await? {
+        return Err(SyncError::Busy("hours".into()));
     }
-    let result = pages(store, ws, config, tempo, full, &mut progress).await;
+    let result = pages(store, ws, config, source, full, &mut progress).await;
     store.release_sync(ws, POSITION).await?;
     result
 }
@@ -214,33 +227,34 @@ async fn pages(
     store: &Store,
     ws: &WorkspaceId,
     config: &Config,
-    tempo: &Tempo,
+    source: HoursSource<'_>,
     full: bool,
-    progress: &mut impl FnMut(&TempoReport),
-) -> Result<TempoReport, SyncError> {
+    progress: &mut impl FnMut(&HoursReport),
+) -> Result<HoursReport, SyncError> {
     let people = people(config);
     let mut position = store
         .sync_position(ws, POSITION)
         .await?
         .unwrap_or(SyncPosition { tracker: "tempo".into(), ..Default::default() });
     if let Some(why) = &position.paused {
-        if position.paused_key.as_deref() == Some(tempo.key_fingerprint().as_str()) && !full {
-            return Err(SyncError::Paused { project: "Tempo".into(), why: why.clone() });
+        if position.paused_key.as_deref() == Some(source.key_fingerprint().as_str()) && !full {
+            return Err(SyncError::Paused { project: "hours".into(), why: why.clone() });
         }
         position.paused = None;
         position.paused_key = None;
     }
-    if full || position.run_started.is_none() {
+    // A run of another source (the configuration changed) starts over.
+    if full || position.run_started.is_none() || position.tracker != source.name() {
+        position.tracker = source.name().into();
         position.run_since = if full { None } else { position.since };
         position.run_started = Some(Utc::now());
         position.page_cursor = None;
     }
-    let mut report = TempoReport::default();
+    let mut report = HoursReport::default();
     loop {
-        // Tempo's updatedFrom is a date: the day before the last run began, read again (once
-        // per worklog id, so only what changed counts).
-        let since = position.run_since.map(|t| t.date_naive());
-        let page = tempo.worklogs_page(since, position.page_cursor.as_deref()).await?;
+        // From a day before the last run began (Tempo's updatedFrom is a date), read again
+        // harmlessly: once per worklog id, so only what changed counts.
+        let page = source.page(position.run_since, position.page_cursor.as_deref()).await?;
         let mut tx = store.begin().await?;
         let mut unknown: BTreeMap<String, i64> = BTreeMap::new();
         for w in &page.worklogs {
@@ -265,14 +279,15 @@ async fn pages(
                 ticket: Some(key.to_string()),
                 description: w.description.clone(),
             };
-            match tx.add_worklog(ws, &worklog, &format!("tempo:{}", w.id), "tempo", Utc::now()).await? {
+            let identity = format!("{}:{}", source.name(), w.id);
+            match tx.add_worklog(ws, &worklog, &identity, source.name(), Utc::now()).await? {
                 Imported::Added => report.added += 1,
                 Imported::Updated => report.updated += 1,
                 Imported::Unchanged => report.unchanged += 1,
             }
         }
         for (id, seen) in &unknown {
-            tx.note_unknown_person(ws, "tempo", id, "(a Tempo author)", *seen, Utc::now()).await?;
+            tx.note_unknown_person(ws, source.name(), id, "(a worklog's author)", *seen, Utc::now()).await?;
         }
         report.pages += 1;
         position.page_cursor = page.next.clone();
@@ -291,32 +306,43 @@ async fn pages(
     }
 }
 
-/// `tempo.sync` on `[tempo] schedule`.
+/// `hours.sync` on `[hours] schedule`: from Tempo or Jira, as `[hours] source` says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TempoJob {
+pub struct HoursJob {
     #[serde(default)]
     pub full: bool,
 }
 
-impl JobSpec for TempoJob {
-    const KIND: &'static str = "tempo.sync";
+impl JobSpec for HoursJob {
+    const KIND: &'static str = "hours.sync";
     const MAX_ATTEMPTS: u32 = 25;
     const TIMEOUT: Duration = Duration::from_secs(3600);
 }
 
-impl<C: crate::chat::Chat + 'static> Job<JobEnv<C>> for TempoJob {
+/// The configured source of hours, when its credentials are set.
+pub fn source<'a>(
+    config: &Config,
+    tempo: Option<&'a Tempo>,
+    jira: Option<&'a Jira>,
+) -> Result<HoursSource<'a>, String> {
+    use crate::config::HoursSourceKind;
+    match config.hours.source {
+        HoursSourceKind::Tempo => tempo.map(HoursSource::Tempo).ok_or_else(|| "TEMPO_API_TOKEN is not set".into()),
+        HoursSourceKind::Jira => {
+            jira.map(HoursSource::Jira).ok_or_else(|| "JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN are not all set".into())
+        }
+    }
+}
+
+impl<C: crate::chat::Chat + 'static> Job<JobEnv<C>> for HoursJob {
     async fn run(&self, env: &JobEnv<C>, _ctx: &JobContext) -> Outcome {
-        let Some(tempo) = env.tempo.as_deref() else {
-            return Outcome::Cancel("TEMPO_API_TOKEN is not set: no hours are read from Tempo".into());
+        let source = match source(&env.config, env.tempo.as_deref(), env.jira.as_deref()) {
+            Ok(source) => source,
+            Err(why) => return Outcome::Cancel(format!("{why}: no hours are read")),
         };
-        match run(&env.store, &env.workspace(), &env.config, tempo, self.full, |_| {}).await {
+        match run(&env.store, &env.workspace(), &env.config, source, self.full, |_| {}).await {
             Ok(report) => {
-                tracing::info!(
-                    read = report.read,
-                    added = report.added,
-                    updated = report.updated,
-                    "hours read from Tempo"
-                );
+                tracing::info!(read = report.read, added = report.added, updated = report.updated, "hours read");
                 Outcome::Done
             }
             Err(SyncError::Busy(_)) => Outcome::Done,
@@ -328,9 +354,9 @@ impl<C: crate::chat::Chat + 'static> Job<JobEnv<C>> for TempoJob {
                         .store
                         .sync_position(&ws, POSITION)
                         .await?
-                        .unwrap_or(SyncPosition { tracker: "tempo".into(), ..Default::default() });
+                        .unwrap_or(SyncPosition { tracker: source.name().into(), ..Default::default() });
                     position.paused = Some(err.to_string());
-                    position.paused_key = Some(tempo.key_fingerprint());
+                    position.paused_key = Some(source.key_fingerprint());
                     env.store.save_sync_position(&ws, POSITION, &position, Utc::now()).await
                 };
                 if let Err(e) = paused.await {
