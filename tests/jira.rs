@@ -30,6 +30,7 @@ on_both_backends!(
     signed_webhooks_are_recorded_once_and_deleted_issues_kept,
     refused_credentials_pause_syncing_and_the_pm_is_told_once,
     rate_limits_are_waited_out_and_server_errors_retried,
+    filing_under_an_epic_sets_the_jira_parent,
 );
 
 const ALICE: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -285,4 +286,16 @@ async fn rate_limits_are_waited_out_and_server_errors_retried(url: &str) {
     assert_eq!(t.jobs("tracker.sync").await[0].state, JobState::Retryable);
     t.run_jobs_retrying(1).await;
     assert_eq!(t.jobs("tracker.sync").await[0].state, JobState::Completed);
+}
+
+async fn filing_under_an_epic_sets_the_jira_parent(url: &str) {
+    let t = team(url).await;
+    t.sync().await.unwrap();
+    let key: TicketKey = "OPS-3".parse().unwrap();
+    let epic = "Migrate alerting to Prometheus Alertmanager";
+    t.board().set_epic(&t.person("pat"), &key, Some(epic), &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.run_jobs_retrying(1).await;
+    assert_eq!(t.jira.issue("OPS-3").unwrap()["fields"]["parent"]["key"], "OPS-1", "the epic named so");
+    assert_eq!(t.ticket("OPS-3").await.epic.as_deref(), Some(epic));
+    assert!(t.jobs("tracker.write").await.iter().all(|j| j.state == JobState::Completed));
 }

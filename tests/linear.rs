@@ -38,6 +38,7 @@ on_both_backends!(
     two_moves_before_the_writes_run_leave_linear_and_the_board_at_the_last,
     one_sync_of_a_project_runs_at_a_time,
     closing_a_parent_closes_its_open_sub_issues_each_logged,
+    filing_under_an_epic_sets_the_linear_project_or_is_told,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -547,4 +548,25 @@ async fn closing_a_parent_closes_its_open_sub_issues_each_logged(url: &str) {
     // Run again (a retried write): nothing moves twice.
     t.run_jobs_retrying(1).await;
     assert_eq!(t.history("ENG-102").await.len(), 5);
+}
+
+async fn filing_under_an_epic_sets_the_linear_project_or_is_told(url: &str) {
+    let t = team(url, ENG).await;
+    t.sync().await.unwrap();
+    let key: TicketKey = "ENG-103".parse().unwrap();
+    let pat = t.person("pat");
+    t.board().set_epic(&pat, &key, Some("Checkout revamp"), &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.run_jobs_retrying(1).await;
+    assert_eq!(t.linear.issue(ENG_103).unwrap()["project"]["name"], "Checkout revamp", "Linear's project is the epic");
+    t.board().set_epic(&pat, &key, Some("No such epic"), &Ctx::new(chrono::Utc::now())).await.unwrap();
+    t.run_jobs_retrying(1).await;
+    assert!(
+        t.chat
+            .texts()
+            .iter()
+            .any(|(to, text)| to == "#eng" && text.contains("Linear has no epic named \"No such epic\"")),
+        "{:?}",
+        t.chat.texts()
+    );
+    assert_eq!(t.ticket("ENG-103").await.epic.as_deref(), Some("No such epic"), "kept on pmbot's board");
 }

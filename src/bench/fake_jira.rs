@@ -65,7 +65,7 @@ impl FakeJira {
         let state = Arc::new(Mutex::new(state));
         let app = Router::new()
             .route("/rest/api/3/search/jql", post(search))
-            .route("/rest/api/3/issue/{id}", get(issue))
+            .route("/rest/api/3/issue/{id}", get(issue).put(edit_issue))
             .route("/rest/api/3/issue/{id}/transitions", get(list_transitions).post(make_transition))
             .route("/rest/api/3/issue/{id}/assignee", axum::routing::put(assign))
             .route("/rest/api/3/issue/{id}/comment", get(comments).post(add_comment))
@@ -424,4 +424,31 @@ async fn worklog_list(AxumState(state): Shared, Json(body): Json<Value>) -> Resp
     let found: Vec<Value> =
         s.worklogs.iter().filter(|w| ids.iter().any(|id| w["id"] == id.as_str())).cloned().collect();
     Json(found).into_response()
+}
+
+/// `PUT /issue/{id}`: the `parent` field (filing under an epic), as pmbot sets it.
+async fn edit_issue(AxumState(state): Shared, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&state);
+    if let Some(refused) = gate(&mut s, "edit_issue", body.clone()) {
+        return refused;
+    }
+    let parent =
+        match body["fields"]["parent"]["key"].as_str() {
+            Some(key) => match s.issues.iter().find(|i| i["key"] == key) {
+                Some(epic) => json!({ "id": epic["id"], "key": epic["key"], "fields": {
+                "summary": epic["fields"]["summary"], "issuetype": epic["fields"]["issuetype"] } }),
+                None => return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "errorMessages": [], "errors": { "parent": "Could not find issue by id or key." } })),
+                )
+                    .into_response(),
+            },
+            None => Value::Null,
+        };
+    let Some(issue) = s.issues.iter_mut().find(|i| i["key"] == id.as_str() || i["id"] == id.as_str()) else {
+        return not_found();
+    };
+    issue["fields"]["parent"] = parent;
+    issue["fields"]["updated"] = json!(stamp(Utc::now()));
+    StatusCode::NO_CONTENT.into_response()
 }

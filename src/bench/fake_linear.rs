@@ -42,6 +42,12 @@ pub struct FakeLinear {
     state: Arc<Mutex<State>>,
 }
 
+/// The workspace's projects (pmbot's epics): the recorded one and another.
+const PROJECTS: [(&str, &str); 2] = [
+    ("3e5a7c9b-2d4f-4b6a-8c0e-9f1a2b3c4d5e", "Q4 Reliability"),
+    ("4f6b8d0c-3e5a-4c7b-9d1f-0a2b3c4d5e6f", "Checkout revamp"),
+];
+
 /// The recorded team's workflow states (Backlog … QA … Canceled).
 pub const STATES: &str = include_str!("../../tests/fixtures/linear/workflow_states.json");
 
@@ -233,6 +239,14 @@ async fn graphql(AxumState(state): AxumState<Arc<Mutex<State>>>, Json(request): 
         "query Issues" => issues_page(&s, &vars),
         "query Issue" => json!({ "issue": s.issues.iter().find(|i| i["id"] == vars["id"]) }),
         "query States" => json!({ "workflowStates": { "nodes": s.states } }),
+        "query Projects" => {
+            let found: Vec<Value> = PROJECTS
+                .iter()
+                .filter(|(_, name)| vars["name"] == *name)
+                .map(|(id, name)| json!({ "id": id, "name": name }))
+                .collect();
+            json!({ "projects": { "nodes": found } })
+        }
         "query Comment" => {
             let found = s
                 .issues
@@ -274,6 +288,12 @@ async fn graphql(AxumState(state): AxumState<Arc<Mutex<State>>>, Json(request): 
             if let Some(to) = to {
                 push_history(issue, &to, json!({ "id": "pmbot-app", "name": "pmbot" }));
                 issue["state"] = json!({ "id": to["id"], "name": to["name"], "type": to["type"] });
+            }
+            if let Some(project) = input.get("projectId") {
+                issue["project"] = match PROJECTS.iter().find(|(id, _)| project == id) {
+                    Some((id, name)) => json!({ "id": id, "name": name }),
+                    None => Value::Null,
+                };
             }
             if let Some(assignee) = input.get("assigneeId") {
                 issue["assignee"] = match assignee.as_str() {

@@ -168,6 +168,10 @@ impl BoardService {
         if earlier.is_none() {
             let ticket = tx.lock_ticket(&self.ws, key).await?;
             tx.set_epic(&self.ws, key, epic, ctx.now).await?;
+            let mut ctx = ctx.clone();
+            let change = format!("epic:{}:{}", epic.unwrap_or("-"), ctx.now.timestamp_micros());
+            let op = WriteOp::SetEpic { epic: epic.map(str::to_string) };
+            ctx.jobs.extend(write_job(&ticket, op, &change, ctx.now));
             let record = Record {
                 actor,
                 subject: key.as_str(),
@@ -175,7 +179,7 @@ impl BoardService {
                 outcome: format!("filed {key} under {}", epic.unwrap_or("no epic")),
                 inputs: json!({ "from": ticket.epic, "to": epic }),
             };
-            self.finish(tx, ctx, record).await?;
+            self.finish(tx, &ctx, record).await?;
         } else {
             drop(tx);
         }

@@ -25,6 +25,8 @@ pub enum WriteOp {
     Move { from: Status, to: Status },
     /// An assignment (a handle, or nobody).
     Assign { to: Option<String> },
+    /// Filed under an epic (by its name), or under none.
+    SetEpic { epic: Option<String> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -230,6 +232,41 @@ impl WriteJob {
                     self.apply(env, &mirror, &now).await?;
                 }
                 self.log(env, &mirror, "assigned", &format!("assigned {} on {label}", self.key)).await?;
+            }
+            WriteOp::SetEpic { epic } => {
+                // The epic is Linear's project, or Jira's epic issue, found by its name.
+                let found = match (&source, epic) {
+                    (_, None) => Ok(None),
+                    (Source::Linear(linear), Some(name)) => {
+                        linear.project_id(name).await.map_err(failed)?.map(Some).ok_or(name)
+                    }
+                    (Source::Jira(jira), Some(name)) => {
+                        jira.epic_key(mirror.team(), name).await.map_err(failed)?.map(Some).ok_or(name)
+                    }
+                };
+                let target = match found {
+                    Ok(target) => target,
+                    Err(name) => {
+                        let said = format!(
+                            "{label} has no epic named \"{name}\" for {}, so it is filed there on pmbot's board only",
+                            self.key
+                        );
+                        self.log(env, &mirror, "impossible", &said).await?;
+                        self.tell(env, project, &said).await;
+                        return Ok(Outcome::Done);
+                    }
+                };
+                match &source {
+                    Source::Linear(linear) => {
+                        linear.update_issue(&self.issue_id, json!({ "projectId": target })).await.map_err(failed)?;
+                    }
+                    Source::Jira(jira) => jira.set_parent(&self.key, target.as_deref()).await.map_err(failed)?,
+                }
+                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
+                    self.apply(env, &mirror, &now).await?;
+                }
+                let filed = epic.as_deref().unwrap_or("no epic");
+                self.log(env, &mirror, "epic", &format!("filed {} under {filed} on {label}", self.key)).await?;
             }
         }
         Ok(Outcome::Done)

@@ -260,6 +260,28 @@ impl Jira {
         Ok(())
     }
 
+    /// The key of the project's epic whose summary is `name`, if there is one.
+    pub async fn epic_key(&self, project: &str, name: &str) -> Result<Option<String>, TrackerError> {
+        let jql = format!(
+            "project = \"{}\" AND issuetype = Epic AND summary ~ \"{}\"",
+            project.replace('"', ""),
+            name.replace(['"', '\\'], " ")
+        );
+        let body = json!({ "jql": jql, "fields": ["summary"], "maxResults": 20 });
+        let found: Value = self.call(reqwest::Method::POST, "/rest/api/3/search/jql", Some(body)).await?.json()?;
+        // `~` matches words; the epic is the one named exactly.
+        let exact = found["issues"].as_array().into_iter().flatten().find(|i| i["fields"]["summary"] == name);
+        Ok(exact.and_then(|i| i["key"].as_str()).map(str::to_string))
+    }
+
+    /// Files `key` under the epic `parent` (or none).
+    pub async fn set_parent(&self, key: &str, parent: Option<&str>) -> Result<(), TrackerError> {
+        let path = format!("/rest/api/3/issue/{}", segment(key));
+        let parent = parent.map_or(Value::Null, |p| json!({ "key": p }));
+        self.call(reqwest::Method::PUT, &path, Some(json!({ "fields": { "parent": parent } }))).await?;
+        Ok(())
+    }
+
     pub async fn assign(&self, key: &str, account: Option<&str>) -> Result<(), TrackerError> {
         let path = format!("/rest/api/3/issue/{}/assignee", segment(key));
         self.call(reqwest::Method::PUT, &path, Some(json!({ "accountId": account }))).await?;

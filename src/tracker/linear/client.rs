@@ -192,6 +192,13 @@ impl Linear {
         }
     }
 
+    /// The id of the Linear project (pmbot's epic) named `name`, if there is one.
+    pub async fn project_id(&self, name: &str) -> Result<Option<String>, TrackerError> {
+        let query = "query Projects($name: String!) { projects(first: 2, filter: { name: { eq: $name } }) { nodes { id name } } }";
+        let data: Value = self.graphql(query, json!({ "name": name })).await?;
+        Ok(data["projects"]["nodes"][0]["id"].as_str().map(str::to_string))
+    }
+
     /// Changes an issue (`input` is Linear's `IssueUpdateInput`: `stateId`, `assigneeId`, …)
     /// and returns it as it is after the change.
     pub async fn update_issue(&self, id: &str, input: Value) -> Result<RemoteIssue, TrackerError> {
