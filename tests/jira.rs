@@ -31,6 +31,7 @@ on_both_backends!(
     refused_credentials_pause_syncing_and_the_pm_is_told_once,
     rate_limits_are_waited_out_and_server_errors_retried,
     filing_under_an_epic_sets_the_jira_parent,
+    an_issue_with_more_comments_than_a_search_holds_brings_them_all,
 );
 
 const ALICE: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -298,4 +299,18 @@ async fn filing_under_an_epic_sets_the_jira_parent(url: &str) {
     assert_eq!(t.jira.issue("OPS-3").unwrap()["fields"]["parent"]["key"], "OPS-1", "the epic named so");
     assert_eq!(t.ticket("OPS-3").await.epic.as_deref(), Some(epic));
     assert!(t.jobs("tracker.write").await.iter().all(|j| j.state == JobState::Completed));
+}
+
+async fn an_issue_with_more_comments_than_a_search_holds_brings_them_all(url: &str) {
+    let t = team(url).await;
+    // 45 more comments on OPS-2: a search answer carries 20 of the 46 and the total.
+    t.jira.change("OPS-2", |issue| {
+        let list = issue["fields"]["comment"]["comments"].as_array_mut().unwrap();
+        for n in 0..45 {
+            list.push(json!({ "id": format!("{}", 11_000 + n), "author": { "accountId": BOB, "displayName": "Bob Okafor" },
+                              "body": pmbot::tracker::jira::client::adf(&format!("note {n}")), "created": "2026-11-19T10:00:00.000+0000" }));
+        }
+    });
+    t.sync().await.unwrap();
+    assert_eq!(t.comments("OPS-2").await.len(), 46, "the rest read page by page");
 }

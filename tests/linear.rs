@@ -39,6 +39,7 @@ on_both_backends!(
     one_sync_of_a_project_runs_at_a_time,
     closing_a_parent_closes_its_open_sub_issues_each_logged,
     filing_under_an_epic_sets_the_linear_project_or_is_told,
+    an_issue_with_more_comments_than_a_page_holds_brings_them_all,
 );
 
 const ALICE: &str = "7d3e1b2a-5c4f-4a8e-9b6d-1e2f3a4b5c01";
@@ -569,4 +570,18 @@ async fn filing_under_an_epic_sets_the_linear_project_or_is_told(url: &str) {
         t.chat.texts()
     );
     assert_eq!(t.ticket("ENG-103").await.epic.as_deref(), Some("No such epic"), "kept on pmbot's board");
+}
+
+async fn an_issue_with_more_comments_than_a_page_holds_brings_them_all(url: &str) {
+    let t = team(url, ENG).await;
+    t.linear.change(ENG_101, |issue| {
+        let nodes = issue["comments"]["nodes"].as_array_mut().unwrap();
+        for n in 0..130 {
+            nodes.push(json!({ "id": format!("c-{n}"), "body": format!("note {n}"), "createdAt": "2026-11-19T10:00:00.000Z", "user": { "id": BOB, "name": "Bob Okafor" } }));
+        }
+    });
+    t.sync().await.unwrap();
+    assert_eq!(t.comments("ENG-101").await.len(), 130, "past Linear's 50 a connection");
+    let more = t.linear.requests().into_iter().filter(|(op, _)| op == "query More").count();
+    assert_eq!(more, 1, "the other 80 in one more request");
 }

@@ -102,6 +102,14 @@ impl FakeJira {
         self.lock().issues.iter().find(|i| i["key"] == key || i["id"] == key).cloned()
     }
 
+    /// Changes an issue as someone on Jira would (its `updated` moves on).
+    pub fn change(&self, key: &str, change: impl FnOnce(&mut Value)) {
+        if let Some(issue) = self.lock().issues.iter_mut().find(|i| i["key"] == key) {
+            change(issue);
+            issue["fields"]["updated"] = json!(stamp(Utc::now()));
+        }
+    }
+
     /// Moves an issue as someone on Jira would: through the transition leading to `status`.
     pub fn move_issue(&self, key: &str, status: &str, author: Value) {
         let mut state = self.lock();
@@ -208,7 +216,7 @@ async fn search(AxumState(state): Shared, Json(body): Json<Value>) -> Response {
     let start: usize =
         body["nextPageToken"].as_str().and_then(|t| t.strip_prefix('p')).and_then(|n| n.parse().ok()).unwrap_or(0);
     let size = body["maxResults"].as_u64().unwrap_or(50) as usize;
-    let page: Vec<Value> = found.iter().skip(start).take(size).map(|i| (*i).clone()).collect();
+    let page: Vec<Value> = found.iter().skip(start).take(size).map(|i| shaped(i)).collect();
     let end = start + page.len();
     let mut answer = json!({ "issues": page, "isLast": end >= found.len() });
     if end < found.len() {
@@ -274,7 +282,11 @@ async fn assign(AxumState(state): Shared, Path(id): Path<String>, Json(body): Js
     lost_or(&mut s, StatusCode::NO_CONTENT.into_response())
 }
 
-async fn comments(AxumState(state): Shared, Path(id): Path<String>) -> Response {
+async fn comments(
+    AxumState(state): Shared,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let mut s = lock(&state);
     if let Some(refused) = gate(&mut s, "comments", json!(id)) {
         return refused;
@@ -295,7 +307,10 @@ async fn comments(AxumState(state): Shared, Path(id): Path<String>) -> Response 
             c
         })
         .collect();
-    Json(json!({ "startAt": 0, "maxResults": 100, "total": list.len(), "comments": list })).into_response()
+    let (start, max) = (number(query.get("startAt"), 0), number(query.get("maxResults"), 100));
+    let total = list.len();
+    let page: Vec<Value> = list.into_iter().skip(start).take(max).collect();
+    Json(json!({ "startAt": start, "maxResults": max, "total": total, "comments": page })).into_response()
 }
 
 async fn add_comment(AxumState(state): Shared, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
@@ -451,4 +466,22 @@ async fn edit_issue(AxumState(state): Shared, Path(id): Path<String>, Json(body)
     issue["fields"]["parent"] = parent;
     issue["fields"]["updated"] = json!(stamp(Utc::now()));
     StatusCode::NO_CONTENT.into_response()
+}
+
+fn number(value: Option<&String>, default: usize) -> usize {
+    value.and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Comments in a search answer as Jira caps them: the first 20 and the total.
+const COMMENTS_IN_SEARCH: usize = 20;
+
+fn shaped(issue: &Value) -> Value {
+    let mut issue = issue.clone();
+    if let Some(all) = issue["fields"]["comment"]["comments"].as_array().cloned() {
+        let first: Vec<Value> = all.iter().take(COMMENTS_IN_SEARCH).cloned().collect();
+        issue["fields"]["comment"]["comments"] = json!(first);
+        issue["fields"]["comment"]["total"] = json!(all.len());
+        issue["fields"]["comment"]["maxResults"] = json!(COMMENTS_IN_SEARCH);
+    }
+    issue
 }

@@ -237,7 +237,16 @@ async fn graphql(AxumState(state): AxumState<Arc<Mutex<State>>>, Json(request): 
     }
     let data = match operation.as_str() {
         "query Issues" => issues_page(&s, &vars),
-        "query Issue" => json!({ "issue": s.issues.iter().find(|i| i["id"] == vars["id"]) }),
+        "query Issue" => json!({ "issue": s.issues.iter().find(|i| i["id"] == vars["id"]).map(shaped) }),
+        "query More" => {
+            let Some(issue) = s.issues.iter().find(|i| i["id"] == vars["id"]) else {
+                return (StatusCode::OK, Json(json!({ "data": { "issue": null } }))).into_response();
+            };
+            let which = if query.contains("history(") { "history" } else { "comments" };
+            let from: usize =
+                vars["after"].as_str().and_then(|c| c.strip_prefix('c')).and_then(|n| n.parse().ok()).unwrap_or(0);
+            json!({ "issue": { which: slice(&issue[which], from, 100) } })
+        }
         "query States" => json!({ "workflowStates": { "nodes": s.states } }),
         "query Projects" => {
             let found: Vec<Value> = PROJECTS
@@ -302,7 +311,7 @@ async fn graphql(AxumState(state): AxumState<Arc<Mutex<State>>>, Json(request): 
                 };
             }
             issue["updatedAt"] = json!(stamp(Utc::now()));
-            json!({ "issueUpdate": { "success": true, "issue": issue.clone() } })
+            json!({ "issueUpdate": { "success": true, "issue": shaped(issue) } })
         }
         _ => {
             return error(
@@ -351,9 +360,30 @@ fn issues_page(s: &State, vars: &Value) -> Value {
             at += 1;
             continue;
         }
-        nodes.push(issue);
+        nodes.push(shaped(&issue));
         at += 1;
     }
     let end = nodes.last().map(|n| n["id"].clone()).unwrap_or(Value::Null);
     json!({ "issues": { "nodes": nodes, "pageInfo": { "hasNextPage": at < total, "endCursor": end } } })
+}
+
+/// Nested connections as Linear answers them: the first 50, and where the rest begins.
+const NESTED: usize = 50;
+
+fn shaped(issue: &Value) -> Value {
+    let mut issue = issue.clone();
+    for which in ["history", "comments"] {
+        if issue[which]["nodes"].is_array() {
+            issue[which] = slice(&issue[which], 0, NESTED);
+        }
+    }
+    issue
+}
+
+/// `count` nodes of a connection from `from`, with its pageInfo (cursors are positions).
+fn slice(connection: &Value, from: usize, count: usize) -> Value {
+    let all = connection["nodes"].as_array().cloned().unwrap_or_default();
+    let nodes: Vec<Value> = all.iter().skip(from).take(count).cloned().collect();
+    let end = from + nodes.len();
+    json!({ "nodes": nodes, "pageInfo": { "hasNextPage": end < all.len(), "endCursor": format!("c{end}") } })
 }

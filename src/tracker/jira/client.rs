@@ -133,8 +133,11 @@ impl Jira {
             #[serde(default)]
             is_last: Option<bool>,
         }
-        let found: Search = self.call(reqwest::Method::POST, "/rest/api/3/search/jql", Some(body)).await?.json()?;
+        let mut found: Search = self.call(reqwest::Method::POST, "/rest/api/3/search/jql", Some(body)).await?.json()?;
         let next = found.next_page_token.filter(|_| found.is_last != Some(true));
+        for issue in &mut found.issues {
+            self.complete(issue).await?;
+        }
         let categories = self.categories(project).await?;
         Ok(Page { issues: into_remote(found.issues, &self.settings.site, categories), next })
     }
@@ -144,7 +147,8 @@ impl Jira {
         let path = format!("/rest/api/3/issue/{}?fields={}&expand=changelog", segment(id), FIELDS.join(","));
         match self.call(reqwest::Method::GET, &path, None).await {
             Ok(answer) => {
-                let wire: WireIssue = answer.json()?;
+                let mut wire: WireIssue = answer.json()?;
+                self.complete(&mut wire).await?;
                 let project = wire.key.split_once('-').map_or(String::new(), |(p, _)| p.to_string());
                 let categories = self.categories(&project).await?;
                 Ok(into_remote(vec![wire], &self.settings.site, categories).pop())
@@ -152,6 +156,39 @@ impl Jira {
             Err(TrackerError::Refused { message, .. }) if message.starts_with("404") => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// Reads the rest of an issue's comments and changelog when Jira sent only their first part
+    /// (`total` above what came).
+    async fn complete(&self, wire: &mut WireIssue) -> Result<(), TrackerError> {
+        let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+        loop {
+            let have = count(&wire.fields["comment"]["comments"]);
+            let total = wire.fields["comment"]["total"].as_u64().unwrap_or(0) as usize;
+            if have >= total {
+                break;
+            }
+            let path = format!("/rest/api/3/issue/{}/comment?startAt={have}&maxResults=100", segment(&wire.key));
+            let more: Value = self.call(reqwest::Method::GET, &path, None).await?.json()?;
+            let Some(rest) = more["comments"].as_array().filter(|r| !r.is_empty()) else { break };
+            if let Some(list) = wire.fields["comment"]["comments"].as_array_mut() {
+                list.extend(rest.iter().cloned());
+            }
+        }
+        loop {
+            let have = count(&wire.changelog["histories"]);
+            let total = wire.changelog["total"].as_u64().unwrap_or(0) as usize;
+            if have >= total {
+                break;
+            }
+            let path = format!("/rest/api/3/issue/{}/changelog?startAt={have}&maxResults=100", segment(&wire.key));
+            let more: Value = self.call(reqwest::Method::GET, &path, None).await?.json()?;
+            let Some(rest) = more["values"].as_array().filter(|r| !r.is_empty()) else { break };
+            if let Some(list) = wire.changelog["histories"].as_array_mut() {
+                list.extend(rest.iter().cloned());
+            }
+        }
+        Ok(())
     }
 
     /// The project's status names → categories (read once per project and kept).

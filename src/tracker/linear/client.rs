@@ -23,8 +23,15 @@ pub const PAGE_SIZE: u32 = 50;
 const ISSUE_FIELDS: &str = "fragment IssueFields on Issue { id identifier title description priority estimate url \
      createdAt updatedAt trashed state { id name type } assignee { id name } creator { id name } \
      project { name } parent { identifier } labels(first: 20) { nodes { name } } \
-     history(first: 50) { nodes { createdAt actor { id name } fromState { id name type } toState { id name type } } } \
-     comments(first: 50) { nodes { id body createdAt user { id name } } } }";
+     history(first: 50) { nodes { HISTORY } pageInfo { hasNextPage endCursor } } \
+     comments(first: 50) { nodes { COMMENT } pageInfo { hasNextPage endCursor } } }";
+const HISTORY: &str = "createdAt actor { id name } fromState { id name type } toState { id name type }";
+const COMMENT: &str = "id body createdAt user { id name }";
+
+/// The issue fragment with its nested fields spelled out.
+fn issue_fields() -> String {
+    ISSUE_FIELDS.replace("HISTORY", HISTORY).replace("COMMENT", COMMENT)
+}
 
 #[derive(Debug, Clone)]
 pub struct LinearSettings {
@@ -102,7 +109,8 @@ impl Linear {
             "query Issues($team: String!{since_var}, $after: String, $first: Int!) {{ \
              issues(first: $first, after: $after, orderBy: updatedAt, includeArchived: true, \
              filter: {{ team: {{ key: {{ eq: $team }} }}{since_filter} }}) {{ \
-             nodes {{ ...IssueFields }} pageInfo {{ hasNextPage endCursor }} }} }} {ISSUE_FIELDS}"
+             nodes {{ ...IssueFields }} pageInfo {{ hasNextPage endCursor }} }} }} {}",
+            issue_fields()
         );
         let mut variables = json!({ "team": team, "after": after, "first": first });
         if let Some(since) = since {
@@ -126,18 +134,27 @@ impl Linear {
         }
         let data: Data = self.graphql(&query, variables).await?;
         let next = data.issues.page_info.end_cursor.filter(|_| data.issues.page_info.has_next_page);
-        Ok(Page { issues: data.issues.nodes.into_iter().map(WireIssue::into_remote).collect(), next })
+        let mut issues = Vec::with_capacity(data.issues.nodes.len());
+        for mut wire in data.issues.nodes {
+            self.complete(&mut wire).await?;
+            issues.push(wire.into_remote());
+        }
+        Ok(Page { issues, next })
     }
 
     /// One issue as it is now; `None` when Linear has no such issue (deleted for good).
     pub async fn issue(&self, id: &str) -> Result<Option<RemoteIssue>, TrackerError> {
-        let query = format!("query Issue($id: String!) {{ issue(id: $id) {{ ...IssueFields }} }} {ISSUE_FIELDS}");
+        let query = format!("query Issue($id: String!) {{ issue(id: $id) {{ ...IssueFields }} }} {}", issue_fields());
         #[derive(Deserialize)]
         struct Data {
             issue: Option<WireIssue>,
         }
         match self.graphql::<Data>(&query, json!({ "id": id })).await {
-            Ok(data) => Ok(data.issue.map(WireIssue::into_remote)),
+            Ok(Data { issue: Some(mut wire) }) => {
+                self.complete(&mut wire).await?;
+                Ok(Some(wire.into_remote()))
+            }
+            Ok(Data { issue: None }) => Ok(None),
             Err(TrackerError::Refused { message, .. }) if message.to_lowercase().contains("not found") => Ok(None),
             Err(err) => Err(err),
         }
@@ -204,7 +221,8 @@ impl Linear {
     pub async fn update_issue(&self, id: &str, input: Value) -> Result<RemoteIssue, TrackerError> {
         let query = format!(
             "mutation Update($id: String!, $input: IssueUpdateInput!) {{ issueUpdate(id: $id, input: $input) {{ \
-             success issue {{ ...IssueFields }} }} }} {ISSUE_FIELDS}"
+             success issue {{ ...IssueFields }} }} }} {}",
+            issue_fields()
         );
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -218,9 +236,51 @@ impl Linear {
         }
         let data: Data = self.graphql(&query, json!({ "id": id, "input": input })).await?;
         match data.issue_update {
-            Payload { success: true, issue: Some(issue) } => Ok(issue.into_remote()),
+            Payload { success: true, issue: Some(mut issue) } => {
+                self.complete(&mut issue).await?;
+                Ok(issue.into_remote())
+            }
             _ => Err(TrackerError::Refused { tracker: WHO, message: "the issue was not updated".into() }),
         }
+    }
+
+    /// Reads the rest of an issue's history and comments when they hold more than came with
+    /// it (50 each), a hundred at a time.
+    async fn complete(&self, wire: &mut WireIssue) -> Result<(), TrackerError> {
+        #[derive(Deserialize)]
+        struct Data<T> {
+            issue: Option<Connection<T>>,
+        }
+        #[derive(Deserialize)]
+        struct Connection<T> {
+            #[serde(alias = "history", alias = "comments")]
+            more: Nodes<T>,
+        }
+        while let Some(after) = wire.history.as_ref().and_then(Nodes::more) {
+            let query = format!(
+                "query More($id: String!, $after: String) {{ issue(id: $id) {{ history(first: 100, after: $after) \
+                 {{ nodes {{ {HISTORY} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+            );
+            let data: Data<WireMove> = self.graphql(&query, json!({ "id": wire.id, "after": after })).await?;
+            let Some(Connection { more }) = data.issue else { break };
+            if let Some(history) = wire.history.as_mut() {
+                history.nodes.extend(more.nodes);
+                history.page_info = more.page_info;
+            }
+        }
+        while let Some(after) = wire.comments.as_ref().and_then(Nodes::more) {
+            let query = format!(
+                "query More($id: String!, $after: String) {{ issue(id: $id) {{ comments(first: 100, after: $after) \
+                 {{ nodes {{ {COMMENT} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+            );
+            let data: Data<WireComment> = self.graphql(&query, json!({ "id": wire.id, "after": after })).await?;
+            let Some(Connection { more }) = data.issue else { break };
+            if let Some(comments) = wire.comments.as_mut() {
+                comments.nodes.extend(more.nodes);
+                comments.page_info = more.page_info;
+            }
+        }
+        Ok(())
     }
 
     /// Runs one GraphQL operation at pmbot's pace, waiting out a short rate limit in place.
@@ -338,6 +398,22 @@ struct Extensions {
 #[derive(Deserialize)]
 struct Nodes<T> {
     nodes: Vec<T>,
+    #[serde(default, rename = "pageInfo")]
+    page_info: Option<NestedPage>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct NestedPage {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+impl<T> Nodes<T> {
+    /// Where the rest begins, when the connection holds more than came with the issue.
+    fn more(&self) -> Option<String> {
+        self.page_info.as_ref().filter(|p| p.has_next_page).and_then(|p| p.end_cursor.clone())
+    }
 }
 
 #[derive(Deserialize)]
