@@ -595,3 +595,17 @@ fn people_doctor_lists_missing_ids_and_tempo_says_what_it_needs() {
     assert_eq!(tempo.status.code(), Some(2));
     assert!(stderr(&tempo).contains("TEMPO_API_TOKEN is not set"), "{}", stderr(&tempo));
 }
+
+/// `pmbot demo --tracker linear` runs offline: a local Linear synced into a fresh board, then a
+/// chat message and a comment written back to it.
+#[test]
+fn the_linear_demo_moves_a_ticket_on_linear_offline() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.command(&["demo", "--tracker", "linear"]).env("PMBOT_EMBEDDINGS", "off").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("Synced ENG: 3 issues"), "{out}");
+    assert!(out.contains("On Linear, ENG-102 is In Review."), "{out}");
+    assert!(out.contains("Moved ENG-102"), "{out}");
+    assert!(out.contains("On Linear now: ENG-102 is Done"), "{out}");
+}

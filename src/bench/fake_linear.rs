@@ -88,6 +88,19 @@ impl FakeLinear {
         FakeLinear::start(issues, 0).await
     }
 
+    /// The recorded issues (ENG-101…103), built in: for `pmbot demo --tracker linear`.
+    pub async fn recorded() -> std::io::Result<FakeLinear> {
+        let mut issues = Vec::new();
+        for page in [
+            include_str!("../../tests/fixtures/linear/issues_page1.json"),
+            include_str!("../../tests/fixtures/linear/issues_page2.json"),
+        ] {
+            let page: Value = serde_json::from_str(page).unwrap_or(Value::Null);
+            issues.extend(page["data"]["issues"]["nodes"].as_array().cloned().unwrap_or_default());
+        }
+        FakeLinear::start(issues, 0).await
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -34,7 +34,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scripted conversation with a sample team in a fresh SQLite database.
-    Demo,
+    Demo {
+        /// `linear`: a project kept in Linear (a local Linear, offline), synced and written back.
+        #[arg(long)]
+        tracker: Option<DemoTracker>,
+    },
     /// Check the configuration.
     Config {
         #[command(subcommand)]
@@ -331,6 +335,11 @@ pub enum DiscordAction {
     },
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoTracker {
+    Linear,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PeopleAction {
     /// Who has no tracker or time-tracking id, and ids seen in the data that map to nobody.
@@ -400,7 +409,13 @@ impl From<std::io::Error> for CliError {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Demo => demo().await,
+        Command::Demo { tracker: None } => demo().await,
+        Command::Demo { tracker: Some(DemoTracker::Linear) } => {
+            match crate::demo::linear::run(Box::new(std::io::stdout()), stdout_style()).await {
+                Ok(_) => Ok(()),
+                Err(err) => Err(CliError::Failure(err.to_string())),
+            }
+        }
         Command::Match { calibration: true, set, embeddings, .. } => match_calibration(&set, embeddings),
         Command::Match { tickets: Some(tickets), messages: Some(messages), embeddings, .. } => {
             match_conversation(&tickets, &messages, embeddings)

@@ -2,6 +2,7 @@
 //! the terminal chat: a standup, a ticket created from chat, a PM's button press, the board.
 
 pub mod fix;
+pub mod linear;
 pub mod seed;
 
 use crate::app::App;
