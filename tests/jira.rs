@@ -32,6 +32,7 @@ on_both_backends!(
     rate_limits_are_waited_out_and_server_errors_retried,
     filing_under_an_epic_sets_the_jira_parent,
     an_issue_with_more_comments_than_a_search_holds_brings_them_all,
+    stuck_work_is_named_in_the_trackers_own_status,
 );
 
 const ALICE: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -313,4 +314,17 @@ async fn an_issue_with_more_comments_than_a_search_holds_brings_them_all(url: &s
     });
     t.sync().await.unwrap();
     assert_eq!(t.comments("OPS-2").await.len(), 46, "the rest read page by page");
+}
+
+async fn stuck_work_is_named_in_the_trackers_own_status(url: &str) {
+    use pmbot::workflows::agents::{self, Agent};
+    let t = team(url).await;
+    t.sync().await.unwrap();
+    // OPS-2 has been in QA (pmbot's in review) since 2026-11-20.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T15:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let (ws, app) = (t.app.workspace(), &t.app);
+    let plan = agents::plan(Agent::Stuck, &app.store, &ws, &app.config, &app.templates, now).await.unwrap();
+    agents::deliver(&plan, &app.store, &ws, &app.config, t.chat.as_ref(), now, false).await.unwrap();
+    let said = t.chat.texts().into_iter().map(|(_, text)| text).collect::<Vec<_>>().join("\n");
+    assert!(said.contains("OPS-2") && said.contains("QA (in review)"), "{said}");
 }

@@ -45,6 +45,16 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         pulls: &pulls,
     });
     let names = Names::new(&config.people());
+    // A ticket mirrored from a tracker is said in the tracker's own status too ("QA (in review)").
+    let mut tracker_status: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for s in &report.stuck {
+        let (Some(tracker), Some(id)) = (&s.ticket.source.tracker, &s.ticket.source.external_id) else { continue };
+        if let Some(item) = store.mirror_item(ws, tracker, crate::store::ItemKind::Issue, id).await? {
+            if let Some(name) = item.remote_status.filter(|n| !n.eq_ignore_ascii_case(s.ticket.status.label())) {
+                tracker_status.insert(s.ticket.key.to_string(), format!("{name} ({})", s.ticket.status.label()));
+            }
+        }
+    }
     let today = crate::calendar::local_date(now, config.team.timezone);
     let pm_channel = config.agents.pm_channel.clone();
     let mut sends = Vec::new();
@@ -65,7 +75,8 @@ pub async fn plan(ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         let usual = s.usual_days.map_or_else(|| "no baseline yet".to_string(), |d| format!("usually {d} days"));
         let who = s.ticket.assignee.as_deref().map(|h| names.short(h)).unwrap_or_else(|| "unassigned".into());
         json!({
-            "key": s.ticket.key.as_str(), "title": s.ticket.title, "status": s.ticket.status.label(), "days": s.days,
+            "key": s.ticket.key.as_str(), "title": s.ticket.title, "days": s.days,
+            "status": tracker_status.get(s.ticket.key.as_str()).cloned().unwrap_or_else(|| s.ticket.status.label().into()),
             "usual": usual, "who": who, "why": s.why.label(), "suggestion": s.why.suggestion(),
         })
     };
