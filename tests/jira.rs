@@ -243,7 +243,7 @@ async fn signed_webhooks_are_recorded_once_and_deleted_issues_kept(url: &str) {
     let body = delivery("webhook_issue_updated.json");
     assert_eq!(t.deliver(&body, None).await, 200);
     assert_eq!(t.deliver(&body, None).await, 200, "Jira's retry is acknowledged");
-    assert_eq!(t.jobs("jira.event").await.len(), 1, "and is the same job");
+    assert_eq!(t.jobs("tracker.event").await.len(), 1, "and is the same job");
     assert_eq!(t.deliver(&body, Some(format!("sha256={}", "0".repeat(64)))).await, 401);
     assert_eq!(t.deliver(&body, Some(String::new())).await, 401, "unsigned");
     t.run_jobs_retrying(0).await;

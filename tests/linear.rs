@@ -371,7 +371,7 @@ async fn webhooks_are_signed_recorded_once_and_bring_the_board_up_to_date(url: &
     let body = delivery("webhook_issue_update.json");
     assert_eq!(t.deliver(&body, "d-1", None).await.0, 200);
     assert_eq!(t.deliver(&body, "d-1", None).await.0, 200, "a redelivery is acknowledged");
-    assert_eq!(t.jobs("linear.event").await.len(), 1, "and is the same job");
+    assert_eq!(t.jobs("tracker.event").await.len(), 1, "and is the same job");
     assert_eq!(t.deliver(&body, "d-2", Some("00".repeat(32))).await.0, 401, "a bad signature");
     let stale = std::fs::read(fixtures().join("webhook_issue_update.json")).unwrap();
     let (status, answer) = t.deliver(&stale, "d-3", None).await;

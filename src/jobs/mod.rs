@@ -39,8 +39,7 @@ pub fn registry<C: Chat + 'static>() -> Result<Registry<JobEnv<C>>, RegistryErro
         .register::<crate::intake::reply::ReplyJob>()?
         .register::<crate::tracker::SyncJob>()?
         .register::<crate::tracker::WriteJob>()?
-        .register::<crate::tracker::linear::LinearEventJob>()?
-        .register::<crate::tracker::jira::JiraEventJob>()?
+        .register::<crate::tracker::event::EventJob>()?
         .register::<crate::tracker::hours::HoursJob>()?
         .register::<AgentJob>()
 }

@@ -121,12 +121,13 @@ impl<'a> Mirror<'a> {
         self.note_unknown(issue, report);
         let mut known = tx.mirror_item(ws, self.tracker, ItemKind::Issue, &issue.id).await?;
         let mut key = key;
+        let mut current = None;
         if let Some(item) = &known {
             // The board's key for it (the issue may have changed teams since), locked before
             // the tracker's clock is compared: two copies applied at once take turns, and the
             // older never lands after the newer.
             key = item.local_ref.parse().map_err(StoreError::from)?;
-            tx.lock_ticket(ws, &key).await?;
+            current = Some(tx.lock_ticket(ws, &key).await?.status);
             known = tx.mirror_item(ws, self.tracker, ItemKind::Issue, &issue.id).await?;
         } else if tx.ticket(ws, &key).await.is_ok() {
             // A ticket made on pmbot's board took the key the tracker gave this issue: said, skipped,
@@ -135,34 +136,19 @@ impl<'a> Mirror<'a> {
             report.elsewhere += 1;
             return Ok(Applied::Elsewhere);
         }
-        let applied = match &known {
-            Some(item) if item.remote_updated_at >= issue.updated_at => Applied::Unchanged,
+        let (applied, plan) = match &known {
+            Some(item) if item.remote_updated_at >= issue.updated_at => (Applied::Unchanged, Default::default()),
             Some(item) => {
-                let ticket = tx.lock_ticket(ws, &key).await?;
-                let mut plan =
-                    mapping::plan_status(&self.map, issue, Some(ticket.status), Some(item.remote_updated_at));
+                let mut plan = mapping::plan_status(&self.map, issue, current, Some(item.remote_updated_at));
                 // The tracker's state unchanged since pmbot last saw it, and no move in its history
                 // since: the board's own status (blocked, a move still being written) stands.
-                let moved_on_linear = item.remote_status.as_deref() != Some(issue.state.name.as_str())
+                let moved_there = item.remote_status.as_deref() != Some(issue.state.name.as_str())
                     || issue.history.iter().any(|m| m.at > item.remote_updated_at);
-                if !moved_on_linear {
+                if !moved_there {
                     plan.steps.clear();
                 }
                 tx.update_mirrored_ticket(ws, &key, &self.fields(issue), issue.updated_at).await?;
-                for step in &plan.steps {
-                    tx.move_ticket(
-                        ws,
-                        &key,
-                        step.to,
-                        &self.actor(step.actor.as_ref()),
-                        Some(&format!("on {}: {}", self.label, step.remote)),
-                        step.at,
-                    )
-                    .await?;
-                    report.moves += 1;
-                }
-                report.unmapped.extend(plan.unmapped);
-                Applied::Updated
+                (Applied::Updated, plan)
             }
             None => {
                 let plan = mapping::plan_status(&self.map, issue, None, None);
@@ -186,22 +172,15 @@ impl<'a> Mirror<'a> {
                     },
                 };
                 tx.create_ticket_keyed(ws, &key, &new, &self.actor(issue.creator.as_ref()), issue.created_at).await?;
-                for step in &plan.steps {
-                    tx.move_ticket(
-                        ws,
-                        &key,
-                        step.to,
-                        &self.actor(step.actor.as_ref()),
-                        Some(&format!("on {}: {}", self.label, step.remote)),
-                        step.at,
-                    )
-                    .await?;
-                    report.moves += 1;
-                }
-                report.unmapped.extend(plan.unmapped);
-                Applied::Created
+                (Applied::Created, plan)
             }
         };
+        for step in &plan.steps {
+            let why = format!("on {}: {}", self.label, step.remote);
+            tx.move_ticket(ws, &key, step.to, &self.actor(step.actor.as_ref()), Some(&why), step.at).await?;
+            report.moves += 1;
+        }
+        report.unmapped.extend(plan.unmapped);
         if applied != Applied::Unchanged {
             // The status name is kept as the tracker has it, mapped or not (config check reads it).
             let status = Some(issue.state.name.as_str());

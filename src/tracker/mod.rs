@@ -4,6 +4,7 @@
 //! `tracker.write` job). `remote` holds the tracker-neutral shapes, `mapping` the pure rules
 //! (status maps, what a newer copy changes), `linear` the client and its webhook.
 
+pub mod event;
 pub mod hours;
 pub mod jira;
 pub mod linear;

@@ -193,13 +193,9 @@ impl WriteJob {
                         "{label} offers no way to move {} from {} to a status for {}, so it stays {} on {label} (map one in [projects.tracker.statuses], or add the transition)",
                         self.key, remote.state.name, to.label(), remote.state.name
                     );
-                    self.log(env, &mirror, "impossible", &said).await?;
-                    self.tell(env, project, &said).await;
-                    return Ok(Outcome::Done);
+                    return self.not_made(env, &mirror, project, &said).await;
                 };
-                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
-                    self.apply(env, &mirror, &now).await?;
-                }
+                self.refresh(env, &mirror, &source).await?;
                 self.log(env, &mirror, "moved", &format!("moved {} to {name} on {label}", self.key)).await?;
                 if matches!(source, Source::Linear(_)) && matches!(to, Status::Done | Status::Cancelled) {
                     self.close_children(env, &key, *to).await?;
@@ -217,9 +213,7 @@ impl WriteJob {
                             "{handle} has no tracker_id in pmbot.toml, so {} is not assigned on {label}",
                             self.key
                         );
-                        self.log(env, &mirror, "impossible", &said).await?;
-                        self.tell(env, project, &said).await;
-                        return Ok(Outcome::Done);
+                        return self.not_made(env, &mirror, project, &said).await;
                     }
                 };
                 match &source {
@@ -228,9 +222,7 @@ impl WriteJob {
                     }
                     Source::Jira(jira) => jira.assign(&self.key, account.as_deref()).await.map_err(failed)?,
                 }
-                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
-                    self.apply(env, &mirror, &now).await?;
-                }
+                self.refresh(env, &mirror, &source).await?;
                 self.log(env, &mirror, "assigned", &format!("assigned {} on {label}", self.key)).await?;
             }
             WriteOp::SetEpic { epic } => {
@@ -251,9 +243,7 @@ impl WriteJob {
                             "{label} has no epic named \"{name}\" for {}, so it is filed there on pmbot's board only",
                             self.key
                         );
-                        self.log(env, &mirror, "impossible", &said).await?;
-                        self.tell(env, project, &said).await;
-                        return Ok(Outcome::Done);
+                        return self.not_made(env, &mirror, project, &said).await;
                     }
                 };
                 match &source {
@@ -262,9 +252,7 @@ impl WriteJob {
                     }
                     Source::Jira(jira) => jira.set_parent(&self.key, target.as_deref()).await.map_err(failed)?,
                 }
-                if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
-                    self.apply(env, &mirror, &now).await?;
-                }
+                self.refresh(env, &mirror, &source).await?;
                 let filed = epic.as_deref().unwrap_or("no epic");
                 self.log(env, &mirror, "epic", &format!("filed {} under {filed} on {label}", self.key)).await?;
             }
@@ -300,6 +288,28 @@ impl WriteJob {
                 Ok(_) | Err(crate::service::ServiceError::Store(crate::store::StoreError::AlreadyInStatus { .. })) => {}
                 Err(err) => return Err(StepError::Failed(err.to_string())),
             }
+        }
+        Ok(())
+    }
+
+    /// A write the tracker cannot take (no such status, epic or person there): logged and said
+    /// in the project's channel, not retried.
+    async fn not_made<C: crate::chat::Chat>(
+        &self,
+        env: &JobEnv<C>,
+        mirror: &Mirror<'_>,
+        project: &crate::config::ProjectConfig,
+        said: &str,
+    ) -> Result<Outcome, StepError> {
+        self.log(env, mirror, "impossible", said).await?;
+        self.tell(env, project, said).await;
+        Ok(Outcome::Done)
+    }
+
+    /// The issue read back after a write, onto the board: the echo of the change is then known.
+    async fn refresh<C>(&self, env: &JobEnv<C>, mirror: &Mirror<'_>, source: &Source) -> Result<(), StepError> {
+        if let Some(now) = source.issue(&self.issue_id).await.map_err(failed)? {
+            self.apply(env, mirror, &now).await?;
         }
         Ok(())
     }

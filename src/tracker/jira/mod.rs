@@ -4,4 +4,4 @@ pub mod client;
 pub mod webhook;
 
 pub use client::{Jira, JiraSettings, Transition, PAGE_SIZE};
-pub use webhook::{JiraEventJob, JiraHttp};
+pub use webhook::JiraHttp;

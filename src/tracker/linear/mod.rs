@@ -4,4 +4,4 @@ pub mod client;
 pub mod webhook;
 
 pub use client::{Linear, LinearSettings, PAGE_SIZE};
-pub use webhook::{LinearEventJob, LinearHttp};
+pub use webhook::LinearHttp;
