@@ -23,6 +23,7 @@ on_both_backends!(
     worklogs_are_counted_once_on_their_tickets_and_people,
     refused_credentials_count_nothing_and_unknown_ids_are_listed,
     jiras_own_worklogs_are_the_other_source,
+    refused_credentials_pause_the_hours_job_and_tell_the_pms_once,
 );
 
 const ALICE: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -183,4 +184,30 @@ async fn jiras_own_worklogs_are_the_other_source(url: &str) {
     let (_, asked) = t.jira.requests().into_iter().rev().find(|(what, _)| what == "worklogs_updated").unwrap();
     assert_ne!(asked["since"], "0", "only what changed since the last read: {asked}");
     assert_eq!(t.hours().await[2].2, 1.5);
+}
+
+async fn refused_credentials_pause_the_hours_job_and_tell_the_pms_once(url: &str) {
+    use pmbot::queue::JobSpec;
+    let mut t = team(url, true).await;
+    let settings = TempoSettings {
+        api_url: t.tempo.url.clone(),
+        token: TOKEN.into(),
+        page_size: 2,
+        max_wait: Duration::from_secs(3),
+    };
+    t.app.tempo = Some(Arc::new(Tempo::new(settings)));
+    t.tempo.refuse_credentials(true);
+    let chat = Arc::new(common::RecordingChat::default());
+    let worker = t.app.worker(chat.clone()).unwrap();
+    let ws = t.app.workspace();
+    for _ in 0..2 {
+        let job = hours::HoursJob { full: false }.to_new_job(chrono::Utc::now());
+        t.app.store.enqueue(&ws, &job, chrono::Utc::now()).await.unwrap();
+        worker.run_until_idle().await;
+    }
+    let told: Vec<_> =
+        chat.texts().into_iter().filter(|(_, text)| text.contains("Reading hours from Tempo is paused")).collect();
+    assert_eq!(told.len(), 1, "{:?}", chat.texts());
+    assert_eq!(told[0].0, t.app.config.agents.pm_channel);
+    assert!(t.hours().await.is_empty());
 }

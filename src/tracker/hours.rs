@@ -164,6 +164,13 @@ impl HoursSource<'_> {
         }
     }
 
+    fn label(&self) -> &'static str {
+        match self {
+            HoursSource::Tempo(_) => "Tempo",
+            HoursSource::Jira(_) => "Jira",
+        }
+    }
+
     fn key_fingerprint(&self) -> String {
         match self {
             HoursSource::Tempo(t) => t.key_fingerprint(),
@@ -348,19 +355,16 @@ impl<C: crate::chat::Chat + 'static> Job<JobEnv<C>> for HoursJob {
             Err(SyncError::Busy(_)) => Outcome::Done,
             Err(SyncError::Paused { why, .. }) => Outcome::Cancel(why),
             Err(SyncError::Tracker(err @ TrackerError::Auth { .. })) => {
-                let ws = env.workspace();
-                let paused = async {
-                    let mut position = env
-                        .store
-                        .sync_position(&ws, POSITION)
-                        .await?
-                        .unwrap_or(SyncPosition { tracker: source.name().into(), ..Default::default() });
-                    position.paused = Some(err.to_string());
-                    position.paused_key = Some(source.key_fingerprint());
-                    env.store.save_sync_position(&ws, POSITION, &position, Utc::now()).await
+                let paused = super::sync::Paused {
+                    position: POSITION,
+                    tracker: source.name(),
+                    what: format!("reading hours from {}", source.label()),
+                    fingerprint: source.key_fingerprint(),
+                    pm: None,
+                    channel: Some(&env.config.agents.pm_channel),
                 };
-                if let Err(e) = paused.await {
-                    return crate::job_env::finish(Err(StepError::from(e)));
+                if let Err(e) = super::sync::pause(env, paused, &err.to_string()).await {
+                    return crate::job_env::finish(Err(e));
                 }
                 Outcome::Cancel(err.to_string())
             }

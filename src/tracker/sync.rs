@@ -195,7 +195,15 @@ impl SyncJob {
             // That run reads what this one would.
             Err(SyncError::Busy(_)) => Ok(Outcome::Done),
             Err(SyncError::Tracker(err @ TrackerError::Auth { .. })) => {
-                pause(env, &mirror, &source, &err.to_string()).await?;
+                let paused = Paused {
+                    position: &mirror.project.key,
+                    tracker: mirror.tracker,
+                    what: format!("syncing {} from {}", mirror.project.key, mirror.label),
+                    fingerprint: source.key_fingerprint(),
+                    pm: mirror.project.pm.as_deref(),
+                    channel: mirror.project.channel.as_deref(),
+                };
+                pause(env, paused, &err.to_string()).await?;
                 Ok(Outcome::Cancel(err.to_string()))
             }
             Err(SyncError::Tracker(TrackerError::RateLimited { wait_seconds, .. })) => {
@@ -209,52 +217,60 @@ impl SyncJob {
     }
 }
 
-/// Pauses the project's syncs for refused credentials and tells the PM, once per key.
-async fn pause<C: crate::chat::Chat>(
-    env: &JobEnv<C>,
-    mirror: &Mirror<'_>,
-    source: &Source,
-    why: &str,
-) -> Result<(), StepError> {
-    let (ws, project) = (&mirror.ws, mirror.project.key.as_str());
+/// What is paused for refused credentials, and who hears of it.
+pub struct Paused<'a> {
+    /// The sync's row (`tracker_syncs.project_key`): a project's key, or `tempo` for hours.
+    pub position: &'a str,
+    pub tracker: &'a str,
+    /// In words: "syncing ENG from Linear", "reading hours from Tempo".
+    pub what: String,
+    pub fingerprint: String,
+    /// A person's handle (DM'd), else a channel.
+    pub pm: Option<&'a str>,
+    pub channel: Option<&'a str>,
+}
+
+/// Pauses a sync for refused credentials and tells the PM (or the channel), once per key;
+/// nothing is deleted, and a new key resumes it.
+pub async fn pause<C: crate::chat::Chat>(env: &JobEnv<C>, paused: Paused<'_>, why: &str) -> Result<(), StepError> {
+    let ws = env.workspace();
     let mut position = env
         .store
-        .sync_position(ws, project)
+        .sync_position(&ws, paused.position)
         .await?
-        .unwrap_or(SyncPosition { tracker: mirror.tracker.into(), ..Default::default() });
-    let fingerprint = source.key_fingerprint();
-    if position.paused.is_some() && position.paused_key.as_deref() == Some(fingerprint.as_str()) {
+        .unwrap_or(SyncPosition { tracker: paused.tracker.into(), ..Default::default() });
+    if position.paused.is_some() && position.paused_key.as_deref() == Some(paused.fingerprint.as_str()) {
         return Ok(());
     }
     position.paused = Some(why.to_string());
-    position.paused_key = Some(fingerprint);
-    env.store.save_sync_position(ws, project, &position, Utc::now()).await?;
+    position.paused_key = Some(paused.fingerprint.clone());
+    env.store.save_sync_position(&ws, paused.position, &position, Utc::now()).await?;
     let decision = NewDecision {
         kind: "tracker.sync".into(),
-        subject: project.into(),
-        inputs: serde_json::json!({ "tracker": mirror.tracker }),
+        subject: paused.position.into(),
+        inputs: serde_json::json!({ "tracker": paused.tracker }),
         rationale: why.into(),
         confidence: 1.0,
         action: "pause".into(),
         actor: "pmbot".into(),
-        outcome: format!("syncing {project} from {} paused; nothing on the board was deleted", mirror.label),
+        outcome: format!("{} paused; nothing was deleted", paused.what),
         source: None,
     };
-    env.store.log_decision(ws, &decision, Utc::now()).await?;
-    let text = format!(
-        "Syncing {project} from {} is paused: {why}. Nothing on the board was deleted; it resumes with a new key.",
-        mirror.label
-    );
+    env.store.log_decision(&ws, &decision, Utc::now()).await?;
+    let mut text = format!("{} is paused: {why}. Nothing was deleted; it resumes with a new key.", paused.what);
+    if let Some(first) = text.get(..1) {
+        text = first.to_uppercase() + &text[1..];
+    }
     let people = env.config.people();
-    let pm = mirror.project.pm.as_deref().and_then(|handle| people.iter().find(|p| p.handle == handle));
+    let pm = paused.pm.and_then(|handle| people.iter().find(|p| p.handle == handle));
     let message = crate::chat::Message::text(text);
-    let sent = match (pm.and_then(|person| env.chat.address(person)), &mirror.project.channel) {
+    let sent = match (pm.and_then(|person| env.chat.address(person)), paused.channel) {
         (Some(address), _) => env.chat.dm(&address, &message).await.map(|_| ()),
         (None, Some(channel)) => env.chat.post(channel, None, &message).await.map(|_| ()),
         (None, None) => Ok(()),
     };
     if let Err(err) = sent {
-        tracing::warn!(error = %err, "the PM could not be told that syncing is paused");
+        tracing::warn!(error = %err, "the PM could not be told that a sync is paused");
     }
     Ok(())
 }
