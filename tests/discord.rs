@@ -38,21 +38,42 @@ async fn any(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: Byte
         let mut limited = fake.rate_limited.lock().unwrap();
         if *limited > 0 {
             *limited -= 1;
+            // As Discord answers a 429: the wait in the body and in the header serenity reads.
             return (
                 StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "0.5"), ("x-ratelimit-scope", "user")],
                 Json(json!({"message": "You are being rate limited.", "retry_after": 0.5, "global": false})),
             )
                 .into_response();
         }
     }
+    // The server has channel 101 and the DM 401; any other id (a message's, as a thread) is
+    // not a channel, as Discord says.
+    let known = ["POST /channels/101/", "POST /channels/401/", "PATCH /channels/101/"];
+    if call.contains(" /channels/") && !known.iter().any(|k| call.starts_with(k)) {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Unknown Channel", "code": 10003}))).into_response();
+    }
     fake.calls.lock().unwrap().push((call.clone(), body.clone()));
     let n = fake.calls.lock().unwrap().len();
+    // Discord's objects as serenity reads them (the shapes in tests/fixtures/discord-gateway).
     let answer = if call == "POST /users/@me/channels" {
-        json!({"id": "DM1", "type": 1})
+        json!({"id": "401", "type": 1, "recipients": [{"id": body["recipient_id"], "username": "someone"}]})
     } else if call.starts_with("PUT /applications/") {
-        body.clone()
+        let commands = body.as_array().cloned().unwrap_or_default().into_iter().enumerate().map(|(i, mut c)| {
+            c["id"] = json!(format!("{}", 500 + i));
+            c["application_id"] = json!("900");
+            c["version"] = json!("1");
+            c["type"] = json!(1);
+            c
+        });
+        Value::Array(commands.collect())
     } else {
-        json!({"id": format!("M{n}"), "channel_id": "C1"})
+        let mut message = serde_json::from_str::<Value>(include_str!("fixtures/discord-gateway/message_create.json"))
+            .unwrap()["d"]
+            .take();
+        message["id"] = json!(format!("{}", 1000 + n));
+        message["channel_id"] = json!("101");
+        message
     };
     Json(answer).into_response()
 }
@@ -79,7 +100,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Pat (PM) is D_PAT in Discord, Ben (member) D_BEN.
+/// Pat (PM) is 201 in Discord, Ben (member) 202.
 async fn harness(url: &str) -> Harness {
     harness_with(url, |_| {}).await
 }
@@ -88,25 +109,26 @@ async fn harness_with(url: &str, change: impl FnOnce(&mut pmbot::config::Config)
     let (fake_addr, fake) = start_fake().await;
     let key = SigningKey::from_bytes(&[42; 32]);
     let mut config = parse(Path::new("built-in"), BUILT_IN).unwrap();
-    config.people[0].discord_id = Some("D_PAT".into());
-    config.people[2].discord_id = Some("D_BEN".into());
+    config.people[0].discord_id = Some("201".into());
+    config.people[2].discord_id = Some("202".into());
     change(&mut config);
     let mut app = App::open(config, Some(url)).await.unwrap();
     let api_url = format!("http://{fake_addr}/api/v10");
     app.discord = Some(DiscordEnv {
         bot_token: "bot-token".into(),
         public_key: hex(key.verifying_key().as_bytes()),
-        application_id: "APP1".into(),
+        application_id: "900".into(),
         api_url: api_url.clone(),
-        guild_id: Some("G1".into()),
+        guild_id: Some("100".into()),
     });
     pmbot::demo::seed::seed(&app.store, &app.workspace(), &app.config, chrono::Utc::now(), false).await.unwrap();
     let (addr, server) = app.serve("127.0.0.1:0", std::future::pending()).await.unwrap();
     tokio::spawn(server);
     let chat = Arc::new(DiscordChat::new(&DiscordSettings {
         bot_token: "bot-token".into(),
-        application_id: "APP1".into(),
+        application_id: "900".into(),
         api_url,
+        guild_id: Some("100".into()),
     }));
     let worker = app.discord_worker(chat).unwrap();
     Harness {
@@ -139,18 +161,18 @@ impl Harness {
     }
 
     async fn command(&self, id: &str, user: &str, name: &str, options: Value) -> Value {
-        self.command_in("G1", id, user, name, options).await
+        self.command_in("100", id, user, name, options).await
     }
 
     async fn command_in(&self, guild: &str, id: &str, user: &str, name: &str, options: Value) -> Value {
-        let body = json!({"id": id, "type": 2, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
+        let body = json!({"id": id, "type": 2, "token": format!("tok-{id}"), "application_id": "900", "channel_id": "101",
             "guild_id": guild, "member": {"user": {"id": user}}, "data": {"id": "cmd", "name": name, "options": options}});
         self.send(&body.to_string()).await.json().await.unwrap()
     }
 
     async fn press(&self, id: &str, user: &str, custom_id: &str, message_id: &str) -> Value {
-        let body = json!({"id": id, "type": 3, "token": format!("tok-{id}"), "application_id": "APP1", "channel_id": "C1",
-            "guild_id": "G1", "member": {"user": {"id": user}}, "message": {"id": message_id}, "data": {"custom_id": custom_id, "component_type": 2}});
+        let body = json!({"id": id, "type": 3, "token": format!("tok-{id}"), "application_id": "900", "channel_id": "101",
+            "guild_id": "100", "member": {"user": {"id": user}}, "message": {"id": message_id}, "data": {"custom_id": custom_id, "component_type": 2}});
         self.send(&body.to_string()).await.json().await.unwrap()
     }
 }
@@ -176,7 +198,7 @@ async fn a_fix_run_is_decided_with_discord_buttons_and_forms(url: &str) {
     let repo = common::repo::Repo::new();
     let work = tempfile::tempdir().unwrap();
     let h = harness_with(url, |c| {
-        c.people[1].discord_id = Some("D_ANA".into());
+        c.people[1].discord_id = Some("203".into());
         repo.configure(c, work.path(), common::repo::GOOD_AGENT);
     })
     .await;
@@ -185,10 +207,10 @@ async fn a_fix_run_is_decided_with_discord_buttons_and_forms(url: &str) {
     let mut new = NewTicket::new("WEB", "Greeting says Helo instead of Hello").unwrap();
     new.status = Status::Todo;
     let ticket = board.create(&Actor::System("test".into()), &new, &Ctx::new(chrono::Utc::now())).await.unwrap();
-    h.command("F1", "D_PAT", "fix", json!([{"type": 3, "name": "ticket", "value": ticket.key.as_str()}])).await;
+    h.command("F1", "201", "fix", json!([{"type": 3, "name": "ticket", "value": ticket.key.as_str()}])).await;
     h.worker.run_until_idle().await;
     let button = |label: &str| {
-        let posts = h.fake.calls("POST /channels/C1/messages");
+        let posts = h.fake.calls("POST /channels/101/messages");
         let (_, card) = posts
             .iter()
             .rev()
@@ -198,17 +220,17 @@ async fn a_fix_run_is_decided_with_discord_buttons_and_forms(url: &str) {
         let buttons = card["components"][0]["components"].as_array().unwrap().clone();
         buttons.iter().find(|b| b["label"] == label).unwrap()["custom_id"].as_str().unwrap().to_string()
     };
-    let modal = h.press("F2", "D_PAT", &button("Request changes…"), "M1").await;
+    let modal = h.press("F2", "201", &button("Request changes…"), "301").await;
     assert_eq!(modal["type"], 9, "a modal: {modal}");
     let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit = json!({"id": "F3", "type": 5, "token": "tok-F3", "application_id": "APP1", "channel_id": "C1", "guild_id": "G1",
-        "member": {"user": {"id": "D_PAT"}},
+    let submit = json!({"id": "F3", "type": 5, "token": "tok-F3", "application_id": "900", "channel_id": "101", "guild_id": "100",
+        "member": {"user": {"id": "201"}},
         "data": {"custom_id": form_id, "components": [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": "files: greet.sh"}]}]}});
     h.send(&submit.to_string()).await;
     h.worker.run_until_idle().await;
-    h.press("F4", "D_ANA", &button("Approve SPEC"), "M2").await;
+    h.press("F4", "203", &button("Approve SPEC"), "302").await;
     h.worker.run_until_idle().await;
-    h.press("F5", "D_PAT", &button("Approve & merge"), "M3").await;
+    h.press("F5", "201", &button("Approve & merge"), "303").await;
     h.worker.run_until_idle().await;
     let run = &store.fix_runs_of(&ws, &ticket.key).await.unwrap()[0];
     assert_eq!(run.state, RunState::Completed);
@@ -240,7 +262,7 @@ async fn a_ping_is_ponged_and_bad_signatures_are_refused(url: &str) {
 async fn another_server_is_not_served(url: &str) {
     let h = harness(url).await;
     let answer =
-        h.command_in("G2", "I-other", "D_PAT", "pm", json!([{"name": "command", "value": "create \"x\""}])).await;
+        h.command_in("199", "I-other", "201", "pm", json!([{"name": "command", "value": "create \"x\""}])).await;
     assert_eq!(answer["type"], 4, "answered at once: {answer}");
     assert_eq!(answer["data"]["flags"], 64, "only the person sees it");
     assert!(answer["data"]["content"].as_str().unwrap().contains("another Discord server"), "{answer}");
@@ -250,38 +272,37 @@ async fn another_server_is_not_served(url: &str) {
 
 async fn a_standup_command_is_deferred_then_posted(url: &str) {
     let h = harness(url).await;
-    let deferred = h.command("I1", "D_PAT", "standup", json!([])).await;
+    let deferred = h.command("I1", "201", "standup", json!([])).await;
     assert_eq!(deferred, json!({"type": 5, "data": {"flags": 64}}));
     h.worker.run_until_idle().await;
-    let posts = h.fake.calls("POST /channels/C1/messages");
+    let posts = h.fake.calls("POST /channels/101/messages");
     assert_eq!(posts.len(), 1);
     assert!(posts[0].1["embeds"][0]["title"].as_str().unwrap().starts_with("Standup ·"));
-    let closed = h.fake.calls("PATCH /webhooks/APP1/tok-I1/messages/@original");
+    let closed = h.fake.calls("PATCH /webhooks/900/tok-I1/messages/@original");
     assert_eq!(closed.len(), 1, "the private thinking… is closed");
 }
 
 async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {
     let h = harness(url).await;
-    h.command("I2", "D_BEN", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}]))
-        .await;
+    h.command("I2", "202", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}])).await;
     h.worker.run_until_idle().await;
     let (_, card) = h
         .fake
-        .calls("POST /channels/C1/messages")
+        .calls("POST /channels/101/messages")
         .into_iter()
         .find(|(_, b)| b.to_string().contains("approval.decide"))
         .expect("triage card");
     let accept = card["components"][0]["components"][0]["custom_id"].as_str().unwrap().to_string();
 
-    assert_eq!(h.press("I3", "D_BEN", &accept, "M9").await, json!({"type": 6}));
+    assert_eq!(h.press("I3", "202", &accept, "309").await, json!({"type": 6}));
     h.worker.run_until_idle().await;
-    let refused = h.fake.calls("POST /webhooks/APP1/tok-I3");
+    let refused = h.fake.calls("POST /webhooks/900/tok-I3");
     assert_eq!(refused[0].1["flags"], 64, "only Ben sees it");
     assert!(refused[0].1.to_string().contains("Only a PM or lead can decide on this"));
 
-    h.press("I4", "D_PAT", &accept, "M9").await;
+    h.press("I4", "201", &accept, "309").await;
     h.worker.run_until_idle().await;
-    let edited = h.fake.calls("PATCH /webhooks/APP1/tok-I4/messages/@original");
+    let edited = h.fake.calls("PATCH /webhooks/900/tok-I4/messages/@original");
     assert_eq!(edited.len(), 1, "the pressed message is updated in place");
     assert!(edited[0].1.to_string().contains("Decision: Pat Morgan approved"));
     assert_eq!(edited[0].1["components"], json!([]), "its buttons are gone");
@@ -290,9 +311,9 @@ async fn a_pm_approves_with_a_button_and_a_member_is_refused(url: &str) {
 async fn a_rate_limited_post_waits_and_succeeds(url: &str) {
     let h = harness(url).await;
     *h.fake.rate_limited.lock().unwrap() = 1;
-    h.command("I5", "D_PAT", "standup", json!([])).await;
+    h.command("I5", "201", "standup", json!([])).await;
     h.worker.run_until_idle().await;
-    assert_eq!(h.fake.calls("POST /channels/C1/messages").len(), 1);
+    assert_eq!(h.fake.calls("POST /channels/101/messages").len(), 1);
 }
 
 async fn every_recorded_discord_payload_gets_a_2xx_or_a_clean_4xx(url: &str) {
@@ -318,12 +339,13 @@ async fn slash_commands_are_registered_from_the_manifest() {
     let (fake_addr, fake) = start_fake().await;
     let chat = DiscordChat::new(&DiscordSettings {
         bot_token: "b".into(),
-        application_id: "APP1".into(),
+        application_id: "900".into(),
         api_url: format!("http://{fake_addr}/api/v10"),
+        guild_id: None,
     });
     let commands: Value = serde_json::from_str(pmbot::chat::discord::COMMANDS_JSON).unwrap();
     assert_eq!(chat.register_commands(&commands).await.unwrap(), 3);
-    let put = fake.calls("PUT /applications/APP1/commands");
+    let put = fake.calls("PUT /applications/900/commands");
     let names: Vec<&str> = put[0].1.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, pmbot::chat::discord::COMMANDS);
     for name in names {
@@ -340,29 +362,28 @@ async fn slash_commands_are_registered_from_the_manifest() {
 
 async fn needs_changes_opens_a_modal_and_its_answer_is_recorded(url: &str) {
     let h = harness(url).await;
-    h.command("I6", "D_BEN", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}]))
-        .await;
+    h.command("I6", "202", "pm", json!([{"type": 3, "name": "command", "value": "create \"Export invoices\""}])).await;
     h.worker.run_until_idle().await;
     let (_, card) = h
         .fake
-        .calls("POST /channels/C1/messages")
+        .calls("POST /channels/101/messages")
         .into_iter()
         .find(|(_, b)| b.to_string().contains("approval.decide"))
         .unwrap();
     let changes = card["components"][0]["components"][2]["custom_id"].as_str().unwrap().to_string();
     assert!(changes.ends_with(":request_changes"));
-    let member = h.press("I6b", "D_BEN", &changes, "M9").await;
+    let member = h.press("I6b", "202", &changes, "309").await;
     assert_eq!(member["type"], 6, "no modal for someone who may not decide: {member}");
-    let modal = h.press("I7", "D_PAT", &changes, "M9").await;
+    let modal = h.press("I7", "201", &changes, "309").await;
     assert_eq!(modal["type"], 9, "a modal, as the immediate answer");
     let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit = json!({"id": "I8", "type": 5, "token": "tok-I8", "application_id": "APP1", "channel_id": "C1", "guild_id": "G1",
-        "member": {"user": {"id": "D_PAT"}},
+    let submit = json!({"id": "I8", "type": 5, "token": "tok-I8", "application_id": "900", "channel_id": "101", "guild_id": "100",
+        "member": {"user": {"id": "201"}},
         "data": {"custom_id": form_id, "components": [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": "Split export and import"}]}]}});
     let answer: Value = h.send(&submit.to_string()).await.json().await.unwrap();
     assert_eq!(answer, json!({"type": 6}));
     h.worker.run_until_idle().await;
-    let edited = h.fake.calls("PATCH /webhooks/APP1/tok-I8/messages/@original");
+    let edited = h.fake.calls("PATCH /webhooks/900/tok-I8/messages/@original");
     assert!(edited[0].1.to_string().contains("Decision: Pat Morgan asked for changes"), "{edited:?}");
 }
 

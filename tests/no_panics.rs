@@ -144,7 +144,7 @@ fn debug_output_never_prints_a_key_or_token() {
             DiscordSendJob {
                 delivery: "d".into(),
                 outbound,
-                token: "SECRET4".into(),
+                token: Some("SECRET4".into()),
                 from_command: true,
                 channel: "c".into()
             }

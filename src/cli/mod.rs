@@ -840,11 +840,7 @@ async fn register_discord_commands(app: &App) -> Result<(), CliError> {
     let discord = app.discord.as_ref().ok_or_else(|| {
         CliError::Misuse("set DISCORD_BOT_TOKEN, DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID first".into())
     })?;
-    let settings = crate::chat::discord::DiscordSettings {
-        bot_token: discord.bot_token.clone(),
-        application_id: discord.application_id.clone(),
-        api_url: discord.api_url.clone(),
-    };
+    let settings = crate::chat::discord::DiscordSettings::from(discord);
     let commands: serde_json::Value =
         serde_json::from_str(crate::chat::discord::COMMANDS_JSON).map_err(|e| CliError::Failure(e.to_string()))?;
     let registered = crate::chat::discord::DiscordChat::new(&settings)

@@ -78,13 +78,7 @@ pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
 /// per deployment).
 pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crate::queue::WorkerStats, CliError> {
     let failure = |e: crate::queue::RegistryError| CliError::Failure(e.to_string());
-    let discord_chat = app.discord.as_ref().map(|discord| {
-        Arc::new(DiscordChat::new(&DiscordSettings {
-            bot_token: discord.bot_token.clone(),
-            application_id: discord.application_id.clone(),
-            api_url: discord.api_url.clone(),
-        }))
-    });
+    let discord_chat = app.discord.as_ref().map(|discord| Arc::new(DiscordChat::new(&DiscordSettings::from(discord))));
     if let Some(slack) = &app.slack {
         let settings = SlackSettings { bot_token: slack.bot_token.clone(), api_url: slack.api_url.clone() };
         let mut worker = app.slack_worker(Arc::new(SlackChat::new(&settings))).map_err(failure)?;

@@ -5,7 +5,7 @@
 mod probe;
 mod retention;
 
-pub use crate::chat::discord::jobs::{DiscordInboundJob, DiscordSendJob};
+pub use crate::chat::discord::jobs::{DiscordInboundJob, DiscordMessageJob, DiscordSendJob};
 pub use crate::chat::slack::jobs::{SlackInboundJob, SlackSendJob, SlackSource};
 pub use crate::job_env::{JobEnv, StepError};
 pub use probe::ProbeJob;
@@ -51,12 +51,12 @@ pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>
 
 /// Every job kind, plus Discord's own, for a worker that speaks to Discord.
 pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    registry()?.register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
+    registry()?.register::<DiscordInboundJob>()?.register::<DiscordMessageJob>()?.register::<DiscordSendJob>()
 }
 
 /// Only Discord's own job kinds (its own queue), for a second worker beside Slack's.
 pub fn discord_only_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
-    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordSendJob>()
+    Registry::new().register::<DiscordInboundJob>()?.register::<DiscordMessageJob>()?.register::<DiscordSendJob>()
 }
 
 /// The worker's settings from `[queue]`.

@@ -64,6 +64,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// The newest stored message id of each of the platform's channels, for ids that order
+    /// by number (Discord's snowflakes): the longer id is the newer, then the greater.
+    /// Newest channels first, at most `limit`.
+    pub async fn last_message_ids(
+        &self,
+        ws: &WorkspaceId,
+        platform: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
+        let sql = "SELECT channel, MAX(ts) AS ts FROM chat_messages WHERE workspace_id = $1 AND platform = $2 \
+                   GROUP BY channel, LENGTH(ts)";
+        let rows: Vec<(String, String)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(ws.as_str()).bind(platform).fetch_all(pool).await)?;
+        let mut newest: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for (channel, ts) in rows {
+            let entry = newest.entry(channel).or_default();
+            if (ts.len(), &ts) > (entry.len(), &*entry) {
+                *entry = ts;
+            }
+        }
+        let mut out: Vec<(String, String)> = newest.into_iter().collect();
+        out.sort_by(|a, b| (b.1.len(), &b.1).cmp(&(a.1.len(), &a.1)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// One stored message.
     pub async fn message(
         &self,

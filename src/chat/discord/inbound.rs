@@ -112,6 +112,79 @@ fn options_text(data: &Value) -> String {
         .join(" ")
 }
 
+/// A message someone wrote in a channel, a thread or a DM, read from the Gateway (or from a
+/// channel's history after a reconnect): what the `discord.message` job reads.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelMessage {
+    /// The message's id: read once.
+    pub id: String,
+    /// Where it was said: a thread's parent channel for a message in a thread.
+    pub channel: String,
+    /// The Discord thread it is in, or the message it replies to.
+    pub thread: Option<String>,
+    pub user: String,
+    pub text: String,
+    /// It mentions the bot (or is a DM to it): talking to the bot.
+    pub mention: bool,
+    /// A DM: never quoted where others read.
+    pub private: bool,
+}
+
+/// Message types people write: a default message and a reply.
+const DEFAULT: i64 = 0;
+const REPLY: i64 = 19;
+
+/// A `MESSAGE_CREATE`'s message (Discord's message object) as pmbot reads it, or `None` for
+/// what it ignores as it does on Slack: bots' messages (its own included), system messages
+/// (joins, pins, thread starters), and other servers'. `parent` is the thread's parent
+/// channel when the message's channel is a thread.
+pub fn channel_message(m: &Value, bot: &str, guild: Option<&str>, parent: Option<&str>) -> Option<ChannelMessage> {
+    if m["author"]["bot"].as_bool() == Some(true) || m["webhook_id"].is_string() {
+        return None;
+    }
+    if !matches!(m["type"].as_i64().unwrap_or(DEFAULT), DEFAULT | REPLY) {
+        return None;
+    }
+    let in_guild = text(&m["guild_id"]);
+    if let (Some(wanted), Some(actual)) = (guild, in_guild.as_deref()) {
+        if wanted != actual {
+            return None;
+        }
+    }
+    let id = text(&m["id"])?;
+    let posted_in = text(&m["channel_id"])?;
+    let user = text(&m["author"]["id"])?;
+    let body = m["content"].as_str().unwrap_or_default().to_string();
+    let private = in_guild.is_none();
+    let mentions_bot = m["mentions"].as_array().into_iter().flatten().any(|u| u["id"].as_str() == Some(bot))
+        || body.contains(&format!("<@{bot}>"))
+        || body.contains(&format!("<@!{bot}>"));
+    let (channel, thread) = match parent {
+        Some(parent) => (parent.to_string(), Some(posted_in)),
+        None => (posted_in, text(&m["message_reference"]["message_id"])),
+    };
+    Some(ChannelMessage { id, channel, thread, user, text: body, mention: mentions_bot || private, private })
+}
+
+impl ChannelMessage {
+    /// As the chat core's event.
+    pub fn inbound(&self) -> Inbound {
+        let origin = Origin {
+            platform: Platform::Discord,
+            channel: self.channel.clone(),
+            user: self.user.clone(),
+            ts: self.id.clone(),
+            thread: self.thread.clone(),
+        };
+        let text = self.text.clone();
+        if self.mention {
+            Inbound::Mention { origin, text }
+        } else {
+            Inbound::Message { origin, text }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

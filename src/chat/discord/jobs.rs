@@ -1,7 +1,8 @@
-//! Discord's job kinds: `discord.inbound` runs the chat core for a recorded interaction and
-//! enqueues one `discord.send` per answer; each send is retried on its own.
+//! Discord's job kinds: `discord.inbound` runs the chat core for a recorded interaction,
+//! `discord.message` for a message read from the Gateway; each enqueues one `discord.send`
+//! per answer, and each send is retried on its own.
 
-use crate::chat::discord::inbound::{parse, Interaction, RunKind};
+use crate::chat::discord::inbound::{parse, ChannelMessage, Interaction, RunKind};
 use crate::chat::discord::DiscordChat;
 use crate::chat::{Chat, ChatError, Message, Outbound};
 use crate::dispatch::Bot;
@@ -50,9 +51,55 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
         let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {
             delivery: format!("{}:{n}", self.interaction),
             outbound,
-            token: token.clone(),
+            token: Some(token.clone()),
             from_command,
             channel: channel.clone(),
+        });
+        crate::job_env::enqueue_all(&env.store, ctx, sends).await
+    }
+}
+
+/// A message read from the Gateway or from a channel's history: kept and read against the
+/// board (a mention answered) once, however often Discord delivers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiscordMessageJob {
+    pub message: ChannelMessage,
+}
+
+impl JobSpec for DiscordMessageJob {
+    const KIND: &'static str = "discord.message";
+    const QUEUE: &'static str = "discord";
+    const MAX_ATTEMPTS: u32 = 3;
+    const TIMEOUT: Duration = Duration::from_secs(30);
+    const PRIORITY: i32 = -10;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("discord-message:{}", self.message.id))
+    }
+}
+
+impl Job<JobEnv<DiscordChat>> for DiscordMessageJob {
+    async fn run(&self, env: &JobEnv<DiscordChat>, ctx: &JobContext) -> Outcome {
+        let mut message = self.message.clone();
+        // A reply to a reply is in the first message's thread, as on Slack.
+        if let Some(replied) = &message.thread {
+            match env.store.message(&env.workspace(), "discord", &message.channel, replied).await {
+                Ok(Some(stored)) => message.thread = stored.thread_ts.or(message.thread),
+                Ok(None) => {}
+                Err(err) => return Outcome::retry(err.to_string()),
+            }
+        }
+        let delivery = format!("discord-message:{}", message.id);
+        let bot = Bot::new(env.store.clone(), env.config.clone(), env.templates.clone())
+            .keyed(&delivery)
+            .in_private(message.private);
+        let outbound = bot.handle(&message.inbound(), ctx.now).await;
+        let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {
+            delivery: format!("{delivery}:{n}"),
+            outbound,
+            token: None,
+            from_command: false,
+            channel: message.channel.clone(),
         });
         crate::job_env::enqueue_all(&env.store, ctx, sends).await
     }
@@ -62,8 +109,9 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
 pub struct DiscordSendJob {
     pub delivery: String,
     pub outbound: Outbound,
-    /// The interaction's token (valid 15 minutes).
-    pub token: String,
+    /// The interaction's token (valid 15 minutes); none for an answer to a channel message.
+    #[serde(default)]
+    pub token: Option<String>,
     /// A slash command was answered with a deferred, private "thinking…"; a button press
     /// with a deferred update of its message.
     pub from_command: bool,
@@ -87,13 +135,20 @@ impl JobSpec for DiscordSendJob {
 impl Job<JobEnv<DiscordChat>> for DiscordSendJob {
     async fn run(&self, env: &JobEnv<DiscordChat>, _ctx: &JobContext) -> Outcome {
         let chat = &env.chat;
-        let sent = match &self.outbound {
+        let token = self.token.as_deref();
+        let sent = match (&self.outbound, token) {
             // Only its author sees the deferred answer to a command, so private replies go there.
-            Outbound::Ephemeral { message, .. } if self.from_command => chat.edit_original(&self.token, message).await,
-            Outbound::Ephemeral { message, .. } => chat.followup(&self.token, message, true).await,
-            Outbound::Update { message, .. } if !self.from_command => chat.edit_original(&self.token, message).await,
-            Outbound::Reply { channel, message, .. } => self.reply(chat, channel, message).await,
-            other => crate::chat::deliver(chat.as_ref(), std::slice::from_ref(other)).await,
+            (Outbound::Ephemeral { message, .. }, Some(token)) if self.from_command => {
+                chat.edit_original(token, message).await
+            }
+            (Outbound::Ephemeral { message, .. }, Some(token)) => chat.followup(token, message, true).await,
+            (Outbound::Update { message, .. }, Some(token)) if !self.from_command => {
+                chat.edit_original(token, message).await
+            }
+            (Outbound::Reply { channel, thread, message }, _) => {
+                self.reply(chat, channel, thread.as_deref(), message).await
+            }
+            (other, _) => crate::chat::deliver(chat.as_ref(), std::slice::from_ref(other)).await,
         };
         match sent {
             Ok(()) => Outcome::Done,
@@ -110,11 +165,21 @@ impl Job<JobEnv<DiscordChat>> for DiscordSendJob {
 impl DiscordSendJob {
     /// Posts in the channel; for a command, also closes its private "thinking…" with a note,
     /// and if the bot cannot post there, says so privately instead.
-    async fn reply(&self, chat: &DiscordChat, channel: &str, message: &Message) -> Result<(), ChatError> {
-        match chat.post(channel, None, message).await {
+    async fn reply(
+        &self,
+        chat: &DiscordChat,
+        channel: &str,
+        thread: Option<&str>,
+        message: &Message,
+    ) -> Result<(), ChatError> {
+        let Some(token) = self.token.as_deref() else {
+            // An answer to a channel message: there is no private way back but a DM.
+            return chat.post(channel, thread, message).await.map(|_| ());
+        };
+        match chat.post(channel, thread, message).await {
             Ok(_) if self.from_command => {
                 // Posted; failing to close the private "thinking…" must not post it again.
-                if let Err(err) = chat.edit_original(&self.token, &Message::text("Posted in the channel ✓")).await {
+                if let Err(err) = chat.edit_original(token, &Message::text("Posted in the channel ✓")).await {
                     tracing::warn!(error = %err, "could not close a Discord command's thinking… message");
                 }
                 Ok(())
@@ -125,9 +190,9 @@ impl DiscordSendJob {
                     Message::text("I can't post in this channel (missing access); here is what I would have said:");
                 told.blocks.extend(message.blocks.iter().cloned());
                 if self.from_command {
-                    chat.edit_original(&self.token, &told).await
+                    chat.edit_original(token, &told).await
                 } else {
-                    chat.followup(&self.token, &told, true).await
+                    chat.followup(token, &told, true).await
                 }
             }
             Err(err) => Err(err),

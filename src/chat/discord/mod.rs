@@ -1,9 +1,10 @@
-//! Discord, all of it: HTTP interactions (`http`), Ed25519-verified (`verify`), into
-//! `Inbound` (`inbound`), run by jobs (`jobs`) that answer through the REST API (`client`)
-//! with embeds and buttons (`render`). Slash commands `/standup`, `/fix` and `/pm`; buttons
+//! Discord, all of it: HTTP interactions (`http`), Ed25519-verified (`verify`), and channel
+//! messages from the Gateway (`gateway`), into `Inbound` (`inbound`), run by jobs (`jobs`)
+//! that answer through serenity's REST client (`client`) with embeds and buttons (`render`). Slash commands `/standup`, `/fix` and `/pm`; buttons
 //! carry `action_id|value`.
 
 pub mod client;
+pub mod gateway;
 pub mod http;
 pub mod inbound;
 pub mod invite;
