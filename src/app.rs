@@ -109,7 +109,12 @@ impl App {
         Ok(self.worker_with(chat, jobs::slack_registry()?))
     }
 
-    /// A worker for Discord's job kinds only (beside a Slack worker that runs the rest).
+    /// A worker for Slack's job kinds only (beside the others, when Discord is there too).
+    pub fn slack_only_worker(&self, chat: Arc<SlackChat>) -> Result<Worker<JobEnv<SlackChat>>, RegistryError> {
+        Ok(self.worker_with(chat, jobs::slack_only_registry()?))
+    }
+
+    /// A worker for Discord's job kinds only (beside the others).
     pub fn discord_only_worker(&self, chat: Arc<DiscordChat>) -> Result<Worker<JobEnv<DiscordChat>>, RegistryError> {
         Ok(self.worker_with(chat, jobs::discord_only_registry()?))
     }

@@ -14,6 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use pmbot::app::App;
 use pmbot::chat::discord::gateway::{self, GatewayError};
 use pmbot::chat::discord::{DiscordChat, DiscordSettings};
+use pmbot::chat::routed::RoutedChat;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -161,13 +162,26 @@ struct Rest {
     history: Mutex<HashMap<String, Vec<Value>>>,
     calls: Mutex<Vec<String>>,
     posted: Mutex<Vec<Value>>,
+    /// Multipart bodies (messages with files), as sent.
+    uploads: Mutex<Vec<Vec<u8>>>,
     gateway_url: Mutex<String>,
 }
 
-async fn rest_any(State(rest): State<Arc<Rest>>, method: Method, uri: Uri, body: axum::body::Bytes) -> Response {
+async fn rest_any(
+    State(rest): State<Arc<Rest>>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    raw: axum::body::Bytes,
+) -> Response {
     let call = format!("{method} {}", uri.path().trim_start_matches("/api/v10"));
     rest.calls.lock().unwrap().push(format!("{call}?{}", uri.query().unwrap_or_default()));
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let multipart =
+        headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        rest.uploads.lock().unwrap().push(raw.to_vec());
+    }
     if method == Method::POST && call.ends_with("/messages") {
         let channel = call.trim_start_matches("POST /channels/").trim_end_matches("/messages").to_string();
         if channel != CHANNEL && channel != THREAD {
@@ -229,6 +243,10 @@ struct Harness {
 }
 
 async fn harness(url: &str, gateway: Gateway) -> Harness {
+    harness_with(url, gateway, |_| {}).await
+}
+
+async fn harness_with(url: &str, gateway: Gateway, change: impl FnOnce(&mut pmbot::config::Config)) -> Harness {
     // `RUST_LOG=serenity=debug` shows the Gateway's conversation.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
@@ -236,6 +254,7 @@ async fn harness(url: &str, gateway: Gateway) -> Harness {
         .try_init();
     let app = common::seeded_app(url, |config| {
         config.people[0].discord_id = Some(ANA.into());
+        change(config);
     })
     .await;
     let gateway = Arc::new(gateway);
@@ -323,7 +342,61 @@ on_both_backends!(
     messages_said_while_away_are_read_from_the_history_once,
     a_mention_is_answered_in_the_channel,
     edits_and_deletions_change_nothing,
+    with_slack_and_discord_each_scheduled_message_goes_where_its_channel_is,
+    the_month_end_workbook_is_uploaded_on_discord,
 );
+
+/// Slack and Discord both configured: the standup named a Discord channel goes to Discord,
+/// the digest named a Slack channel to Slack — not "Slack wins".
+async fn with_slack_and_discord_each_scheduled_message_goes_where_its_channel_is(url: &str) {
+    use pmbot::queue::JobSpec;
+    use pmbot::workflows::{digest::DigestJob, standup::StandupJob};
+    let h = harness_with(url, Gateway::default(), |c| {
+        c.standup.channel = format!("discord:{CHANNEL}");
+        c.digest.channel = Some("#team".into());
+    })
+    .await;
+    let slack = Arc::new(common::RecordingChat::default());
+    let routed = Arc::new(RoutedChat::new(slack.clone(), Arc::new(DiscordChat::new(&h.settings))));
+    let worker = h.app.worker(routed).unwrap();
+    let (ws, now) = (h.app.workspace(), chrono::Utc::now());
+    let standup = StandupJob { channel: Some(h.app.config.standup.channel.clone()), person: None, at: now };
+    let digest = DigestJob { channel: "#team".into(), at: now };
+    h.app.store.enqueue(&ws, &standup.to_new_job(now), now).await.unwrap();
+    h.app.store.enqueue(&ws, &digest.to_new_job(now), now).await.unwrap();
+    worker.run_until_idle().await;
+
+    let calls = h.rest.calls.lock().unwrap().clone();
+    let on_discord: Vec<&String> = calls.iter().filter(|c| c.starts_with("POST /channels/")).collect();
+    assert_eq!(on_discord.len(), 1, "the standup, on Discord: {calls:?}");
+    assert!(on_discord[0].starts_with(&format!("POST /channels/{CHANNEL}/messages")));
+    let posted = h.rest.posted.lock().unwrap().clone();
+    assert!(posted[0]["embeds"][0]["title"].as_str().unwrap().starts_with("Standup"), "{}", posted[0]);
+    let on_slack = slack.texts();
+    assert_eq!(on_slack.len(), 1, "the digest, on Slack: {on_slack:?}");
+    assert_eq!(on_slack[0].0, "#team");
+}
+
+/// The month-end workbook goes to a Discord channel as a file, with its message.
+async fn the_month_end_workbook_is_uploaded_on_discord(url: &str) {
+    use pmbot::workflows::agents::{self, Agent};
+    let h = harness_with(url, Gateway::default(), |c| c.agents.pm_channel = CHANNEL.into()).await;
+    let ws = h.app.workspace();
+    let chat = DiscordChat::new(&h.settings);
+    let now = chrono::Utc::now();
+    let plan = agents::plan(Agent::MonthEnd, &h.app.store, &ws, &h.app.config, &h.app.templates, now).await.unwrap();
+    agents::deliver(&plan, &h.app.store, &ws, &h.app.config, &chat, now, false).await.unwrap();
+    let kept = h.app.store.report(&ws, &plan.attachments[0].1).await.unwrap().unwrap();
+    let uploads = h.rest.uploads.lock().unwrap().clone();
+    assert_eq!(uploads.len(), 1, "one message with a file");
+    let body = &uploads[0];
+    assert!(body.windows(kept.len()).any(|w| w == kept.as_slice()), "the workbook's bytes were sent");
+    let name = plan.attachments[0].1.as_bytes();
+    assert!(body.windows(name.len()).any(|w| w == name), "under its name");
+    let text = String::from_utf8_lossy(body);
+    assert!(text.contains("Month-end reconciliation"), "with its message");
+    assert!(h.rest.calls.lock().unwrap().iter().any(|c| c.starts_with(&format!("POST /channels/{CHANNEL}/messages"))));
+}
 
 /// A message, a reply and a thread reply become stored messages (the thread's parent as the
 /// channel, the thread as the thread) and `conversation.match` jobs; the connection breaks,

@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod lossy_json;
 pub mod markup;
 pub mod message;
+pub mod routed;
 pub mod shell;
 pub mod slack;
 pub mod templates;
@@ -111,6 +112,10 @@ pub trait Chat: Send + Sync {
     /// The platform's name as messages record it (`shell`, `slack`, `discord`).
     fn platform(&self) -> &'static str {
         "shell"
+    }
+    /// Whether this chat reaches messages recorded on `platform` (to answer in their thread).
+    fn speaks(&self, platform: &str) -> bool {
+        platform == self.platform()
     }
     /// Posts `message` with a file; `false` when this platform takes no uploads here (the
     /// caller then posts the message alone, which says where the file is kept).

@@ -816,6 +816,17 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
                 }
             })
         });
+    let gateway = app.discord.as_ref().filter(|_| discord_gateway_wanted()).map(|discord| {
+        let settings = crate::chat::discord::DiscordSettings::from(discord);
+        let (store, workspace, stop) = (app.store.clone(), app.workspace(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(err) = crate::chat::discord::gateway::run(&settings, store, workspace, stop.wait()).await {
+                // Interactions keep working; only channel messages are not read.
+                tracing::error!("{err}");
+                eprintln!("⚠ Discord channel messages are not read: {err}");
+            }
+        })
+    });
     let args = worker::WorkerArgs {
         concurrency: None,
         batch: None,
@@ -830,10 +841,18 @@ async fn serve(app: &App, listen: &str) -> Result<(), CliError> {
     if let Some(socket_mode) = socket_mode {
         let _ = socket_mode.await;
     }
+    if let Some(gateway) = gateway {
+        let _ = gateway.await;
+    }
     served?;
     let stats = stats?;
     tracing::info!(completed = stats.completed, released = stats.released, "pmbot stopped");
     Ok(())
+}
+
+/// The Gateway is read unless `DISCORD_GATEWAY=off` (interactions only, as before).
+fn discord_gateway_wanted() -> bool {
+    std::env::var("DISCORD_GATEWAY").map_or(true, |v| !v.trim().eq_ignore_ascii_case("off"))
 }
 
 async fn register_discord_commands(app: &App) -> Result<(), CliError> {

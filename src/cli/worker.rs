@@ -72,23 +72,36 @@ pub async fn run(app: &App, args: WorkerArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Runs the worker until `stop`; jobs speak through the terminal chat on stdout.
-/// Runs the worker until `stop`. Jobs speak through Slack when it is configured, else
-/// through Discord when it is, else through the terminal chat on stdout (one chat platform
-/// per deployment).
+/// Runs the worker until `stop`. Jobs speak through Slack and Discord, each message on the
+/// platform its channel or person is on, when both are configured; else through the one
+/// configured; else through the terminal chat on stdout.
 pub async fn run_worker(app: &App, args: &WorkerArgs, stop: Stop) -> Result<crate::queue::WorkerStats, CliError> {
     let failure = |e: crate::queue::RegistryError| CliError::Failure(e.to_string());
     let discord_chat = app.discord.as_ref().map(|discord| Arc::new(DiscordChat::new(&DiscordSettings::from(discord))));
     if let Some(slack) = &app.slack {
         let settings = SlackSettings { bot_token: slack.bot_token.clone(), api_url: slack.api_url.clone() };
-        let mut worker = app.slack_worker(Arc::new(SlackChat::new(&settings))).map_err(failure)?;
-        apply(worker.config_mut(), args);
-        tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack", "worker started");
-        // With Discord too, its interactions run on a worker of their own (its own queue).
-        let Some(discord_chat) = discord_chat else { return Ok(worker.run(stop.wait()).await) };
+        let slack_chat = Arc::new(SlackChat::new(&settings));
+        let Some(discord_chat) = discord_chat else {
+            let mut worker = app.slack_worker(slack_chat).map_err(failure)?;
+            apply(worker.config_mut(), args);
+            tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack", "worker started");
+            return Ok(worker.run(stop.wait()).await);
+        };
+        // Both: each platform's own jobs on a worker of their own (their own queues), and the
+        // rest speaking through whichever platform a channel is on.
+        let routed = Arc::new(crate::chat::routed::RoutedChat::new(slack_chat.clone(), discord_chat.clone()));
+        let mut worker = app.worker(routed).map_err(failure)?;
+        let mut slack = app.slack_only_worker(slack_chat).map_err(failure)?;
         let mut discord = app.discord_only_worker(discord_chat).map_err(failure)?;
-        apply(discord.config_mut(), args);
-        let (stats, _) = tokio::join!(worker.run(stop.clone().wait()), discord.run(stop.wait()));
+        for (config, suffix) in
+            [(worker.config_mut(), ""), (slack.config_mut(), "-slack"), (discord.config_mut(), "-discord")]
+        {
+            apply(config, args);
+            config.id.push_str(suffix);
+        }
+        tracing::info!(worker = %worker.config_mut().id, database = app.store.backend(), chat = "slack+discord", "worker started");
+        let (stats, _, _) =
+            tokio::join!(worker.run(stop.clone().wait()), slack.run(stop.clone().wait()), discord.run(stop.wait()));
         return Ok(stats);
     }
     if let Some(chat) = discord_chat {

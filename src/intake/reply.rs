@@ -159,7 +159,7 @@ async fn tell<C: Chat>(env: &JobEnv<C>, via: &str, address: &str, text: &str, ke
         }
         "thread" => {
             let (platform, channel, ts) = chat_origin(address).ok_or_else(|| never("not a message"))?;
-            if platform != env.chat.platform() {
+            if !env.chat.speaks(platform) {
                 let why = format!("the thread is on {platform}, pmbot speaks on {} here", env.chat.platform());
                 return Err(Failure::Never(why));
             }

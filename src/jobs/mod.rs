@@ -49,6 +49,11 @@ pub fn slack_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>
     registry()?.register::<SlackInboundJob>()?.register::<SlackSendJob>()
 }
 
+/// Only Slack's own job kinds (its own queue), for a worker beside the others.
+pub fn slack_only_registry() -> Result<Registry<JobEnv<crate::chat::slack::SlackChat>>, RegistryError> {
+    Registry::new().register::<SlackInboundJob>()?.register::<SlackSendJob>()
+}
+
 /// Every job kind, plus Discord's own, for a worker that speaks to Discord.
 pub fn discord_registry() -> Result<Registry<JobEnv<crate::chat::discord::DiscordChat>>, RegistryError> {
     registry()?.register::<DiscordInboundJob>()?.register::<DiscordMessageJob>()?.register::<DiscordSendJob>()

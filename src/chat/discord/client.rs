@@ -214,10 +214,19 @@ impl Chat for DiscordChat {
         Ok(())
     }
 
-    /// The message with the file attached (Discord takes up to 25 MiB on most servers).
+    /// The message with the file attached (Discord takes up to 25 MiB on most servers). A
+    /// person's id is not a channel: their DM gets it.
     async fn upload(&self, channel: &str, name: &str, bytes: &[u8], message: &Message) -> Result<bool, ChatError> {
         let file = CreateAttachment::bytes(bytes.to_vec(), name);
-        self.send(channel, &body_of(message), vec![file]).await.map(|_| true)
+        let body = body_of(message);
+        match self.send(channel, &body, vec![file.clone()]).await {
+            Err(ChatError::NotInChannel(_)) => {
+                let recipient = json!({ "recipient_id": snowflake("user", channel)?.to_string() });
+                let dm = self.call("a DM", || self.http.create_private_channel(&recipient)).await?;
+                self.send(&dm.id.to_string(), &body, vec![file]).await.map(|_| true)
+            }
+            other => other.map(|_| true),
+        }
     }
 
     async fn permalink(&self, channel: &str, ts: &str) -> Result<Option<String>, ChatError> {

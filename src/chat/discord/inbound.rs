@@ -210,6 +210,47 @@ mod tests {
         assert_eq!((action_id.as_str(), value.as_str(), message.ts.as_str()), ("approval.decide", "7:approve", "M1"));
     }
 
+    fn gateway(name: &str) -> Value {
+        let path = format!("{}/tests/fixtures/discord-gateway/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["d"].take()
+    }
+
+    const BOT: &str = "1109811110011110003";
+    const GUILD: Option<&str> = Some("1109811110011110001");
+
+    #[test]
+    fn gateway_messages_are_read_with_their_thread() {
+        let first = channel_message(&gateway("message_create"), BOT, GUILD, None).unwrap();
+        assert!(first.mention, "it mentions the bot");
+        assert_eq!((first.channel.as_str(), first.thread), ("1109811110011110002", None));
+        let reply = channel_message(&gateway("message_create_reply"), BOT, GUILD, None).unwrap();
+        assert_eq!(reply.thread.as_deref(), Some("1109811110011110100"), "a reply is in its message's thread");
+        assert!(!reply.mention);
+        let in_thread =
+            channel_message(&gateway("message_create_thread"), BOT, GUILD, Some("1109811110011110002")).unwrap();
+        assert_eq!(
+            (in_thread.channel.as_str(), in_thread.thread.as_deref()),
+            ("1109811110011110002", Some("1109811110011110200")),
+            "under the thread's channel"
+        );
+        assert!(matches!(in_thread.inbound(), Inbound::Message { .. }));
+    }
+
+    #[test]
+    fn bots_system_messages_and_other_servers_are_ignored() {
+        let mut own = gateway("message_create");
+        own["author"]["bot"] = Value::Bool(true);
+        assert_eq!(channel_message(&own, BOT, GUILD, None), None);
+        let mut pinned = gateway("message_create");
+        pinned["type"] = 6.into();
+        assert_eq!(channel_message(&pinned, BOT, GUILD, None), None);
+        assert_eq!(channel_message(&gateway("message_create"), BOT, Some("42"), None), None);
+        let mut dm = gateway("message_create");
+        dm.as_object_mut().unwrap().remove("guild_id");
+        let dm = channel_message(&dm, BOT, GUILD, None).unwrap();
+        assert!(dm.private && dm.mention, "a DM is private and talks to the bot");
+    }
+
     #[test]
     fn the_minimal_samples_are_refused_cleanly() {
         assert_eq!(parse(br#"{"type":1}"#), Ok(Interaction::Ping));
