@@ -18,6 +18,8 @@ pub struct HttpBenchOptions {
     pub postgres_url: String,
     pub rates: Vec<u32>,
     pub seconds: u64,
+    /// The pmbot binary that serves (default: this one).
+    pub server_bin: Option<std::path::PathBuf>,
 }
 
 pub async fn run(options: &HttpBenchOptions, out: &mut dyn std::io::Write) -> Result<(), BenchError> {
@@ -39,7 +41,11 @@ pub async fn run(options: &HttpBenchOptions, out: &mut dyn std::io::Write) -> Re
 }
 
 async fn measure(options: &HttpBenchOptions, url: &str, say: &mut dyn FnMut(String)) -> Result<(), BenchError> {
-    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let exe = match &options.server_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?,
+    };
+    say(format!("  serving with {}", exe.display()));
     let dir = tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()))?;
     let mut server = tokio::process::Command::new(exe)
         .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
@@ -61,10 +67,29 @@ async fn measure(options: &HttpBenchOptions, url: &str, say: &mut dyn FnMut(Stri
 
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http();
     let client = Arc::new(client);
+    let store = Store::connect(url).await?;
     let mut sent_total = 0u64;
     for &rate in &options.rates {
+        let before = database_work(&store).await;
         let report = load(&client, &addr, pid, rate, options.seconds, sent_total).await;
         sent_total += report.sent;
+        // The work behind the acks: until every job the events caused is finished.
+        let loaded = Instant::now();
+        let drained = drain(&store).await;
+        let after = database_work(&store).await;
+        if let (Some(before), Some(after)) = (before, after) {
+            let events = report.sent.max(1) as f64;
+            say(format!(
+                "  {rate:>5} events/s: backlog {} · per event {:.1} transactions, {:.1} rows written",
+                if drained {
+                    format!("drained {:.1} s after the load", loaded.elapsed().as_secs_f64())
+                } else {
+                    "NOT drained within 120 s".into()
+                },
+                (after.0 - before.0) as f64 / events,
+                (after.1 - before.1) as f64 / events,
+            ));
+        }
         let peak = report.peak_rss_kib.map_or("?".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         say(format!(
             "  {rate:>5} events/s: achieved {:>6.0}/s · ack p50 {:.2} ms · p99 {:.2} ms · p99.9 {:.2} ms · errors {} · peak memory {peak}",
@@ -78,7 +103,6 @@ async fn measure(options: &HttpBenchOptions, url: &str, say: &mut dyn FnMut(Stri
             ));
         }
     }
-    let store = Store::connect(url).await?;
     let jobs = store.jobs(&WorkspaceId::new("default"), None, Some("slack.inbound"), 1_000_000).await?;
     let discarded = jobs.iter().filter(|j| j.state == JobState::Discarded).count();
     say(format!(
@@ -89,6 +113,33 @@ async fn measure(options: &HttpBenchOptions, url: &str, say: &mut dyn FnMut(Stri
     store.close().await;
     let _ = server.kill().await;
     Ok(())
+}
+
+/// Waits until no job is waiting or running (at most 120 s); `false` when it did not happen.
+async fn drain(store: &Store) -> bool {
+    let ws = WorkspaceId::new("default");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let pending = store.job_counts(&ws).await.map_or(1, |counts| {
+            counts
+                .iter()
+                .filter(|(state, _)| matches!(state, JobState::Available | JobState::Running | JobState::Retryable))
+                .map(|(_, n)| *n)
+                .sum::<i64>()
+        });
+        if pending == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// PostgreSQL's own count of the database's transactions and rows written so far (its
+/// statistics lag up to a second behind, so this waits that long first).
+async fn database_work(store: &Store) -> Option<(i64, i64)> {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store.database_activity().await.ok().flatten()
 }
 
 async fn read_address(server: &mut tokio::process::Child) -> Result<String, BenchError> {

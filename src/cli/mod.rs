@@ -297,6 +297,10 @@ pub enum BenchTarget {
         rates: Vec<u32>,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Serve with this pmbot binary instead of this one (an earlier build, to compare
+        /// with the same load).
+        #[arg(long)]
+        server_bin: Option<std::path::PathBuf>,
     },
     /// A fix run end to end through pmbot vs the same git work and scripts by hand: pmbot's
     /// overhead outside the agent and the gates.
@@ -450,10 +454,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
-        Command::Bench { target: BenchTarget::Http { postgres, rates, seconds } } => {
+        Command::Bench { target: BenchTarget::Http { postgres, rates, seconds, server_bin } } => {
             let rates: Vec<u32> = rates.into_iter().map(|r| r.clamp(1, 20_000)).collect();
-            let options =
-                crate::bench::http::HttpBenchOptions { postgres_url: postgres, rates, seconds: seconds.clamp(1, 600) };
+            let options = crate::bench::http::HttpBenchOptions {
+                postgres_url: postgres,
+                rates,
+                seconds: seconds.clamp(1, 600),
+                server_bin,
+            };
             crate::bench::http::run(&options, &mut std::io::stdout())
                 .await
                 .map_err(|e| CliError::Failure(e.to_string()))

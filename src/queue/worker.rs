@@ -13,6 +13,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+/// The commit time of the ack path above which workers hold back (a quarter of their slots).
+const ACK_BUDGET: Duration = Duration::from_millis(5);
+
 /// Completed jobs `(id, lease_count)` waiting to be recorded in a batch.
 type Completions = mpsc::Sender<(i64, i64)>;
 
@@ -207,8 +210,11 @@ impl<S: Send + Sync + 'static> Worker<S> {
         held: &mut HashMap<tokio::task::Id, Held>,
         completions: Option<&Completions>,
     ) {
+        // While recording inbound requests grows slow, take fewer jobs: acks come first.
+        let yielding = self.store.ack_latency() > ACK_BUDGET;
         for (queue, limit) in self.registry.queues() {
             let limit = if limit == 0 { self.config.concurrency } else { limit };
+            let limit = if yielding { limit.div_ceil(4) } else { limit };
             let running = held.values().filter(|h| h.queue == queue).count();
             let free = limit.saturating_sub(running).min(self.config.batch as usize) as u32;
             if free == 0 {

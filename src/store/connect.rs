@@ -37,7 +37,30 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(display_url));
         };
-        Ok(Store { pool, display_url, writer: Default::default(), faults: Default::default() })
+        Ok(Store {
+            pool,
+            display_url,
+            writer: Default::default(),
+            faults: Default::default(),
+            recorder: Default::default(),
+        })
+    }
+
+    /// This store on connections of its own (PostgreSQL), for the ack path: workers busy
+    /// claiming and completing never keep a request waiting for a connection. SQLite has one
+    /// writer whatever the pool, so the same store.
+    pub(super) fn for_acks(&self) -> Store {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let own = PgPoolOptions::new()
+                    .max_connections(super::group_commit::CONNECTIONS)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_lazy_with(options);
+                Store { pool: Pool::Postgres(own), ..self.clone() }
+            }
+            Pool::Sqlite(_) => self.clone(),
+        }
     }
 
     /// The embedded default: a SQLite file `pmbot.db` in `dir` (created if missing).

@@ -235,6 +235,20 @@ pub const NOTIFY_CHANNEL: &str = "pmbot_jobs";
 impl StoreTx {
     /// Enqueues inside this transaction; `None` when a job with the same unique key exists.
     pub async fn enqueue(&mut self, ws: &WorkspaceId, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let id = self.insert_job(ws, job, now).await?;
+        if id.is_some() && job.run_at <= now {
+            self.wake(&job.queue).await?;
+        }
+        Ok(id)
+    }
+
+    /// Inserts the job without waking anyone (see [`StoreTx::wake`]).
+    pub(super) async fn insert_job(
+        &mut self,
+        ws: &WorkspaceId,
+        job: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let state = if job.run_at > now { JobState::Scheduled } else { JobState::Available };
         let payload = without_nul(&job.payload);
         let max_attempts = to_i32(job.max_attempts.max(1));
@@ -251,11 +265,16 @@ impl StoreTx {
             .bind(now)
             .fetch_optional(&mut *conn)
             .await)?;
-        if let (TxInner::Postgres(tx), Some(_), JobState::Available) = (&mut self.inner, id, state) {
-            // Delivered at commit, so a worker never wakes for a job it cannot see yet.
-            sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&job.queue).execute(&mut **tx).await?;
-        }
         Ok(id)
+    }
+
+    /// Wakes PostgreSQL workers of `queue` when this transaction commits; nothing on SQLite.
+    pub(super) async fn wake(&mut self, queue: &str) -> Result<()> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            // Delivered at commit, so a worker never wakes for a job it cannot see yet.
+            sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(queue).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 
@@ -524,6 +543,15 @@ impl Store {
         let row: Option<JobRow> =
             on_pool!(self, |pool| sqlx::query_as(&sql).bind(ws.as_str()).bind(id).fetch_optional(pool).await)?;
         row.ok_or(StoreError::UnknownJob(id))?.into_record()
+    }
+
+    /// PostgreSQL's statistics for this database: transactions (committed and rolled back)
+    /// and rows written (inserted, updated, deleted) so far; `None` on SQLite.
+    pub async fn database_activity(&self) -> Result<Option<(i64, i64)>> {
+        let Pool::Postgres(pool) = &self.pool else { return Ok(None) };
+        let sql = "SELECT (xact_commit + xact_rollback)::BIGINT, (tup_inserted + tup_updated + tup_deleted)::BIGINT \
+                   FROM pg_stat_database WHERE datname = current_database()";
+        Ok(Some(sqlx::query_as(sql).fetch_one(pool).await?))
     }
 
     /// How many of the workspace's jobs are in each state.

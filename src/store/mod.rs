@@ -12,6 +12,7 @@ mod decisions;
 mod embeddings;
 mod fix;
 mod github;
+mod group_commit;
 mod jobs;
 mod llm;
 mod mail;
@@ -89,6 +90,8 @@ pub struct Store {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Failure points armed by tests (see [`Store::fail_at`]).
     faults: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The ack path's group commit, started at its first use.
+    recorder: std::sync::Arc<std::sync::OnceLock<group_commit::Recorder>>,
 }
 
 /// A transaction on either backend, for work that must commit together (record an event
@@ -174,6 +177,9 @@ pub enum StoreError {
     /// A failure a test asked for (see [`Store::fail_at`]).
     #[error("injected failure at {0}")]
     Injected(&'static str),
+    /// More requests wait to be recorded than the ack path holds; the sender retries.
+    #[error("too many requests are waiting to be recorded; try again shortly")]
+    Overloaded,
 }
 
 impl StoreError {

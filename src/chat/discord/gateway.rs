@@ -177,7 +177,7 @@ impl Handler {
     async fn record(&self, message: &ChannelMessage) -> Result<(), crate::store::StoreError> {
         let now = Utc::now();
         let job = DiscordMessageJob { message: message.clone() };
-        self.store.enqueue(&self.workspace, &job.to_new_job(now), now).await.map(|_| ())
+        self.store.record(&self.workspace, &job.to_new_job(now), now).await.map(|_| ())
     }
 
     /// Each channel pmbot has read, since the last message it kept there, oldest first,

@@ -94,7 +94,7 @@ async fn interactions(State(state): State<Arc<DiscordHttp>>, headers: HeaderMap,
             let interaction = inbound.origin().ts.clone();
             let job = DiscordInboundJob { interaction, body: String::from_utf8_lossy(&body).into_owned() };
             let now = Utc::now();
-            if let Err(err) = state.store.enqueue(&state.workspace, &job.to_new_job(now), now).await {
+            if let Err(err) = state.store.record(&state.workspace, &job.to_new_job(now), now).await {
                 tracing::error!(error = %err, "recording a Discord interaction failed");
                 return (StatusCode::SERVICE_UNAVAILABLE, "could not record the interaction; try again")
                     .into_response();

@@ -127,7 +127,7 @@ fn same_workspace(state: &SlackHttp, team: Option<&str>, app: Option<&str>) -> R
 
 async fn record(state: &SlackHttp, job: SlackInboundJob) -> Result<bool, SlackHttpError> {
     let now = Utc::now();
-    match state.store.enqueue(&state.workspace, &job.to_new_job(now), now).await {
+    match state.store.record(&state.workspace, &job.to_new_job(now), now).await {
         Ok(id) => Ok(id.is_some()),
         Err(err) => {
             tracing::error!(error = %err, "recording a Slack request failed");

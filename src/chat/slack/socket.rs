@@ -27,7 +27,7 @@ async fn record(states: &SlackClientEventsUserState, job: SlackInboundJob) -> Ou
     let guard = states.read().await;
     let recorder = guard.get_user_state::<Recorder>().ok_or("the Socket Mode state is missing")?;
     let now = Utc::now();
-    recorder.store.enqueue(&recorder.workspace, &job.to_new_job(now), now).await?;
+    recorder.store.record(&recorder.workspace, &job.to_new_job(now), now).await?;
     Ok(())
 }
 
