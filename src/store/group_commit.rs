@@ -1,7 +1,7 @@
 //! Group commit for the ack path. An inbound request (a Slack event, a command, a Discord
 //! interaction) is acknowledged only once its job is committed; concurrent requests share
-//! one transaction instead of each paying for its own commit. One committer takes what is
-//! waiting (up to `MAX_BATCH`; under load it waits up to `WINDOW` for more), inserts each
+//! one transaction instead of each paying for its own commit. Each of `COMMITTERS`
+//! committers takes what is waiting (up to `MAX_BATCH`, never waiting for more), inserts each
 //! job (a redelivery still finds its unique key and is not enqueued twice), wakes each queue
 //! once, commits, and only then answers every waiting request. A request is answered with an
 //! error when its batch did not commit (it is then retried alone), so nothing is acknowledged
@@ -17,12 +17,12 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 128;
-/// How long a batch waits for company, only while requests are arriving together.
-pub const WINDOW: Duration = Duration::from_millis(1);
+/// Committers working at once: while one commits, the next batch gathers and goes.
+pub const COMMITTERS: usize = 2;
 /// Requests waiting to be recorded before new ones are refused (the platform retries).
 pub const MAX_WAITING: usize = 4096;
-/// Connections of the ack path's own pool (PostgreSQL).
-pub const CONNECTIONS: u32 = 2;
+/// Connections of the ack path's own pool (PostgreSQL): one per committer.
+pub const CONNECTIONS: u32 = COMMITTERS as u32;
 
 struct Request {
     ws: WorkspaceId,
@@ -49,27 +49,31 @@ impl Recorder {
     pub(super) fn start(store: Store) -> Recorder {
         let (sender, receiver) = mpsc::channel(MAX_WAITING);
         let (latency_us, batches) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        tokio::spawn(run(store, receiver, latency_us.clone(), batches.clone()));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..COMMITTERS {
+            tokio::spawn(run(store.clone(), receiver.clone(), latency_us.clone(), batches.clone()));
+        }
         Recorder { sender, latency_us, batches }
     }
 }
 
-async fn run(store: Store, mut receiver: mpsc::Receiver<Request>, latency_us: Arc<AtomicU64>, batches: Arc<AtomicU64>) {
-    let mut crowded = false;
-    while let Some(first) = receiver.recv().await {
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + WINDOW;
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) if crowded => match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                    Ok(Some(request)) => batch.push(request),
-                    _ => break,
-                },
-                Err(_) => break,
+type Shared = Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>;
+
+async fn run(store: Store, receiver: Shared, latency_us: Arc<AtomicU64>, batches: Arc<AtomicU64>) {
+    loop {
+        // What is waiting now, taken by one committer at a time.
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
             }
-        }
-        crowded = batch.len() > 1;
+            batch
+        };
         let started = Instant::now();
         let committed = commit(&store, &batch).await;
         batches.fetch_add(1, Ordering::Relaxed);

@@ -50,7 +50,15 @@ impl BoardCache {
         };
         let cached = state.insert(fresh);
         cached.matcher.reset(now);
-        let (result, touched) = f(&mut cached.matcher);
+        let matcher = &mut cached.matcher;
+        // Reading meaning is CPU work (tens of milliseconds with the model): on a runtime with
+        // worker threads it leaves them, so requests keep being answered meanwhile.
+        let (result, touched) =
+            if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| f(matcher))
+            } else {
+                f(matcher)
+            };
         cached.dirty.extend(touched);
         Self::keep_vectors(store, ws, &mut cached.matcher).await?;
         Ok(result)
