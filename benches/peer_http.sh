@@ -23,7 +23,8 @@ DB=pmbot_peer_$$
 psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
 URL="${ADMIN%/*}/$DB"
 
-# PostgreSQL's CPU seconds so far (every postgres process: backends, walwriter, checkpointer).
+# PostgreSQL's CPU seconds so far (every postgres process: backends, walwriter, checkpointer;
+# backends that exited are counted on the postmaster once it has reaped them).
 pg_cpu() {
   python3 - <<'PY'
 import os
@@ -36,7 +37,8 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     name = stat[stat.index("(") + 1:stat.rindex(")")]
     if name.startswith("postgres"):
         f = stat[stat.rindex(")") + 2:].split()
-        total += int(f[11]) + int(f[12])
+        # Own time, and the time of backends that have exited (counted on the postmaster).
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
 print(total / tick)
 PY
 }
