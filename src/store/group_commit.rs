@@ -37,7 +37,13 @@ pub(super) struct Recorder {
     latency_us: Arc<AtomicU64>,
     /// Commits made, for the benchmark and the tests.
     batches: Arc<AtomicU64>,
+    /// When the last commit ended (milliseconds since `started`): an old average says nothing.
+    last_ms: Arc<AtomicU64>,
+    started: Instant,
 }
+
+/// A commit time older than this no longer holds workers back.
+const FRESH: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,18 +54,26 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     pub(super) fn start(store: Store) -> Recorder {
         let (sender, receiver) = mpsc::channel(MAX_WAITING);
-        let (latency_us, batches) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (latency_us, batches, last_ms) =
+            (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let started = Instant::now();
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         for _ in 0..COMMITTERS {
-            tokio::spawn(run(store.clone(), receiver.clone(), latency_us.clone(), batches.clone()));
+            let clock = Clock { started, last_ms: last_ms.clone() };
+            tokio::spawn(run(store.clone(), receiver.clone(), latency_us.clone(), batches.clone(), clock));
         }
-        Recorder { sender, latency_us, batches }
+        Recorder { sender, latency_us, batches, last_ms, started }
     }
 }
 
 type Shared = Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>;
 
-async fn run(store: Store, receiver: Shared, latency_us: Arc<AtomicU64>, batches: Arc<AtomicU64>) {
+struct Clock {
+    started: Instant,
+    last_ms: Arc<AtomicU64>,
+}
+
+async fn run(store: Store, receiver: Shared, latency_us: Arc<AtomicU64>, batches: Arc<AtomicU64>, clock: Clock) {
     loop {
         // What is waiting now, taken by one committer at a time.
         let batch = {
@@ -81,6 +95,7 @@ async fn run(store: Store, receiver: Shared, latency_us: Arc<AtomicU64>, batches
         // A moving average: a few slow commits show, one does not dominate.
         let previous = latency_us.load(Ordering::Relaxed);
         latency_us.store((previous * 7 + took) / 8, Ordering::Relaxed);
+        clock.last_ms.store(clock.started.elapsed().as_millis() as u64, Ordering::Relaxed);
         match committed {
             Ok(ids) => {
                 for (request, id) in batch.into_iter().zip(ids) {
@@ -139,7 +154,13 @@ impl Store {
     /// How long recording takes lately (zero before the first): workers hold back while it
     /// grows, so the ack path keeps the database's attention.
     pub fn ack_latency(&self) -> Duration {
-        self.recorder.get().map_or(Duration::ZERO, |r| Duration::from_micros(r.latency_us.load(Ordering::Relaxed)))
+        let Some(r) = self.recorder.get() else { return Duration::ZERO };
+        let since = r.started.elapsed().saturating_sub(Duration::from_millis(r.last_ms.load(Ordering::Relaxed)));
+        if since > FRESH {
+            // No request lately: nothing to yield to.
+            return Duration::ZERO;
+        }
+        Duration::from_micros(r.latency_us.load(Ordering::Relaxed))
     }
 
     /// Commits the ack path has made so far (each holding one or more requests).

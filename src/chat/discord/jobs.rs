@@ -48,13 +48,7 @@ impl Job<JobEnv<DiscordChat>> for DiscordInboundJob {
         }
         let channel = inbound.origin().channel.clone();
         let from_command = kind == RunKind::Command;
-        let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {
-            delivery: format!("{}:{n}", self.interaction),
-            outbound,
-            token: Some(token.clone()),
-            from_command,
-            channel: channel.clone(),
-        });
+        let sends = DiscordSendJob::each(&self.interaction, outbound, Some(token), from_command, &channel);
         crate::job_env::enqueue_all(&env.store, ctx, sends).await
     }
 }
@@ -94,13 +88,7 @@ impl Job<JobEnv<DiscordChat>> for DiscordMessageJob {
             .keyed(&delivery)
             .in_private(message.private);
         let outbound = bot.handle(&message.inbound(), ctx.now).await;
-        let sends = outbound.into_iter().enumerate().map(|(n, outbound)| DiscordSendJob {
-            delivery: format!("{delivery}:{n}"),
-            outbound,
-            token: None,
-            from_command: false,
-            channel: message.channel.clone(),
-        });
+        let sends = DiscordSendJob::each(&delivery, outbound, None, false, &message.channel);
         crate::job_env::enqueue_all(&env.store, ctx, sends).await
     }
 }
@@ -163,6 +151,24 @@ impl Job<JobEnv<DiscordChat>> for DiscordSendJob {
 }
 
 impl DiscordSendJob {
+    /// One send per answer, keyed `delivery:n`, so a run again enqueues each once.
+    fn each(
+        delivery: &str,
+        outbound: Vec<Outbound>,
+        token: Option<String>,
+        from_command: bool,
+        channel: &str,
+    ) -> impl Iterator<Item = DiscordSendJob> {
+        let (delivery, channel) = (delivery.to_string(), channel.to_string());
+        outbound.into_iter().enumerate().map(move |(n, outbound)| DiscordSendJob {
+            delivery: format!("{delivery}:{n}"),
+            outbound,
+            token: token.clone(),
+            from_command,
+            channel: channel.clone(),
+        })
+    }
+
     /// Posts in the channel; for a command, also closes its private "thinking…" with a note,
     /// and if the bot cannot post there, says so privately instead.
     async fn reply(
